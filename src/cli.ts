@@ -1,0 +1,147 @@
+/**
+ * The command tree, the global flags, and the one place errors become exit codes.
+ */
+import { Command, CommanderError, Option } from "commander";
+import { brokerError, replyOf } from "./client/errors.js";
+import { maskSecrets } from "./client/url.js";
+import { consumeCommand } from "./commands/consume.js";
+import { declareCommand } from "./commands/declare.js";
+import { deleteCommand } from "./commands/delete.js";
+import { initCommand } from "./commands/init.js";
+import { produceCommand } from "./commands/produce.js";
+import { topologyCommand } from "./commands/topology.js";
+import { type Context, type ContextDeps, createContext, type GlobalOptions } from "./context.js";
+import { EventlabError, ExitCode } from "./errors.js";
+import { flush } from "./ui/io.js";
+import { VERSION } from "./version.js";
+
+export function buildProgram(ctx: Context): Command {
+  const program = new Command("eventlab")
+    .description("A playground for event-driven messaging over AMQP 0-9-1 (RabbitMQ)")
+    .version(VERSION, "-V, --version")
+    .option(
+      "-c, --config <file>",
+      "config file (default: eventlab.config.yaml, or $EVENTLAB_CONFIG)",
+    )
+    .option(
+      "-u, --url <amqp-url>",
+      "broker URL (default: $EVENTLAB_URL, the config, or amqp://guest:guest@127.0.0.1:5672)",
+    )
+    .option("-v, --verbose", "show stack traces and protocol details", false)
+    .addOption(new Option("--no-color", "turn colours off (also NO_COLOR=1)"))
+    .addOption(new Option("--color", "force colours").hideHelp())
+    .showSuggestionAfterError(true)
+    .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ eventlab init                                  # write a starter eventlab.config.yaml
+  $ eventlab topology apply                        # declare the config's exchanges, queues, bindings
+  $ eventlab produce order-created --amount 100    # publish from a template
+  $ eventlab consume inventory --count 10 --json   # read 10 messages as NDJSON
+  $ eventlab declare exchange orders --type topic
+
+Exit codes: 0 ok, 1 error, 2 interrupted (Ctrl-C), 3 some messages were nacked or returned`,
+    );
+
+  program.hook("preAction", (_root, action) => {
+    const g = action.optsWithGlobals() as Partial<GlobalOptions> & { color?: boolean };
+    // commander sets color=true by default for --no-color; only an explicit choice counts.
+    const colorSource = program.getOptionValueSource("color");
+    ctx.globals = {
+      config: g.config,
+      url: g.url,
+      verbose: g.verbose === true,
+      color: colorSource === "cli" ? g.color : undefined,
+    };
+  });
+
+  for (const make of [
+    produceCommand,
+    consumeCommand,
+    declareCommand,
+    deleteCommand,
+    topologyCommand,
+    initCommand,
+  ]) {
+    program.addCommand(make(ctx));
+  }
+  return program;
+}
+
+/** Run the CLI. Never throws, never exits: returns the exit code. */
+export async function main(argv: readonly string[], deps?: Partial<ContextDeps>): Promise<number> {
+  const controller = new AbortController();
+  const ctx = createContext({
+    streams: deps?.streams ?? {
+      stdin: process.stdin,
+      stdout: process.stdout,
+      stderr: process.stderr,
+    },
+    env: deps?.env ?? process.env,
+    cwd: deps?.cwd ?? process.cwd(),
+    signal: deps?.signal ?? controller.signal,
+    ...(deps?.connect ? { connect: deps.connect } : {}),
+  });
+  const program = buildProgram(ctx);
+  applyToTree(program, (cmd) => {
+    cmd.exitOverride();
+    cmd.configureOutput({
+      writeOut: (s) => ctx.io.out(s),
+      writeErr: (s) => ctx.io.stderr.write(s),
+      outputError: (s, write) => write(ctx.theme.error(s)),
+    });
+  });
+  let code: number;
+  try {
+    await program.parseAsync(argv as string[], { from: "user" });
+    code = ctx.exitCode ?? ExitCode.ok;
+  } catch (err) {
+    code = report(ctx, err);
+  }
+  await flush(ctx.io.stdout);
+  return code;
+}
+
+function applyToTree(cmd: Command, fn: (c: Command) => void): void {
+  fn(cmd);
+  for (const sub of cmd.commands) applyToTree(sub, fn);
+}
+
+/** Print an error as `error: …` and `hint: …`; return its exit code. */
+export function report(ctx: Context, err: unknown): number {
+  if (err instanceof CommanderError) {
+    // commander already printed its message (usage errors) or the help/version.
+    if (
+      err.code === "commander.helpDisplayed" ||
+      err.code === "commander.version" ||
+      err.code === "commander.help"
+    ) {
+      return ExitCode.ok;
+    }
+    if (err.code === "commander.executeSubCommandAsync") return ExitCode.failure;
+    ctx.io.err(ctx.theme.dim("hint: run the command with --help to see its flags and examples"));
+    return ExitCode.failure;
+  }
+  const e: EventlabError =
+    err instanceof EventlabError
+      ? err
+      : replyOf(err)
+        ? brokerError(err)
+        : new EventlabError("internal", maskSecrets(String((err as Error)?.message ?? err)), {
+            hint: "this is a bug in eventlab; run again with --verbose and report the stack trace",
+            cause: err,
+          });
+  const { theme, io } = ctx;
+  io.err(`${theme.error("error:")} ${maskSecrets(e.message)}`);
+  if (e.hint) io.err(`${theme.dim("hint:")} ${maskSecrets(e.hint)}`);
+  if (ctx.globals.verbose) {
+    let cur: unknown = e;
+    while (cur instanceof Error) {
+      io.err(theme.dim(maskSecrets(cur.stack ?? String(cur))));
+      cur = cur.cause;
+    }
+  }
+  return e.exitCode;
+}

@@ -1,0 +1,163 @@
+import amqp, { type ChannelModel } from "amqplib";
+import { EventlabError, UsageError } from "../errors.js";
+import { type BrokerAddress, maskSecrets, PERCENT_HINT, parseBrokerUrl } from "./url.js";
+
+export interface ConnectOptions {
+  /** Milliseconds to wait for the socket and the AMQP handshake. */
+  timeoutMs?: number | undefined;
+  /** Heartbeat in seconds; undefined lets the server choose. */
+  heartbeat?: number | undefined;
+  /** Shown to the broker (management UI "client properties"). */
+  connectionName?: string | undefined;
+}
+
+export interface Connection {
+  readonly model: ChannelModel;
+  readonly address: BrokerAddress;
+  /** Close, never throwing: the connection may already be gone. */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+const START_HINT = "start RabbitMQ (`rabbitmq-server -detached`), or run `eventlab broker`";
+
+/** Connect to the first broker URL that answers; errors name the URL (password masked). */
+export async function connect(
+  urls: readonly string[],
+  options: ConnectOptions = {},
+): Promise<Connection> {
+  if (urls.length === 0) throw new UsageError("no broker URL", "pass --url amqp://host:5672");
+  const addresses = urls.map(parseBrokerUrl);
+  let last: EventlabError | undefined;
+  for (const address of addresses) {
+    try {
+      return await connectOne(address, options);
+    } catch (err) {
+      last = connectionError(err, address, options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+      // Credentials and vhosts are the same problem on every node: stop early.
+      if (last.code === "auth" || last.code === "vhost") throw last;
+    }
+  }
+  if (addresses.length > 1 && last) {
+    throw new EventlabError(last.code, `${last.message} (tried ${addresses.length} URLs)`, {
+      hint: last.hint,
+      cause: last,
+    });
+  }
+  throw last!;
+}
+
+async function connectOne(address: BrokerAddress, options: ConnectOptions): Promise<Connection> {
+  const q = address.query;
+  const int = (v: string | undefined) => (v === undefined ? undefined : Number.parseInt(v, 10));
+  const model = await amqp.connect(
+    {
+      protocol: address.protocol,
+      hostname: address.hostname,
+      port: address.port,
+      username: address.username,
+      password: address.password,
+      vhost: address.vhost,
+      locale: "en_US",
+      frameMax: int(q.frameMax) ?? 131072,
+      channelMax: int(q.channelMax) ?? 0,
+      heartbeat: options.heartbeat ?? int(q.heartbeat) ?? 60,
+    },
+    {
+      timeout: options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      noDelay: true,
+      clientProperties: { connection_name: options.connectionName ?? "eventlab" },
+    },
+  );
+  // An error after open must never take the process down; whoever uses the
+  // connection learns of it through the failing operation or `close`.
+  model.on("error", () => {});
+  let closed = false;
+  model.once("close", () => {
+    closed = true;
+  });
+  return {
+    model,
+    address,
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await model.close();
+      } catch {
+        // already closing or closed
+      }
+    },
+  };
+}
+
+/** Turn whatever amqplib or the socket threw into an error that names the URL and says what to do. */
+export function connectionError(
+  err: unknown,
+  address: BrokerAddress,
+  timeoutMs: number,
+): EventlabError {
+  if (err instanceof EventlabError) return err;
+  const e = err as NodeJS.ErrnoException & { message?: string };
+  const msg = maskSecrets(String(e?.message ?? err));
+  const url = address.display;
+  const code = e?.code;
+  if (code === "ECONNREFUSED") {
+    return new EventlabError("connection", `cannot reach ${url} (connection refused)`, {
+      hint: START_HINT,
+      cause: err,
+    });
+  }
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
+    return new EventlabError(
+      "connection",
+      `cannot reach ${url} (host ${address.hostname} not found)`,
+      {
+        hint: "check the host name in the URL",
+        cause: err,
+      },
+    );
+  }
+  if (code === "ECONNRESET" || code === "EPIPE") {
+    return new EventlabError(
+      "connection",
+      `cannot reach ${url} (connection reset during the handshake)`,
+      {
+        hint: "is it an AMQP 0-9-1 port? amqps:// needs TLS on the server side, amqp:// must not",
+        cause: err,
+      },
+    );
+  }
+  if (code === "ETIMEDOUT" || /ETIMEDOUT|timed? ?out/i.test(msg)) {
+    return new EventlabError("timeout", `cannot reach ${url} (no answer within ${timeoutMs} ms)`, {
+      hint: "check the host and port, or that a firewall lets AMQP through",
+      cause: err,
+    });
+  }
+  if (/ACCESS[-_]REFUSED|403|authentication|PLAIN login refused/i.test(msg)) {
+    return new EventlabError(
+      "auth",
+      `access refused by ${url}: wrong user name or password for "${address.username}"`,
+      {
+        hint: `check the credentials in the URL (guest only works from localhost); ${PERCENT_HINT}`,
+        cause: err,
+      },
+    );
+  }
+  // RabbitMQ answers connection.open for a missing vhost (or one the user may not use)
+  // with connection.close 530 NOT_ALLOWED; amqplib reports it without the reply text.
+  if (/NOT[-_]ALLOWED|530|vhost|Expected ConnectionOpenOk; got <ConnectionClose/i.test(msg)) {
+    return new EventlabError(
+      "vhost",
+      `cannot open vhost "${address.vhost}" on ${url}: it does not exist, or user "${address.username}" has no access to it`,
+      {
+        hint: `fix the vhost in the URL path (the default vhost / is written %2F), create it with \`rabbitmqctl add_vhost ${address.vhost}\`, or grant access with \`rabbitmqctl set_permissions -p ${address.vhost} ${address.username} ".*" ".*" ".*"\``,
+        cause: err,
+      },
+    );
+  }
+  return new EventlabError("connection", `cannot connect to ${url}: ${msg}`, {
+    hint: START_HINT,
+    cause: err,
+  });
+}

@@ -1,0 +1,116 @@
+/**
+ * What a command may use. `cli.ts` builds the real one; tests build their own with
+ * in-memory streams, a scripted prompter or a fake connect().
+ *
+ * Heavy modules (amqplib, yaml, zod) load on first use so `eventlab --help` starts fast.
+ */
+import type { Connection, ConnectOptions } from "./client/connect.js";
+import type { LoadedConfig } from "./config/load.js";
+import type { ExitCode } from "./errors.js";
+import { createIo, type Io, type IoStreams } from "./ui/io.js";
+import { createTheme, type Theme } from "./ui/theme.js";
+
+/** Flags every command accepts. */
+export interface GlobalOptions {
+  config?: string | undefined;
+  url?: string | undefined;
+  verbose: boolean;
+  color?: boolean | undefined;
+}
+
+export interface Context {
+  readonly io: Io;
+  readonly theme: Theme;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+  /** Aborted on Ctrl-C. Long-running commands watch it and wind down. */
+  readonly signal: AbortSignal;
+  /** Set by cli.ts before a command runs. */
+  globals: GlobalOptions;
+  /** The config file, loaded once per run. */
+  loadConfig(): Promise<LoadedConfig>;
+  /** Broker URLs by precedence: --url, EVENTLAB_URL, the file, the default. */
+  brokerUrls(): Promise<string[]>;
+  /** Connect to the broker the flags, environment and config point at. */
+  connect(options?: ConnectOptions): Promise<Connection>;
+  /** A command's exit code when it is not 0 and nothing was thrown (e.g. undelivered messages). */
+  setExitCode(code: ExitCode): void;
+  readonly exitCode: ExitCode | undefined;
+}
+
+export interface ContextDeps {
+  streams: IoStreams;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  signal: AbortSignal;
+  /** Replace the AMQP connect (tests). */
+  connect?: (urls: readonly string[], options: ConnectOptions) => Promise<Connection>;
+}
+
+export function createContext(deps: ContextDeps): Context {
+  let loaded: Promise<LoadedConfig> | undefined;
+  let exitCode: ExitCode | undefined;
+  let theme: Theme | undefined;
+  let io = createIo(deps.streams, deps.env);
+  let globals: GlobalOptions = { verbose: false };
+  const flagOrEnvUrl = () => globals.url ?? (deps.env.EVENTLAB_URL || undefined);
+
+  const ctx: Context = {
+    get io() {
+      return io;
+    },
+    get theme() {
+      theme ??= createTheme(io.color);
+      return theme;
+    },
+    env: deps.env,
+    cwd: deps.cwd,
+    signal: deps.signal,
+    get globals() {
+      return globals;
+    },
+    set globals(g: GlobalOptions) {
+      globals = g;
+      // --color / --no-color decide colour after parsing: rebuild the Io then.
+      if (g.color !== undefined) {
+        const env = { ...deps.env };
+        if (g.color) {
+          env.FORCE_COLOR = "1";
+          delete env.NO_COLOR;
+        } else env.NO_COLOR = "1";
+        io = createIo(deps.streams, env);
+        theme = undefined;
+      }
+    },
+    loadConfig() {
+      loaded ??= import("./config/load.js").then((m) =>
+        m.loadConfig({ cwd: deps.cwd, env: deps.env, file: globals.config }),
+      );
+      return loaded;
+    },
+    async brokerUrls() {
+      const { resolveBrokerUrls } = await import("./config/load.js");
+      // The file is read only when it decides: a broken config must not block --url.
+      const direct = flagOrEnvUrl();
+      if (direct) return resolveBrokerUrls(direct, deps.env, undefined);
+      return resolveBrokerUrls(undefined, deps.env, (await ctx.loadConfig()).config);
+    },
+    async connect(options = {}) {
+      const urls = await ctx.brokerUrls();
+      const broker = flagOrEnvUrl() ? undefined : (await ctx.loadConfig()).config.broker;
+      const connectImpl = deps.connect ?? (await import("./client/connect.js")).connect;
+      return connectImpl(urls, {
+        timeoutMs: options.timeoutMs ?? broker?.connectTimeout,
+        heartbeat: options.heartbeat ?? broker?.heartbeat,
+        connectionName: options.connectionName,
+      });
+    },
+    setExitCode(code) {
+      exitCode = code;
+    },
+    get exitCode() {
+      return exitCode;
+    },
+  };
+  return ctx;
+}

@@ -1,0 +1,67 @@
+/**
+ * Run the CLI in-process with in-memory streams and capture what a person would see.
+ */
+import { PassThrough, Readable } from "node:stream";
+import { main } from "../../src/cli.js";
+import type { ContextDeps } from "../../src/context.js";
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  stdin?: string | Buffer;
+  /** Pretend stdout/stderr are terminals. */
+  tty?: boolean;
+  signal?: AbortSignal;
+  connect?: ContextDeps["connect"];
+}
+
+export function memoryStream(
+  tty: boolean,
+): PassThrough & { isTTY?: boolean; columns?: number; text(): string } {
+  const chunks: Buffer[] = [];
+  const s = new PassThrough() as PassThrough & {
+    isTTY?: boolean;
+    columns?: number;
+    text(): string;
+  };
+  s.on("data", (c: Buffer) => chunks.push(c));
+  if (tty) {
+    s.isTTY = true;
+    s.columns = 80;
+  }
+  s.text = () => Buffer.concat(chunks).toString("utf8");
+  return s;
+}
+
+export async function runCli(argv: string[], options: RunOptions = {}): Promise<CliResult> {
+  const stdout = memoryStream(options.tty === true);
+  const stderr = memoryStream(options.tty === true);
+  const stdin = Readable.from(
+    options.stdin === undefined ? [] : [Buffer.from(options.stdin)],
+  ) as Readable & {
+    isTTY?: boolean;
+  };
+  const env: NodeJS.ProcessEnv = { NO_COLOR: "1", ...(options.env ?? {}) };
+  const code = await main(argv, {
+    streams: { stdin, stdout, stderr },
+    env,
+    cwd: options.cwd ?? process.cwd(),
+    signal: options.signal ?? new AbortController().signal,
+    ...(options.connect ? { connect: options.connect } : {}),
+  });
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+/** The RabbitMQ tier runs only when EVENTLAB_TEST_AMQP_URL is set (CI sets it). */
+export const RABBITMQ_URL = process.env.EVENTLAB_TEST_AMQP_URL;
+
+/** A name no other test (or earlier run) uses. */
+export function uniqueName(prefix: string): string {
+  return `eventlab-test.${prefix}.${process.pid}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}`;
+}
