@@ -2,6 +2,11 @@
  * The config file's schema: one zod schema that validates, types the rest of the
  * program and generates `config/eventlab.schema.json` for editors.
  * Past `loadConfig` nothing re-checks these shapes.
+ *
+ * Messages are written for a person reading `file:line path: message`: they start with
+ * what was expected ("expected a whole number ≥ 0"); the loader adds what it got.
+ * Rules that span several fields run even when other fields of the same object are
+ * wrong (`when`), so one pass reports every problem.
  */
 import { z } from "zod";
 import {
@@ -26,15 +31,34 @@ export {
   settlePolicies,
 } from "./constants.js";
 
+const isMapping = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Cross-field rules run whenever the object itself is a mapping, whatever else is wrong in it. */
+const whenMapping = { when: (payload: { value: unknown }) => isMapping(payload.value) };
+
+const given = (o: Record<string, unknown>, key: string) => o[key] !== undefined;
+
+/** A rule that spans several fields of one mapping; `add` reports a problem at a field. */
+type Rule = (o: Record<string, unknown>, add: (path: string[], message: string) => void) => void;
+
+function refineWith<T>(rule: Rule) {
+  return (value: T, ctx: z.core.$RefinementCtx<T>): void => {
+    if (!isMapping(value)) return;
+    rule(value, (path, message) => ctx.addIssue({ code: "custom", path, message }));
+  };
+}
+
 /** A duration: `250ms`, `1s`, `2m`, or a number of milliseconds. Parsed to milliseconds. */
 export const durationSchema = z
-  .union([z.number(), z.string()])
+  .union([z.number(), z.string()], { error: `expected ${DURATION_HINT}` })
   .transform((v, ctx) => {
     const ms = parseDuration(v);
     if (ms === undefined) {
       ctx.addIssue({
         code: "custom",
         message: `expected ${DURATION_HINT}, got ${JSON.stringify(v)}`,
+        input: v,
       });
       return z.NEVER;
     }
@@ -42,172 +66,420 @@ export const durationSchema = z
   })
   .meta({ description: DURATION_HINT });
 
+/** A whole number in a range, with one message for every way it can be wrong. */
+function wholeNumber(min: number, max?: number) {
+  const expected =
+    max === undefined
+      ? `expected a whole number ≥ ${min}`
+      : `expected a whole number from ${min} to ${max}`;
+  const s = z.number({ error: expected }).int({ error: expected }).min(min, { error: expected });
+  return max === undefined ? s : s.max(max, { error: expected });
+}
+
 const name = (what: string) =>
   z
-    .string()
+    .string({ error: `expected ${what === "exchange" ? "an" : "a"} ${what} name (text)` })
     .min(1, `${what} name must not be empty`)
-    .max(255, `${what} name is longer than 255 bytes`);
+    .max(255, `${what} name is longer than 255 characters`);
+
+/** A name the config declares: the broker refuses to declare `amq.` names. */
+const declaredName = (what: "exchange" | "queue") =>
+  name(what).refine((s) => !s.startsWith("amq."), {
+    message: `${what} names starting with "amq." are reserved by the broker; pick another name`,
+  });
+
+const queueRules: Rule = (o, add) => {
+  if (given(o, "deadLetterRoutingKey") && !given(o, "deadLetterExchange")) {
+    add(
+      ["deadLetterRoutingKey"],
+      "`deadLetterRoutingKey` needs `deadLetterExchange` (the broker refuses it alone)",
+    );
+  }
+  const type = o.queueType;
+  if (type === "quorum" || type === "stream") {
+    for (const [key, bad] of [
+      ["durable", false],
+      ["exclusive", true],
+      ["autoDelete", true],
+    ] as const) {
+      if (o[key] === bad) add([key], `a ${type} queue cannot have ${key}: ${String(bad)}`);
+    }
+  }
+};
+
+// A binding may name an exchange or queue the topology does not declare: it may exist on the broker.
+const bindingRules: Rule = (o, add) => {
+  if (given(o, "match") && !given(o, "headers")) {
+    add(["match"], "`match` needs `headers` to match on");
+  }
+};
+
+const templateRules: Rule = (o, add) => {
+  if (given(o, "delay") && given(o, "rate")) {
+    add(["rate"], "give either `delay` or `rate`, not both");
+  }
+};
+
+const consumerRules: Rule = (o, add) => {
+  const tap = given(o, "exchange");
+  if (given(o, "queue") && tap) add(["exchange"], "give either `queue` or `exchange`, not both");
+  else if (!given(o, "queue") && !tap) {
+    add([], "name a `queue` to consume from, or an `exchange` to tap");
+  }
+  if (!tap) {
+    for (const key of ["routingKey", "headers", "match"]) {
+      if (given(o, key)) {
+        add([key], `\`${key}\` goes with \`exchange\` (it binds the temporary queue of a tap)`);
+      }
+    }
+  } else if (given(o, "match") && !given(o, "headers")) {
+    add(["match"], "`match` needs `headers` to match on");
+  }
+  if (o.ack === false && (o.policy === "reject" || o.policy === "requeue")) {
+    add(["policy"], `policy ${o.policy} needs acknowledgements; it cannot go with ack: false`);
+  }
+};
+
+export interface CrossFieldIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * The rules that span several fields, run on the raw document. zod skips an object's
+ * refinements once one of its fields failed, so the loader runs these as well and
+ * reports every problem in one pass.
+ */
+export function crossFieldIssues(data: unknown): CrossFieldIssue[] {
+  const out: CrossFieldIssue[] = [];
+  if (!isMapping(data)) return out;
+  const run = (rule: Rule, value: unknown, at: (string | number)[]) => {
+    if (isMapping(value))
+      rule(value, (path, message) => out.push({ path: [...at, ...path], message }));
+  };
+  const eachEntry = (section: unknown, at: string[], rule: Rule) => {
+    if (isMapping(section)) for (const [k, v] of Object.entries(section)) run(rule, v, [...at, k]);
+  };
+  const topology = data.topology;
+  if (isMapping(topology)) {
+    eachEntry(topology.queues, ["topology", "queues"], queueRules);
+    if (Array.isArray(topology.bindings)) {
+      topology.bindings.forEach((b, i) => {
+        run(bindingRules, b, ["topology", "bindings", i]);
+      });
+    }
+  }
+  eachEntry(data.templates, ["templates"], templateRules);
+  eachEntry(data.consumers, ["consumers"], consumerRules);
+  return out;
+}
+
+const URL_EXAMPLE = "amqp://guest:guest@127.0.0.1:5672";
 
 const amqpUrl = z
-  .string()
-  .refine((s) => /^amqps?:\/\//.test(s), "expected an amqp:// or amqps:// URL")
+  .string({ error: `expected an amqp:// or amqps:// URL such as ${URL_EXAMPLE}` })
+  .superRefine((s, ctx) => {
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(s)?.[1]?.toLowerCase();
+    let problem: string | undefined;
+    if (scheme === undefined)
+      problem = `expected an amqp:// or amqps:// URL such as ${URL_EXAMPLE}`;
+    else if (scheme !== "amqp" && scheme !== "amqps")
+      problem = `expected an amqp:// or amqps:// URL, not ${scheme}://`;
+    else if (s.includes("#"))
+      problem = "the URL contains '#', which ends it early; percent-encode it as %23";
+    else if (!URL.canParse(s))
+      problem =
+        "not a valid URL; use amqp://user:password@host:port/vhost and percent-encode special characters (@ → %40, / → %2F)";
+    // The URL itself is left out: it may hold a password.
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  })
   .meta({
     description: "amqp://user:password@host:port/vhost (percent-encode special characters)",
   });
 
+const FIELD_VALUE = "expected a string, number, true/false, null, list or mapping";
+
 /** Field-table values: what AMQP can carry in headers and arguments. */
 export const fieldValueSchema: z.ZodType<unknown> = z.lazy(() =>
-  z.union([
-    z.string(),
-    z.number(),
-    z.boolean(),
-    z.null(),
-    z.array(fieldValueSchema),
-    z.record(z.string(), fieldValueSchema),
-  ]),
+  z.union(
+    [
+      z.string(),
+      z.number(),
+      z.boolean(),
+      z.null(),
+      z.array(fieldValueSchema),
+      z.record(z.string(), fieldValueSchema),
+    ],
+    { error: FIELD_VALUE },
+  ),
 );
-const fieldTable = z.record(z.string(), fieldValueSchema);
+const fieldTable = z.record(z.string(), fieldValueSchema, {
+  error: "expected a mapping of names to values",
+});
+const bool = () => z.boolean({ error: "expected true or false" });
+const text = () => z.string({ error: "expected text (quote it if it looks like a number)" });
 
 export const brokerSchema = z
   .strictObject({
     url: z
-      .union([amqpUrl, z.array(amqpUrl).min(1, "give at least one URL")])
+      .union([amqpUrl, z.array(amqpUrl).min(1, "give at least one URL")], {
+        error: `expected an amqp:// URL or a list of them, such as ${URL_EXAMPLE}`,
+      })
       .default(DEFAULT_URL)
-      .meta({ description: "Broker URL, or a list of URLs tried in order" }),
-    heartbeat: z
-      .number()
-      .int()
-      .min(0)
+      .meta({
+        description:
+          "Broker URL, or a list of URLs tried in order. --url and EVENTLAB_URL take precedence",
+      }),
+    heartbeat: wholeNumber(0, 65535)
       .optional()
-      .meta({ description: "Heartbeat in seconds (0 turns it off)" }),
-    connectTimeout: durationSchema.optional(),
+      .meta({ description: "Heartbeat in seconds (0 turns it off); default: the broker's" }),
+    connectTimeout: durationSchema
+      .optional()
+      .meta({ description: "How long to wait for the connection: 5s, 500ms, …" }),
   })
   .meta({ description: "Where the broker is" });
 
-export const exchangeSchema = z.strictObject({
-  type: z.enum(exchangeTypes).default("direct"),
-  durable: z.boolean().default(true),
-  autoDelete: z.boolean().default(false),
-  internal: z.boolean().default(false),
-  alternateExchange: name("exchange").optional(),
-  arguments: fieldTable.default({}),
-});
+export const exchangeSchema = z
+  .strictObject({
+    type: z.enum(exchangeTypes).default("direct").meta({
+      description:
+        "direct: exact routing key; topic: patterns with * and #; fanout: every bound queue; headers: match on headers",
+    }),
+    durable: bool().default(true).meta({ description: "Survives a broker restart" }),
+    autoDelete: bool()
+      .default(false)
+      .meta({ description: "Deleted when its last binding is removed" }),
+    internal: bool().default(false).meta({ description: "Only other exchanges may publish to it" }),
+    alternateExchange: name("exchange")
+      .optional()
+      .meta({ description: "alternate-exchange: where messages that route nowhere go" }),
+    arguments: fieldTable
+      .default({})
+      .meta({ description: "Extra x- arguments, passed to the broker as given" }),
+  })
+  .meta({ description: "An exchange, declared by `eventlab topology apply`" });
 
-export const queueSchema = z.strictObject({
-  durable: z.boolean().default(true),
-  exclusive: z.boolean().default(false),
-  autoDelete: z.boolean().default(false),
-  messageTtl: durationSchema.optional().meta({ description: "x-message-ttl" }),
-  expires: durationSchema.optional().meta({ description: "x-expires" }),
-  maxLength: z.number().int().min(0).optional().meta({ description: "x-max-length" }),
-  maxLengthBytes: z.number().int().min(0).optional().meta({ description: "x-max-length-bytes" }),
-  overflow: z.enum(overflowModes).optional().meta({ description: "x-overflow" }),
-  deadLetterExchange: z.string().optional().meta({ description: "x-dead-letter-exchange" }),
-  deadLetterRoutingKey: z.string().optional().meta({ description: "x-dead-letter-routing-key" }),
-  maxPriority: z.number().int().min(1).max(255).optional().meta({ description: "x-max-priority" }),
-  queueType: z.enum(queueTypes).optional().meta({ description: "x-queue-type" }),
-  arguments: fieldTable.default({}),
-});
+export const queueSchema = z
+  .strictObject({
+    durable: bool().default(true).meta({ description: "Survives a broker restart" }),
+    exclusive: bool()
+      .default(false)
+      .meta({ description: "Used by one connection only, deleted when it closes" }),
+    autoDelete: bool()
+      .default(false)
+      .meta({ description: "Deleted when its last consumer goes away" }),
+    messageTtl: durationSchema
+      .optional()
+      .meta({ description: "x-message-ttl: messages older than this expire (or dead-letter)" }),
+    expires: durationSchema
+      .optional()
+      .meta({ description: "x-expires: the queue is deleted after being unused this long" }),
+    maxLength: wholeNumber(0)
+      .optional()
+      .meta({ description: "x-max-length: at most this many ready messages" }),
+    maxLengthBytes: wholeNumber(0)
+      .optional()
+      .meta({ description: "x-max-length-bytes: at most this many bytes of ready bodies" }),
+    overflow: z.enum(overflowModes).optional().meta({
+      description: "x-overflow: what happens when a limit is reached (default drop-head)",
+    }),
+    deadLetterExchange: text()
+      .optional()
+      .meta({ description: "x-dead-letter-exchange: where rejected and expired messages go" }),
+    deadLetterRoutingKey: text().optional().meta({
+      description: "x-dead-letter-routing-key: replaces the routing key when dead-lettering",
+    }),
+    maxPriority: wholeNumber(1, 255)
+      .optional()
+      .meta({ description: "x-max-priority: makes a priority queue (1-255; 10 is plenty)" }),
+    queueType: z
+      .enum(queueTypes)
+      .optional()
+      .meta({ description: "x-queue-type: classic (default), quorum or stream" }),
+    arguments: fieldTable
+      .default({})
+      .meta({ description: "Extra x- arguments, passed to the broker as given" }),
+  })
+  .superRefine(refineWith(queueRules), whenMapping)
+  .meta({ description: "A queue, declared by `eventlab topology apply`" });
 
 export const bindingSchema = z
   .strictObject({
     source: name("exchange").meta({ description: "The exchange messages come from" }),
-    destination: name("destination"),
-    destinationType: z.enum(["queue", "exchange"]).default("queue"),
-    routingKey: z.string().default(""),
-    match: z
-      .enum(headersMatchModes)
-      .optional()
-      .meta({ description: "x-match, for headers exchanges" }),
+    destination: name("destination").meta({
+      description:
+        "The queue (or exchange) messages go to; it may also be one that exists on the broker only",
+    }),
+    destinationType: z
+      .enum(["queue", "exchange"])
+      .default("queue")
+      .meta({ description: "queue, or exchange for exchange-to-exchange bindings" }),
+    routingKey: text().default("").meta({
+      description:
+        "Binding key: exact for direct exchanges, a pattern for topic (* one word, # zero or more)",
+    }),
+    match: z.enum(headersMatchModes).optional().meta({
+      description:
+        "x-match for headers exchanges: all (default) or any; *-with-x also compares x- headers",
+    }),
     headers: fieldTable
       .optional()
       .meta({ description: "Header values to match, for headers exchanges" }),
-    arguments: fieldTable.default({}),
+    arguments: fieldTable
+      .default({})
+      .meta({ description: "Extra binding arguments, passed to the broker as given" }),
   })
-  .refine((b) => b.match === undefined || b.headers !== undefined, {
-    message: "`match` needs `headers` to match on",
-    path: ["headers"],
-  });
+  .superRefine(refineWith(bindingRules), whenMapping)
+  .meta({ description: "A binding from an exchange to a queue or exchange" });
 
-export const topologySchema = z.strictObject({
-  exchanges: z.record(name("exchange"), exchangeSchema).default({}),
-  queues: z.record(name("queue"), queueSchema).default({}),
-  bindings: z.array(bindingSchema).default([]),
-});
+export const topologySchema = z
+  .strictObject({
+    exchanges: z
+      .record(declaredName("exchange"), exchangeSchema, {
+        error: "expected a mapping of exchange names to their settings",
+      })
+      .default({})
+      .meta({ description: "Exchanges by name" }),
+    queues: z
+      .record(declaredName("queue"), queueSchema, {
+        error: "expected a mapping of queue names to their settings",
+      })
+      .default({})
+      .meta({ description: "Queues by name" }),
+    bindings: z
+      .array(bindingSchema, { error: "expected a list of bindings (each line starts with -)" })
+      .default([])
+      .meta({ description: "Bindings; each names its source exchange and destination" }),
+  })
+  .meta({ description: "What `eventlab topology apply` declares" });
 
-export const propertiesSchema = z.strictObject({
-  contentType: z.string().optional(),
-  contentEncoding: z.string().optional(),
-  persistent: z.boolean().optional(),
-  priority: z.number().int().min(0).max(255).optional(),
-  expiration: z
-    .union([z.string(), z.number()])
-    .optional()
-    .meta({ description: "Per-message TTL: a duration, or a placeholder" }),
-  messageId: z.string().optional(),
-  correlationId: z.string().optional(),
-  replyTo: z.string().optional(),
-  type: z.string().optional(),
-  appId: z.string().optional(),
-  userId: z.string().optional(),
-  timestamp: z
-    .union([z.boolean(), z.number(), z.string()])
-    .optional()
-    .meta({ description: "true stamps the publish time; or epoch seconds, or a placeholder" }),
-});
+export const propertiesSchema = z
+  .strictObject({
+    contentType: text()
+      .optional()
+      .meta({ description: "The MIME type of the body, e.g. application/json" }),
+    contentEncoding: text().optional().meta({ description: "e.g. gzip, utf-8" }),
+    persistent: bool()
+      .optional()
+      .meta({ description: "Delivery mode 2: written to disk by durable queues" }),
+    priority: wholeNumber(0, 255)
+      .optional()
+      .meta({ description: "Message priority, for queues with maxPriority" }),
+    expiration: z
+      .union([text(), wholeNumber(0)], {
+        error: "expected milliseconds (a whole number ≥ 0) or a placeholder",
+      })
+      .optional()
+      .meta({ description: "Per-message TTL in milliseconds, or a placeholder" }),
+    messageId: text().optional().meta({ description: 'Message id, e.g. "{{uuid}}"' }),
+    correlationId: text().optional().meta({ description: "Correlation id" }),
+    replyTo: text().optional().meta({ description: "Queue name for replies" }),
+    type: text().optional().meta({ description: "Message type name" }),
+    appId: text().optional().meta({ description: "Application id" }),
+    userId: text()
+      .optional()
+      .meta({ description: "Must match the connection's user name when given" }),
+    timestamp: z
+      .union([bool(), wholeNumber(0), text()], {
+        error: "expected true, epoch seconds or a placeholder",
+      })
+      .optional()
+      .meta({ description: "true stamps the publish time; or epoch seconds, or a placeholder" }),
+  })
+  .meta({ description: "AMQP message properties; strings may hold placeholders" });
 
 export const templateSchema = z
   .strictObject({
-    description: z.string().optional(),
-    exchange: z
-      .string()
+    description: text().optional().meta({ description: "What this template is for" }),
+    exchange: text()
       .default("")
       .meta({ description: "Exchange to publish to; '' is the default exchange" }),
-    routingKey: z.string().default(""),
-    headers: fieldTable.default({}),
+    routingKey: text().default("").meta({
+      description:
+        "Routing key; placeholders allowed. With the default exchange it is the queue name",
+    }),
+    headers: fieldTable
+      .default({})
+      .meta({ description: "Message headers; string values may hold placeholders" }),
     properties: propertiesSchema.default({}),
     body: z
-      .union([z.string(), z.record(z.string(), fieldValueSchema), z.array(fieldValueSchema)])
+      .union([text(), z.record(z.string(), fieldValueSchema), z.array(fieldValueSchema)], {
+        error: "expected a string, a mapping or a list",
+      })
       .default("")
       .meta({
         description:
           "An object (sent as JSON) or a string; placeholders like {{uuid}} are filled per message",
       }),
-    amount: z.number().int().min(0, "expected a whole number ≥ 0").default(1),
-    delay: durationSchema.optional().meta({ description: "Pause between messages" }),
-    rate: z.number().positive("expected a rate > 0 messages per second").optional(),
+    amount: wholeNumber(0)
+      .default(1)
+      .meta({ description: "How many messages one run publishes (--amount overrides)" }),
+    delay: durationSchema
+      .optional()
+      .meta({ description: "Pause between messages, e.g. 250ms (or give rate)" }),
+    rate: z
+      .number({ error: "expected a rate > 0 (messages per second)" })
+      .positive("expected a rate > 0 (messages per second)")
+      .optional()
+      .meta({ description: "Messages per second to aim at (or give delay)" }),
   })
-  .refine((t) => t.delay === undefined || t.rate === undefined, {
-    message: "give either `delay` or `rate`, not both",
-    path: ["rate"],
-  });
+  .superRefine(refineWith(templateRules), whenMapping)
+  .meta({ description: "A message template: `eventlab produce <name>`" });
 
-export const consumerSchema = z.strictObject({
-  description: z.string().optional(),
-  queue: z.string().optional(),
-  exchange: z
-    .string()
-    .optional()
-    .meta({ description: "Tap this exchange through a temporary queue" }),
-  routingKey: z.string().optional(),
-  match: z.enum(headersMatchModes).optional(),
-  headers: fieldTable.optional(),
-  prefetch: z.number().int().min(0).max(65535).optional(),
-  ack: z.boolean().optional().meta({ description: "false consumes in no-ack mode" }),
-  policy: z.enum(settlePolicies).optional().meta({ description: "What to do with each message" }),
-  count: z.number().int().min(1).optional(),
-  idleTimeout: durationSchema.optional(),
-});
+export const consumerSchema = z
+  .strictObject({
+    description: text().optional().meta({ description: "What this consumer is for" }),
+    queue: text().optional().meta({ description: "Queue to consume from" }),
+    exchange: text().optional().meta({
+      description: "Or: tap this exchange through a temporary exclusive queue",
+    }),
+    routingKey: text()
+      .optional()
+      .meta({ description: "Binding key for the tap (default # on topic exchanges)" }),
+    match: z
+      .enum(headersMatchModes)
+      .optional()
+      .meta({ description: "x-match for a tap on a headers exchange" }),
+    headers: fieldTable.optional().meta({ description: "Headers to match, for the tap" }),
+    prefetch: wholeNumber(0, 65535)
+      .optional()
+      .meta({ description: "Unacknowledged messages in flight (0 means no limit)" }),
+    ack: bool().optional().meta({ description: "false consumes in no-ack mode" }),
+    policy: z.enum(settlePolicies).optional().meta({
+      description: "What to do with each message: ack, reject (dead-letter) or requeue",
+    }),
+    count: wholeNumber(1).optional().meta({ description: "Stop after this many messages" }),
+    idleTimeout: durationSchema
+      .optional()
+      .meta({ description: "Stop after this long without a message" }),
+  })
+  .superRefine(refineWith(consumerRules), whenMapping)
+  .meta({ description: "A consumer profile: `eventlab consume <name>`" });
 
 export const configSchema = z
   .strictObject({
-    $schema: z.string().optional(),
+    $schema: text()
+      .optional()
+      .meta({ description: "Path or URL of this JSON Schema, for editors" }),
     broker: brokerSchema.default({ url: DEFAULT_URL }),
     topology: topologySchema.default({ exchanges: {}, queues: {}, bindings: [] }),
-    templates: z.record(name("template"), templateSchema).default({}),
-    consumers: z.record(name("consumer"), consumerSchema).default({}),
+    templates: z
+      .record(name("template"), templateSchema, {
+        error: "expected a mapping of template names to templates",
+      })
+      .default({})
+      .meta({ description: "Message templates by name" }),
+    consumers: z
+      .record(name("consumer"), consumerSchema, {
+        error: "expected a mapping of consumer names to profiles",
+      })
+      .default({})
+      .meta({ description: "Consumer profiles by name" }),
   })
-  .meta({ title: "eventlab config", description: "eventlab.config.yaml" });
+  .meta({
+    title: "eventlab config",
+    description: "eventlab.config.yaml: broker, topology, message templates and consumers",
+  });
 
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
