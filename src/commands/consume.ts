@@ -1,7 +1,366 @@
-import { Command } from "commander";
-import type { Context } from "../context.js";
+/**
+ * `eventlab consume [queue]`: read a queue, or tap an exchange through a temporary
+ * exclusive queue, printing each message (pretty, or NDJSON with --json).
+ */
 
-// TEMPORARY placeholder while the command is written.
-export function consumeCommand(_ctx: Context): Command {
-  return new Command("consume");
+import type { ConsumeMessage } from "amqplib";
+import { Command } from "commander";
+import type { QueueConsumer as QueueConsumerType } from "../client/consumer.js";
+import type { HeadersMatch, SettlePolicy } from "../config/constants.js";
+import type { Context } from "../context.js";
+import { EventlabError, ExitCode, UsageError } from "../errors.js";
+import { count, elapsed, rate } from "../ui/format.js";
+import { collect, durationFlag, intFlag, keyValueFlags, matchFlag } from "./options.js";
+
+export interface ConsumeOptions {
+  /** Queue name, or the name of a consumer profile in the config. */
+  queue?: string | undefined;
+  exchange?: string | undefined;
+  routingKey?: string | undefined;
+  headers?: Record<string, unknown> | undefined;
+  match?: HeadersMatch | undefined;
+  prefetch?: number | undefined;
+  noAck?: boolean | undefined;
+  count?: number | undefined;
+  idleTimeoutMs?: number | undefined;
+  policy?: SettlePolicy | undefined;
+  json: boolean;
+}
+
+export interface ConsumeSummary {
+  queue: string;
+  consumed: number;
+  acked: number;
+  rejected: number;
+  requeued: number;
+  elapsedMs: number;
+  ratePerSecond: number;
+  stoppedBy: string;
+}
+
+interface RawConsumeFlags {
+  exchange?: string;
+  key?: string;
+  header?: string[];
+  match?: string;
+  prefetch?: string;
+  /** undefined unless --ack or --no-ack was given. */
+  ack?: boolean | undefined;
+  count?: string;
+  idleTimeout?: string;
+  reject?: boolean;
+  requeue?: boolean;
+  json?: boolean;
+}
+
+export const DEFAULT_PREFETCH = 100;
+
+export function parseConsumeArgs(queue: string | undefined, f: RawConsumeFlags): ConsumeOptions {
+  if (queue !== undefined && f.exchange !== undefined) {
+    throw new UsageError(
+      "give a queue or --exchange, not both",
+      "a queue is read as it is; --exchange taps the exchange through a temporary queue",
+    );
+  }
+  if (
+    f.exchange === undefined &&
+    (f.key !== undefined || f.header !== undefined || f.match !== undefined)
+  ) {
+    throw new UsageError(
+      "--key, --header and --match go with --exchange",
+      "for example: eventlab consume --exchange orders --key 'order.#'",
+    );
+  }
+  if (f.reject && f.requeue) throw new UsageError("give either --reject or --requeue, not both");
+  const noAck = f.ack === false;
+  if (noAck && (f.reject || f.requeue)) {
+    throw new UsageError(
+      `--${f.reject ? "reject" : "requeue"} needs acknowledgements; it cannot go with --no-ack`,
+    );
+  }
+  const headers = f.header ? keyValueFlags("--header", f.header) : undefined;
+  const match = matchFlag(f.match);
+  if (match !== undefined && headers === undefined) {
+    throw new UsageError(
+      "--match needs at least one --header to match on",
+      "for example --header region=eu --match all",
+    );
+  }
+  return {
+    queue,
+    exchange: f.exchange,
+    routingKey: f.key,
+    headers,
+    match,
+    prefetch: intFlag("--prefetch", f.prefetch, 0, 65535),
+    noAck: noAck ? true : undefined,
+    count: intFlag("--count", f.count, 1),
+    idleTimeoutMs: durationFlag("--idle-timeout", f.idleTimeout),
+    policy: f.reject ? "reject" : f.requeue ? "requeue" : undefined,
+    json: f.json === true,
+  };
+}
+
+export function consumeCommand(ctx: Context, run = runConsume): Command {
+  return new Command("consume")
+    .description("read messages from a queue, or tap an exchange through a temporary queue")
+    .argument("[queue]", "queue to read, or a consumer name from the config's consumers: section")
+    .option("-e, --exchange <name>", "tap this exchange instead of reading a queue")
+    .option(
+      "-k, --key <routing-key>",
+      "binding key for the tap (default: # for topic, '' otherwise)",
+    )
+    .option(
+      "-H, --header <key=value>",
+      "header to match for a headers-exchange tap, repeatable",
+      collect,
+    )
+    .option("--match <mode>", "headers match mode: all, any, all-with-x, any-with-x (default all)")
+    .option("--prefetch <n>", `unacknowledged messages in flight (default ${DEFAULT_PREFETCH})`)
+    .option("--ack", "acknowledge each message (default)")
+    .option("--no-ack", "no-ack mode: the broker forgets a message as soon as it is sent")
+    .option(
+      "--reject",
+      "reject each message without requeue (it goes to the dead-letter exchange, if any)",
+    )
+    .option("--requeue", "nack each message with requeue (it comes back, redelivered)")
+    .option("-n, --count <n>", "exit after N messages (all settled)")
+    .option("--idle-timeout <duration>", "exit when no message arrives for this long, e.g. 5s")
+    .option("--json", "print NDJSON: one message per line")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ eventlab consume inventory                           # print messages until Ctrl-C
+  $ eventlab consume inventory --count 10 --json         # 10 messages as NDJSON, then exit
+  $ eventlab consume inventory --idle-timeout 2s --requeue
+  $ eventlab consume --exchange orders --key 'order.*.eu'   # tap a topic exchange
+  $ eventlab consume --exchange alerts --header region=eu --header priority=high --match any
+
+Exit codes: 0 done (count reached, idle, or queue deleted), 1 error, 2 interrupted (Ctrl-C)`,
+    )
+    .action(async (queue: string | undefined, flags: RawConsumeFlags) => {
+      await run(ctx, parseConsumeArgs(queue, flags));
+    });
+}
+
+/** Merge a consumer profile from the config under the flags. */
+async function withProfile(ctx: Context, o: ConsumeOptions): Promise<ConsumeOptions> {
+  if (o.queue === undefined) return o;
+  const { config } = await ctx.loadConfig();
+  const p = config.consumers[o.queue];
+  if (!p) return o;
+  if (p.queue === undefined && p.exchange === undefined) {
+    throw new EventlabError(
+      "config",
+      `consumer "${o.queue}" in the config names neither a queue nor an exchange`,
+      {
+        hint: `add queue: <name> (or exchange: <name>) under consumers.${o.queue}`,
+      },
+    );
+  }
+  return {
+    queue: p.exchange !== undefined ? undefined : p.queue,
+    exchange: p.exchange,
+    routingKey: o.routingKey ?? p.routingKey,
+    headers: o.headers ?? p.headers,
+    match: o.match ?? p.match,
+    prefetch: o.prefetch ?? p.prefetch,
+    noAck: o.noAck ?? (p.ack === false ? true : undefined),
+    count: o.count ?? p.count,
+    idleTimeoutMs: o.idleTimeoutMs ?? p.idleTimeout,
+    policy: o.policy ?? p.policy,
+    json: o.json,
+  };
+}
+
+export async function runConsume(ctx: Context, input: ConsumeOptions): Promise<void> {
+  const o = await withProfile(ctx, input);
+  if (o.queue === undefined && o.exchange === undefined) {
+    throw new UsageError(
+      "name a queue to read, or --exchange to tap",
+      "for example: eventlab consume inventory, or eventlab consume --exchange orders --key '#'",
+    );
+  }
+  const { QueueConsumer, toPlain } = await import("../client/consumer.js");
+  const { ndjsonLine, prettyMessage } = await import("../ui/message.js");
+  const noAck = o.noAck === true;
+  const policy: SettlePolicy = o.policy ?? "ack";
+  const limit = o.count ?? Number.POSITIVE_INFINITY;
+  // No point holding more in flight than we will take.
+  const prefetch = Math.min(o.prefetch ?? DEFAULT_PREFETCH, Number.isFinite(limit) ? limit : 65535);
+  const { io, theme } = ctx;
+
+  const connection = await ctx.connect({ connectionName: "eventlab consume" });
+  const stats = { consumed: 0, acked: 0, rejected: 0, requeued: 0, beyondCount: 0 };
+  let started = 0;
+  let stopReason: string | undefined;
+  let stopError: Error | undefined;
+  let wake: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    wake = resolve;
+  });
+  const stop = (reason: string, error?: Error) => {
+    if (stopReason !== undefined) return;
+    stopReason = reason;
+    stopError = error;
+    wake();
+  };
+
+  // Output backpressure: while stdout's buffer is full, hold settlements back, so
+  // prefetch stops the broker instead of memory growing.
+  const held: ConsumeMessage[] = [];
+  let outputBlocked = false;
+  let self: QueueConsumerType | undefined;
+  const settleHeld = () => {
+    outputBlocked = false;
+    for (const m of held.splice(0)) self?.settle(m, policy);
+  };
+  io.stdout.on("drain", settleHeld);
+  const onOutputError = () => stop("output-closed");
+  io.stdout.on("error", onOutputError);
+
+  let idleTimer: NodeJS.Timeout | undefined;
+  const armIdle = () => {
+    if (o.idleTimeoutMs === undefined) return;
+    if (idleTimer) clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => stop("idle"), o.idleTimeoutMs);
+  };
+
+  let consumer: Awaited<ReturnType<typeof QueueConsumer.start>>;
+  started = performance.now();
+  try {
+    const routingKey =
+      o.routingKey ?? (o.exchange !== undefined && o.headers === undefined ? "#" : "");
+    consumer = await QueueConsumer.start(
+      connection,
+      {
+        queue: o.queue,
+        tap:
+          o.exchange !== undefined
+            ? { exchange: o.exchange, routingKey, headers: o.headers, match: o.match }
+            : undefined,
+        prefetch,
+        noAck,
+      },
+      (message, c) => {
+        self = c;
+        if (stats.consumed >= limit || stopReason !== undefined) {
+          stats.beyondCount += 1;
+          c.giveBack(message);
+          return;
+        }
+        stats.consumed += 1;
+        const n = stats.consumed;
+        const plain = toPlain(message);
+        const fits = io.out(o.json ? ndjsonLine(n, plain) : prettyMessage(n, plain, theme));
+        if (!noAck) {
+          if (outputBlocked || !fits) {
+            outputBlocked = true;
+            held.push(message);
+          } else c.settle(message, policy);
+          if (policy === "ack") stats.acked += 1;
+          else if (policy === "reject") stats.rejected += 1;
+          else stats.requeued += 1;
+        }
+        if (n >= limit) stop("count");
+        else armIdle();
+      },
+      (reason, error) => stop(reason, error),
+    );
+  } catch (err) {
+    io.stdout.off("drain", settleHeld);
+    io.stdout.off("error", onOutputError);
+    await connection.close();
+    throw err;
+  }
+  const source =
+    o.exchange !== undefined
+      ? `exchange ${o.exchange} (temporary queue ${consumer.queue})`
+      : `queue ${consumer.queue}`;
+  if (!o.json || io.stderrIsTTY)
+    io.err(
+      theme.dim(
+        `consuming from ${source}${noAck ? ", no-ack" : `, prefetch ${prefetch}`}; Ctrl-C to stop`,
+      ),
+    );
+  armIdle();
+  const onAbort = () => stop("interrupted");
+  ctx.signal.addEventListener("abort", onAbort, { once: true });
+  if (ctx.signal.aborted) stop("interrupted");
+
+  await stopped;
+  ctx.signal.removeEventListener("abort", onAbort);
+  if (idleTimer) clearTimeout(idleTimer);
+  const elapsedMs = performance.now() - started;
+  try {
+    await consumer.cancel();
+    // Settle what was printed but held back by output backpressure (bounded wait).
+    if (held.length > 0 && stopReason !== "output-closed") {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 5000);
+        io.stdout.once("drain", () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    if (stopReason === "output-closed") for (const m of held.splice(0)) consumer.giveBack(m);
+    else settleHeld();
+    await consumer.close();
+  } finally {
+    io.stdout.off("drain", settleHeld);
+    io.stdout.off("error", onOutputError);
+    await connection.close();
+  }
+
+  const summary: ConsumeSummary = {
+    queue: consumer.queue,
+    consumed: stats.consumed,
+    acked: stats.acked,
+    rejected: stats.rejected,
+    requeued: stats.requeued,
+    elapsedMs: Math.round(elapsedMs),
+    ratePerSecond: Math.round((stats.consumed / Math.max(elapsedMs, 1)) * 10_000) / 10,
+    stoppedBy: stopReason ?? "unknown",
+  };
+  printSummary(ctx, summary, noAck);
+  if (stopReason === "channel-closed") {
+    const { brokerError } = await import("../client/errors.js");
+    throw stopError
+      ? brokerError(stopError, { kind: "queue", name: consumer.queue })
+      : new EventlabError("connection", `the channel to ${source} closed unexpectedly`, {
+          hint: "check that the broker is still running",
+        });
+  }
+  if (stopReason === "interrupted") ctx.setExitCode(ExitCode.interrupted);
+  if (stopReason === "cancelled-by-broker") {
+    io.err(theme.warn(`! the broker cancelled the consumer: ${source} was deleted`));
+  }
+}
+
+function printSummary(ctx: Context, s: ConsumeSummary, noAck: boolean): void {
+  const { io, theme } = ctx;
+  const settled: string[] = [];
+  if (!noAck) {
+    if (s.acked > 0 || (s.rejected === 0 && s.requeued === 0))
+      settled.push(`acked ${count(s.acked)}`);
+    if (s.rejected > 0) settled.push(`rejected ${count(s.rejected)}`);
+    if (s.requeued > 0) settled.push(`requeued ${count(s.requeued)}`);
+  } else settled.push("no-ack");
+  const why =
+    s.stoppedBy === "count"
+      ? ""
+      : s.stoppedBy === "idle"
+        ? " — idle"
+        : s.stoppedBy === "interrupted"
+          ? theme.warn(" — interrupted")
+          : ` — ${s.stoppedBy}`;
+  const mark =
+    s.stoppedBy === "interrupted" || s.stoppedBy === "channel-closed"
+      ? theme.warn("!")
+      : theme.ok("✓");
+  io.err(
+    `${mark} consumed ${theme.bold(count(s.consumed))} from ${s.queue} in ${elapsed(s.elapsedMs)} (${rate(s.ratePerSecond)} msg/s) · ${settled.join(" · ")}${why}`,
+  );
 }

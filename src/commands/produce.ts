@@ -1,7 +1,501 @@
+/**
+ * `eventlab produce [template...]`: publish messages from templates (or from flags),
+ * with publisher confirms and mandatory returns on by default.
+ */
 import { Command } from "commander";
+import type { PropertiesConfig, TemplateConfig } from "../config/schema.js";
 import type { Context } from "../context.js";
+import { ConfigError, EventlabError, ExitCode, UsageError } from "../errors.js";
+import { count, elapsed, rate } from "../ui/format.js";
+import {
+  collect,
+  durationFlag,
+  intFlag,
+  keyValueFlags,
+  positiveNumberFlag,
+  typedValue,
+} from "./options.js";
 
-// TEMPORARY placeholder while the command is written.
-export function produceCommand(_ctx: Context): Command {
-  return new Command("produce");
+export type BodySource =
+  | { kind: "text"; text: string }
+  | { kind: "file"; path: string }
+  | { kind: "stdin" };
+
+export interface ProduceOptions {
+  templates: string[];
+  exchange?: string | undefined;
+  routingKey?: string | undefined;
+  headers: Record<string, unknown>;
+  properties: Partial<PropertiesConfig>;
+  body?: BodySource | undefined;
+  amount?: number | undefined;
+  delayMs?: number | undefined;
+  rate?: number | undefined;
+  persistent?: boolean | undefined;
+  confirm: boolean;
+  mandatory: boolean;
+  window: number;
+  seed?: number | undefined;
+  json: boolean;
+  /** How long to wait for outstanding confirms at the end (and after Ctrl-C). */
+  settleTimeoutMs: number;
+}
+
+export interface TemplateSummary {
+  name: string;
+  exchange: string;
+  published: number;
+}
+
+export interface ProduceSummary {
+  templates: TemplateSummary[];
+  published: number;
+  confirmed: number;
+  nacked: number;
+  returned: number;
+  unconfirmed: number;
+  confirms: boolean;
+  mandatory: boolean;
+  elapsedMs: number;
+  ratePerSecond: number;
+  interrupted: boolean;
+  returnedSamples: Array<{
+    exchange: string;
+    routingKey: string;
+    replyCode: number;
+    replyText: string;
+  }>;
+}
+
+const PROPERTY_KEYS: Record<string, keyof PropertiesConfig> = {
+  contenttype: "contentType",
+  contentencoding: "contentEncoding",
+  persistent: "persistent",
+  priority: "priority",
+  expiration: "expiration",
+  messageid: "messageId",
+  correlationid: "correlationId",
+  replyto: "replyTo",
+  type: "type",
+  appid: "appId",
+  userid: "userId",
+  timestamp: "timestamp",
+};
+
+/** `--property k=v` values, keyed by the template property they set. */
+export function propertyFlags(raws: readonly string[] | undefined): Partial<PropertiesConfig> {
+  const out: Record<string, unknown> = {};
+  for (const raw of raws ?? []) {
+    const i = raw.indexOf("=");
+    const key =
+      i > 0 ? PROPERTY_KEYS[raw.slice(0, i).toLowerCase().replace(/[-_]/g, "")] : undefined;
+    if (i <= 0 || key === undefined) {
+      throw new UsageError(
+        `--property expects name=value with a known property, got ${JSON.stringify(raw)}`,
+        `properties: ${Object.values(PROPERTY_KEYS).join(", ")}; for example --property messageId={{uuid}}`,
+      );
+    }
+    const value = raw.slice(i + 1);
+    if (key === "priority") out[key] = intFlag("--property priority", value, 0, 255);
+    else if (key === "persistent") {
+      if (value !== "true" && value !== "false")
+        throw new UsageError(
+          `--property persistent expects true or false, got ${JSON.stringify(value)}`,
+        );
+      out[key] = value === "true";
+    } else if (key === "timestamp") {
+      const typed = typedValue(value);
+      out[key] = typeof typed === "number" || typeof typed === "boolean" ? typed : value;
+    } else out[key] = value;
+  }
+  return out as Partial<PropertiesConfig>;
+}
+
+interface RawProduceFlags {
+  exchange?: string;
+  key?: string;
+  header?: string[];
+  property?: string[];
+  body?: string;
+  bodyFile?: string;
+  amount?: string;
+  delay?: string;
+  rate?: string;
+  persistent?: boolean;
+  confirm: boolean;
+  mandatory: boolean;
+  window?: string;
+  seed?: string;
+  json?: boolean;
+  settleTimeout?: string;
+}
+
+export function parseProduceArgs(templates: string[], flags: RawProduceFlags): ProduceOptions {
+  if (flags.body !== undefined && flags.bodyFile !== undefined) {
+    throw new UsageError("give either --body or --body-file, not both");
+  }
+  if (flags.delay !== undefined && flags.rate !== undefined) {
+    throw new UsageError(
+      "give either --delay or --rate, not both",
+      "--delay 10ms waits between messages; --rate 100 aims at 100 messages per second",
+    );
+  }
+  const body: BodySource | undefined =
+    flags.body === "-"
+      ? { kind: "stdin" }
+      : flags.body !== undefined
+        ? { kind: "text", text: flags.body }
+        : flags.bodyFile !== undefined
+          ? { kind: "file", path: flags.bodyFile }
+          : undefined;
+  return {
+    templates,
+    exchange: flags.exchange,
+    routingKey: flags.key,
+    headers: keyValueFlags("--header", flags.header),
+    properties: propertyFlags(flags.property),
+    body,
+    amount: intFlag("--amount", flags.amount, 0),
+    delayMs: durationFlag("--delay", flags.delay),
+    rate: positiveNumberFlag("--rate", flags.rate),
+    persistent: flags.persistent,
+    confirm: flags.confirm,
+    mandatory: flags.mandatory,
+    window: intFlag("--confirm-window", flags.window, 1, 1_000_000) ?? 1000,
+    seed: intFlag("--seed", flags.seed, 0, 2 ** 32 - 1),
+    json: flags.json === true,
+    settleTimeoutMs: durationFlag("--settle-timeout", flags.settleTimeout) ?? 10_000,
+  };
+}
+
+export function produceCommand(ctx: Context, run = runProduce): Command {
+  return new Command("produce")
+    .description("publish messages from templates in the config, or from flags")
+    .argument("[template...]", "template names from the config's templates: section")
+    .option("-e, --exchange <name>", "exchange to publish to ('' is the default exchange)")
+    .option("-k, --key <routing-key>", "routing key (placeholders allowed)")
+    .option(
+      "-H, --header <key=value>",
+      "header, repeatable; values are typed (5 is a number, '\"5\"' a string)",
+      collect,
+    )
+    .option(
+      "-p, --property <name=value>",
+      "message property, repeatable (messageId, type, priority, expiration, …)",
+      collect,
+    )
+    .option("-b, --body <text>", "body text or JSON; '-' reads standard input")
+    .option("--body-file <path>", "read the body from a file")
+    .option("-n, --amount <n>", "how many messages per template")
+    .option("-d, --delay <duration>", "pause between messages, e.g. 250ms or 1s")
+    .option("-r, --rate <msg/s>", "aim at this many messages per second")
+    .option("--persistent", "mark messages persistent (delivery mode 2)")
+    .option("--no-confirm", "do not use publisher confirms")
+    .option("--no-mandatory", "do not ask for unroutable messages back")
+    .option(
+      "--confirm-window <n>",
+      "unconfirmed messages in flight before publishing waits",
+      "1000",
+    )
+    .option("--seed <n>", "make generated values repeatable")
+    .option(
+      "--settle-timeout <duration>",
+      "how long to wait for outstanding confirms at the end",
+      "10s",
+    )
+    .option("--json", "print the summary as one JSON object")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ eventlab produce order-created                          # one template from the config
+  $ eventlab produce order-created --amount 1000 --rate 200
+  $ eventlab produce match-goal match-card --amount 20 --delay 500ms --seed 7
+  $ eventlab produce --exchange '' --key inventory --body '{"sku":"A-1","qty":{{int 1 5}}}' --amount 10
+  $ echo 'hello' | eventlab produce --exchange amq.topic --key greetings.en --body -
+
+Exit codes: 0 all confirmed, 1 error, 2 interrupted, 3 some messages were nacked or returned`,
+    )
+    .action(async (templates: string[], flags: RawProduceFlags & { confirmWindow?: string }) => {
+      const options = parseProduceArgs(templates, {
+        ...flags,
+        window: flags.confirmWindow ?? flags.window,
+      });
+      await run(ctx, options);
+    });
+}
+
+async function readBody(ctx: Context, source: BodySource): Promise<string> {
+  if (source.kind === "text") return source.text;
+  if (source.kind === "file") {
+    const { readFile } = await import("node:fs/promises");
+    const path = await import("node:path");
+    try {
+      return await readFile(path.resolve(ctx.cwd, source.path), "utf8");
+    } catch (err) {
+      throw new EventlabError(
+        "io",
+        `cannot read --body-file ${source.path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+        {
+          hint: "check the path; it is relative to the current directory",
+        },
+      );
+    }
+  }
+  if (ctx.io.stdinIsTTY) {
+    throw new UsageError(
+      "--body - reads the body from standard input, but it is a terminal",
+      "pipe the body in: echo '{\"a\":1}' | eventlab produce … --body -",
+    );
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of ctx.io.stdin)
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** Body text from a flag: JSON objects and arrays become object bodies (sent as JSON). */
+function bodyFromText(text: string): TemplateConfig["body"] {
+  const trimmed = text.trim();
+  if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
+    try {
+      return JSON.parse(trimmed) as TemplateConfig["body"];
+    } catch {
+      // not JSON after all (or JSON with placeholders outside strings): send as text
+    }
+  }
+  return text;
+}
+
+/** The templates to run: the named ones with flag overrides, or one made of flags alone. */
+export async function resolveTemplates(
+  ctx: Context,
+  o: ProduceOptions,
+): Promise<Array<[string, TemplateConfig]>> {
+  const body = o.body ? bodyFromText(await readBody(ctx, o.body)) : undefined;
+  const override = (t: TemplateConfig): TemplateConfig => ({
+    ...t,
+    exchange: o.exchange ?? t.exchange,
+    routingKey: o.routingKey ?? t.routingKey,
+    headers: { ...t.headers, ...o.headers },
+    properties: {
+      ...t.properties,
+      ...o.properties,
+      ...(o.persistent !== undefined ? { persistent: o.persistent } : {}),
+    },
+    body: body ?? t.body,
+    amount: o.amount ?? t.amount,
+    ...(o.delayMs !== undefined ? { delay: o.delayMs, rate: undefined } : {}),
+    ...(o.rate !== undefined ? { rate: o.rate, delay: undefined } : {}),
+  });
+  if (o.templates.length === 0) {
+    if (o.exchange === undefined && o.routingKey === undefined) {
+      const { config, file } = await ctx.loadConfig();
+      const names = Object.keys(config.templates);
+      throw new UsageError(
+        "nothing to publish: name a template, or give --exchange and --key",
+        names.length > 0
+          ? `templates in ${file}: ${names.join(", ")}`
+          : "for example: eventlab produce --exchange '' --key my-queue --body '{\"hello\":\"world\"}' (or `eventlab init` for a config with templates)",
+      );
+    }
+    return [
+      [
+        "(flags)",
+        override({
+          exchange: "",
+          routingKey: "",
+          headers: {},
+          properties: {},
+          body: "",
+          amount: 1,
+        }),
+      ],
+    ];
+  }
+  const { config, file } = await ctx.loadConfig();
+  return o.templates.map((name) => {
+    const t = config.templates[name];
+    if (!t) {
+      const names = Object.keys(config.templates);
+      throw new UsageError(
+        `unknown template "${name}"${file ? ` (not in ${file})` : " (no config file found)"}`,
+        names.length > 0
+          ? `templates: ${names.join(", ")}`
+          : "run `eventlab init` to write a config with example templates",
+      );
+    }
+    return [name, override(t)];
+  });
+}
+
+export async function runProduce(ctx: Context, o: ProduceOptions): Promise<void> {
+  const resolved = await resolveTemplates(ctx, o);
+  const { compileTemplate } = await import("../config/templates.js");
+  const compiled = await Promise.all(
+    resolved.map(([name, t]) => compileTemplate(name, t, { seed: o.seed, env: ctx.env })),
+  ).catch(async (err: unknown) => {
+    // Name the config file in placeholder errors of templates that came from it.
+    if (err instanceof ConfigError && o.templates.length > 0) {
+      const { file } = await ctx.loadConfig();
+      throw new ConfigError(file, err.issues, err.hint);
+    }
+    throw err;
+  });
+  const { Publisher } = await import("../client/publisher.js");
+  const { Pacer, paceOf, sleep } = await import("../lab/pacer.js");
+  const { startProgress } = await import("../ui/progress.js");
+
+  const connection = await ctx.connect({ connectionName: "eventlab produce" });
+  const blockedNotes: string[] = [];
+  connection.model.on("blocked", (reason: string) => {
+    blockedNotes.push(reason);
+    ctx.io.err(
+      ctx.theme.warn(`! the broker blocked publishing (${reason}); waiting until it unblocks`),
+    );
+  });
+  try {
+    const publisher = await Publisher.open(connection, {
+      confirm: o.confirm,
+      mandatory: o.mandatory,
+      window: o.window,
+    });
+    const total = compiled.reduce((n, t) => n + t.amount, 0);
+    const started = performance.now();
+    const perTemplate = compiled.map((t) => ({ name: t.name, exchange: "", published: 0 }));
+    const progress = await startProgress(ctx.io, () => {
+      const s = publisher.stats;
+      const secs = (performance.now() - started) / 1000;
+      return `publishing ${count(s.published)}/${count(total)} · confirmed ${count(s.confirmed)} · ${rate(s.published / Math.max(secs, 0.001))} msg/s`;
+    });
+
+    let failure: unknown;
+    try {
+      await Promise.all(
+        compiled.map(async (t, ti) => {
+          const pacer = new Pacer(paceOf(t.delayMs, t.rate));
+          const mine = perTemplate[ti]!;
+          for (let i = 0; i < t.amount; i++) {
+            if (ctx.signal.aborted || failure) return;
+            const wait = pacer.waitFor(i);
+            if (wait >= 1) await sleep(wait, ctx.signal);
+            if (ctx.signal.aborted) return;
+            const message = t.render();
+            mine.exchange = message.exchange;
+            if (!publisher.publish(message)) await publisher.ready(ctx.signal);
+            mine.published += 1;
+            // Let confirms, returns and timers in between long synchronous bursts.
+            if ((i & 1023) === 1023) await new Promise<void>((r) => setImmediate(r));
+          }
+        }),
+      );
+    } catch (err) {
+      failure = err;
+    } finally {
+      progress.stop();
+    }
+    if (failure === undefined && publisher.error) failure = publisher.error;
+    if (failure !== undefined) {
+      await publisher.close();
+      const exchange =
+        perTemplate.find((p) => p.published > 0 || p.exchange)?.exchange ?? o.exchange ?? "";
+      throw publisher.error ? publisher.describeFailure(exchange) : failure;
+    }
+
+    // amqplib drops messages still buffered when the connection closes: wait for every confirm.
+    const settled = await publisher.settle(
+      ctx.signal.aborted ? Math.min(o.settleTimeoutMs, 5000) : o.settleTimeoutMs,
+    );
+    const elapsedMs = performance.now() - started;
+    await publisher.close();
+    // A channel error (e.g. 404 for a missing exchange) settles the pending confirms as
+    // failures; report the cause, not a count of nacks.
+    if (publisher.error)
+      throw publisher.describeFailure(
+        perTemplate.find((p) => p.exchange !== "")?.exchange ?? o.exchange ?? "",
+      );
+    const s = publisher.stats;
+    const summary: ProduceSummary = {
+      templates: perTemplate,
+      published: s.published,
+      confirmed: s.confirmed,
+      nacked: s.nacked,
+      returned: s.returned,
+      unconfirmed: o.confirm ? s.outstanding : 0,
+      confirms: o.confirm,
+      mandatory: o.mandatory,
+      elapsedMs: Math.round(elapsedMs),
+      ratePerSecond: Math.round((s.published / Math.max(elapsedMs, 1)) * 1000 * 10) / 10,
+      interrupted: ctx.signal.aborted,
+      returnedSamples: publisher.returnedSamples,
+    };
+    printSummary(ctx, summary, o.json);
+    if (summary.interrupted) ctx.setExitCode(ExitCode.interrupted);
+    else if (!settled) {
+      throw new EventlabError(
+        "timeout",
+        `${count(summary.unconfirmed)} messages were not confirmed within ${elapsed(o.settleTimeoutMs)}`,
+        {
+          hint: "the broker may be overloaded or blocked; raise --settle-timeout, or check its memory and disk alarms",
+        },
+      );
+    } else if (summary.nacked > 0 || summary.returned > 0) ctx.setExitCode(ExitCode.undelivered);
+  } finally {
+    await connection.close();
+  }
+}
+
+function printSummary(ctx: Context, s: ProduceSummary, json: boolean): void {
+  const { io, theme } = ctx;
+  if (json) {
+    io.out(`${JSON.stringify(s)}\n`);
+    return;
+  }
+  const parts = [`published ${theme.bold(count(s.published))}`];
+  if (s.confirms) parts.push(`confirmed ${count(s.confirmed)}`);
+  if (s.nacked > 0) parts.push(theme.error(`nacked ${count(s.nacked)}`));
+  if (s.mandatory)
+    parts.push(s.returned > 0 ? theme.warn(`returned ${count(s.returned)}`) : "returned 0");
+  if (s.unconfirmed > 0) parts.push(theme.error(`unconfirmed ${count(s.unconfirmed)}`));
+  const mark =
+    s.nacked + s.returned + s.unconfirmed > 0 || s.interrupted ? theme.warn("!") : theme.ok("✓");
+  io.out(
+    `${mark} ${parts.join(" · ")} in ${elapsed(s.elapsedMs)} (${rate(s.ratePerSecond)} msg/s)${s.interrupted ? theme.warn(" — interrupted") : ""}\n`,
+  );
+  if (s.templates.length > 1) {
+    for (const t of s.templates)
+      io.out(
+        `  ${t.name}: ${count(t.published)} to ${t.exchange === "" ? "(default exchange)" : t.exchange}\n`,
+      );
+  }
+  if (s.returned > 0) {
+    io.err(
+      theme.warn(
+        `! ${count(s.returned)} message${s.returned === 1 ? " was" : "s were"} returned as unroutable; the first ${s.returnedSamples.length}:`,
+      ),
+    );
+    for (const r of s.returnedSamples) {
+      const ex = r.exchange === "" ? "(default exchange)" : r.exchange;
+      io.err(
+        `  ${r.replyCode} ${r.replyText}: exchange ${ex}, routing key ${JSON.stringify(r.routingKey)}`,
+      );
+    }
+    io.err(
+      theme.dim(
+        "hint: no binding matched; declare a queue and bind it (eventlab declare binding <exchange> <queue> --key <pattern>), or check the routing key",
+      ),
+    );
+  }
+  if (s.nacked > 0) {
+    io.err(
+      theme.warn(
+        `! ${count(s.nacked)} message${s.nacked === 1 ? " was" : "s were"} nacked by the broker`,
+      ),
+    );
+    io.err(
+      theme.dim(
+        "hint: a queue with x-overflow reject-publish may be full, or the broker is short of resources",
+      ),
+    );
+  }
 }

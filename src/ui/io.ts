@@ -16,8 +16,8 @@ export interface Io {
   readonly stdinIsTTY: boolean;
   /** Colour is on: a TTY, no NO_COLOR, or FORCE_COLOR. Decided once. */
   readonly color: boolean;
-  /** Write data (one call may hold several lines). */
-  out(text: string): void;
+  /** Write data (one call may hold several lines). False: the stream's buffer is full, wait for "drain". */
+  out(text: string): boolean;
   /** Write a diagnostic line to stderr; a newline is added. */
   err(line: string): void;
 }
@@ -45,7 +45,7 @@ export function createIo(streams: IoStreams, env: NodeJS.ProcessEnv): Io {
     stdinIsTTY: streams.stdin.isTTY === true,
     color: colorEnabled(env, stderrIsTTY || stdoutIsTTY),
     out(text) {
-      streams.stdout.write(text);
+      return streams.stdout.write(text);
     },
     err(line) {
       streams.stderr.write(`${line}\n`);

@@ -1,0 +1,166 @@
+/**
+ * Consuming a queue, or tapping an exchange through a temporary exclusive queue, with
+ * prefetch and an explicit settle policy. The caller decides when each message is
+ * settled (so output backpressure can hold acks back).
+ */
+import type { Channel, ConsumeMessage } from "amqplib";
+import type { HeadersMatch, SettlePolicy } from "../config/constants.js";
+import type { Connection } from "./connect.js";
+import { brokerError } from "./errors.js";
+
+export interface TapSpec {
+  exchange: string;
+  routingKey: string;
+  headers?: Record<string, unknown> | undefined;
+  match?: HeadersMatch | undefined;
+}
+
+export interface ConsumerSpec {
+  queue?: string | undefined;
+  tap?: TapSpec | undefined;
+  prefetch: number;
+  noAck: boolean;
+}
+
+export type StopReason =
+  | "count"
+  | "idle"
+  | "interrupted"
+  | "cancelled-by-broker"
+  | "channel-closed"
+  | "output-closed";
+
+export class QueueConsumer {
+  private consumerTag: string | undefined;
+  private closedError: Error | undefined;
+
+  private constructor(
+    readonly channel: Channel,
+    private name: string,
+    readonly spec: ConsumerSpec,
+  ) {}
+
+  /** The queue consumed; for a tap, the server-named temporary queue. */
+  get queue(): string {
+    return this.name;
+  }
+
+  static async start(
+    connection: Connection,
+    spec: ConsumerSpec,
+    /** Called for each delivery, possibly before start() resolves: settle through `self`. */
+    onMessage: (message: ConsumeMessage, self: QueueConsumer) => void,
+    onStop: (reason: StopReason, error?: Error) => void,
+  ): Promise<QueueConsumer> {
+    const channel = await connection.model.createChannel();
+    let stopped = false;
+    const stop = (reason: StopReason, error?: Error) => {
+      if (stopped) return;
+      stopped = true;
+      onStop(reason, error);
+    };
+    channel.on("error", (err: Error) => {
+      consumer.closedError = err;
+    });
+    channel.on("close", () => stop("channel-closed", consumer.closedError));
+    const consumer = new QueueConsumer(channel, spec.queue ?? "", spec);
+    let queue = consumer.queue;
+    try {
+      if (spec.tap) {
+        const tap = spec.tap;
+        const declared = await channel.assertQueue("", {
+          exclusive: true,
+          autoDelete: true,
+          durable: false,
+        });
+        queue = declared.queue;
+        consumer.name = queue;
+        const args = tap.headers ? { ...tap.headers, "x-match": tap.match ?? "all" } : undefined;
+        try {
+          await channel.bindQueue(queue, tap.exchange, tap.routingKey, args);
+        } catch (err) {
+          throw brokerError(err, { kind: "exchange", name: tap.exchange });
+        }
+      }
+      if (spec.prefetch > 0 && !spec.noAck) await channel.prefetch(spec.prefetch);
+      const ok = await channel
+        .consume(
+          queue,
+          (msg) => {
+            if (msg === null) stop("cancelled-by-broker");
+            else onMessage(msg, consumer);
+          },
+          { noAck: spec.noAck },
+        )
+        .catch((err: unknown) => {
+          throw brokerError(err, { kind: "queue", name: queue });
+        });
+      consumer.consumerTag = ok.consumerTag;
+    } catch (err) {
+      stopped = true;
+      await channel.close().catch(() => {});
+      throw err;
+    }
+    return consumer;
+  }
+
+  settle(message: ConsumeMessage, policy: SettlePolicy): void {
+    if (this.spec.noAck || this.closedError) return;
+    if (policy === "ack") this.channel.ack(message);
+    else if (policy === "reject") this.channel.reject(message, false);
+    else this.channel.nack(message, false, true);
+  }
+
+  /** Put a message back without counting it as handled (e.g. past --count). */
+  giveBack(message: ConsumeMessage): void {
+    if (this.spec.noAck || this.closedError) return;
+    this.channel.nack(message, false, true);
+  }
+
+  /** Stop new deliveries. Messages already delivered may still be settled afterwards. */
+  async cancel(): Promise<void> {
+    if (!this.consumerTag || this.closedError) return;
+    const tag = this.consumerTag;
+    this.consumerTag = undefined;
+    try {
+      await this.channel.cancel(tag);
+    } catch {
+      // the channel may be gone already
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.channel.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** A delivered message as plain data, for printers that know nothing of AMQP. */
+export interface PlainMessage {
+  exchange: string;
+  routingKey: string;
+  redelivered: boolean;
+  deliveryTag: number;
+  headers: Record<string, unknown>;
+  /** Properties that are set, without headers. */
+  properties: Record<string, unknown>;
+  body: Buffer;
+}
+
+export function toPlain(message: ConsumeMessage): PlainMessage {
+  const { headers, ...rest } = message.properties;
+  const properties: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(rest)) if (v !== undefined && v !== null) properties[k] = v;
+  return {
+    exchange: message.fields.exchange,
+    routingKey: message.fields.routingKey,
+    redelivered: message.fields.redelivered,
+    deliveryTag: message.fields.deliveryTag,
+    headers: (headers as Record<string, unknown> | undefined) ?? {},
+    properties,
+    body: message.content,
+  };
+}

@@ -1,0 +1,209 @@
+/**
+ * Publishing with publisher confirms tracked in a window, mandatory returns counted,
+ * and write backpressure respected. The publish loop stays synchronous while it may
+ * go on, and awaits only when the window is full or the socket buffer is.
+ */
+import type { Channel, ConfirmChannel, Message, Options } from "amqplib";
+import type { PublishProperties, RenderedMessage } from "../config/templates.js";
+import type { Connection } from "./connect.js";
+import { brokerError } from "./errors.js";
+
+export interface PublisherOptions {
+  /** Use publisher confirms (default true). */
+  confirm: boolean;
+  /** Mark messages mandatory so unroutable ones come back (default true). */
+  mandatory: boolean;
+  /** Outstanding unconfirmed messages allowed before publishing waits. */
+  window: number;
+}
+
+export interface ReturnedSample {
+  exchange: string;
+  routingKey: string;
+  replyCode: number;
+  replyText: string;
+}
+
+export interface PublisherStats {
+  published: number;
+  confirmed: number;
+  nacked: number;
+  returned: number;
+  /** Published but neither acked nor nacked yet. */
+  outstanding: number;
+}
+
+export const DEFAULT_CONFIRM_WINDOW = 1000;
+const MAX_RETURN_SAMPLES = 5;
+
+export class Publisher {
+  readonly stats: PublisherStats = {
+    published: 0,
+    confirmed: 0,
+    nacked: 0,
+    returned: 0,
+    outstanding: 0,
+  };
+  readonly returnedSamples: ReturnedSample[] = [];
+  private waiters: Array<() => void> = [];
+  private writable = true;
+  private failure: Error | undefined;
+  private closing = false;
+  private readonly onConfirm: (err: unknown) => void;
+
+  private constructor(
+    private readonly channel: Channel | ConfirmChannel,
+    private readonly options: PublisherOptions,
+  ) {
+    this.onConfirm = (err) => {
+      this.stats.outstanding -= 1;
+      if (err) this.stats.nacked += 1;
+      else this.stats.confirmed += 1;
+      this.wake();
+    };
+    channel.on("drain", () => {
+      this.writable = true;
+      this.wake();
+    });
+    channel.on("return", (msg: Message) => {
+      this.stats.returned += 1;
+      if (this.returnedSamples.length < MAX_RETURN_SAMPLES) {
+        const f = msg.fields as unknown as {
+          exchange: string;
+          routingKey: string;
+          replyCode: number;
+          replyText: string;
+        };
+        this.returnedSamples.push({
+          exchange: f.exchange,
+          routingKey: f.routingKey,
+          replyCode: f.replyCode,
+          replyText: f.replyText,
+        });
+      }
+    });
+    const fail = (err?: unknown) => {
+      this.failure ??= err instanceof Error ? err : new Error("Channel closed");
+      this.wake();
+    };
+    channel.on("error", fail);
+    channel.on("close", () => {
+      if (!this.closing) fail();
+    });
+  }
+
+  static async open(connection: Connection, options: PublisherOptions): Promise<Publisher> {
+    const channel = options.confirm
+      ? await connection.model.createConfirmChannel()
+      : await connection.model.createChannel();
+    return new Publisher(channel, options);
+  }
+
+  /** The error that ended the channel, if any (e.g. 404 for a missing exchange). */
+  get error(): Error | undefined {
+    return this.failure;
+  }
+
+  /**
+   * Publish one message. Returns true when the caller may publish the next one at once,
+   * false when it must `await ready()` first (window full or socket buffer full).
+   */
+  publish(message: RenderedMessage): boolean {
+    if (this.failure) throw this.failure;
+    const options = toAmqpOptions(message.properties, this.options.mandatory);
+    if (this.options.confirm) {
+      this.stats.outstanding += 1;
+      this.writable = (this.channel as ConfirmChannel).publish(
+        message.exchange,
+        message.routingKey,
+        message.content,
+        options,
+        this.onConfirm,
+      );
+    } else {
+      this.writable = this.channel.publish(
+        message.exchange,
+        message.routingKey,
+        message.content,
+        options,
+      );
+    }
+    this.stats.published += 1;
+    return this.canPublish();
+  }
+
+  canPublish(): boolean {
+    return this.writable && this.stats.outstanding < this.options.window && !this.failure;
+  }
+
+  /** Resolve when publishing may go on (or the channel failed: the next publish throws). */
+  async ready(signal?: AbortSignal): Promise<void> {
+    while (!this.canPublish() && !this.failure && !signal?.aborted) {
+      await this.next(signal);
+    }
+  }
+
+  /** Wait until every published message is confirmed, or the timeout passes. True when all are settled. */
+  async settle(timeoutMs: number): Promise<boolean> {
+    if (!this.options.confirm) return true;
+    const deadline = Date.now() + timeoutMs;
+    while (this.stats.outstanding > 0 && !this.failure) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await this.next(undefined, left);
+    }
+    return this.stats.outstanding === 0;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    try {
+      await this.channel.close();
+    } catch {
+      // the channel may already be closed by the broker
+    }
+  }
+
+  /** Map the channel failure to a user-facing error about `exchange`. */
+  describeFailure(exchange: string) {
+    return brokerError(this.failure, { kind: "exchange", name: exchange });
+  }
+
+  private next(signal?: AbortSignal, timeoutMs?: number): Promise<void> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      this.waiters.push(done);
+      if (timeoutMs !== undefined) timer = setTimeout(done, timeoutMs);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  private wake(): void {
+    if (this.waiters.length === 0) return;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+export function toAmqpOptions(p: PublishProperties, mandatory: boolean): Options.Publish {
+  const o: Options.Publish = { mandatory, headers: p.headers };
+  if (p.contentType !== undefined) o.contentType = p.contentType;
+  if (p.contentEncoding !== undefined) o.contentEncoding = p.contentEncoding;
+  if (p.persistent !== undefined) o.persistent = p.persistent;
+  if (p.priority !== undefined) o.priority = p.priority;
+  if (p.expiration !== undefined) o.expiration = p.expiration;
+  if (p.messageId !== undefined) o.messageId = p.messageId;
+  if (p.correlationId !== undefined) o.correlationId = p.correlationId;
+  if (p.replyTo !== undefined) o.replyTo = p.replyTo;
+  if (p.type !== undefined) o.type = p.type;
+  if (p.appId !== undefined) o.appId = p.appId;
+  if (p.userId !== undefined) o.userId = p.userId;
+  if (p.timestamp !== undefined) o.timestamp = p.timestamp;
+  return o;
+}
