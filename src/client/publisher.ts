@@ -22,6 +22,8 @@ export interface ReturnedSample {
   routingKey: string;
   replyCode: number;
   replyText: string;
+  /** How many returns had this exchange, routing key and reply. */
+  count: number;
 }
 
 export interface PublisherStats {
@@ -67,18 +69,24 @@ export class Publisher {
     });
     channel.on("return", (msg: Message) => {
       this.stats.returned += 1;
-      if (this.returnedSamples.length < MAX_RETURN_SAMPLES) {
-        const f = msg.fields as unknown as {
-          exchange: string;
-          routingKey: string;
-          replyCode: number;
-          replyText: string;
-        };
+      const f = msg.fields as unknown as {
+        exchange: string;
+        routingKey: string;
+        replyCode: number;
+        replyText: string;
+      };
+      const same = this.returnedSamples.find(
+        (r) =>
+          r.exchange === f.exchange && r.routingKey === f.routingKey && r.replyCode === f.replyCode,
+      );
+      if (same) same.count += 1;
+      else if (this.returnedSamples.length < MAX_RETURN_SAMPLES) {
         this.returnedSamples.push({
           exchange: f.exchange,
           routingKey: f.routingKey,
           replyCode: f.replyCode,
           replyText: f.replyText,
+          count: 1,
         });
       }
     });

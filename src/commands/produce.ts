@@ -56,14 +56,18 @@ export interface ProduceSummary {
   unconfirmed: number;
   confirms: boolean;
   mandatory: boolean;
+  /** From the first publish to the last confirm. */
   elapsedMs: number;
+  /** Messages per second while publishing (first to last publish). */
   ratePerSecond: number;
   interrupted: boolean;
+  /** Up to five distinct (exchange, routing key, reply) returns, each with its count. */
   returnedSamples: Array<{
     exchange: string;
     routingKey: string;
     replyCode: number;
     replyText: string;
+    count: number;
   }>;
 }
 
@@ -394,6 +398,7 @@ export async function runProduce(ctx: Context, o: ProduceOptions): Promise<void>
     } finally {
       progress.stop();
     }
+    const publishMs = performance.now() - started;
     if (failure === undefined && publisher.error) failure = publisher.error;
     if (failure !== undefined) {
       await publisher.close();
@@ -425,7 +430,7 @@ export async function runProduce(ctx: Context, o: ProduceOptions): Promise<void>
       confirms: o.confirm,
       mandatory: o.mandatory,
       elapsedMs: Math.round(elapsedMs),
-      ratePerSecond: Math.round((s.published / Math.max(elapsedMs, 1)) * 1000 * 10) / 10,
+      ratePerSecond: Math.round((s.published / Math.max(publishMs, 1)) * 1000 * 10) / 10,
       interrupted: ctx.signal.aborted,
       returnedSamples: publisher.returnedSamples,
     };
@@ -469,22 +474,24 @@ function printSummary(ctx: Context, s: ProduceSummary, json: boolean): void {
       );
   }
   if (s.returned > 0) {
+    const distinct = s.returnedSamples.length;
     io.err(
       theme.warn(
-        `! ${count(s.returned)} message${s.returned === 1 ? " was" : "s were"} returned as unroutable; the first ${s.returnedSamples.length}:`,
+        `! ${count(s.returned)} message${s.returned === 1 ? " was" : "s were"} returned as unroutable${distinct > 1 ? ` (the first ${distinct} kinds)` : ""}:`,
       ),
     );
     for (const r of s.returnedSamples) {
-      const ex = r.exchange === "" ? "(default exchange)" : r.exchange;
+      const ex = r.exchange === "" ? "the default exchange" : `exchange ${r.exchange}`;
       io.err(
-        `  ${r.replyCode} ${r.replyText}: exchange ${ex}, routing key ${JSON.stringify(r.routingKey)}`,
+        `  ${count(r.count)} × ${r.replyCode} ${r.replyText}: ${ex}, routing key ${JSON.stringify(r.routingKey)}`,
       );
     }
-    io.err(
-      theme.dim(
-        "hint: no binding matched; declare a queue and bind it (eventlab declare binding <exchange> <queue> --key <pattern>), or check the routing key",
-      ),
-    );
+    const first = s.returnedSamples[0];
+    const hint =
+      first && first.exchange === ""
+        ? `the default exchange routes to the queue named by the routing key, and there is no queue "${first.routingKey}": eventlab declare queue ${first.routingKey}`
+        : "no binding matched the routing key; bind a queue (eventlab declare binding <exchange> <queue> --key <pattern>) or check the key";
+    io.err(theme.dim(`hint: ${hint}`));
   }
   if (s.nacked > 0) {
     io.err(
