@@ -36,7 +36,13 @@ export function isReply(err: unknown, code: number): boolean {
 export function brokerError(err: unknown, subject?: Subject): EventlabError {
   if (err instanceof EventlabError) return err;
   const reply = replyOf(err);
-  const what = subject ? `${subject.kind} "${subject.name}"` : "the object";
+  // The reply names the missing object exactly ("no exchange 'x' in vhost '/'"); trust it
+  // over the caller's guess (a bind names two objects, either may be missing).
+  const named = reply ? /no (exchange|queue) '([^']*)' in vhost/.exec(reply.text) : null;
+  const subj: Subject | undefined = named
+    ? { kind: named[1] as "exchange" | "queue", name: named[2]! }
+    : subject;
+  const what = subj ? `${subj.kind} "${subj.name}"` : "the object";
   if (!reply) {
     const msg = maskSecrets(String((err as AmqpError)?.message ?? err));
     if (/Connection closed|Channel closed|channel ended|Socket closed/i.test(msg)) {
@@ -51,7 +57,7 @@ export function brokerError(err: unknown, subject?: Subject): EventlabError {
   switch (reply.code) {
     case 404:
       return new EventlabError("not-found", `${what} does not exist (${text})`, {
-        hint: subject ? declareHint(subject) : "declare it first, or check the name",
+        hint: subj ? declareHint(subj) : "declare it first, or check the name",
         cause: err,
       });
     case 405:

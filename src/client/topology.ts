@@ -1,0 +1,312 @@
+/**
+ * Declaring and deleting exchanges, queues and bindings, reporting what was created
+ * and what was already there. A 406 (the object exists with other settings) becomes an
+ * error that shows what was asked beside what the broker has.
+ */
+import type { Channel, Options } from "amqplib";
+import type { BindingConfig, ExchangeConfig, QueueConfig, Topology } from "../config/schema.js";
+import { EventlabError } from "../errors.js";
+import type { Connection } from "./connect.js";
+import { brokerError, replyOf, shellQuote } from "./errors.js";
+
+export type ObjectKind = "exchange" | "queue" | "binding";
+
+export interface DeclareResult {
+  kind: ObjectKind;
+  name: string;
+  status: "created" | "exists" | "bound";
+  /** The settings asked for, as the broker sees them (x- arguments included). */
+  settings: Record<string, unknown>;
+}
+
+export interface DeleteResult {
+  kind: ObjectKind;
+  name: string;
+  status: "deleted" | "absent";
+  /** Messages deleted with a queue. */
+  messageCount?: number;
+}
+
+/** x- arguments for a queue: the named fields, then `arguments` as given. */
+export function queueArguments(q: Partial<QueueConfig>): Record<string, unknown> {
+  const args: Record<string, unknown> = {};
+  const put = (key: string, value: unknown) => {
+    if (value !== undefined) args[key] = value;
+  };
+  put("x-message-ttl", q.messageTtl === undefined ? undefined : Math.round(q.messageTtl));
+  put("x-expires", q.expires === undefined ? undefined : Math.round(q.expires));
+  put("x-max-length", q.maxLength);
+  put("x-max-length-bytes", q.maxLengthBytes);
+  put("x-overflow", q.overflow);
+  put("x-dead-letter-exchange", q.deadLetterExchange);
+  put("x-dead-letter-routing-key", q.deadLetterRoutingKey);
+  put("x-max-priority", q.maxPriority);
+  put("x-queue-type", q.queueType);
+  return { ...args, ...(q.arguments ?? {}) };
+}
+
+export function queueOptions(q: Partial<QueueConfig>): Options.AssertQueue {
+  return {
+    durable: q.durable ?? true,
+    exclusive: q.exclusive ?? false,
+    autoDelete: q.autoDelete ?? false,
+    arguments: queueArguments(q),
+  };
+}
+
+export function exchangeOptions(e: Partial<ExchangeConfig>): Options.AssertExchange {
+  const args: Record<string, unknown> = { ...(e.arguments ?? {}) };
+  if (e.alternateExchange !== undefined) args["alternate-exchange"] = e.alternateExchange;
+  return {
+    durable: e.durable ?? true,
+    autoDelete: e.autoDelete ?? false,
+    internal: e.internal ?? false,
+    arguments: args,
+  };
+}
+
+/** Binding arguments: headers plus x-match for headers exchanges, then `arguments`. */
+export function bindingArguments(
+  b: Pick<BindingConfig, "headers" | "match" | "arguments">,
+): Record<string, unknown> {
+  const args: Record<string, unknown> = { ...(b.headers ?? {}) };
+  if (b.match !== undefined) args["x-match"] = b.match;
+  return { ...args, ...(b.arguments ?? {}) };
+}
+
+export function bindingName(
+  b: Pick<BindingConfig, "source" | "destination" | "destinationType" | "routingKey">,
+): string {
+  const dest = b.destinationType === "exchange" ? `exchange ${b.destination}` : b.destination;
+  return `${b.source} → ${dest}${b.routingKey !== "" ? ` (${b.routingKey})` : ""}`;
+}
+
+/** Settings shown to people: only what differs from the defaults, plus the type. */
+export function describeSettings(settings: Record<string, unknown>): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(settings)) {
+    if (k === "arguments" && v && typeof v === "object") {
+      for (const [ak, av] of Object.entries(v))
+        parts.push(`${ak}=${typeof av === "string" ? av : JSON.stringify(av)}`);
+    } else if (v === true) parts.push(k === "autoDelete" ? "auto-delete" : k);
+    else if (k === "durable" && v === false) parts.push("transient");
+    else if (k === "type") parts.push(String(v));
+  }
+  return parts.join(", ");
+}
+
+async function withChannel<T>(connection: Connection, fn: (ch: Channel) => Promise<T>): Promise<T> {
+  const ch = await connection.model.createChannel();
+  ch.on("error", () => {});
+  try {
+    return await fn(ch);
+  } finally {
+    await ch.close().catch(() => {});
+  }
+}
+
+/** Passive declare on a throwaway channel (a 404 closes the channel). */
+export async function exists(
+  connection: Connection,
+  kind: "exchange" | "queue",
+  name: string,
+): Promise<boolean> {
+  try {
+    await withChannel(connection, (ch) =>
+      kind === "exchange" ? ch.checkExchange(name) : ch.checkQueue(name),
+    );
+    return true;
+  } catch (err) {
+    if (replyOf(err)?.code === 404) return false;
+    throw brokerError(err, { kind, name });
+  }
+}
+
+export async function declareExchange(
+  connection: Connection,
+  name: string,
+  e: Partial<ExchangeConfig>,
+): Promise<DeclareResult> {
+  const type = e.type ?? "direct";
+  const options = exchangeOptions(e);
+  const settings = { type, ...options };
+  const already = await exists(connection, "exchange", name);
+  try {
+    await withChannel(connection, (ch) => ch.assertExchange(name, type, options));
+  } catch (err) {
+    throw declareError(err, "exchange", name, settings);
+  }
+  return { kind: "exchange", name, status: already ? "exists" : "created", settings };
+}
+
+/** Declare a queue; an empty name lets the broker name it (the result carries the name). */
+export async function declareQueue(
+  connection: Connection,
+  name: string,
+  q: Partial<QueueConfig>,
+): Promise<DeclareResult> {
+  const options = queueOptions(q);
+  const settings: Record<string, unknown> = { ...options };
+  if (Object.keys(options.arguments ?? {}).length === 0) delete settings.arguments;
+  const already = name !== "" && (await exists(connection, "queue", name));
+  let actual = name;
+  try {
+    actual = (await withChannel(connection, (ch) => ch.assertQueue(name, options))).queue;
+  } catch (err) {
+    throw declareError(err, "queue", name, settings);
+  }
+  return { kind: "queue", name: actual, status: already ? "exists" : "created", settings };
+}
+
+export async function declareBinding(
+  connection: Connection,
+  b: BindingConfig,
+): Promise<DeclareResult> {
+  const args = bindingArguments(b);
+  try {
+    await withChannel(connection, (ch) =>
+      b.destinationType === "exchange"
+        ? ch.bindExchange(b.destination, b.source, b.routingKey, args)
+        : ch.bindQueue(b.destination, b.source, b.routingKey, args),
+    );
+  } catch (err) {
+    throw brokerError(err, { kind: "exchange", name: b.source });
+  }
+  const settings: Record<string, unknown> = {
+    routingKey: b.routingKey,
+    destinationType: b.destinationType,
+  };
+  if (Object.keys(args).length > 0) settings.arguments = args;
+  // AMQP cannot ask whether a binding exists; binding twice is harmless.
+  return { kind: "binding", name: bindingName(b), status: "bound", settings };
+}
+
+export async function unbind(connection: Connection, b: BindingConfig): Promise<DeleteResult> {
+  const args = bindingArguments(b);
+  try {
+    await withChannel(connection, (ch) =>
+      b.destinationType === "exchange"
+        ? ch.unbindExchange(b.destination, b.source, b.routingKey, args)
+        : ch.unbindQueue(b.destination, b.source, b.routingKey, args),
+    );
+  } catch (err) {
+    throw brokerError(err, { kind: "exchange", name: b.source });
+  }
+  return { kind: "binding", name: bindingName(b), status: "deleted" };
+}
+
+export async function deleteExchange(
+  connection: Connection,
+  name: string,
+  ifUnused: boolean,
+): Promise<DeleteResult> {
+  if (!(await exists(connection, "exchange", name)))
+    return { kind: "exchange", name, status: "absent" };
+  try {
+    await withChannel(connection, (ch) => ch.deleteExchange(name, { ifUnused }));
+  } catch (err) {
+    if (replyOf(err)?.code === 406) {
+      throw new EventlabError(
+        "precondition",
+        `exchange "${name}" is in use (it has bindings), so --if-unused kept it`,
+        {
+          hint: `remove its bindings first, or delete it without --if-unused: eventlab delete exchange ${shellQuote(name)}`,
+          cause: err,
+        },
+      );
+    }
+    throw brokerError(err, { kind: "exchange", name });
+  }
+  return { kind: "exchange", name, status: "deleted" };
+}
+
+export async function deleteQueue(
+  connection: Connection,
+  name: string,
+  opts: { ifUnused: boolean; ifEmpty: boolean },
+): Promise<DeleteResult> {
+  if (!(await exists(connection, "queue", name))) return { kind: "queue", name, status: "absent" };
+  try {
+    const r = await withChannel(connection, (ch) => ch.deleteQueue(name, opts));
+    return { kind: "queue", name, status: "deleted", messageCount: r.messageCount };
+  } catch (err) {
+    const reply = replyOf(err);
+    if (reply?.code === 406) {
+      const why = /not empty/i.test(reply.text)
+        ? "is not empty"
+        : /in use/i.test(reply.text)
+          ? "has consumers"
+          : `cannot be deleted (${reply.text})`;
+      throw new EventlabError(
+        "precondition",
+        `queue "${name}" ${why}, so ${opts.ifEmpty && /not empty/i.test(reply.text) ? "--if-empty" : "--if-unused"} kept it`,
+        {
+          hint: `purge or drain it first (eventlab consume ${shellQuote(name)} --idle-timeout 1s), or delete it without the flag`,
+          cause: err,
+        },
+      );
+    }
+    throw brokerError(err, { kind: "queue", name });
+  }
+}
+
+/** Declare a whole topology in order: exchanges, queues, bindings. */
+export async function applyTopology(
+  connection: Connection,
+  topology: Topology,
+  onResult: (r: DeclareResult) => void,
+): Promise<DeclareResult[]> {
+  const results: DeclareResult[] = [];
+  const report = (r: DeclareResult) => {
+    results.push(r);
+    onResult(r);
+  };
+  for (const [name, e] of Object.entries(topology.exchanges))
+    report(await declareExchange(connection, name, e));
+  for (const [name, q] of Object.entries(topology.queues))
+    report(await declareQueue(connection, name, q));
+  for (const b of topology.bindings) report(await declareBinding(connection, b));
+  return results;
+}
+
+const INEQUIVALENT =
+  /inequivalent arg '([^']+)' for (?:queue|exchange) '[^']*' in vhost '[^']*': received (none|the value '([^']*)' of type '[^']*'|'([^']*)') but current is (none|the value '([^']*)' of type '[^']*'|'([^']*)')/;
+
+/** The setting RabbitMQ named in a 406, with what was asked and what is there. */
+export function parseInequivalent(
+  text: string,
+): { setting: string; requested: string; current: string } | undefined {
+  const m = INEQUIVALENT.exec(text);
+  if (!m) return undefined;
+  return {
+    setting: m[1]!,
+    requested: m[2] === "none" ? "(none)" : (m[3] ?? m[4] ?? ""),
+    current: m[5] === "none" ? "(none)" : (m[6] ?? m[7] ?? ""),
+  };
+}
+
+function declareError(
+  err: unknown,
+  kind: "exchange" | "queue",
+  name: string,
+  settings: Record<string, unknown>,
+): EventlabError {
+  const reply = replyOf(err);
+  if (reply?.code !== 406) return brokerError(err, { kind, name });
+  const diff = parseInequivalent(reply.text);
+  const rows: Array<[string, string, string]> = [["setting", "requested", "on the broker"]];
+  if (diff) rows.push([diff.setting, diff.requested, diff.current]);
+  const widths = [0, 1].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const table = rows
+    .map((r) => `  ${r[0].padEnd(widths[0]!)}   ${r[1].padEnd(widths[1]!)}   ${r[2]}`)
+    .join("\n");
+  const asked = describeSettings(settings);
+  return new EventlabError(
+    "precondition",
+    `${kind} "${name}" already exists with other settings\n${diff ? table : `  ${reply.text}`}${asked ? `\n  (requested: ${asked})` : ""}`,
+    {
+      hint: `delete it first (eventlab delete ${kind} ${shellQuote(name)}), or change the settings to match what the broker has`,
+      cause: err,
+    },
+  );
+}
