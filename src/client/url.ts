@@ -24,6 +24,12 @@ export function maskSecrets(text: string): string {
 
 export function parseBrokerUrl(raw: string): BrokerAddress {
   const shown = maskSecrets(raw);
+  if (raw.includes("#")) {
+    throw new UsageError(
+      `invalid broker URL ${shown}: it contains '#', which ends a URL early`,
+      PERCENT_HINT,
+    );
+  }
   let url: URL;
   try {
     url = new URL(raw);
@@ -38,12 +44,6 @@ export function parseBrokerUrl(raw: string): BrokerAddress {
     throw new UsageError(
       `invalid broker URL ${shown}: the scheme must be amqp:// or amqps://, not ${url.protocol}//`,
       "for example amqp://guest:guest@127.0.0.1:5672",
-    );
-  }
-  if (url.hash !== "") {
-    throw new UsageError(
-      `invalid broker URL ${shown}: it contains '#', which ends the URL early`,
-      PERCENT_HINT,
     );
   }
   const decode = (part: string, what: string): string => {

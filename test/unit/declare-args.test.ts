@@ -252,10 +252,11 @@ describe("delete argv", () => {
 describe("topology argv", () => {
   it("apply flags", async () => {
     let seen: unknown;
-    await topologyCommand(ctx(), { apply: async (_c, o) => void (seen = o) }).parseAsync(
-      ["apply", "--dry-run", "--json"],
-      { from: "user" },
-    );
+    await topologyCommand(ctx(), {
+      apply: async (_c, o) => {
+        seen = o;
+      },
+    }).parseAsync(["apply", "--dry-run", "--json"], { from: "user" });
     expect(seen).toEqual({ dryRun: true, json: true });
   });
 });
