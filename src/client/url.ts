@@ -19,7 +19,8 @@ const PERCENT_HINT =
 
 /** Mask the password of any amqp URL inside a text. Never throws. */
 export function maskSecrets(text: string): string {
-  return text.replace(/(amqps?:\/\/[^:/@\s]*:)([^@\s]*)@/g, "$1***@");
+  // Greedy up to the last "@" of the URL: an unencoded password may itself hold "@".
+  return text.replace(/(amqps?:\/\/[^:/@\s]*:)\S*@/g, "$1***@");
 }
 
 export function parseBrokerUrl(raw: string): BrokerAddress {
