@@ -12,9 +12,14 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   splitting: true,
-  // Keep dependencies external: they are installed next to the package, and lazy
-  // imports (inquirer, faker) must stay lazy so `eventlab --help` starts fast.
-  skipNodeModulesBundle: true,
+  // Dependencies stay external (installed next to the package; lazy imports of amqplib,
+  // yaml, zod, faker stay lazy), except the two every start needs: bundling commander
+  // and chalk saves their module resolution and CommonJS wrapping on each run.
+  noExternal: ["commander", "chalk"],
+  // commander is CommonJS: give the bundle a real `require` for its node: built-ins.
+  banner: {
+    js: 'import { createRequire as __createRequire } from "node:module";\nconst require = __createRequire(import.meta.url);',
+  },
   async onSuccess() {
     // The JSON Schema for editors is generated from the same zod schema that validates.
     const built = `${pathToFileURL(resolve("dist/index.js")).href}?t=${Date.now()}`;

@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
 
-const require = createRequire(import.meta.url);
+const requireJson = createRequire(import.meta.url);
 /** The package version, read from package.json (one level up from dist/ or src/). */
-export const VERSION: string = (require("../package.json") as { version: string }).version;
+export const VERSION: string = (requireJson("../package.json") as { version: string }).version;

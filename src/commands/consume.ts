@@ -212,9 +212,15 @@ export async function runConsume(ctx: Context, input: ConsumeOptions): Promise<v
   const held: ConsumeMessage[] = [];
   let outputBlocked = false;
   let self: QueueConsumerType | undefined;
+  const settle = (c: QueueConsumerType, m: ConsumeMessage) => {
+    c.settle(m, policy);
+    if (policy === "ack") stats.acked += 1;
+    else if (policy === "reject") stats.rejected += 1;
+    else stats.requeued += 1;
+  };
   const settleHeld = () => {
     outputBlocked = false;
-    for (const m of held.splice(0)) self?.settle(m, policy);
+    if (self) for (const m of held.splice(0)) settle(self, m);
   };
   io.stdout.on("drain", settleHeld);
   const onOutputError = () => stop("output-closed");
@@ -258,10 +264,7 @@ export async function runConsume(ctx: Context, input: ConsumeOptions): Promise<v
           if (outputBlocked || !fits) {
             outputBlocked = true;
             held.push(message);
-          } else c.settle(message, policy);
-          if (policy === "ack") stats.acked += 1;
-          else if (policy === "reject") stats.rejected += 1;
-          else stats.requeued += 1;
+          } else settle(c, message);
         }
         if (n >= limit) stop("count");
         else armIdle();
@@ -305,8 +308,11 @@ export async function runConsume(ctx: Context, input: ConsumeOptions): Promise<v
         });
       });
     }
-    if (stopReason === "output-closed") for (const m of held.splice(0)) consumer.giveBack(m);
-    else settleHeld();
+    // Output gone: what was not yet settled goes back to the queue, uncounted.
+    if (stopReason === "output-closed") {
+      for (const m of held.splice(0)) consumer.giveBack(m);
+      stats.consumed = stats.acked + stats.rejected + stats.requeued;
+    } else settleHeld();
     await consumer.close();
   } finally {
     io.stdout.off("drain", settleHeld);
@@ -355,7 +361,7 @@ function printSummary(ctx: Context, s: ConsumeSummary, noAck: boolean): void {
         ? " — idle"
         : s.stoppedBy === "interrupted"
           ? theme.warn(" — interrupted")
-          : ` — ${s.stoppedBy}`;
+          : ` — ${s.stoppedBy.replace(/-/g, " ")}`;
   const mark =
     s.stoppedBy === "interrupted" || s.stoppedBy === "channel-closed"
       ? theme.warn("!")

@@ -35,9 +35,30 @@ export function colorEnabled(env: NodeJS.ProcessEnv, isTTY: boolean): boolean {
   return isTTY;
 }
 
+/** Streams whose reader went away (`eventlab … | head`): writes to them are dropped. */
+const closedStreams = new WeakSet<object>();
+
+/**
+ * A reader that leaves early (EPIPE) is normal for a CLI, not a crash: note it, drop
+ * further output, and let commands that stream (consume) stop on the same event.
+ */
+function guard(stream: NodeJS.WritableStream & { listenerCount?(e: string): number }): void {
+  if (
+    closedStreams.has(stream) ||
+    (stream as unknown as { __eventlabGuard?: boolean }).__eventlabGuard
+  )
+    return;
+  (stream as unknown as { __eventlabGuard?: boolean }).__eventlabGuard = true;
+  stream.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE" || err.code === "ERR_STREAM_DESTROYED") closedStreams.add(stream);
+  });
+}
+
 export function createIo(streams: IoStreams, env: NodeJS.ProcessEnv): Io {
   const stdoutIsTTY = streams.stdout.isTTY === true;
   const stderrIsTTY = streams.stderr.isTTY === true;
+  guard(streams.stdout);
+  guard(streams.stderr);
   return {
     ...streams,
     stdoutIsTTY,
@@ -45,9 +66,11 @@ export function createIo(streams: IoStreams, env: NodeJS.ProcessEnv): Io {
     stdinIsTTY: streams.stdin.isTTY === true,
     color: colorEnabled(env, stderrIsTTY || stdoutIsTTY),
     out(text) {
+      if (closedStreams.has(streams.stdout)) return true;
       return streams.stdout.write(text);
     },
     err(line) {
+      if (closedStreams.has(streams.stderr)) return;
       streams.stderr.write(`${line}\n`);
     },
   };

@@ -348,6 +348,45 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
     expect(await messageCount(q)).toBe(0);
   });
 
+  it("a reader that leaves early (| head) ends consume quietly; unsettled messages stay queued", async () => {
+    const q = await queue("epipe");
+    await runCli([
+      "produce",
+      "--url",
+      url,
+      "--exchange",
+      "",
+      "--key",
+      q,
+      "--body",
+      '{"x":1}',
+      "--amount",
+      "5000",
+    ]);
+    const { execFile } = await import("node:child_process");
+    const path = await import("node:path");
+    const bin = path.resolve(import.meta.dirname, "../../bin/eventlab.js");
+    const result = await new Promise<{ code: number; stdout: string; stderr: string }>(
+      (resolve) => {
+        execFile(
+          "sh",
+          [
+            "-c",
+            `node "${bin}" consume "${q}" --url "${url}" --json --prefetch 10 | head -n 2; exit \${PIPESTATUS:-0}`,
+          ],
+          { timeout: 20_000, env: { ...process.env, NO_COLOR: "1" } },
+          (err, stdout, stderr) =>
+            resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+        );
+      },
+    );
+    expect(result.stdout.trim().split("\n")).toHaveLength(2);
+    expect(result.stderr).not.toMatch(/EPIPE|Unhandled|\n\s+at /);
+    expect(result.stderr).toMatch(/— output closed/);
+    // Only what was written before the pipe closed was acknowledged.
+    expect(await messageCount(q)).toBeGreaterThan(4900);
+  });
+
   describe("tap on each exchange type", () => {
     async function tapAndPublish(
       type: string,
