@@ -178,8 +178,18 @@ export function parseBinding(
   };
 }
 
-export const bindingFlagsHelp = (cmd: Command): Command =>
-  cmd
+/** The `binding <source> <destination>` subcommand shared by declare and delete. */
+export function addBindingCommand(
+  parent: Command,
+  description: string,
+  examples: string,
+  run: (o: BindingOptions) => Promise<void>,
+): Command {
+  return parent
+    .command("binding")
+    .description(description)
+    .argument("<source>", "the exchange messages come from")
+    .argument("<destination>", "the queue (or exchange) they go to")
     .option(
       "-k, --key <routing-key>",
       "binding key: exact for direct, a pattern for topic (* one word, # any)",
@@ -193,7 +203,12 @@ export const bindingFlagsHelp = (cmd: Command): Command =>
     )
     .option("--match <mode>", "all, any, all-with-x or any-with-x (default all)")
     .option("--arg <key=value>", "extra binding argument, repeatable", collect)
-    .option("--json", "print the result as JSON");
+    .option("--json", "print the result as JSON")
+    .addHelpText("after", `\nExamples:\n${examples}`)
+    .action(async (source: string, destination: string, flags: RawBindingFlags) =>
+      run(parseBinding(source, destination, flags)),
+    );
+}
 
 export function declareCommand(ctx: Context, runs: DeclareRuns = defaultRuns): Command {
   const cmd = new Command("declare").description("declare an exchange, a queue or a binding");
@@ -257,25 +272,15 @@ Examples:
     .action(async (name: string | undefined, flags: RawQueueFlags) =>
       runs.queue(ctx, parseDeclareQueue(name, flags)),
     );
-  bindingFlagsHelp(
-    cmd
-      .command("binding")
-      .description("bind a queue (or, with --to-exchange, an exchange) to an exchange")
-      .argument("<source>", "the exchange messages come from")
-      .argument("<destination>", "the queue (or exchange) they go to"),
-  )
-    .addHelpText(
-      "after",
-      `
-Examples:
-  $ eventlab declare binding orders inventory --key 'order.*'
+  addBindingCommand(
+    cmd,
+    "bind a queue (or, with --to-exchange, an exchange) to an exchange",
+    `  $ eventlab declare binding orders inventory --key 'order.*'
   $ eventlab declare binding soccer goals --key match.goal
   $ eventlab declare binding alerts eu-high --match all --header region=eu --header priority=high
   $ eventlab declare binding orders orders.audit --to-exchange --key '#'`,
-    )
-    .action(async (source: string, destination: string, flags: RawBindingFlags) =>
-      runs.binding(ctx, parseBinding(source, destination, flags)),
-    );
+    (o) => runs.binding(ctx, o),
+  );
   cmd.addHelpText(
     "after",
     `

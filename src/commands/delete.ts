@@ -4,7 +4,7 @@
  */
 import { Command } from "commander";
 import type { Context } from "../context.js";
-import { type BindingOptions, bindingFlagsHelp, parseBinding, withConnection } from "./declare.js";
+import { addBindingCommand, type BindingOptions, withConnection } from "./declare.js";
 
 export interface DeleteExchangeOptions {
   name: string;
@@ -65,25 +65,14 @@ Examples:
         json: f.json === true,
       }),
     );
-  bindingFlagsHelp(
-    cmd
-      .command("binding")
-      .description("remove a binding (give the same key, headers and arguments it was made with)")
-      .argument("<source>", "the exchange messages come from")
-      .argument("<destination>", "the queue (or exchange) they go to"),
-  )
-    .addHelpText(
-      "after",
-      `
-Examples:
-  $ eventlab delete binding orders inventory --key 'order.*'
+  addBindingCommand(
+    cmd,
+    "remove a binding (give the same key, headers and arguments it was made with)",
+    `  $ eventlab delete binding orders inventory --key 'order.*'
   $ eventlab delete binding alerts eu-high --match all --header region=eu --header priority=high
   $ eventlab delete binding orders orders.audit --to-exchange --key '#'`,
-    )
-    .action(
-      async (source: string, destination: string, flags: Parameters<typeof parseBinding>[2]) =>
-        runs.binding(ctx, parseBinding(source, destination, flags)),
-    );
+    (o) => runs.binding(ctx, o),
+  );
   cmd.addHelpText(
     "after",
     `

@@ -65,3 +65,14 @@ export const RABBITMQ_URL = process.env.EVENTLAB_TEST_AMQP_URL;
 export function uniqueName(prefix: string): string {
   return `eventlab-test.${prefix}.${process.pid}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}`;
 }
+
+/** A Context over in-memory streams, for driving a command factory with a spy run. */
+export async function testContext(env: NodeJS.ProcessEnv = {}) {
+  const { createContext } = await import("../../src/context.js");
+  return createContext({
+    streams: { stdin: Readable.from([]), stdout: memoryStream(false), stderr: memoryStream(false) },
+    env,
+    cwd: "/",
+    signal: new AbortController().signal,
+  });
+}

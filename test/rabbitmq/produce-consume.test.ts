@@ -29,6 +29,24 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
     return q;
   }
 
+  /** Publish `amount` copies of `body` to queue `q` through the default exchange. */
+  function produceTo(q: string, body: string, amount: number, ...extra: string[]) {
+    return runCli([
+      "produce",
+      "--url",
+      url,
+      "--exchange",
+      "",
+      "--key",
+      q,
+      "--body",
+      body,
+      "--amount",
+      String(amount),
+      ...extra,
+    ]);
+  }
+
   async function messageCount(q: string): Promise<number> {
     const ch = await conn.createChannel();
     const { messageCount } = await ch.checkQueue(q);
@@ -97,20 +115,7 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
 
   it("waits for every confirm before exiting: 20,000 quick messages all arrive", async () => {
     const q = await queue("confirms");
-    const r = await runCli([
-      "produce",
-      "--url",
-      url,
-      "--exchange",
-      "",
-      "--key",
-      q,
-      "--body",
-      "x",
-      "--amount",
-      "20000",
-      "--json",
-    ]);
+    const r = await produceTo(q, "x", 20000, "--json");
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ published: 20000, confirmed: 20000 });
     expect(await messageCount(q)).toBe(20000);
@@ -187,19 +192,7 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
 
   it("--requeue puts messages back redelivered, --reject drops them", async () => {
     const q = await queue("policy");
-    await runCli([
-      "produce",
-      "--url",
-      url,
-      "--exchange",
-      "",
-      "--key",
-      q,
-      "--body",
-      "x",
-      "--amount",
-      "3",
-    ]);
+    await produceTo(q, "x", 3);
     const requeued = await runCli([
       "consume",
       q,
@@ -221,19 +214,7 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
 
   it("--count leaves the rest of the queue in place, --idle-timeout ends an empty wait", async () => {
     const q = await queue("count");
-    await runCli([
-      "produce",
-      "--url",
-      url,
-      "--exchange",
-      "",
-      "--key",
-      q,
-      "--body",
-      "x",
-      "--amount",
-      "10",
-    ]);
+    await produceTo(q, "x", 10);
     const some = await runCli([
       "consume",
       q,
@@ -322,19 +303,7 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
 
   it("Ctrl-C cancels the consumer, settles what it printed, reports and exits 2", async () => {
     const q = await queue("interrupt-consume");
-    await runCli([
-      "produce",
-      "--url",
-      url,
-      "--exchange",
-      "",
-      "--key",
-      q,
-      "--body",
-      "x",
-      "--amount",
-      "5",
-    ]);
+    await produceTo(q, "x", 5);
     const controller = new AbortController();
     const running = runCli(["consume", q, "--url", url, "--json"], { signal: controller.signal });
     const deadline = Date.now() + 10_000;
@@ -350,19 +319,7 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
 
   it("a reader that leaves early (| head) ends consume quietly; unsettled messages stay queued", async () => {
     const q = await queue("epipe");
-    await runCli([
-      "produce",
-      "--url",
-      url,
-      "--exchange",
-      "",
-      "--key",
-      q,
-      "--body",
-      '{"x":1}',
-      "--amount",
-      "5000",
-    ]);
+    await produceTo(q, '{"x":1}', 5000);
     const { execFile } = await import("node:child_process");
     const path = await import("node:path");
     const bin = path.resolve(import.meta.dirname, "../../bin/eventlab.js");

@@ -2,7 +2,6 @@
  * argv → options for declare, delete and topology, through commander with a spy run,
  * and the pure conversion of settings to AMQP arguments.
  */
-import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import {
   bindingArguments,
@@ -13,17 +12,7 @@ import {
 import { declareCommand } from "../../src/commands/declare.js";
 import { deleteCommand } from "../../src/commands/delete.js";
 import { topologyCommand } from "../../src/commands/topology.js";
-import { createContext } from "../../src/context.js";
-import { memoryStream } from "../helpers/cli.js";
-
-function ctx() {
-  return createContext({
-    streams: { stdin: Readable.from([]), stdout: memoryStream(false), stderr: memoryStream(false) },
-    env: {},
-    cwd: "/",
-    signal: new AbortController().signal,
-  });
-}
+import { testContext } from "../helpers/cli.js";
 
 type Seen = { kind: string; options: Record<string, unknown> };
 
@@ -32,7 +21,7 @@ async function declareArgs(argv: string[]): Promise<Seen> {
   const spy = (kind: string) => async (_c: unknown, options: unknown) => {
     seen = { kind, options: options as Record<string, unknown> };
   };
-  const cmd = declareCommand(ctx(), {
+  const cmd = declareCommand(await testContext(), {
     exchange: spy("exchange"),
     queue: spy("queue"),
     binding: spy("binding"),
@@ -49,7 +38,7 @@ async function deleteArgs(argv: string[]): Promise<Seen> {
   const spy = (kind: string) => async (_c: unknown, options: unknown) => {
     seen = { kind, options: options as Record<string, unknown> };
   };
-  await deleteCommand(ctx(), {
+  await deleteCommand(await testContext(), {
     exchange: spy("exchange"),
     queue: spy("queue"),
     binding: spy("binding"),
@@ -252,7 +241,7 @@ describe("delete argv", () => {
 describe("topology argv", () => {
   it("apply flags", async () => {
     let seen: unknown;
-    await topologyCommand(ctx(), {
+    await topologyCommand(await testContext(), {
       apply: async (_c, o) => {
         seen = o;
       },

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { parseConsumeArgs } from "../../src/commands/consume.js";
 import { parseProduceArgs, propertyFlags } from "../../src/commands/produce.js";
-import { runCli } from "../helpers/cli.js";
+import { runCli, testContext } from "../helpers/cli.js";
 
 const base = { confirm: true, mandatory: true };
 
@@ -234,25 +234,12 @@ describe("consume argv", () => {
 describe("flag defaults through commander", () => {
   it("consume acknowledges by default; --no-ack turns it off", async () => {
     const { consumeCommand } = await import("../../src/commands/consume.js");
-    const { createContext } = await import("../../src/context.js");
-    const { memoryStream } = await import("../helpers/cli.js");
-    const { Readable } = await import("node:stream");
+    const ctx = await testContext();
     const seen: Array<Record<string, unknown>> = [];
-    const ctx = createContext({
-      streams: {
-        stdin: Readable.from([]),
-        stdout: memoryStream(false),
-        stderr: memoryStream(false),
-      },
-      env: {},
-      cwd: "/",
-      signal: new AbortController().signal,
-    });
     const parse = async (argv: string[]) => {
-      const cmd = consumeCommand(ctx, async (_ctx, o) => {
+      await consumeCommand(ctx, async (_ctx, o) => {
         seen.push(o as unknown as Record<string, unknown>);
-      });
-      await cmd.parseAsync(argv, { from: "user" });
+      }).parseAsync(argv, { from: "user" });
       return seen.at(-1)!;
     };
     expect((await parse(["q"])).noAck).toBeUndefined();
@@ -262,20 +249,8 @@ describe("flag defaults through commander", () => {
 
   it("produce confirms and asks for returns by default", async () => {
     const { produceCommand } = await import("../../src/commands/produce.js");
-    const { createContext } = await import("../../src/context.js");
-    const { memoryStream } = await import("../helpers/cli.js");
-    const { Readable } = await import("node:stream");
+    const ctx = await testContext();
     const seen: Array<Record<string, unknown>> = [];
-    const ctx = createContext({
-      streams: {
-        stdin: Readable.from([]),
-        stdout: memoryStream(false),
-        stderr: memoryStream(false),
-      },
-      env: {},
-      cwd: "/",
-      signal: new AbortController().signal,
-    });
     const parse = async (argv: string[]) => {
       await produceCommand(ctx, async (_ctx, o) => {
         seen.push(o as unknown as Record<string, unknown>);
