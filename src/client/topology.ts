@@ -181,7 +181,18 @@ export async function declareBinding(
   return { kind: "binding", name: bindingName(b), status: "bound", settings };
 }
 
+/**
+ * Remove a binding. AMQP cannot tell whether it existed (unbinding a missing one
+ * succeeds), so "absent" is reported only when its source or destination is missing.
+ */
 export async function unbind(connection: Connection, b: BindingConfig): Promise<DeleteResult> {
+  const destinationKind = b.destinationType === "exchange" ? "exchange" : "queue";
+  if (
+    !(await exists(connection, "exchange", b.source)) ||
+    !(await exists(connection, destinationKind, b.destination))
+  ) {
+    return { kind: "binding", name: bindingName(b), status: "absent" };
+  }
   const args = bindingArguments(b);
   try {
     await withChannel(connection, (ch) =>
@@ -296,6 +307,11 @@ function declareError(
   const diff = parseInequivalent(reply.text);
   const rows: Array<[string, string, string]> = [["setting", "requested", "on the broker"]];
   if (diff) rows.push([diff.setting, diff.requested, diff.current]);
+  // RabbitMQ compares types too: 1000 (a number) and "1000" (a string) differ.
+  const typeNote =
+    diff && diff.requested === diff.current
+      ? "\n  (the same value with another type: a number on one side, a string on the other; on the command line '\"1000\"' is a string, 1000 a number)"
+      : "";
   const widths = [0, 1].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
   const table = rows
     .map((r) => `  ${r[0].padEnd(widths[0]!)}   ${r[1].padEnd(widths[1]!)}   ${r[2]}`)
@@ -303,7 +319,7 @@ function declareError(
   const asked = describeSettings(settings);
   return new EventlabError(
     "precondition",
-    `${kind} "${name}" already exists with other settings\n${diff ? table : `  ${reply.text}`}${asked ? `\n  (requested: ${asked})` : ""}`,
+    `${kind} "${name}" already exists with other settings\n${diff ? table : `  ${reply.text}`}${typeNote}${asked ? `\n  (requested: ${asked})` : ""}`,
     {
       hint: `delete it first (eventlab delete ${kind} ${shellQuote(name)}), or change the settings to match what the broker has`,
       cause: err,

@@ -100,6 +100,12 @@ function print(
     );
     return;
   }
+  if (r.kind === "binding") {
+    ctx.io.out(
+      `${theme.ok("✓")} unbound ${theme.bold(r.name)}${theme.dim(" (the broker does not say whether such a binding existed)")}\n`,
+    );
+    return;
+  }
   const messages =
     r.messageCount !== undefined
       ? ` with ${r.messageCount} message${r.messageCount === 1 ? "" : "s"}`

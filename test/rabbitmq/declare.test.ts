@@ -204,7 +204,9 @@ describe.skipIf(!RABBITMQ_URL)("declare, delete and topology apply against Rabbi
     expect(await depth(byHeaders)).toBe(1);
 
     const unbound = await cli("delete", "binding", topic, byKey, "--key", "order.*");
-    expect(unbound.stdout).toContain("✓ deleted binding");
+    expect(unbound.stdout).toContain(`✓ unbound ${topic} → ${byKey} (order.*)`);
+    const missing = await cli("delete", "binding", uniqueName("no-such-ex"), byKey, "--key", "k");
+    expect(missing.stdout).toMatch(/• binding .* did not exist; nothing deleted/);
     await publish(topic, "order.paid", "5");
     expect(await depth(byKey)).toBe(1);
   });
