@@ -4,17 +4,21 @@
  * Placeholders (`{{seq}}`, `{{uuid}}`, `{{int 1 6}}`, …, see generators.ts) may stand in
  * body strings at any depth, the routing key, the exchange, header values and string
  * properties. A string that is exactly one placeholder keeps the generated value's type.
+ * Every problem of a template is reported at once, as a ConfigError with one issue per
+ * placeholder at `templates.<name>.<field path>`.
  */
 import { ConfigError, type ConfigIssue } from "../errors.js";
 import { parseDuration } from "./duration.js";
 import {
   compileGenerator,
-  createRuntime,
-  fakerFunction,
+  type FakerSlot,
   type Generator,
-  type GeneratorRuntime,
+  GeneratorRuntime,
   loadFaker,
+  resolveFakerPath,
+  seedFaker,
 } from "./generators.js";
+import { seededRandom } from "./random.js";
 import type { TemplateConfig } from "./schema.js";
 
 export interface PublishProperties {
@@ -61,83 +65,116 @@ type Part<T = unknown> =
   | { constant: true; value: T }
   | { constant: false; fn: (rt: GeneratorRuntime) => T };
 
-const PLACEHOLDER = /\\\{\{|\{\{([^}]*)\}\}/g;
+/** `\{{` (a literal `{{`), or a placeholder up to the first `}}`. */
+const PLACEHOLDER = /\\\{\{|\{\{((?:[^}]|\}(?!\}))*)\}\}/g;
 
 interface Compiler {
   issues: ConfigIssue[];
-  options: GeneratorOptions;
-  fakerPaths: Array<[path: string, fakerPath: string]>;
+  env: NodeJS.ProcessEnv;
+  seeded: boolean;
+  faker: Array<{ path: string; source: string; slot: FakerSlot }>;
 }
 
-/** Compile a string with placeholders. */
+/** A path the way config errors print them: `body.data.user_id`, `body.list[1]`, `headers["a.b"]`. */
+function child(path: string, key: string | number): string {
+  if (typeof key === "number") return `${path}[${key}]`;
+  return /^[A-Za-z_$][\w$-]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+}
+
+/** How a generated value reads inside text. */
+function toText(v: unknown): string {
+  if (typeof v === "string") return v;
+  if (v === null || v === undefined) return "";
+  if (typeof v === "object") return JSON.stringify(v);
+  return String(v);
+}
+
+/** Compile a string with placeholders. Exactly one placeholder keeps the value's type. */
 function compileString(text: string, path: string, c: Compiler): Part {
   const pieces: Array<string | Generator> = [];
-  let last = 0;
-  let m: RegExpExecArray | null;
-  PLACEHOLDER.lastIndex = 0;
   let literal = "";
-  // biome-ignore lint/suspicious/noAssignInExpressions: the classic exec loop
-  while ((m = PLACEHOLDER.exec(text)) !== null) {
-    literal += text.slice(last, m.index);
+  let last = 0;
+  const unterminated = (gap: string) => {
+    if (gap.includes("{{")) {
+      c.issues.push({
+        path,
+        message: `unterminated placeholder: "{{" without "}}" in ${JSON.stringify(text)} (write \\{{ for a literal {{)`,
+      });
+    }
+  };
+  for (const m of text.matchAll(PLACEHOLDER)) {
+    const gap = text.slice(last, m.index);
+    unterminated(gap);
+    literal += gap;
     last = m.index + m[0].length;
-    if (m[0] === "\\{{") {
+    if (m[1] === undefined) {
       literal += "{{";
       continue;
     }
-    const source = m[1] ?? "";
-    const compiled = compileGenerator(source, c.options);
+    const source = m[1];
+    const compiled = compileGenerator(source, { env: c.env, seeded: c.seeded });
     if ("error" in compiled) {
       c.issues.push({ path, message: `"{{${source}}}": ${compiled.error}` });
       continue;
     }
-    if (compiled.fakerPath !== undefined) c.fakerPaths.push([path, compiled.fakerPath]);
+    if (compiled.faker) c.faker.push({ path, source, slot: compiled.faker });
     if (literal !== "") pieces.push(literal);
     literal = "";
     pieces.push(compiled.generator);
   }
-  literal += text.slice(last);
-  if (/(?<!\\)\{\{/.test(literal)) {
-    c.issues.push({
-      path,
-      message: `unterminated placeholder: "{{" without "}}" in ${JSON.stringify(text)}`,
-    });
-  }
+  const tail = text.slice(last);
+  unterminated(tail);
+  literal += tail;
   if (literal !== "") pieces.push(literal);
-  if (pieces.length === 0) return { constant: true, value: "" };
-  if (pieces.length === 1 && typeof pieces[0] === "string")
-    return { constant: true, value: pieces[0] };
-  if (pieces.length === 1) {
-    const g = pieces[0] as Generator;
-    return { constant: false, fn: g };
-  }
+
+  if (pieces.every((p) => typeof p === "string")) return { constant: true, value: pieces.join("") };
+  const [first] = pieces;
+  if (pieces.length === 1 && typeof first === "function") return { constant: false, fn: first };
   return {
     constant: false,
     fn: (rt) => {
       let out = "";
-      for (const p of pieces) out += typeof p === "string" ? p : String(p(rt));
+      for (const p of pieces) out += typeof p === "string" ? p : toText(p(rt));
       return out;
     },
   };
 }
 
-/** Compile any JSON-like value: constant subtrees stay constant. */
+/** Compile any JSON-like value into a render tree: constant subtrees are reused as they are. */
 function compileValue(value: unknown, path: string, c: Compiler): Part {
   if (typeof value === "string") return compileString(value, path, c);
   if (Array.isArray(value)) {
-    const parts = value.map((v, i) => compileValue(v, `${path}[${i}]`, c));
+    const parts = value.map((v, i) => compileValue(v, child(path, i), c));
     if (parts.every((p) => p.constant)) return { constant: true, value };
-    return { constant: false, fn: (rt) => parts.map((p) => (p.constant ? p.value : p.fn(rt))) };
+    const n = parts.length;
+    return {
+      constant: false,
+      fn: (rt) => {
+        const out = new Array<unknown>(n);
+        for (let i = 0; i < n; i++) out[i] = at(parts[i] as Part, rt);
+        return out;
+      },
+    };
   }
   if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value).map(
-      ([k, v]) => [k, compileValue(v, `${path}.${k}`, c)] as const,
+    const keys = Object.keys(value);
+    const parts = keys.map((k) =>
+      compileValue((value as Record<string, unknown>)[k], child(path, k), c),
     );
-    if (entries.every(([, p]) => p.constant)) return { constant: true, value };
+    if (parts.every((p) => p.constant)) return { constant: true, value };
+    const n = keys.length;
+    const set = keys.includes("__proto__")
+      ? (o: Record<string, unknown>, k: string, v: unknown) => {
+          Object.defineProperty(o, k, { value: v, enumerable: true, writable: true });
+        }
+      : (o: Record<string, unknown>, k: string, v: unknown) => {
+          o[k] = v;
+        };
     return {
       constant: false,
       fn: (rt) => {
         const out: Record<string, unknown> = {};
-        for (const [k, p] of entries) out[k] = p.constant ? p.value : p.fn(rt);
+        for (let i = 0; i < n; i++) set(out, keys[i] as string, at(parts[i] as Part, rt));
         return out;
       },
     };
@@ -145,96 +182,147 @@ function compileValue(value: unknown, path: string, c: Compiler): Part {
   return { constant: true, value };
 }
 
-const at = <T>(p: Part<T>, rt: GeneratorRuntime): T => (p.constant ? p.value : p.fn(rt));
-
-function asText(p: Part): Part<string> {
-  if (p.constant) return { constant: true, value: String(p.value) };
-  return { constant: false, fn: (rt) => String(p.fn(rt)) };
+function at<T>(p: Part<T>, rt: GeneratorRuntime): T {
+  return p.constant ? p.value : p.fn(rt);
 }
+
+function map<T, U>(p: Part<T>, f: (v: T) => U): Part<U> {
+  if (p.constant) return { constant: true, value: f(p.value) };
+  const fn = p.fn;
+  return { constant: false, fn: (rt) => f(fn(rt)) };
+}
+
+/** Epoch seconds from a number, numeric text or a date (ISO-8601); undefined otherwise. */
+function toSeconds(v: unknown): number | undefined {
+  if (typeof v === "number") return Number.isFinite(v) && v >= 0 ? Math.floor(v) : undefined;
+  if (typeof v !== "string" || v.trim() === "") return undefined;
+  const n = Number(v);
+  if (Number.isFinite(n)) return n >= 0 ? Math.floor(n) : undefined;
+  const ms = Date.parse(v);
+  return Number.isFinite(ms) && ms >= 0 ? Math.floor(ms / 1000) : undefined;
+}
+
+/** Milliseconds as AMQP's expiration text, from a number or a duration (`60s`); else as given. */
+function toExpiration(v: unknown): string {
+  const ms = typeof v === "number" || typeof v === "string" ? parseDuration(v) : undefined;
+  return ms === undefined ? toText(v) : String(Math.round(ms));
+}
+
+const STRING_PROPERTIES = [
+  "contentType",
+  "contentEncoding",
+  "messageId",
+  "correlationId",
+  "replyTo",
+  "type",
+  "appId",
+  "userId",
+] as const;
+
+const EXPIRATION_HINT =
+  'expected milliseconds, a duration like 60s, or a placeholder like "{{int 1000 5000}}"';
+const TIMESTAMP_HINT =
+  'expected true (the publish time), epoch seconds, an ISO-8601 date or a placeholder like "{{now s}}"';
 
 export async function compileTemplate(
   name: string,
   template: TemplateConfig,
   options: GeneratorOptions,
 ): Promise<CompiledTemplate> {
-  const c: Compiler = { issues: [], options, fakerPaths: [] };
-  const base = `templates.${name}`;
-  const exchange = asText(compileString(template.exchange, `${base}.exchange`, c));
-  const routingKey = asText(compileString(template.routingKey, `${base}.routingKey`, c));
+  const c: Compiler = {
+    issues: [],
+    env: options.env,
+    seeded: options.seed !== undefined,
+    faker: [],
+  };
+  const base = child("templates", name);
+  const prop = (key: string) => child(`${base}.properties`, key);
+  const exchange = map(compileString(template.exchange, `${base}.exchange`, c), toText);
+  const routingKey = map(compileString(template.routingKey, `${base}.routingKey`, c), toText);
   const headers = compileValue(template.headers, `${base}.headers`, c) as Part<
     Record<string, unknown>
   >;
   const body = compileValue(template.body, `${base}.body`, c);
+
   const p = template.properties;
-  const stringProps = [
-    "contentType",
-    "contentEncoding",
-    "messageId",
-    "correlationId",
-    "replyTo",
-    "type",
-    "appId",
-    "userId",
-  ] as const;
-  const props: Array<[string, Part<string>]> = [];
-  for (const key of stringProps) {
+  const strings: Array<[key: (typeof STRING_PROPERTIES)[number], part: Part<string>]> = [];
+  for (const key of STRING_PROPERTIES) {
     const v = p[key];
-    if (v !== undefined)
-      props.push([key, asText(compileString(v, `${base}.properties.${key}`, c))]);
+    if (v !== undefined) strings.push([key, map(compileString(v, prop(key), c), toText)]);
   }
+
   let expiration: Part<string> | undefined;
-  if (typeof p.expiration === "number")
-    expiration = { constant: true, value: String(Math.round(p.expiration)) };
-  else if (typeof p.expiration === "string") {
-    const ms = parseDuration(p.expiration);
-    expiration =
-      ms !== undefined
-        ? { constant: true, value: String(Math.round(ms)) }
-        : asText(compileString(p.expiration, `${base}.properties.expiration`, c));
+  if (typeof p.expiration === "number") {
+    expiration = { constant: true, value: toExpiration(p.expiration) };
+  } else if (typeof p.expiration === "string") {
+    const part = compileString(p.expiration, prop("expiration"), c);
+    if (part.constant && parseDuration(String(part.value)) === undefined)
+      c.issues.push({
+        path: prop("expiration"),
+        message: `${EXPIRATION_HINT}, got ${JSON.stringify(p.expiration)}`,
+      });
+    expiration = map(part, toExpiration);
   }
-  let timestamp: Part<number> | "now" | undefined;
+
+  // true: the publish time, read when the message renders.
+  let timestamp: Part<number | undefined> | "now" | undefined;
   if (p.timestamp === true) timestamp = "now";
   else if (typeof p.timestamp === "number") timestamp = { constant: true, value: p.timestamp };
   else if (typeof p.timestamp === "string") {
-    const part = compileString(p.timestamp, `${base}.properties.timestamp`, c);
-    timestamp = part.constant
-      ? { constant: true, value: Number(part.value) }
-      : { constant: false, fn: (rt) => Number(part.fn(rt)) };
-    if (part.constant && !Number.isFinite(Number(part.value))) {
+    const part = compileString(p.timestamp, prop("timestamp"), c);
+    if (/^\{\{\s*now\s+ms\s*\}\}$/.test(p.timestamp))
       c.issues.push({
-        path: `${base}.properties.timestamp`,
-        message: "expected true, epoch seconds or a placeholder like {{now s}}",
+        path: prop("timestamp"),
+        message: `"${p.timestamp}" gives milliseconds, but the timestamp property is in seconds; use "{{now s}}" or true`,
       });
-    }
-  }
-  const faker = c.fakerPaths.length > 0 ? await loadFaker(options.seed, name) : undefined;
-  for (const [path, fakerPath] of c.fakerPaths) {
-    if (faker && !fakerFunction(faker, fakerPath)) {
+    else if (part.constant && toSeconds(part.value) === undefined)
       c.issues.push({
-        path,
-        message: `"{{faker ${fakerPath}}}": unknown Faker path; try person.fullName, location.city, commerce.productName, internet.email`,
+        path: prop("timestamp"),
+        message: `${TIMESTAMP_HINT}, got ${JSON.stringify(p.timestamp)}`,
       });
-    }
+    timestamp = map(part, toSeconds);
   }
+
+  const now = options.now ?? Date.now;
+  if (c.faker.length > 0) {
+    const faker = await loadFaker();
+    for (const { path, source, slot } of c.faker) {
+      const resolved = resolveFakerPath(faker, slot.path);
+      if ("error" in resolved)
+        c.issues.push({ path, message: `"{{${source}}}": ${resolved.error}` });
+      else slot.bind(resolved.fn);
+    }
+    // Seeded after the paths were tried, so the check does not move the stream.
+    seedFaker(faker, options.seed, name, now);
+  }
+
   if (c.issues.length > 0) {
     throw new ConfigError(
       undefined,
       c.issues,
-      "placeholders are listed in the README and in `eventlab init`'s example config",
+      "placeholders: {{seq}} {{uuid}} {{now}} {{int 1 6}} {{float 0 1 2}} {{pick a b}} {{bool 0.5}} {{faker person.fullName}} {{env NAME default}}; write \\{{ for a literal {{",
     );
   }
 
-  const runtime = createRuntime(name, options.seed, faker);
+  const runtime = new GeneratorRuntime(
+    options.seed === undefined ? Math.random : seededRandom(options.seed, name),
+    now,
+  );
   const contentType =
     p.contentType === undefined
       ? typeof template.body === "string"
         ? "text/plain"
         : "application/json"
       : undefined;
-  const isText = typeof template.body === "string";
-  const toBuffer = (v: unknown): Buffer => Buffer.from(isText ? String(v) : JSON.stringify(v));
-  const constantContent = body.constant ? toBuffer(body.value) : undefined;
-  const now = options.now ?? Date.now;
+  const toBuffer =
+    typeof template.body === "string"
+      ? (v: unknown) => Buffer.from(toText(v))
+      : (v: unknown) => Buffer.from(JSON.stringify(v));
+  // A body without placeholders is serialised once and the same Buffer is sent every time.
+  const content: Part<Buffer> = body.constant
+    ? { constant: true, value: toBuffer(body.value) }
+    : map(body, toBuffer);
+  const { persistent, priority } = p;
 
   return {
     name,
@@ -243,19 +331,23 @@ export async function compileTemplate(
     rate: template.rate,
     render() {
       runtime.next();
-      const properties: PublishProperties = { headers: at(headers, runtime) };
+      const properties: PublishProperties = {
+        headers: headers.constant ? { ...headers.value } : headers.fn(runtime),
+      };
       if (contentType !== undefined) properties.contentType = contentType;
-      for (const [key, part] of props)
-        (properties as unknown as Record<string, unknown>)[key] = at(part, runtime);
-      if (p.persistent !== undefined) properties.persistent = p.persistent;
-      if (p.priority !== undefined) properties.priority = p.priority;
-      if (expiration) properties.expiration = at(expiration, runtime);
-      if (timestamp === "now") properties.timestamp = Math.floor(now() / 1000);
-      else if (timestamp) properties.timestamp = at(timestamp, runtime);
+      for (const [key, part] of strings) properties[key] = at(part, runtime);
+      if (persistent !== undefined) properties.persistent = persistent;
+      if (priority !== undefined) properties.priority = priority;
+      if (expiration !== undefined) properties.expiration = at(expiration, runtime);
+      if (timestamp === "now") properties.timestamp = Math.floor(runtime.now() / 1000);
+      else if (timestamp !== undefined) {
+        const seconds = at(timestamp, runtime);
+        if (seconds !== undefined) properties.timestamp = seconds;
+      }
       return {
         exchange: at(exchange, runtime),
         routingKey: at(routingKey, runtime),
-        content: constantContent ?? toBuffer(at(body, runtime)),
+        content: at(content, runtime),
         properties,
       };
     },
