@@ -258,17 +258,21 @@ async function readBody(ctx: Context, source: BodySource): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-/** Body text from a flag: JSON objects and arrays become object bodies (sent as JSON). */
-function bodyFromText(text: string): TemplateConfig["body"] {
+/**
+ * Body text from a flag: JSON objects and arrays become object bodies (sent as JSON).
+ * Text that looks like JSON but holds placeholders outside strings (`{"n":{{seq}}}`)
+ * stays text, and is still labelled JSON, since it is JSON once rendered.
+ */
+function bodyFromText(text: string): { body: TemplateConfig["body"]; json: boolean } {
   const trimmed = text.trim();
   if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
     try {
-      return JSON.parse(trimmed) as TemplateConfig["body"];
+      return { body: JSON.parse(trimmed) as TemplateConfig["body"], json: true };
     } catch {
-      // not JSON after all (or JSON with placeholders outside strings): send as text
+      return { body: text, json: true };
     }
   }
-  return text;
+  return { body: text, json: false };
 }
 
 /** The templates to run: the named ones with flag overrides, or one made of flags alone. */
@@ -276,7 +280,9 @@ export async function resolveTemplates(
   ctx: Context,
   o: ProduceOptions,
 ): Promise<Array<[string, TemplateConfig]>> {
-  const body = o.body ? bodyFromText(await readBody(ctx, o.body)) : undefined;
+  const parsed = o.body ? bodyFromText(await readBody(ctx, o.body)) : undefined;
+  const body = parsed?.body;
+  const jsonText = parsed?.json === true && typeof parsed.body === "string";
   const override = (t: TemplateConfig): TemplateConfig => ({
     ...t,
     exchange: o.exchange ?? t.exchange,
@@ -284,6 +290,9 @@ export async function resolveTemplates(
     headers: { ...t.headers, ...o.headers },
     properties: {
       ...t.properties,
+      ...(jsonText && t.properties.contentType === undefined
+        ? { contentType: "application/json" }
+        : {}),
       ...o.properties,
       ...(o.persistent !== undefined ? { persistent: o.persistent } : {}),
     },

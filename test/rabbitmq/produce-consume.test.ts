@@ -113,6 +113,18 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
     expect(await messageCount(q)).toBe(0);
   });
 
+  it("JSON with placeholders outside strings is rendered, then sent as JSON", async () => {
+    const q = await queue("jsontext");
+    await produceTo(q, '{"sku":"A-1","qty":{{int 3 3}},"n":{{seq}}}', 2);
+    const r = await runCli(["consume", q, "--url", url, "--count", "2", "--json"]);
+    const lines = ndjson(r.stdout);
+    expect(lines.map((l) => l.body)).toEqual([
+      { sku: "A-1", qty: 3, n: 1 },
+      { sku: "A-1", qty: 3, n: 2 },
+    ]);
+    expect((lines[0]!.properties as Record<string, unknown>).contentType).toBe("application/json");
+  });
+
   it("waits for every confirm before exiting: 20,000 quick messages all arrive", async () => {
     const q = await queue("confirms");
     const r = await produceTo(q, "x", 20000, "--json");
