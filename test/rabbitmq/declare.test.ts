@@ -28,6 +28,16 @@ describe.skipIf(!RABBITMQ_URL)("declare, delete and topology apply against Rabbi
     await ch.close();
     return r.messageCount;
   }
+  /** The queue's depth once it reaches `n` (confirms can precede the enqueue through e2e hops), bounded by 3 s. */
+  async function expectDepth(q: string, n: number): Promise<void> {
+    const deadline = Date.now() + 3000;
+    let d = await depth(q);
+    while (d !== n && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      d = await depth(q);
+    }
+    expect(d, `depth of ${q}`).toBe(n);
+  }
   async function publish(
     exchange: string,
     key: string,
@@ -116,7 +126,7 @@ describe.skipIf(!RABBITMQ_URL)("declare, delete and topology apply against Rabbi
       `✓ created queue ${name} (transient, x-message-ttl=60000, x-max-length=2)`,
     );
     for (const body of ["a", "b", "c"]) await publish("", name, body);
-    expect(await depth(name)).toBe(2); // drop-head kept the newest two
+    await expectDepth(name, 2); // drop-head kept the newest two
     const ch = await channel();
     const first = await ch.get(name, { noAck: true });
     await ch.close();
@@ -156,7 +166,7 @@ describe.skipIf(!RABBITMQ_URL)("declare, delete and topology apply against Rabbi
     const deadline = Date.now() + 5000;
     while ((await depth(dead)) < 1 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 20));
-    expect(await depth(dead)).toBe(1);
+    await expectDepth(dead, 1);
   });
 
   it("binds queues and exchanges by key, headers and exchange-to-exchange", async () => {
@@ -199,16 +209,16 @@ describe.skipIf(!RABBITMQ_URL)("declare, delete and topology apply against Rabbi
     await publish(topic, "order.created.eu", "2");
     await publish(headers, "", "3", { tier: 1 });
     await publish(headers, "", "4", { region: "us", tier: 2 });
-    expect(await depth(byKey)).toBe(1);
-    expect(await depth(viaE2e)).toBe(2);
-    expect(await depth(byHeaders)).toBe(1);
+    await expectDepth(byKey, 1);
+    await expectDepth(viaE2e, 2);
+    await expectDepth(byHeaders, 1);
 
     const unbound = await cli("delete", "binding", topic, byKey, "--key", "order.*");
     expect(unbound.stdout).toContain(`✓ unbound ${topic} → ${byKey} (order.*)`);
     const missing = await cli("delete", "binding", uniqueName("no-such-ex"), byKey, "--key", "k");
     expect(missing.stdout).toMatch(/• binding .* did not exist; nothing deleted/);
     await publish(topic, "order.paid", "5");
-    expect(await depth(byKey)).toBe(1);
+    await expectDepth(byKey, 1);
   });
 
   it("names the missing object of a 404 and suggests the declare that fixes it", async () => {
@@ -239,7 +249,7 @@ describe.skipIf(!RABBITMQ_URL)("declare, delete and topology apply against Rabbi
     const kept = await cli("delete", "queue", name, "--if-empty");
     expect(kept.code).toBe(1);
     expect(kept.stderr).toContain(`error: queue "${name}" is not empty, so --if-empty kept it`);
-    expect(await depth(name)).toBe(1);
+    await expectDepth(name, 1);
     const gone = await cli("delete", "queue", name, "--json");
     expect(JSON.parse(gone.stdout)).toEqual({
       kind: "queue",
@@ -293,7 +303,7 @@ topology:
         "✓ 3 created, 0 already there, 2 bindings in place (from eventlab.config.yaml)",
       );
       await publish(ex, "order.created", "1");
-      expect(await depth(inv)).toBe(1);
+      await expectDepth(inv, 1);
 
       const second = await runCli(["topology", "apply", "--url", url, "--json"], { cwd: dir });
       const lines = second.stdout
