@@ -108,7 +108,7 @@ export function consumeCommand(ctx: Context, run = runConsume): Command {
     .option("-e, --exchange <name>", "tap this exchange instead of reading a queue")
     .option(
       "-k, --key <routing-key>",
-      "binding key for the tap (default: # for topic, '' otherwise)",
+      "binding key for the tap (default #: everything on a topic or fanout exchange; a direct exchange needs the exact key)",
     )
     .option(
       "-H, --header <key=value>",
