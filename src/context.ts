@@ -89,10 +89,11 @@ export function createContext(deps: ContextDeps): Context {
       return loaded;
     },
     async brokerUrls() {
-      const { resolveBrokerUrls } = await import("./config/load.js");
-      // The file is read only when it decides: a broken config must not block --url.
+      // --url or EVENTLAB_URL decide without the config file: a broken config must not
+      // block them, and the loader (yaml, zod) need not load at all.
       const direct = flagOrEnvUrl();
-      if (direct) return resolveBrokerUrls(direct, deps.env, undefined);
+      if (direct) return [direct];
+      const { resolveBrokerUrls } = await import("./config/load.js");
       return resolveBrokerUrls(undefined, deps.env, (await ctx.loadConfig()).config);
     },
     async connect(options = {}) {

@@ -223,6 +223,30 @@ export async function runConsume(ctx: Context, input: ConsumeOptions): Promise<v
     if (self) for (const m of held.splice(0)) settle(self, m);
   };
   io.stdout.on("drain", settleHeld);
+
+  // Output is written in batches (one write per turn of the event loop, or per 64 KiB):
+  // a write per message costs more than formatting it. A message is settled only once
+  // its text has been handed to stdout, so the rules above still hold.
+  let batch = "";
+  const batched: ConsumeMessage[] = [];
+  let flushScheduled = false;
+  const flush = () => {
+    flushScheduled = false;
+    if (batch === "") return;
+    if (stopReason === "output-closed") {
+      // Nobody reads any more: these go back to the queue with the held ones.
+      batch = "";
+      held.push(...batched.splice(0));
+      return;
+    }
+    const fits = io.out(batch);
+    batch = "";
+    if (!self) return;
+    if (outputBlocked || !fits) {
+      outputBlocked = true;
+      held.push(...batched.splice(0));
+    } else for (const m of batched.splice(0)) settle(self, m);
+  };
   const onOutputError = () => stop("output-closed");
   io.stdout.on("error", onOutputError);
 
@@ -259,12 +283,12 @@ export async function runConsume(ctx: Context, input: ConsumeOptions): Promise<v
         stats.consumed += 1;
         const n = stats.consumed;
         const plain = toPlain(message);
-        const fits = io.out(o.json ? ndjsonLine(n, plain) : prettyMessage(n, plain, theme));
-        if (!noAck) {
-          if (outputBlocked || !fits) {
-            outputBlocked = true;
-            held.push(message);
-          } else settle(c, message);
+        batch += o.json ? ndjsonLine(n, plain) : prettyMessage(n, plain, theme);
+        if (!noAck) batched.push(message);
+        if (batch.length >= 65_536) flush();
+        else if (!flushScheduled) {
+          flushScheduled = true;
+          setImmediate(flush);
         }
         if (n >= limit) stop("count");
         else armIdle();
@@ -293,6 +317,7 @@ export async function runConsume(ctx: Context, input: ConsumeOptions): Promise<v
   if (ctx.signal.aborted) stop("interrupted");
 
   await stopped;
+  flush();
   ctx.signal.removeEventListener("abort", onAbort);
   if (idleTimer) clearTimeout(idleTimer);
   const elapsedMs = performance.now() - started;

@@ -1,14 +1,15 @@
 /** Number and rate formatting for people. Knows nothing of AMQP. */
 
-const grouped = new Intl.NumberFormat("en-US");
-
+/** 12,345: thousands grouped (without Intl, whose set-up costs milliseconds at start). */
 export function count(n: number): string {
-  return grouped.format(n);
+  const [int = "", frac] = String(n).split(".");
+  const grouped = int.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return frac === undefined ? grouped : `${grouped}.${frac}`;
 }
 
 export function rate(perSecond: number): string {
   if (!Number.isFinite(perSecond)) return "–";
-  return perSecond >= 100 ? grouped.format(Math.round(perSecond)) : perSecond.toFixed(1);
+  return perSecond >= 100 ? count(Math.round(perSecond)) : perSecond.toFixed(1);
 }
 
 export function elapsed(ms: number): string {
