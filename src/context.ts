@@ -4,8 +4,12 @@
  *
  * Heavy modules (amqplib, yaml, zod) load on first use so `eventlab --help` starts fast.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { Connection, ConnectOptions } from "./client/connect.js";
+import { CONFIG_FILE_NAMES, DEFAULT_URL } from "./config/constants.js";
 import type { LoadedConfig } from "./config/load.js";
+import type { Config } from "./config/schema.js";
 import type { ExitCode } from "./errors.js";
 import { createIo, type Io, type IoStreams } from "./ui/io.js";
 import { createTheme, type Theme } from "./ui/theme.js";
@@ -83,6 +87,14 @@ export function createContext(deps: ContextDeps): Context {
       }
     },
     loadConfig() {
+      // No file to read: the defaults, without loading yaml and zod at all.
+      if (
+        !globals.config &&
+        !deps.env.EVENTLAB_CONFIG &&
+        !CONFIG_FILE_NAMES.some((n) => existsSync(join(deps.cwd, n)))
+      ) {
+        loaded ??= Promise.resolve({ config: emptyConfig(), file: undefined, source: "none" });
+      }
       loaded ??= import("./config/load.js").then((m) =>
         m.loadConfig({ cwd: deps.cwd, env: deps.env, file: globals.config }),
       );
@@ -114,4 +126,14 @@ export function createContext(deps: ContextDeps): Context {
     },
   };
   return ctx;
+}
+
+/** What the schema gives for an empty file; kept equal to it by a unit test. */
+export function emptyConfig(): Config {
+  return {
+    broker: { url: DEFAULT_URL },
+    topology: { exchanges: {}, queues: {}, bindings: [] },
+    templates: {},
+    consumers: {},
+  };
 }

@@ -150,10 +150,31 @@ export interface PlainMessage {
   body: Buffer;
 }
 
+/** The basic properties of AMQP 0-9-1 other than headers, in the spec's order. */
+const PROPERTY_NAMES = [
+  "contentType",
+  "contentEncoding",
+  "deliveryMode",
+  "priority",
+  "correlationId",
+  "replyTo",
+  "expiration",
+  "messageId",
+  "timestamp",
+  "type",
+  "userId",
+  "appId",
+  "clusterId",
+] as const;
+
 export function toPlain(message: ConsumeMessage): PlainMessage {
-  const { headers, ...rest } = message.properties;
+  const p = message.properties as unknown as Record<string, unknown>;
+  const headers = p.headers;
   const properties: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(rest)) if (v !== undefined && v !== null) properties[k] = v;
+  for (const k of PROPERTY_NAMES) {
+    const v = p[k];
+    if (v !== undefined && v !== null) properties[k] = v;
+  }
   return {
     exchange: message.fields.exchange,
     routingKey: message.fields.routingKey,

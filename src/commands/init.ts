@@ -3,6 +3,7 @@
  * field (config/eventlab.example.yaml in the package), to eventlab.config.yaml.
  */
 import { Command } from "commander";
+import { CONFIG_FILE_NAMES } from "../config/constants.js";
 import type { Context } from "../context.js";
 import { EventlabError, UsageError } from "../errors.js";
 
@@ -25,7 +26,6 @@ export interface InitResult {
 export const DEFAULT_CONFIG_FILE = "eventlab.config.yaml";
 const EXAMPLE = "config/eventlab.example.yaml";
 const SCHEMA = "config/eventlab.schema.json";
-const DEFAULT_NAMES = ["eventlab.config.yaml", "eventlab.config.yml", "eventlab.config.json"];
 const MODELINE = /^# yaml-language-server: \$schema=.*$/m;
 
 interface RawInitFlags {
@@ -112,7 +112,7 @@ export async function runInit(ctx: Context, options: InitOptions): Promise<InitR
 
   // Without --config, commands read the first of the default names in the working directory.
   let found: string | undefined;
-  for (const name of DEFAULT_NAMES) {
+  for (const name of CONFIG_FILE_NAMES) {
     if (await exists(path.join(ctx.cwd, name))) {
       found = path.join(ctx.cwd, name);
       break;

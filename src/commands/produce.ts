@@ -344,7 +344,14 @@ export async function resolveTemplates(
 
 export async function runProduce(ctx: Context, o: ProduceOptions): Promise<void> {
   const resolved = await resolveTemplates(ctx, o);
-  const { compileTemplate } = await import("../config/templates.js");
+  // Load what the run needs side by side, not one after another.
+  const [{ compileTemplate }, { Publisher }, { Pacer, paceOf, sleep }, { startProgress }] =
+    await Promise.all([
+      import("../config/templates.js"),
+      import("../client/publisher.js"),
+      import("../lab/pacer.js"),
+      import("../ui/progress.js"),
+    ]);
   const compiled = await Promise.all(
     resolved.map(([name, t]) => compileTemplate(name, t, { seed: o.seed, env: ctx.env })),
   ).catch(async (err: unknown) => {
@@ -355,9 +362,6 @@ export async function runProduce(ctx: Context, o: ProduceOptions): Promise<void>
     }
     throw err;
   });
-  const { Publisher } = await import("../client/publisher.js");
-  const { Pacer, paceOf, sleep } = await import("../lab/pacer.js");
-  const { startProgress } = await import("../ui/progress.js");
 
   const connection = await ctx.connect({ connectionName: "eventlab produce" });
   const blockedNotes: string[] = [];

@@ -1,5 +1,11 @@
 /** Plain constants shared by the schema and the flag parsers; no imports, so the CLI starts fast. */
 export const DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672";
+/** Looked for in the working directory, in this order. */
+export const CONFIG_FILE_NAMES = [
+  "eventlab.config.yaml",
+  "eventlab.config.yml",
+  "eventlab.config.json",
+];
 export const exchangeTypes = ["direct", "topic", "fanout", "headers"] as const;
 export const headersMatchModes = ["all", "any", "all-with-x", "any-with-x"] as const;
 export const overflowModes = ["drop-head", "reject-publish", "reject-publish-dlx"] as const;

@@ -11,11 +11,9 @@ import type { z } from "zod";
 import { ConfigError, type ConfigIssue, EventlabError } from "../errors.js";
 import { type Config, configSchema, crossFieldIssues, DEFAULT_URL } from "./schema.js";
 
-export const CONFIG_FILE_NAMES = [
-  "eventlab.config.yaml",
-  "eventlab.config.yml",
-  "eventlab.config.json",
-];
+export { CONFIG_FILE_NAMES } from "./constants.js";
+
+import { CONFIG_FILE_NAMES } from "./constants.js";
 
 const CONFIG_HINT =
   "every field is documented in the starter config: `eventlab init --file eventlab.example.yaml` writes a copy";

@@ -13,10 +13,23 @@ export interface PrintableMessage {
   body: Buffer;
 }
 
+let lastContentType = "";
+let lastIsJson = false;
+
 function isJsonContent(properties: Record<string, unknown>): boolean | undefined {
   const ct = properties.contentType;
   if (typeof ct !== "string") return undefined;
-  return /[/+]json\b/i.test(ct);
+  // Messages of one stream mostly share a content type: test each new one once.
+  if (ct !== lastContentType) {
+    lastContentType = ct;
+    lastIsJson = /[/+]json\b/i.test(ct);
+  }
+  return lastIsJson;
+}
+
+function hasEntries(o: Record<string, unknown>): boolean {
+  for (const _ in o) return true;
+  return false;
 }
 
 /** JSON-safe copy: Buffers become base64 strings, bigints strings. */
@@ -44,8 +57,9 @@ export function ndjsonLine(n: number, m: PrintableMessage): string {
     exchange: m.exchange,
     routingKey: m.routingKey,
     redelivered: m.redelivered,
-    properties: safe(m.properties),
-    headers: safe(m.headers),
+    // Basic properties are strings and numbers; only headers can hold buffers and the like.
+    properties: m.properties,
+    headers: hasEntries(m.headers) ? safe(m.headers) : m.headers,
     size: m.body.length,
     bodyEncoding: text === undefined ? "base64" : "json",
   });

@@ -183,3 +183,11 @@ describe("config/eventlab.example.yaml", () => {
     }
   });
 });
+
+describe("the empty config used when there is no file", () => {
+  it("equals what the schema gives for an empty document", async () => {
+    const { emptyConfig } = await import("../../src/context.js");
+    const { configSchema } = await import("../../src/config/schema.js");
+    expect(emptyConfig()).toEqual(configSchema.parse({}));
+  });
+});
