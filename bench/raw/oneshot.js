@@ -1,0 +1,27 @@
+// Baseline one-shot publish: connect, confirm channel, publish one message, wait for its
+// confirm, close. Plain amqplib, no eventlab code.
+//
+//   node bench/raw/oneshot.js --url URL --queue Q --size BYTES
+import { parseArgs } from "node:util";
+import amqp from "amqplib";
+import { payload } from "../lib/payload.js";
+
+const { values } = parseArgs({
+  options: {
+    url: { type: "string" },
+    queue: { type: "string" },
+    size: { type: "string", default: "100" },
+  },
+});
+
+// The socket options eventlab uses (Nagle off), so neither side waits on delayed ACKs.
+const connection = await amqp.connect(values.url, { noDelay: true });
+const channel = await connection.createConfirmChannel();
+channel.publish("", values.queue, Buffer.from(payload(Number(values.size))), {
+  mandatory: true,
+  contentType: "text/plain",
+  headers: {},
+});
+await channel.waitForConfirms();
+await channel.close();
+await connection.close();

@@ -1,0 +1,57 @@
+// Baseline publisher: plain amqplib, no eventlab code.
+// connect → confirm channel → publish loop (confirm window + drain) → wait for all confirms → close.
+// Prints one JSON line: {published, confirmed, nacked, elapsedMs}.
+//
+//   node bench/raw/produce.js --url URL --queue Q --amount N --size BYTES [--window 1000]
+import { parseArgs } from "node:util";
+import amqp from "amqplib";
+import { payload } from "../lib/payload.js";
+
+const { values } = parseArgs({
+  options: {
+    url: { type: "string" },
+    queue: { type: "string" },
+    amount: { type: "string", default: "1" },
+    size: { type: "string", default: "100" },
+    window: { type: "string", default: "1000" },
+  },
+});
+const amount = Number(values.amount);
+const windowSize = Number(values.window);
+const body = Buffer.from(payload(Number(values.size)));
+// The same properties eventlab sends for a text body, so both sides put the same bytes on the wire.
+const options = { mandatory: true, contentType: "text/plain", headers: {} };
+
+// The socket options eventlab uses (Nagle off), so neither side waits on delayed ACKs.
+const connection = await amqp.connect(values.url, { noDelay: true });
+const channel = await connection.createConfirmChannel();
+const started = performance.now();
+
+let outstanding = 0;
+let confirmed = 0;
+let nacked = 0;
+let wake;
+const onConfirm = (err) => {
+  outstanding -= 1;
+  if (err) nacked += 1;
+  else confirmed += 1;
+  if (wake && outstanding < windowSize) {
+    const w = wake;
+    wake = undefined;
+    w();
+  }
+};
+
+for (let i = 0; i < amount; i++) {
+  if (outstanding >= windowSize) await new Promise((resolve) => (wake = resolve));
+  outstanding += 1;
+  const writable = channel.publish("", values.queue, body, options, onConfirm);
+  if (!writable) await new Promise((resolve) => channel.once("drain", resolve));
+}
+await channel.waitForConfirms();
+const elapsedMs = performance.now() - started;
+await channel.close();
+await connection.close();
+process.stdout.write(
+  `${JSON.stringify({ published: amount, confirmed, nacked, elapsedMs: Math.round(elapsedMs) })}\n`,
+);

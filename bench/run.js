@@ -1,0 +1,796 @@
+#!/usr/bin/env node
+// Side-by-side benchmarks: eventlab (the built CLI, spawned) against plain amqplib scripts and
+// plain node, in one invocation, against one broker. Runs alternate A/B/A/B; medians of N.
+// A missed target is a measurement, not a failure: the exit code is 0 unless a benchmark
+// could not be measured at all. See bench/README.md.
+import { existsSync, statSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { Broker } from "./lib/broker.js";
+import { payload } from "./lib/payload.js";
+import { failure, lastJson, run, running, start } from "./lib/proc.js";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, "..");
+let BIN = join(ROOT, "bin", "eventlab.js");
+const RAW = (name) => join(HERE, "raw", `${name}.js`);
+const NODE = process.execPath;
+const BENCHMARKS = ["produce", "consume", "oneshot", "help", "rate"];
+const DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672";
+
+const USAGE = `Usage: node bench/run.js [options]    (npm run bench -- [options])
+
+Side-by-side benchmarks of the built CLI (npm run build first) against plain amqplib and node.
+
+Options:
+  --only <list>        comma-separated subset of: ${BENCHMARKS.join(", ")}
+  --runs <n>           measured runs per side for produce and consume (default 5)
+  --quick-runs <n>     measured runs per side for oneshot and help (default 20)
+  --rate-runs <n>      runs of the 10-second --rate benchmark (default 2)
+  --warmup <n>         unmeasured runs per side before measuring (default 1)
+  --amount <n>         messages for produce and consume (default 100000)
+  --no-pretty          skip the consume run with pretty output
+  --url <amqp-url>     broker (default $EVENTLAB_BENCH_URL or ${DEFAULT_URL})
+  --bin <path>         eventlab entry to measure (default bin/eventlab.js), e.g. another build
+  --json               print one JSON object instead of the table
+  --save               also write the JSON to bench/results/<time>.json
+  -h, --help           show this help
+
+Examples:
+  $ npm run bench
+  $ node bench/run.js --only produce,help --runs 3
+  $ node bench/run.js --json > results.json`;
+
+// ---------------------------------------------------------------------------------------------
+// Flags
+
+function parseFlags(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      only: { type: "string" },
+      runs: { type: "string", default: "5" },
+      "quick-runs": { type: "string", default: "20" },
+      "rate-runs": { type: "string", default: "2" },
+      warmup: { type: "string", default: "1" },
+      amount: { type: "string", default: "100000" },
+      "no-pretty": { type: "boolean", default: false },
+      url: { type: "string" },
+      bin: { type: "string" },
+      json: { type: "boolean", default: false },
+      save: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  const int = (flag, min) => {
+    const n = Number(values[flag]);
+    if (!Number.isInteger(n) || n < min) usage(`--${flag} expects a whole number ≥ ${min}`);
+    return n;
+  };
+  const only = values.only ? values.only.split(",").map((s) => s.trim().toLowerCase()) : BENCHMARKS;
+  for (const b of only) {
+    if (!BENCHMARKS.includes(b)) usage(`--only: unknown benchmark "${b}"`);
+  }
+  return {
+    help: values.help,
+    only,
+    runs: int("runs", 1),
+    quickRuns: int("quick-runs", 1),
+    rateRuns: int("rate-runs", 1),
+    warmup: int("warmup", 0),
+    amount: int("amount", 1),
+    pretty: !values["no-pretty"],
+    url: values.url ?? process.env.EVENTLAB_BENCH_URL ?? DEFAULT_URL,
+    bin: values.bin ? resolve(values.bin) : undefined,
+    json: values.json,
+    save: values.save,
+  };
+}
+
+function usage(message) {
+  process.stderr.write(`error: ${message}\n\n${USAGE}\n`);
+  process.exit(1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics and formatting
+
+const median = (xs) => {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const group = (n) => Math.round(n).toLocaleString("en-US");
+const fmtMs = (ms) => (ms < 100 ? `${ms.toFixed(1)} ms` : `${group(ms)} ms`);
+const fmtRate = (r, digits = 0) =>
+  `${digits ? r.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) : group(r)} msg/s`;
+const fmtUnit = (v, unit, digits) => (unit === "ms" ? fmtMs(v) : fmtRate(v, digits));
+const maskUrl = (url) => url.replace(/(\/\/[^:/@]*:)[^/]*@/, "$1***@");
+
+// ---------------------------------------------------------------------------------------------
+// Harness state
+
+let opts;
+let broker;
+let workdir;
+let queueSeq = 0;
+const body = payload(100);
+
+const childEnv = () => {
+  // The children get a neutral environment: no config file, no URL, no profiling flags.
+  const env = { ...process.env };
+  for (const k of ["EVENTLAB_URL", "EVENTLAB_CONFIG", "NODE_OPTIONS", "FORCE_COLOR"]) delete env[k];
+  return env;
+};
+const spawnOpts = (timeoutMs, stdout = "capture", cpu = false) => ({
+  cwd: workdir,
+  env: childEnv(),
+  timeoutMs,
+  stdout,
+  cpu,
+});
+const queueName = (bench) =>
+  `eventlab-bench.${bench}.${process.pid}.${Date.now().toString(36)}.${++queueSeq}`;
+const progress = (line) => process.stderr.write(`  ${line}\n`);
+
+/**
+ * Run `sides` alternately (A/B/A/B…), `warmup` unmeasured rounds first, then `n` measured
+ * ones. `sample(side)` returns a measurement object; the result maps side → measurements.
+ */
+async function alternate(name, sides, n, warmup, sample, show) {
+  const out = Object.fromEntries(sides.map((s) => [s, []]));
+  for (let round = 0; round < warmup + n; round++) {
+    const measured = round >= warmup;
+    for (const side of sides) {
+      const m = await sample(side);
+      if (measured) out[side].push(m);
+      const label = measured ? `run ${round - warmup + 1}/${n}` : "warm-up";
+      progress(`${name} ${label} ${side}: ${show(m)}`);
+    }
+  }
+  return out;
+}
+
+function row(fields) {
+  const { kind, eventlab, baseline, target, runs } = fields;
+  let ratio;
+  if (kind === "error-pct") ratio = (Math.abs(eventlab - baseline) / baseline) * 100;
+  else ratio = eventlab / baseline;
+  // Runs i of both sides ran back to back: their ratio cancels slow drift on a busy machine.
+  const pairedRatio =
+    runs.baseline && kind !== "error-pct"
+      ? median(runs.eventlab.map((e, i) => e / runs.baseline[i]))
+      : undefined;
+  const pass =
+    target === undefined
+      ? undefined
+      : target.op === ">="
+        ? ratio >= target.value
+        : ratio <= target.value;
+  return { ...fields, ratio, pairedRatio, pass };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. produce N × 100 B with confirms
+
+async function benchProduce() {
+  const amount = opts.amount;
+  const sample = async (side) => {
+    const q = queueName("produce");
+    await broker.declare(q);
+    try {
+      const r =
+        side === "eventlab"
+          ? await run(
+              NODE,
+              [
+                BIN,
+                "produce",
+                "--url",
+                opts.url,
+                "--exchange",
+                "",
+                "--key",
+                q,
+                "--body",
+                body,
+                "--amount",
+                String(amount),
+                "--json",
+              ],
+              spawnOpts(180_000, "capture", true),
+            )
+          : await run(
+              NODE,
+              [
+                RAW("produce"),
+                "--url",
+                opts.url,
+                "--queue",
+                q,
+                "--amount",
+                String(amount),
+                "--size",
+                "100",
+                "--window",
+                "1000",
+              ],
+              spawnOpts(180_000, "capture", true),
+            );
+      const why = failure(r, side);
+      if (why) throw new Error(why);
+      const s = lastJson(r.stdout);
+      if (!s || s.confirmed !== amount)
+        throw new Error(`${side}: expected ${amount} confirmed, got ${JSON.stringify(s)}`);
+      const depth = await broker.depth(q);
+      if (depth !== amount) throw new Error(`${side}: queue holds ${depth}, expected ${amount}`);
+      return { wallMs: r.ms, rate: amount / (r.ms / 1000), innerMs: s.elapsedMs, cpuMs: r.cpuMs };
+    } finally {
+      await broker.delete(q);
+    }
+  };
+  const m = await alternate(
+    "produce",
+    ["eventlab", "raw"],
+    opts.runs,
+    opts.warmup,
+    sample,
+    (x) => `${fmtMs(x.wallMs)} (${fmtRate(x.rate)})`,
+  );
+  const e = m.eventlab.map((x) => x.rate);
+  const b = m.raw.map((x) => x.rate);
+  return [
+    row({
+      id: "produce",
+      name: `produce ${group(amount)} × 100 B, confirms`,
+      kind: "throughput",
+      unit: "msg/s",
+      eventlab: median(e),
+      baseline: median(b),
+      baselineLabel: "amqplib",
+      target: { op: ">=", value: 0.9 },
+      runs: { eventlab: e, baseline: b },
+      detail: {
+        wallMs: { eventlab: m.eventlab.map((x) => x.wallMs), baseline: m.raw.map((x) => x.wallMs) },
+        publishToLastConfirmMs: {
+          eventlab: m.eventlab.map((x) => x.innerMs),
+          baseline: m.raw.map((x) => x.innerMs),
+        },
+        cpuMs: { eventlab: m.eventlab.map((x) => x.cpuMs), baseline: m.raw.map((x) => x.cpuMs) },
+      },
+    }),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. consume N with prefetch 1000, ack each
+
+async function benchConsume() {
+  const amount = opts.amount;
+  const content = Buffer.from(body);
+  const sides = ["eventlab", "raw", ...(opts.pretty ? ["eventlab-pretty"] : [])];
+  const sample = async (side) => {
+    const q = queueName("consume");
+    await broker.declare(q);
+    try {
+      await broker.fill(q, amount, content);
+      const common = ["--url", opts.url, "--count", String(amount), "--prefetch", "1000"];
+      const r =
+        side === "raw"
+          ? await run(
+              NODE,
+              [
+                RAW("consume"),
+                "--url",
+                opts.url,
+                "--queue",
+                q,
+                "--count",
+                String(amount),
+                "--prefetch",
+                "1000",
+              ],
+              spawnOpts(180_000, "ignore", true),
+            )
+          : await run(
+              NODE,
+              [BIN, "consume", q, ...common, ...(side === "eventlab" ? ["--json"] : [])],
+              spawnOpts(180_000, "ignore", true),
+            );
+      const why = failure(r, side);
+      if (why) throw new Error(why);
+      const depth = await broker.depth(q);
+      if (depth !== 0) throw new Error(`${side}: ${depth} messages left on the queue`);
+      return { wallMs: r.ms, rate: amount / (r.ms / 1000), cpuMs: r.cpuMs };
+    } finally {
+      await broker.delete(q);
+    }
+  };
+  const m = await alternate(
+    "consume",
+    sides,
+    opts.runs,
+    opts.warmup,
+    sample,
+    (x) => `${fmtMs(x.wallMs)} (${fmtRate(x.rate)})`,
+  );
+  const b = m.raw.map((x) => x.rate);
+  const rows = [
+    row({
+      id: "consume",
+      name: `consume ${group(amount)}, prefetch 1000, ack, --json`,
+      kind: "throughput",
+      unit: "msg/s",
+      eventlab: median(m.eventlab.map((x) => x.rate)),
+      baseline: median(b),
+      baselineLabel: "amqplib",
+      target: { op: ">=", value: 0.9 },
+      runs: { eventlab: m.eventlab.map((x) => x.rate), baseline: b },
+      detail: {
+        wallMs: { eventlab: m.eventlab.map((x) => x.wallMs), baseline: m.raw.map((x) => x.wallMs) },
+        cpuMs: { eventlab: m.eventlab.map((x) => x.cpuMs), baseline: m.raw.map((x) => x.cpuMs) },
+      },
+    }),
+  ];
+  if (opts.pretty) {
+    rows.push(
+      row({
+        id: "consume-pretty",
+        name: `consume ${group(amount)}, pretty output, not a TTY`,
+        kind: "throughput",
+        unit: "msg/s",
+        eventlab: median(m["eventlab-pretty"].map((x) => x.rate)),
+        baseline: median(b),
+        baselineLabel: "amqplib",
+        info: true,
+        target: { op: ">=", value: 0.9 },
+        runs: { eventlab: m["eventlab-pretty"].map((x) => x.rate), baseline: b },
+        detail: {
+          wallMs: {
+            eventlab: m["eventlab-pretty"].map((x) => x.wallMs),
+            baseline: m.raw.map((x) => x.wallMs),
+          },
+          cpuMs: {
+            eventlab: m["eventlab-pretty"].map((x) => x.cpuMs),
+            baseline: m.raw.map((x) => x.cpuMs),
+          },
+        },
+      }),
+    );
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. one-shot publish
+
+async function benchOneshot() {
+  const q = queueName("oneshot");
+  await broker.declare(q);
+  let sent = 0;
+  try {
+    const sample = async (side) => {
+      const r =
+        side === "eventlab"
+          ? await run(
+              NODE,
+              [
+                BIN,
+                "produce",
+                "--url",
+                opts.url,
+                "--exchange",
+                "",
+                "--key",
+                q,
+                "--body",
+                body,
+                "--amount",
+                "1",
+                "--json",
+              ],
+              spawnOpts(30_000),
+            )
+          : await run(
+              NODE,
+              [RAW("oneshot"), "--url", opts.url, "--queue", q, "--size", "100"],
+              spawnOpts(30_000),
+            );
+      const why = failure(r, side);
+      if (why) throw new Error(why);
+      if (side === "eventlab" && lastJson(r.stdout)?.confirmed !== 1)
+        throw new Error(`eventlab: not confirmed: ${r.stdout.trim()}`);
+      sent += 1;
+      return { wallMs: r.ms };
+    };
+    const m = await alternate(
+      "oneshot",
+      ["eventlab", "raw"],
+      opts.quickRuns,
+      opts.warmup,
+      sample,
+      (x) => fmtMs(x.wallMs),
+    );
+    const depth = await broker.depth(q);
+    if (depth !== sent) throw new Error(`oneshot: queue holds ${depth}, expected ${sent}`);
+    const e = m.eventlab.map((x) => x.wallMs);
+    const b = m.raw.map((x) => x.wallMs);
+    return [
+      row({
+        id: "oneshot",
+        name: "one-shot publish (1 message, confirm)",
+        kind: "time",
+        unit: "ms",
+        eventlab: median(e),
+        baseline: median(b),
+        baselineLabel: "amqplib",
+        target: { op: "<=", value: 1.3 },
+        runs: { eventlab: e, baseline: b },
+      }),
+    ];
+  } finally {
+    await broker.delete(q);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. eventlab --help vs node -e 0
+
+async function benchHelp() {
+  const sample = async (side) => {
+    const args = side === "eventlab" ? [BIN, "--help"] : ["-e", "0"];
+    const r = await run(NODE, args, spawnOpts(30_000, "ignore"));
+    const why = failure(r, side);
+    if (why) throw new Error(why);
+    return { wallMs: r.ms };
+  };
+  const m = await alternate(
+    "help",
+    ["eventlab", "node"],
+    opts.quickRuns,
+    opts.warmup,
+    sample,
+    (x) => fmtMs(x.wallMs),
+  );
+  const e = m.eventlab.map((x) => x.wallMs);
+  const b = m.node.map((x) => x.wallMs);
+  return [
+    row({
+      id: "help",
+      name: "eventlab --help (startup)",
+      kind: "time",
+      unit: "ms",
+      eventlab: median(e),
+      baseline: median(b),
+      baselineLabel: "node -e 0",
+      target: { op: "<=", value: 1.8 },
+      runs: { eventlab: e, baseline: b },
+    }),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. --rate 1000 for 10 s
+
+async function benchRate() {
+  const asked = 1000;
+  const amount = 10_000;
+  const sender = [];
+  const receiver = [];
+  const samples = [];
+  for (let i = 0; i < opts.rateRuns; i++) {
+    const q = queueName("rate");
+    await broker.declare(q);
+    try {
+      // The receiving side first, so every arrival is seen as it happens.
+      const consumer = start(
+        NODE,
+        [
+          RAW("consume"),
+          "--url",
+          opts.url,
+          "--queue",
+          q,
+          "--count",
+          String(amount),
+          "--prefetch",
+          "1000",
+          "--timings",
+          "--timeout-ms",
+          "60000",
+        ],
+        spawnOpts(90_000),
+      );
+      try {
+        await consumer.waitForLine((l) => l.includes('"ready"'), 15_000);
+      } catch (err) {
+        consumer.child.kill("SIGKILL");
+        const r = await consumer.result;
+        throw new Error(`rate: consumer did not start (${failure(r, "consumer") ?? err.message})`);
+      }
+      const r = await run(
+        NODE,
+        [
+          BIN,
+          "produce",
+          "--url",
+          opts.url,
+          "--exchange",
+          "",
+          "--key",
+          q,
+          "--body",
+          body,
+          "--amount",
+          String(amount),
+          "--rate",
+          String(asked),
+          "--json",
+        ],
+        spawnOpts(60_000),
+      );
+      const c = await consumer.result;
+      const why = failure(r, "eventlab") ?? failure(c, "consumer");
+      if (why) throw new Error(why);
+      const s = lastJson(r.stdout);
+      const a = lastJson(c.stdout);
+      if (!s || s.confirmed !== amount)
+        throw new Error(`rate: eventlab summary ${r.stdout.trim()}`);
+      if (!a?.arrival || a.consumed !== amount)
+        throw new Error(`rate: consumer ${c.stdout.trim()}`);
+      const achieved = s.published / (s.elapsedMs / 1000);
+      sender.push(achieved);
+      receiver.push(a.arrival.ratePerSecond);
+      samples.push({
+        wallMs: r.ms,
+        elapsedMs: s.elapsedMs,
+        summaryRatePerSecond: s.ratePerSecond,
+        arrival: a.arrival,
+      });
+      progress(
+        `rate run ${i + 1}/${opts.rateRuns}: sent ${achieved.toFixed(1)} msg/s (summary ratePerSecond ${s.ratePerSecond}), received ${a.arrival.ratePerSecond} msg/s, gaps p50 ${a.arrival.gapMs.p50} ms p99 ${a.arrival.gapMs.p99} ms max ${a.arrival.gapMs.max} ms`,
+      );
+    } finally {
+      await broker.delete(q);
+    }
+  }
+  return [
+    row({
+      id: "rate",
+      name: `produce --rate ${asked} (${group(amount)} msgs), sender`,
+      kind: "error-pct",
+      unit: "msg/s",
+      eventlab: median(sender),
+      baseline: asked,
+      baselineLabel: "asked",
+      target: { op: "<=", value: 1 },
+      runs: { eventlab: sender },
+      detail: samples,
+    }),
+    row({
+      id: "rate-arrivals",
+      name: `produce --rate ${asked}, consumer arrivals`,
+      kind: "error-pct",
+      unit: "msg/s",
+      eventlab: median(receiver),
+      baseline: asked,
+      baselineLabel: "asked",
+      info: true,
+      target: { op: "<=", value: 1 },
+      runs: { eventlab: receiver },
+    }),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+const color = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (code, s) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
+
+function printTable(rows, failures, meta) {
+  const header = ["benchmark", "eventlab", "baseline", "ratio", "target", "result"];
+  const lines = rows.map((r) => {
+    const ratio = r.kind === "error-pct" ? `${r.ratio.toFixed(2)} % off` : `${r.ratio.toFixed(3)}×`;
+    const target =
+      r.kind === "error-pct"
+        ? `≤ ${r.target.value} %`
+        : `${r.target.op === ">=" ? "≥" : "≤"} ${r.target.value}`;
+    const result = r.info ? (r.pass ? "(info) ok" : "(info) miss") : r.pass ? "pass" : "MISS ✗";
+    return [
+      r.name,
+      fmtUnit(r.eventlab, r.unit, r.kind === "error-pct" ? 2 : 0),
+      `${fmtUnit(r.baseline, r.unit)} ${r.baselineLabel}`,
+      ratio,
+      target,
+      result,
+    ];
+  });
+  const all = [header, ...lines];
+  const widths = header.map((_, i) => Math.max(...all.map((l) => l[i].length)));
+  const fmt = (l) =>
+    l
+      .map((c, i) => (i === 0 || i === l.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join("  ")
+      .trimEnd();
+  const out = [];
+  out.push(
+    `eventlab benchmarks · ${meta.broker} at ${meta.url} · node ${meta.node} · ${meta.cpus} CPU · medians of ${meta.runsNote}`,
+  );
+  // The benchmarks load the machine themselves; only the figure at the start says whether
+  // something else was running.
+  const busy = meta.loadAverage.start > meta.cpus * 0.5;
+  out.push(
+    `load average ${meta.loadAverage.start.toFixed(2)} at start, ${meta.loadAverage.end.toFixed(2)} at the end${busy ? paint("33", " — the machine was busy: wall-time figures are noisy, prefer the paired ratios and CPU times") : ""}`,
+  );
+  out.push("");
+  out.push(paint("1", fmt(header)));
+  out.push(widths.map((w) => "─".repeat(w)).join("  "));
+  lines.forEach((l, i) => {
+    const r = rows[i];
+    const text = fmt(l);
+    out.push(r.info ? paint("2", text) : r.pass ? text : paint("31", text));
+  });
+  for (const f of failures) out.push(paint("31", `${f.id}: not measured: ${f.error}`));
+  out.push("");
+  for (const r of rows) {
+    const list = (xs) =>
+      xs
+        .map((x) =>
+          r.kind === "error-pct" ? x.toFixed(2) : r.unit === "ms" ? x.toFixed(1) : group(x),
+        )
+        .join(" ");
+    const spread = r.runs.baseline
+      ? `eventlab [${list(r.runs.eventlab)}] vs ${r.baselineLabel} [${list(r.runs.baseline)}]; paired ratio ${r.pairedRatio.toFixed(3)}`
+      : `[${list(r.runs.eventlab)}]`;
+    out.push(paint("2", `  ${r.id} runs (${r.unit}): ${spread}`));
+    const cpu = r.detail?.cpuMs;
+    if (cpu?.eventlab.every((x) => x !== undefined)) {
+      // CPU time hardly depends on what else the machine does: each side's own cost.
+      const e = median(cpu.eventlab);
+      const b = median(cpu.baseline);
+      out.push(
+        paint(
+          "2",
+          `  ${r.id} CPU time (user+sys, ms, medians): eventlab ${group(e)} vs ${r.baselineLabel} ${group(b)} (×${(e / b).toFixed(2)})`,
+        ),
+      );
+    }
+    const inner = r.detail?.publishToLastConfirmMs;
+    if (inner) {
+      // Wall time minus this is the fixed cost: startup, connecting, closing.
+      out.push(
+        paint(
+          "2",
+          `  ${r.id} first publish → last confirm (ms, medians): eventlab ${group(median(inner.eventlab))} vs ${r.baselineLabel} ${group(median(inner.baseline))}; wall − that: eventlab ${group(median(r.detail.wallMs.eventlab.map((w, i) => w - inner.eventlab[i])))} vs ${r.baselineLabel} ${group(median(r.detail.wallMs.baseline.map((w, i) => w - inner.baseline[i])))}`,
+        ),
+      );
+    }
+  }
+  const counted = rows.filter((r) => !r.info);
+  const missed = counted.filter((r) => !r.pass);
+  out.push("");
+  out.push(
+    missed.length === 0 && failures.length === 0
+      ? paint("32", `all ${counted.length} targets met`)
+      : paint(
+          "31",
+          `${counted.length - missed.length} of ${counted.length} targets met${missed.length ? `; missed: ${missed.map((r) => r.id).join(", ")}` : ""}${failures.length ? `; not measured: ${failures.map((f) => f.id).join(", ")}` : ""}`,
+        ),
+  );
+  process.stdout.write(`${out.join("\n")}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function main() {
+  opts = parseFlags(process.argv.slice(2));
+  if (opts.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (opts.bin) {
+    if (!existsSync(opts.bin)) usage(`--bin: no such file ${opts.bin}`);
+    BIN = opts.bin;
+  } else if (!existsSync(join(ROOT, "dist", "cli.js"))) {
+    process.stderr.write("error: eventlab is not built\nhint: run `npm run build` first\n");
+    return 1;
+  }
+  workdir = await mkdtemp(join(tmpdir(), "eventlab-bench-"));
+  const needsBroker = opts.only.some((b) => b !== "help");
+  const failures = [];
+  const rows = [];
+  const meta = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: availableParallelism?.() ?? cpus().length,
+    cpuModel: cpus()[0]?.model,
+    url: maskUrl(opts.url),
+    bin: BIN,
+    // A stale build measures old code: compare with the sources' time.
+    builtAt: statSync(join(dirname(BIN), "..", "dist", "cli.js"), { throwIfNoEntry: false })?.mtime,
+    broker: needsBroker ? "broker" : "(no broker needed)",
+    runs: opts.runs,
+    quickRuns: opts.quickRuns,
+    rateRuns: opts.rateRuns,
+    warmup: opts.warmup,
+    loadAverage: { start: loadavg()[0] },
+    runsNote: `${opts.runs} (produce, consume), ${opts.quickRuns} (oneshot, help), ${opts.rateRuns} (rate)`,
+  };
+
+  let interrupted = false;
+  const stop = async () => {
+    interrupted = true;
+    process.stderr.write("interrupted: stopping the runs and deleting the queues\n");
+    for (const child of running) child.kill("SIGKILL");
+    await broker?.close().catch(() => {});
+    await rm(workdir, { recursive: true, force: true });
+    process.exit(130);
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+
+  try {
+    if (needsBroker) {
+      try {
+        broker = await Broker.connect(opts.url);
+        meta.broker = broker.version;
+      } catch (err) {
+        meta.broker = "broker unreachable";
+        meta.broker = "broker unreachable";
+        process.stderr.write(
+          `error: cannot reach ${maskUrl(opts.url)} (${err.code ?? err.message})\nhint: start RabbitMQ, or set EVENTLAB_BENCH_URL / --url\n`,
+        );
+        for (const b of opts.only)
+          if (b !== "help") failures.push({ id: b, error: "broker unreachable" });
+      }
+    }
+    const table = {
+      produce: benchProduce,
+      consume: benchConsume,
+      oneshot: benchOneshot,
+      help: benchHelp,
+      rate: benchRate,
+    };
+    for (const id of BENCHMARKS) {
+      if (!opts.only.includes(id)) continue;
+      if (id !== "help" && !broker) continue;
+      process.stderr.write(`${id}…\n`);
+      try {
+        rows.push(...(await table[id]()));
+      } catch (err) {
+        if (interrupted) break;
+        process.stderr.write(`  ${id}: ${err.message}\n`);
+        failures.push({ id, error: err.message });
+      }
+    }
+  } finally {
+    // After Ctrl-C, stop() cleans up and exits.
+    if (!interrupted) {
+      await broker?.close();
+      await rm(workdir, { recursive: true, force: true });
+    }
+  }
+
+  // Interrupted: stop() deletes the queues and exits; print nothing half-measured.
+  if (interrupted) return new Promise(() => {});
+  meta.loadAverage.end = loadavg()[0];
+  const report = { meta, results: rows, failures };
+  if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else printTable(rows, failures, meta);
+  if (opts.save) {
+    const dir = join(HERE, "results");
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, `${meta.date.replace(/[:.]/g, "-")}.json`);
+    await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+    process.stderr.write(`saved ${file}\n`);
+  }
+  return failures.length > 0 ? 1 : 0;
+}
+
+process.exitCode = await main();
