@@ -87,6 +87,8 @@ export async function main(argv: readonly string[], deps?: Partial<ContextDeps>)
   const program = buildProgram(ctx);
   applyToTree(program, (cmd) => {
     cmd.exitOverride();
+    // Every command's help also lists --url, --config, --verbose and --no-color.
+    cmd.configureHelp({ showGlobalOptions: true });
     cmd.configureOutput({
       writeOut: (s) => ctx.io.out(s),
       writeErr: (s) => ctx.io.stderr.write(s),

@@ -71,6 +71,7 @@ describe("the built eventlab binary", () => {
       const r = await run([...c, "--help"]);
       expect(r.code, c.join(" ")).toBe(0);
       expect(r.stdout, c.join(" ")).toMatch(/Examples:\n {2}\$ eventlab /);
+      expect(r.stdout, c.join(" ")).toMatch(/Global Options:[\s\S]*--url <amqp-url>/);
     }
   });
 
