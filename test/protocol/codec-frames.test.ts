@@ -1,7 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  CodecError,
   encodeBodyFrame,
   encodeFrame,
   encodeHeaderFrame,
@@ -13,18 +12,7 @@ import {
   PROTOCOL_HEADER,
   type ReadEvent,
 } from "../../src/broker/codec/index.js";
-
-const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex");
-
-function codecError(fn: () => unknown): CodecError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof CodecError) return err;
-    throw err;
-  }
-  throw new Error("expected a CodecError");
-}
+import { codecError, hex } from "./codec-helpers.js";
 
 const framesOf = (events: ReadEvent[]): Frame[] =>
   events.flatMap((e) => (e.kind === "frame" ? [e.frame] : []));

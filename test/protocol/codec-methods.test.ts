@@ -3,7 +3,6 @@ import { describe, expect, it } from "vitest";
 import {
   BASIC_PROPERTIES,
   type BasicProperties,
-  CodecError,
   decodeContentHeader,
   decodeMethod,
   encodeContentHeader,
@@ -15,19 +14,8 @@ import {
   methodByName,
 } from "../../src/broker/codec/index.js";
 import { argValue, methodArgs, table } from "./codec-arbitraries.js";
+import { codecError, hex } from "./codec-helpers.js";
 import { amqplibDefs } from "./codec-oracle.js";
-
-const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex");
-
-function codecError(fn: () => unknown): CodecError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof CodecError) return err;
-    throw err;
-  }
-  throw new Error("expected a CodecError");
-}
 
 function frameOf(name: string, channel: number, args: Record<string, unknown>): Buffer {
   const spec = methodByName(name)!;

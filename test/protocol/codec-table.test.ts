@@ -1,7 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  CodecError,
   Decimal,
   decodeTableBody,
   encodeTable,
@@ -10,20 +9,10 @@ import {
   Timestamp,
   Typed,
 } from "../../src/broker/codec/index.js";
+import { codecError, hex } from "./codec-helpers.js";
 import { amqplibTable } from "./codec-oracle.js";
 
 const body = (table: FieldTable) => encodeTable(table).subarray(4);
-const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex");
-
-function codecError(fn: () => unknown): CodecError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof CodecError) return err;
-    throw err;
-  }
-  throw new Error("expected a CodecError");
-}
 
 describe("field table byte vectors", () => {
   it("encodes each JavaScript type with the documented tag", () => {
