@@ -11,6 +11,7 @@ import {
   TOPIC_EXPECTED,
   TOPIC_KEYS,
 } from "../fixtures/routing-cases.js";
+import { SCENARIOS } from "../fixtures/routing-scenarios.js";
 import { RABBITMQ_URL, uniqueName } from "../helpers/cli.js";
 
 describe.skipIf(!RABBITMQ_URL)("routing conformance with RabbitMQ", () => {
@@ -85,6 +86,48 @@ describe.skipIf(!RABBITMQ_URL)("routing conformance with RabbitMQ", () => {
         .filter(([, headers]) => match({ routingKey: "", headers }))
         .map(([m]) => m);
       expect(ours, name).toEqual(rabbit[name]);
+    }
+  });
+
+  describe("across exchanges", () => {
+    for (const s of SCENARIOS) {
+      it(s.name, async () => {
+        const prefix = uniqueName("scenario");
+        const n = (name: string) => (name === "" ? "" : `${prefix}.${name}`);
+        const c = await conn.createConfirmChannel();
+        try {
+          for (const x of s.exchanges) {
+            const args = x.alternateExchange
+              ? { "alternate-exchange": n(x.alternateExchange) }
+              : undefined;
+            await c.assertExchange(n(x.name), x.type, {
+              durable: false,
+              internal: x.internal === true,
+              arguments: args,
+            });
+          }
+          for (const queue of s.queues) await c.assertQueue(n(queue), { durable: false });
+          for (const b of s.bindings) {
+            if (b.destinationType === "queue")
+              await c.bindQueue(n(b.destination), n(b.source), b.routingKey, b.arguments);
+            else await c.bindExchange(n(b.destination), n(b.source), b.routingKey, b.arguments);
+          }
+          const key = s.publish.exchange === "" ? n(s.publish.routingKey) : s.publish.routingKey;
+          c.publish(n(s.publish.exchange), key, Buffer.from("m"), { headers: s.publish.headers });
+          await c.waitForConfirms();
+          const got: string[] = [];
+          for (const queue of s.queues) {
+            const { messageCount } = await c.checkQueue(n(queue));
+            expect(messageCount, queue).toBeLessThanOrEqual(1);
+            if (messageCount === 1) got.push(queue);
+          }
+          expect(got.sort()).toEqual(s.expected);
+        } finally {
+          for (const queue of s.queues) await c.deleteQueue(n(queue));
+          for (const x of s.exchanges) await c.deleteExchange(n(x.name));
+          await c.close();
+        }
+      });
     }
   });
 });

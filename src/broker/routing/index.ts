@@ -1,10 +1,14 @@
 /**
  * Pure routing: one matcher per exchange type, compiled when a binding is made and
- * applied per message. The embedded broker and `eventlab route` share this code.
+ * applied per message, and the resolution across exchanges. The embedded broker and
+ * `eventlab route` share this code.
  */
-import { compileHeaders, matchHeaders } from "./headers.js";
-import { compileTopic } from "./topic.js";
-
+export {
+  type BindingMatcher,
+  compileBinding,
+  type ExchangeKind,
+  type RoutedMessage,
+} from "./bindings.js";
 export {
   compileHeaders,
   HEADERS_MODES,
@@ -14,35 +18,5 @@ export {
   matchHeaders,
   sameValue,
 } from "./headers.js";
+export { type BindingDef, type ExchangeDef, type RouteResult, RoutingTable } from "./resolve.js";
 export { compileTopic, matchWords, type TopicMatcher } from "./topic.js";
-
-export type ExchangeKind = "direct" | "fanout" | "topic" | "headers";
-
-export interface RoutedMessage {
-  routingKey: string;
-  headers?: Readonly<Record<string, unknown>> | undefined;
-}
-
-export type BindingMatcher = (message: RoutedMessage) => boolean;
-
-/** Compile one binding of an exchange of `kind`; throws InvalidMatchError for a bad x-match. */
-export function compileBinding(
-  kind: ExchangeKind,
-  bindingKey: string,
-  args?: Readonly<Record<string, unknown>>,
-): BindingMatcher {
-  switch (kind) {
-    case "direct":
-      return (m) => m.routingKey === bindingKey;
-    case "fanout":
-      return () => true;
-    case "topic": {
-      const match = compileTopic(bindingKey);
-      return (m) => match(m.routingKey);
-    }
-    case "headers": {
-      const binding = compileHeaders(args);
-      return (m) => matchHeaders(binding, m.headers);
-    }
-  }
-}

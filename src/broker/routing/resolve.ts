@@ -1,0 +1,153 @@
+/**
+ * Where a published message goes: the exchange's bindings, exchange-to-exchange hops,
+ * alternate exchanges, and the default exchange, each queue once. Pure: the broker's
+ * model and `eventlab route` keep a RoutingTable in step with their declarations.
+ *
+ * As in RabbitMQ: a hop to an exchange already visited is skipped (cycles end), an
+ * exchange whose bindings match nothing hands the message to its alternate exchange,
+ * and the default exchange ("") routes to the queue named by the routing key.
+ */
+import {
+  type BindingMatcher,
+  compileBinding,
+  type ExchangeKind,
+  type RoutedMessage,
+} from "./bindings.js";
+
+export interface ExchangeDef {
+  name: string;
+  type: ExchangeKind;
+  internal?: boolean;
+  alternateExchange?: string | undefined;
+}
+
+export interface BindingDef {
+  source: string;
+  destination: string;
+  destinationType: "queue" | "exchange";
+  routingKey: string;
+  arguments?: Readonly<Record<string, unknown>> | undefined;
+}
+
+export interface RouteResult {
+  /** Destination queues, each once, in the order they were first reached. */
+  queues: string[];
+  /** Exchanges the message passed through, in order (alternate exchanges included). */
+  exchanges: string[];
+  /** Alternate exchanges that were used. */
+  alternates: string[];
+  /** Hops skipped because the exchange was already visited. */
+  cyclesStopped: number;
+}
+
+interface CompiledBinding extends BindingDef {
+  match: BindingMatcher;
+}
+
+function bindingId(b: BindingDef): string {
+  return JSON.stringify([
+    b.source,
+    b.destinationType,
+    b.destination,
+    b.routingKey,
+    b.arguments ?? {},
+  ]);
+}
+
+export class RoutingTable {
+  private readonly exchanges = new Map<string, ExchangeDef>();
+  private readonly bindings = new Map<string, Map<string, CompiledBinding>>();
+
+  constructor(private readonly queueExists: (name: string) => boolean) {}
+
+  declareExchange(def: ExchangeDef): void {
+    this.exchanges.set(def.name, def);
+    if (!this.bindings.has(def.name)) this.bindings.set(def.name, new Map());
+  }
+
+  /** Remove an exchange with its bindings, both as source and as destination. */
+  deleteExchange(name: string): void {
+    this.exchanges.delete(name);
+    this.bindings.delete(name);
+    this.dropDestination("exchange", name);
+  }
+
+  /** Forget the bindings to a deleted queue. */
+  deleteQueue(name: string): void {
+    this.dropDestination("queue", name);
+  }
+
+  exchange(name: string): ExchangeDef | undefined {
+    return this.exchanges.get(name);
+  }
+
+  bindingsOf(source: string): BindingDef[] {
+    return [...(this.bindings.get(source)?.values() ?? [])];
+  }
+
+  /** Add a binding (idempotent). Throws InvalidMatchError for a bad x-match. */
+  bind(b: BindingDef): void {
+    const source = this.exchanges.get(b.source);
+    if (!source) throw new Error(`no exchange '${b.source}'`);
+    const match = compileBinding(source.type, b.routingKey, b.arguments);
+    this.bindings.get(b.source)?.set(bindingId(b), { ...b, match });
+  }
+
+  /** Remove a binding; false when there was none. */
+  unbind(b: BindingDef): boolean {
+    return this.bindings.get(b.source)?.delete(bindingId(b)) ?? false;
+  }
+
+  route(exchange: string, message: RoutedMessage): RouteResult {
+    const result: RouteResult = { queues: [], exchanges: [], alternates: [], cyclesStopped: 0 };
+    const seenQueues = new Set<string>();
+    const visited = new Set<string>();
+    const addQueue = (q: string) => {
+      if (!seenQueues.has(q)) {
+        seenQueues.add(q);
+        result.queues.push(q);
+      }
+    };
+    if (exchange === "") {
+      result.exchanges.push("");
+      if (this.queueExists(message.routingKey)) addQueue(message.routingKey);
+      return result;
+    }
+    const pending = [exchange];
+    // Bounded by the number of exchanges: each is visited at most once.
+    while (pending.length > 0) {
+      const name = pending.shift() as string;
+      if (visited.has(name)) {
+        result.cyclesStopped += 1;
+        continue;
+      }
+      visited.add(name);
+      const def = this.exchanges.get(name);
+      if (!def) continue;
+      result.exchanges.push(name);
+      let matched = 0;
+      for (const b of this.bindings.get(name)?.values() ?? []) {
+        if (!b.match(message)) continue;
+        matched += 1;
+        if (b.destinationType === "queue") addQueue(b.destination);
+        else pending.push(b.destination);
+      }
+      if (
+        matched === 0 &&
+        def.alternateExchange !== undefined &&
+        this.exchanges.has(def.alternateExchange)
+      ) {
+        result.alternates.push(def.alternateExchange);
+        pending.push(def.alternateExchange);
+      }
+    }
+    return result;
+  }
+
+  private dropDestination(type: "queue" | "exchange", name: string): void {
+    for (const map of this.bindings.values()) {
+      for (const [id, b] of map)
+        if (b.destinationType === type && b.destination === name) map.delete(id);
+    }
+  }
+}
