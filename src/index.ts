@@ -1,5 +1,12 @@
 /** The programmatic API. */
 
+export {
+  type BrokerOptions,
+  type BrokerStats,
+  type BrokerUser,
+  type RunningBroker,
+  startBroker,
+} from "./broker/index.js";
 export { main } from "./cli.js";
 export { type Connection, type ConnectOptions, connect } from "./client/connect.js";
 export { maskSecrets, parseBrokerUrl } from "./client/url.js";

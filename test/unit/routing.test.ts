@@ -46,7 +46,7 @@ describe("headers", () => {
   it("refuses an invalid x-match at bind time with RabbitMQ's 406 text", () => {
     expect(() => compileHeaders({ "x-match": "some" })).toThrow(InvalidMatchError);
     expect(() => compileHeaders({ "x-match": "some" })).toThrow(
-      'PRECONDITION_FAILED - Invalid x-match field value "some"; expected all, any, all-with-x, or any-with-x',
+      'PRECONDITION_FAILED - Invalid x-match field value <<"some">>; expected all, any, all-with-x, or any-with-x',
     );
   });
 

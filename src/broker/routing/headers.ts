@@ -20,7 +20,7 @@ export class InvalidMatchError extends Error {
   readonly replyCode = 406;
   constructor(value: unknown) {
     super(
-      `PRECONDITION_FAILED - Invalid x-match field value ${JSON.stringify(String(value))}; expected all, any, all-with-x, or any-with-x`,
+      `PRECONDITION_FAILED - Invalid x-match field value <<${JSON.stringify(String(value))}>>; expected all, any, all-with-x, or any-with-x`,
     );
     this.name = "InvalidMatchError";
   }

@@ -1,0 +1,15 @@
+/**
+ * The embedded AMQP 0-9-1 broker: codec (wire format), routing (pure), model (vhost,
+ * queues, messages), protocol (connection and channel state machines) and the server.
+ * Imports nothing from the CLI.
+ */
+export { AmqpError, REPLY } from "./errors.js";
+export {
+  Broker,
+  type BrokerOptions,
+  type BrokerStats,
+  type BrokerUser,
+  ListenError,
+  type RunningBroker,
+  startBroker,
+} from "./server.js";

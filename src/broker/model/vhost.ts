@@ -1,0 +1,373 @@
+/**
+ * The virtual host "/": exchanges, queues and bindings, kept in step with the pure
+ * RoutingTable, and the operations the protocol's methods map to, each checked the way
+ * RabbitMQ checks it (reserved names, exclusivity, equivalence) with its reply texts.
+ */
+import { randomBytes } from "node:crypto";
+import type { FieldTable } from "../codec/index.js";
+import { AmqpError, amqpError, notFound, resource } from "../errors.js";
+import {
+  type ExchangeKind,
+  InvalidMatchError,
+  type RouteResult,
+  RoutingTable,
+} from "../routing/index.js";
+import { assertArgsEquivalent, assertSame, queueSettings } from "./arguments.js";
+import { type DeathReason, deadLettered, isDeathCycle, type Message } from "./message.js";
+import { type EnqueueResult, Queue, type QueuedMessage } from "./queue.js";
+
+export interface Exchange {
+  readonly name: string;
+  readonly type: ExchangeKind;
+  readonly durable: boolean;
+  readonly autoDelete: boolean;
+  readonly internal: boolean;
+  readonly args: FieldTable;
+}
+
+const KINDS: readonly string[] = ["direct", "fanout", "topic", "headers"];
+
+const PREDECLARED: ReadonlyArray<[string, ExchangeKind, boolean]> = [
+  ["", "direct", false],
+  ["amq.direct", "direct", false],
+  ["amq.fanout", "fanout", false],
+  ["amq.topic", "topic", false],
+  ["amq.headers", "headers", false],
+  ["amq.match", "headers", false],
+  ["amq.rabbitmq.trace", "topic", true],
+];
+
+export interface PublishOutcome {
+  /** Queues that took the message. */
+  routed: number;
+  /** A queue refused it (reject-publish overflow): the publisher gets a nack. */
+  rejected: boolean;
+}
+
+export interface VHostOptions {
+  now?: () => number;
+  /** Called with the change in stored message bytes. */
+  onStored?: (delta: number) => void;
+}
+
+function text(v: unknown): string | undefined {
+  return typeof v === "string" ? v : Buffer.isBuffer(v) ? v.toString("utf8") : undefined;
+}
+
+function checkReserved(kind: "queue" | "exchange", name: string): void {
+  if (name.startsWith("amq.")) {
+    throw amqpError("ACCESS_REFUSED", `${kind} name '${name}' contains reserved prefix 'amq.*'`);
+  }
+}
+
+export class VHost {
+  readonly name = "/";
+  readonly exchanges = new Map<string, Exchange>();
+  readonly queues = new Map<string, Queue>();
+  readonly routing = new RoutingTable((name) => this.queues.has(name));
+  private readonly now: () => number;
+  private readonly onStored: (delta: number) => void;
+  /** Callbacks run when a queue is deleted (consumers and owners forget it). */
+  private readonly queueHost;
+
+  constructor(options: VHostOptions = {}) {
+    this.now = options.now ?? Date.now;
+    this.onStored = options.onStored ?? (() => {});
+    for (const [name, type, internal] of PREDECLARED) {
+      this.addExchange({ name, type, durable: true, autoDelete: false, internal, args: {} });
+    }
+    this.queueHost = {
+      now: () => this.now(),
+      deadLetter: (q: Queue, entries: QueuedMessage[], reason: DeathReason) =>
+        this.deadLetter(q, entries, reason),
+      autoDelete: (q: Queue) => this.removeQueue(q),
+      adjustStored: (delta: number) => this.onStored(delta),
+    };
+  }
+
+  private addExchange(x: Exchange): void {
+    this.exchanges.set(x.name, x);
+    this.routing.declareExchange({
+      name: x.name,
+      type: x.type,
+      internal: x.internal,
+      alternateExchange: text(x.args["alternate-exchange"]),
+    });
+  }
+
+  // ------------------------------------------------------------ exchanges
+
+  exchange(name: string): Exchange {
+    const x = this.exchanges.get(name);
+    if (!x) throw notFound("exchange", name);
+    return x;
+  }
+
+  declareExchange(d: {
+    name: string;
+    type: string;
+    passive: boolean;
+    durable: boolean;
+    autoDelete: boolean;
+    internal: boolean;
+    args: FieldTable;
+  }): void {
+    if (d.passive) {
+      this.exchange(d.name);
+      return;
+    }
+    if (d.name === "")
+      throw amqpError("ACCESS_REFUSED", "operation not permitted on the default exchange");
+    checkReserved("exchange", d.name);
+    if (!KINDS.includes(d.type)) {
+      throw amqpError("COMMAND_INVALID", `unknown exchange type '${d.type}'`);
+    }
+    const existing = this.exchanges.get(d.name);
+    if (existing) {
+      assertSame("exchange", d.name, "type", d.type, existing.type);
+      assertSame("exchange", d.name, "durable", d.durable, existing.durable);
+      assertSame("exchange", d.name, "auto_delete", d.autoDelete, existing.autoDelete);
+      assertSame("exchange", d.name, "internal", d.internal, existing.internal);
+      assertArgsEquivalent("exchange", d.name, existing.args, d.args, ["alternate-exchange"]);
+      return;
+    }
+    this.addExchange({
+      name: d.name,
+      type: d.type as ExchangeKind,
+      durable: d.durable,
+      autoDelete: d.autoDelete,
+      internal: d.internal,
+      args: d.args,
+    });
+  }
+
+  deleteExchange(name: string, ifUnused: boolean): void {
+    if (name === "")
+      throw amqpError("ACCESS_REFUSED", "operation not permitted on the default exchange");
+    checkReserved("exchange", name);
+    if (!this.exchanges.has(name)) return;
+    if (ifUnused && this.routing.bindingsOf(name).length > 0) {
+      throw amqpError("PRECONDITION_FAILED", `${resource("exchange", name)} in use`);
+    }
+    this.exchanges.delete(name);
+    this.routing.deleteExchange(name);
+  }
+
+  private maybeAutoDeleteExchange(name: string): void {
+    const x = this.exchanges.get(name);
+    if (x?.autoDelete && this.routing.bindingsOf(name).length === 0) {
+      this.exchanges.delete(name);
+      this.routing.deleteExchange(name);
+    }
+  }
+
+  // ------------------------------------------------------------ queues
+
+  /** A queue the connection may use: 404 when missing, 405 when another owns it. */
+  queue(name: string, connection: number): Queue {
+    const q = this.queues.get(name);
+    if (!q) throw notFound("queue", name);
+    this.checkOwner(q, connection);
+    return q;
+  }
+
+  private checkOwner(q: Queue, connection: number): void {
+    if (q.owner !== connection && (q.owner !== undefined || connection === -1)) {
+      throw amqpError(
+        "RESOURCE_LOCKED",
+        `cannot obtain exclusive access to locked ${resource("queue", q.name)}. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.`,
+      );
+    }
+  }
+
+  declareQueue(
+    connection: number,
+    d: {
+      name: string;
+      passive: boolean;
+      durable: boolean;
+      exclusive: boolean;
+      autoDelete: boolean;
+      args: FieldTable;
+    },
+  ): Queue {
+    if (d.passive) {
+      const q = this.queue(d.name, connection);
+      q.touch();
+      return q;
+    }
+    let name = d.name;
+    if (name === "") name = `amq.gen-${randomBytes(16).toString("base64url").slice(0, 22)}`;
+    else checkReserved("queue", name);
+    const existing = this.queues.get(name);
+    if (existing) {
+      // Strict, as RabbitMQ: the owner asked for (none unless exclusive) must be the owner.
+      if (existing.owner !== (d.exclusive ? connection : undefined)) this.checkOwner(existing, -1);
+      assertSame("queue", name, "durable", d.durable, existing.durable);
+      assertSame("queue", name, "auto_delete", d.autoDelete, existing.autoDelete);
+      assertArgsEquivalent("queue", name, existing.args, d.args);
+      existing.touch();
+      return existing;
+    }
+    const settings = queueSettings(name, d.args);
+    if (settings.type === "quorum") {
+      if (!d.durable || d.exclusive || d.autoDelete) {
+        const prop = !d.durable ? "non-durable" : d.exclusive ? "exclusive-owner" : "auto-delete";
+        throw amqpError(
+          "PRECONDITION_FAILED",
+          `invalid property '${prop}' for ${resource("queue", name)}`,
+        );
+      }
+    }
+    const q = new Queue(this.queueHost, {
+      name,
+      durable: d.durable,
+      autoDelete: d.autoDelete,
+      owner: d.exclusive ? connection : undefined,
+      args: d.args,
+      settings,
+    });
+    this.queues.set(name, q);
+    return q;
+  }
+
+  deleteQueue(connection: number, name: string, ifUnused: boolean, ifEmpty: boolean): number {
+    const q = this.queues.get(name);
+    if (!q) return 0;
+    this.checkOwner(q, connection);
+    if (ifUnused && q.consumers.length > 0) {
+      throw amqpError("PRECONDITION_FAILED", `${resource("queue", name)} in use`);
+    }
+    if (ifEmpty && q.messageCount > 0) {
+      throw amqpError("PRECONDITION_FAILED", `${resource("queue", name)} not empty`);
+    }
+    return this.removeQueue(q);
+  }
+
+  /** Delete a queue however it goes (method, exclusive owner gone, auto-delete, x-expires). */
+  removeQueue(q: Queue): number {
+    if (this.queues.get(q.name) !== q) return 0;
+    this.queues.delete(q.name);
+    const sources = new Set(
+      [...this.exchanges.keys()].filter((x) =>
+        this.routing
+          .bindingsOf(x)
+          .some((b) => b.destinationType === "queue" && b.destination === q.name),
+      ),
+    );
+    this.routing.deleteQueue(q.name);
+    for (const s of sources) this.maybeAutoDeleteExchange(s);
+    return q.destroy();
+  }
+
+  purgeQueue(connection: number, name: string): number {
+    return this.queue(name, connection).purge();
+  }
+
+  // ------------------------------------------------------------ bindings
+
+  bind(
+    connection: number,
+    b: {
+      source: string;
+      destination: string;
+      destinationType: "queue" | "exchange";
+      routingKey: string;
+      args: FieldTable;
+    },
+    unbind: boolean,
+  ): void {
+    // As RabbitMQ 3.10: unbinding what is not there is fine; binding checks the source first.
+    if (unbind && (!this.exchanges.has(b.source) || !this.exists(b))) return;
+    this.exchange(b.source);
+    if (b.destinationType === "queue") this.queue(b.destination, connection);
+    else this.exchange(b.destination);
+    if (b.source === "" || (b.destinationType === "exchange" && b.destination === "")) {
+      throw amqpError("ACCESS_REFUSED", "operation not permitted on the default exchange");
+    }
+    const def = {
+      source: b.source,
+      destination: b.destination,
+      destinationType: b.destinationType,
+      routingKey: b.routingKey,
+      arguments: b.args,
+    };
+    if (unbind) {
+      if (this.routing.unbind(def)) this.maybeAutoDeleteExchange(b.source);
+      return;
+    }
+    try {
+      this.routing.bind(def);
+    } catch (err) {
+      if (err instanceof InvalidMatchError) {
+        throw amqpError("PRECONDITION_FAILED", err.message.replace(/^PRECONDITION_FAILED - /, ""));
+      }
+      throw err;
+    }
+  }
+
+  private exists(b: { destination: string; destinationType: "queue" | "exchange" }): boolean {
+    return b.destinationType === "queue"
+      ? this.queues.has(b.destination)
+      : this.exchanges.has(b.destination);
+  }
+
+  // ------------------------------------------------------------ publishing
+
+  /** Route and enqueue. Throws 404 for a missing exchange, 403 for an internal one. */
+  publish(exchangeName: string, message: Message): PublishOutcome {
+    const x = this.exchange(exchangeName);
+    if (x.internal) {
+      throw amqpError(
+        "ACCESS_REFUSED",
+        `cannot publish to internal ${resource("exchange", x.name)}`,
+      );
+    }
+    const route = this.route(exchangeName, message);
+    let rejected = false;
+    let routed = 0;
+    for (const name of route.queues) {
+      const q = this.queues.get(name);
+      if (!q) continue;
+      const r: EnqueueResult = q.enqueue(message);
+      if (r === "rejected") rejected = true;
+      else routed += 1;
+    }
+    return { routed, rejected };
+  }
+
+  route(exchange: string, message: Message): RouteResult {
+    return this.routing.route(exchange, {
+      routingKey: message.routingKey,
+      headers: message.properties.headers,
+    });
+  }
+
+  private deadLetter(q: Queue, entries: QueuedMessage[], reason: DeathReason): void {
+    const dlx = q.settings.deadLetterExchange;
+    if (dlx === undefined || !this.exchanges.has(dlx)) return;
+    const now = this.now();
+    for (const e of entries) {
+      const key = q.settings.deadLetterRoutingKey ?? e.message.routingKey;
+      const m = deadLettered(e.message, q.name, reason, dlx, key, now);
+      for (const name of this.route(dlx, m).queues) {
+        const target = this.queues.get(name);
+        if (!target || (reason !== "rejected" && isDeathCycle(m, name))) continue;
+        target.enqueue(m);
+      }
+    }
+  }
+
+  /** Everything a closing connection owned: its exclusive queues. */
+  connectionClosed(connection: number): void {
+    for (const q of [...this.queues.values()]) if (q.owner === connection) this.removeQueue(q);
+  }
+
+  /** Stop every timer (broker shutdown). */
+  close(): void {
+    for (const q of [...this.queues.values()]) q.destroy();
+    this.queues.clear();
+  }
+}
+
+export { AmqpError };

@@ -1,0 +1,256 @@
+/**
+ * The embedded broker: one virtual host, users, limits, and a TCP listener handing each
+ * socket to an AmqpConnection. `startBroker()` is the in-process API (port 0 picks a free
+ * port); `eventlab broker` wraps it. State lives in memory only.
+ */
+import { timingSafeEqual } from "node:crypto";
+import { createServer, type Server, type Socket } from "node:net";
+import { totalmem } from "node:os";
+import type { Duplex } from "node:stream";
+import { VHost } from "./model/vhost.js";
+import {
+  AmqpConnection,
+  type ConnectionHost,
+  type ProtocolSettings,
+} from "./protocol/connection.js";
+
+export interface BrokerUser {
+  username: string;
+  password: string;
+}
+
+export interface BrokerOptions {
+  /** Interface to listen on (default 127.0.0.1). */
+  host?: string;
+  /** Port (default 5672); 0 picks a free one. */
+  port?: number;
+  /** Users allowed to log in (default guest/guest, from loopback only, as in RabbitMQ). */
+  users?: BrokerUser[];
+  /** Largest message body accepted, bytes (default 128 MiB, as RabbitMQ). */
+  maxMessageSize?: number;
+  /** frame_max offered to clients (default 131072). */
+  frameMax?: number;
+  /** channel_max offered to clients (default 2047). */
+  channelMax?: number;
+  /** Heartbeat offered to clients, seconds (default 60; 0 for none). */
+  heartbeat?: number;
+  /** Most connections open at once (default 10,000). */
+  maxConnections?: number;
+  /**
+   * Bytes of queued message bodies above which publishers are blocked (connection.blocked)
+   * until consumers catch up. Default: 40% of system memory, like RabbitMQ's watermark.
+   */
+  memoryHighWatermark?: number;
+  /** Time a client has to complete the handshake, ms (default 10,000, as RabbitMQ). */
+  handshakeTimeout?: number;
+  /** Version reported to clients. */
+  version?: string;
+}
+
+export interface BrokerStats {
+  connections: number;
+  channels: number;
+  queues: number;
+  consumers: number;
+  ready: number;
+  unacked: number;
+  /** Messages accepted from publishers since start. */
+  published: number;
+  /** Messages handed to consumers and basic.get since start. */
+  delivered: number;
+  storedBytes: number;
+  blocked: boolean;
+}
+
+export interface RunningBroker {
+  /** amqp://user:password@host:port for the first user. */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly vhost: VHost;
+  stats(): BrokerStats;
+  /** Close every connection (320 CONNECTION_FORCED) and stop listening. */
+  close(): Promise<void>;
+}
+
+const GUEST: BrokerUser = { username: "guest", password: "guest" };
+
+function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return true;
+  return address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** The broker without a listener: accepts any duplex stream as a connection. */
+export class Broker implements ConnectionHost {
+  readonly vhost: VHost;
+  readonly settings: ProtocolSettings;
+  private readonly users: BrokerUser[];
+  private readonly maxConnections: number;
+  private readonly watermark: number;
+  private readonly connections = new Set<AmqpConnection>();
+  private nextId = 1;
+  private stored = 0;
+  private blocked = false;
+  private publishedBefore = 0;
+  private deliveredBefore = 0;
+
+  constructor(options: BrokerOptions = {}) {
+    this.users = options.users && options.users.length > 0 ? options.users : [GUEST];
+    this.maxConnections = options.maxConnections ?? 10_000;
+    this.watermark = options.memoryHighWatermark ?? Math.floor(totalmem() * 0.4);
+    this.settings = {
+      frameMax: options.frameMax ?? 131_072,
+      channelMax: options.channelMax ?? 2047,
+      heartbeat: options.heartbeat ?? 60,
+      maxMessageSize: options.maxMessageSize ?? 128 * 1024 * 1024,
+      handshakeTimeout: options.handshakeTimeout ?? 10_000,
+      productVersion: options.version ?? "0.0.0",
+    };
+    this.vhost = new VHost({ onStored: (d) => this.adjustStored(d) });
+  }
+
+  get firstUser(): BrokerUser {
+    return this.users[0] as BrokerUser;
+  }
+
+  get memoryBlocked(): boolean {
+    return this.blocked;
+  }
+
+  /** Serve AMQP on a stream; `loopback` says whether guest may log in over it. */
+  accept(stream: Duplex, loopback: boolean): AmqpConnection {
+    const c = new AmqpConnection(this.nextId++, stream, this, loopback);
+    this.connections.add(c);
+    return c;
+  }
+
+  authenticate(username: string, password: string, loopback: boolean): boolean {
+    const user = this.users.find((u) => u.username === username);
+    if (!user || !sameSecret(user.password, password)) return false;
+    // RabbitMQ's loopback_users default: the built-in guest only from localhost.
+    return !(user === GUEST && !loopback);
+  }
+
+  refuseOpen(): string | undefined {
+    const open = [...this.connections].filter((c) => c.open).length;
+    return open >= this.maxConnections
+      ? `access to vhost '/' refused: connection limit (${this.maxConnections}) is reached`
+      : undefined;
+  }
+
+  connectionClosed(c: AmqpConnection): void {
+    this.connections.delete(c);
+    this.publishedBefore += c.publishedCount;
+  }
+
+  private adjustStored(delta: number): void {
+    this.stored += delta;
+    const on = this.stored > this.watermark;
+    // Unblock with some room to spare, so the alarm does not flap.
+    if (this.blocked && this.stored < this.watermark * 0.9) this.setBlocked(false);
+    else if (!this.blocked && on) this.setBlocked(true);
+  }
+
+  private setBlocked(on: boolean): void {
+    this.blocked = on;
+    for (const c of this.connections) c.setBlocked(on);
+  }
+
+  stats(): BrokerStats {
+    let channels = 0;
+    let published = this.publishedBefore;
+    for (const c of this.connections) {
+      channels += c.channelCount;
+      published += c.publishedCount;
+    }
+    let ready = 0;
+    let unacked = 0;
+    let consumers = 0;
+    let delivered = this.deliveredBefore;
+    for (const q of this.vhost.queues.values()) {
+      ready += q.messageCount;
+      unacked += q.unacked;
+      consumers += q.consumers.length;
+      delivered += q.delivered;
+    }
+    return {
+      connections: this.connections.size,
+      channels,
+      queues: this.vhost.queues.size,
+      consumers,
+      ready,
+      unacked,
+      published,
+      delivered,
+      storedBytes: this.stored,
+      blocked: this.blocked,
+    };
+  }
+
+  /** Close every connection and stop all timers. */
+  shutdown(): void {
+    for (const c of [...this.connections]) c.forceClose();
+    this.vhost.close();
+  }
+}
+
+/** Thrown when the port is taken; `code` is the socket error's. */
+export class ListenError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+    readonly host: string,
+    readonly port: number,
+  ) {
+    super(message);
+    this.name = "ListenError";
+  }
+}
+
+export async function startBroker(options: BrokerOptions = {}): Promise<RunningBroker> {
+  const broker = new Broker(options);
+  const host = options.host ?? "127.0.0.1";
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    socket.setNoDelay(true);
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    broker.accept(socket, isLoopback(socket.remoteAddress));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      reject(new ListenError(err.message, err.code, host, options.port ?? 5672)),
+    );
+    server.listen(options.port ?? 5672, host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : (options.port ?? 5672);
+  const user = broker.firstUser;
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+  const url = `amqp://${encodeURIComponent(user.username)}:${encodeURIComponent(user.password)}@${urlHost}:${port}`;
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    host,
+    port,
+    vhost: broker.vhost,
+    stats: () => broker.stats(),
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        broker.shutdown();
+        // Clients that do not answer connection.close are dropped.
+        setTimeout(() => {
+          for (const s of sockets) s.destroy();
+        }, 200).unref();
+      });
+      return closing;
+    },
+  };
+}
