@@ -4,10 +4,12 @@
 import { Command, CommanderError, Option } from "commander";
 import { brokerError, replyOf } from "./client/errors.js";
 import { maskSecrets } from "./client/url.js";
+import { brokerCommand } from "./commands/broker.js";
 import { consumeCommand } from "./commands/consume.js";
 import { declareCommand } from "./commands/declare.js";
 import { deleteCommand } from "./commands/delete.js";
 import { initCommand } from "./commands/init.js";
+import { playCommand } from "./commands/play.js";
 import { produceCommand } from "./commands/produce.js";
 import { topologyCommand } from "./commands/topology.js";
 import { type Context, type ContextDeps, createContext, type GlobalOptions } from "./context.js";
@@ -36,11 +38,13 @@ export function buildProgram(ctx: Context): Command {
       "after",
       `
 Examples:
+  $ eventlab play                                  # a round trip on the embedded broker, then a report
   $ eventlab init                                  # write a starter eventlab.config.yaml
   $ eventlab topology apply                        # declare the config's exchanges, queues, bindings
   $ eventlab produce order-created --amount 100    # publish from a template
   $ eventlab consume inventory --count 10 --json   # read 10 messages as NDJSON
   $ eventlab declare exchange orders --type topic
+  $ eventlab broker                                # the embedded broker on 127.0.0.1:5672
 
 Exit codes: 0 ok, 1 error, 2 interrupted (Ctrl-C), 3 some messages were nacked or returned`,
     );
@@ -58,12 +62,14 @@ Exit codes: 0 ok, 1 error, 2 interrupted (Ctrl-C), 3 some messages were nacked o
   });
 
   for (const make of [
+    playCommand,
     produceCommand,
     consumeCommand,
     declareCommand,
     deleteCommand,
     topologyCommand,
     initCommand,
+    brokerCommand,
   ]) {
     program.addCommand(make(ctx));
   }

@@ -1,0 +1,235 @@
+/**
+ * A produce-and-consume round trip: apply the topology, run every template (in parallel,
+ * at its own pace) with confirms and mandatory returns, consume every queue the messages
+ * route to, and account for each copy. Where each message should go is computed with the
+ * same pure routing code the embedded broker uses, so `lost` is measured, not assumed.
+ */
+
+import { type RouteResult, RoutingTable } from "../broker/routing/index.js";
+import type { Connection } from "../client/connect.js";
+import type { Config, Topology } from "../config/schema.js";
+import { Pacer, paceOf, sleep } from "./pacer.js";
+
+export interface RoundTripOptions {
+  templates: string[];
+  /** Overrides every template's amount. */
+  amount?: number | undefined;
+  seed?: number | undefined;
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+  /** How long consumers wait for a missing copy once publishing is done. */
+  idleMs?: number;
+}
+
+export interface TemplateReport {
+  name: string;
+  exchange: string;
+  published: number;
+  confirmed: number;
+  nacked: number;
+  returned: number;
+}
+
+export interface QueueReport {
+  name: string;
+  /** Copies the routing rules send here. */
+  routed: number;
+  consumed: number;
+}
+
+export interface RoundTripReport {
+  templates: TemplateReport[];
+  queues: QueueReport[];
+  published: number;
+  confirmed: number;
+  nacked: number;
+  returned: number;
+  /** Copies routed to queues, summed over queues. */
+  routed: number;
+  consumed: number;
+  /** Routed copies that were never consumed. */
+  lost: number;
+  interrupted: boolean;
+  elapsedMs: number;
+}
+
+export interface RoundTripProgress {
+  published: number;
+  planned: number;
+  consumed: number;
+  routed: number;
+}
+
+/** The config's topology as the pure routing table sees it (plus the amq.* exchanges). */
+export function routingTableOf(topology: Topology): RoutingTable {
+  const queues = new Set(Object.keys(topology.queues));
+  const table = new RoutingTable((name) => queues.has(name));
+  for (const [name, type] of [
+    ["amq.direct", "direct"],
+    ["amq.fanout", "fanout"],
+    ["amq.topic", "topic"],
+    ["amq.headers", "headers"],
+    ["amq.match", "headers"],
+  ] as const) {
+    table.declareExchange({ name, type });
+  }
+  for (const [name, e] of Object.entries(topology.exchanges)) {
+    table.declareExchange({
+      name,
+      type: e.type,
+      internal: e.internal,
+      alternateExchange: e.alternateExchange,
+    });
+  }
+  for (const b of topology.bindings) {
+    const args: Record<string, unknown> = { ...(b.headers ?? {}), ...(b.arguments ?? {}) };
+    if (b.match !== undefined) args["x-match"] = b.match;
+    table.bind({
+      source: b.source,
+      destination: b.destination,
+      destinationType: b.destinationType,
+      routingKey: b.routingKey,
+      arguments: args,
+    });
+  }
+  return table;
+}
+
+export async function runRoundTrip(
+  connection: Connection,
+  config: Config,
+  options: RoundTripOptions,
+  onProgress: (p: RoundTripProgress) => void = () => {},
+): Promise<RoundTripReport> {
+  const started = Date.now();
+  const [{ applyTopology }, { Publisher }, { QueueConsumer }, { compileTemplate }] =
+    await Promise.all([
+      import("../client/topology.js"),
+      import("../client/publisher.js"),
+      import("../client/consumer.js"),
+      import("../config/templates.js"),
+    ]);
+  await applyTopology(connection, config.topology, () => {});
+  const table = routingTableOf(config.topology);
+
+  const compiled = await Promise.all(
+    options.templates.map((name) =>
+      compileTemplate(name, config.templates[name] as NonNullable<Config["templates"][string]>, {
+        seed: options.seed,
+        env: options.env,
+      }),
+    ),
+  );
+  const planned = compiled.reduce((n, t) => n + (options.amount ?? t.amount), 0);
+
+  // Plan every message first: its copies decide which queues to consume and how many.
+  const routed = new Map<string, number>();
+  const consumed = new Map<string, number>();
+  const progress: RoundTripProgress = { published: 0, planned, consumed: 0, routed: 0 };
+  const targets = new Set<string>();
+  const plans = compiled.map((t) => {
+    const n = options.amount ?? t.amount;
+    return Array.from({ length: n }, () => {
+      const message = t.render();
+      const route: RouteResult = table.route(message.exchange, {
+        routingKey: message.routingKey,
+        headers: message.properties.headers,
+      });
+      for (const q of route.queues) targets.add(q);
+      return { message, queues: route.queues };
+    });
+  });
+
+  // Consumers first, so nothing waits in a queue longer than it must.
+  let wake: () => void = () => {};
+  const consumers = await Promise.all(
+    [...targets].map((queue) =>
+      QueueConsumer.start(
+        connection,
+        { queue, prefetch: 100, noAck: false },
+        (msg, self) => {
+          self.settle(msg, "ack");
+          consumed.set(queue, (consumed.get(queue) ?? 0) + 1);
+          progress.consumed += 1;
+          onProgress(progress);
+          wake();
+        },
+        () => wake(),
+      ),
+    ),
+  );
+
+  const reports: TemplateReport[] = [];
+  await Promise.all(
+    compiled.map(async (t, i) => {
+      const messages = plans[i] ?? [];
+      const publisher = await Publisher.open(connection, {
+        confirm: true,
+        mandatory: true,
+        window: 1000,
+      });
+      const pacer = new Pacer(paceOf(t.delayMs, t.rate));
+      for (let k = 0; k < messages.length && !options.signal.aborted; k++) {
+        await sleep(pacer.waitFor(k), options.signal);
+        if (options.signal.aborted) break;
+        const { message, queues } = messages[k] as (typeof messages)[number];
+        if (!publisher.publish(message)) await publisher.ready(options.signal);
+        for (const q of queues) routed.set(q, (routed.get(q) ?? 0) + 1);
+        progress.routed += queues.length;
+        progress.published += 1;
+        onProgress(progress);
+      }
+      await publisher.settle(5000);
+      const s = publisher.stats;
+      reports.push({
+        name: t.name,
+        exchange: messages[0]?.message.exchange ?? "",
+        published: s.published,
+        confirmed: s.confirmed,
+        nacked: s.nacked,
+        returned: s.returned,
+      });
+      await publisher.close();
+    }),
+  );
+
+  // Wait until every routed copy arrived, or nothing has arrived for idleMs.
+  const idleMs = options.idleMs ?? 2000;
+  let last = progress.consumed;
+  let quietSince = Date.now();
+  while (progress.consumed < progress.routed && !options.signal.aborted) {
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+      setTimeout(resolve, 100).unref();
+    });
+    if (progress.consumed !== last) {
+      last = progress.consumed;
+      quietSince = Date.now();
+    } else if (Date.now() - quietSince > idleMs) break;
+  }
+  await Promise.all(consumers.map((c) => c.close()));
+
+  const order = options.templates;
+  reports.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+  const queues = [...routed.entries()].map(([name, n]) => ({
+    name,
+    routed: n,
+    consumed: consumed.get(name) ?? 0,
+  }));
+  const sum = (f: (t: TemplateReport) => number) => reports.reduce((n, t) => n + f(t), 0);
+  const total = queues.reduce((n, q) => n + q.routed, 0);
+  const got = queues.reduce((n, q) => n + Math.min(q.consumed, q.routed), 0);
+  return {
+    templates: reports,
+    queues,
+    published: sum((t) => t.published),
+    confirmed: sum((t) => t.confirmed),
+    nacked: sum((t) => t.nacked),
+    returned: sum((t) => t.returned),
+    routed: total,
+    consumed: queues.reduce((n, q) => n + q.consumed, 0),
+    lost: total - got,
+    interrupted: options.signal.aborted,
+    elapsedMs: Date.now() - started,
+  };
+}
