@@ -1,0 +1,186 @@
+/**
+ * `eventlab broker` spawned as a user runs it, with `produce` and `consume` round-tripping
+ * through it; and `eventlab play`, the README's first command, on its in-process broker.
+ * Needs `npm run build` first (CI builds).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../helpers/cli.js";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const bin = path.join(root, "bin/eventlab.js");
+
+interface Spawned {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number>;
+}
+
+function spawnBin(args: string[]): Spawned {
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: root,
+    env: { ...process.env, NO_COLOR: "1", EVENTLAB_URL: "", EVENTLAB_CONFIG: "" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout?.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr?.on("data", (c: Buffer) => {
+    err += c.toString();
+  });
+  const exited = new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? -1)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Wait (bounded) until the process printed a line on stdout. */
+async function firstLine(p: Spawned, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (!p.stdout().includes("\n")) {
+    if (Date.now() > deadline) throw new Error(`no output in ${timeoutMs} ms: ${p.stderr()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return p.stdout().split("\n")[0] as string;
+}
+
+describe("eventlab broker in one terminal, produce and consume in another", () => {
+  let broker: Spawned;
+  let url: string;
+  let dir: string;
+
+  beforeAll(async () => {
+    broker = spawnBin(["broker", "--port", "0", "--json"]);
+    url = (JSON.parse(await firstLine(broker)) as { url: string }).url;
+    dir = await mkdtemp(path.join(tmpdir(), "eventlab-broker-"));
+  });
+
+  afterAll(async () => {
+    broker?.child.kill("SIGINT");
+    await broker?.exited;
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("prints its URL on port 0 and says it is listening", () => {
+    expect(url).toMatch(/^amqp:\/\/guest:guest@127\.0\.0\.1:\d+$/);
+    expect(broker.stderr()).toContain("embedded broker listening on");
+  });
+
+  it("round-trips: topology apply, produce, consume", async () => {
+    await writeFile(
+      path.join(dir, "eventlab.config.yaml"),
+      `topology:
+  exchanges:
+    shop: { type: topic }
+  queues:
+    orders-eu: {}
+  bindings:
+    - { source: shop, destination: orders-eu, routingKey: "order.*.eu" }
+templates:
+  order:
+    exchange: shop
+    routingKey: "order.created.{{pick eu us}}"
+    body: { id: "{{seq}}" }
+    amount: 40
+`,
+    );
+    const env = { EVENTLAB_URL: url };
+    const apply = await runCli(["topology", "apply"], { cwd: dir, env });
+    expect(apply.code, apply.stderr).toBe(0);
+    const produce = await runCli(["produce", "order", "--seed", "7", "--json"], { cwd: dir, env });
+    expect(produce.code, produce.stderr).toBe(3); // the "us" half is returned: no binding
+    const summary = JSON.parse(produce.stdout.trim().split("\n").pop() as string) as {
+      published: number;
+      confirmed: number;
+      returned: number;
+    };
+    expect(summary.published).toBe(40);
+    expect(summary.confirmed).toBe(40);
+    const eu = 40 - summary.returned;
+    expect(eu).toBeGreaterThan(0);
+    const consume = await runCli(["consume", "orders-eu", "--count", String(eu), "--json"], {
+      cwd: dir,
+      env,
+    });
+    expect(consume.code, consume.stderr).toBe(0);
+    const lines = consume.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(eu);
+    expect(lines.every((m) => m.routingKey === "order.created.eu")).toBe(true);
+    const ids = lines.map((m) => Number(m.body.id));
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+  });
+
+  it("stops on Ctrl-C with exit 0 and a summary", async () => {
+    broker.child.kill("SIGINT");
+    expect(await broker.exited).toBe(0);
+    expect(broker.stderr()).toMatch(/broker stopped: \d+ published/);
+  });
+});
+
+describe("eventlab broker errors", () => {
+  it("a port in use gives a clear error that suggests --port 0", async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const p = spawnBin(["broker", "--port", String(port)]);
+      expect(await p.exited).toBe(1);
+      expect(p.stderr()).toContain(`error: port ${port} on 127.0.0.1 is already in use`);
+      expect(p.stderr()).toContain("--port 0");
+      expect(p.stderr()).not.toMatch(/\n\s+at /);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it("a bad --user is a usage error naming the flag", async () => {
+    const r = await runCli(["broker", "--user", "nopassword"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("--user expects name:password");
+  });
+});
+
+describe("eventlab play (the README's first command)", () => {
+  it("runs the example on an in-process broker and loses nothing", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "eventlab-play-"));
+    try {
+      const r = await runCli(["play", "--amount", "6", "--seed", "1", "--json"], { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      const report = JSON.parse(r.stdout) as {
+        broker: string;
+        published: number;
+        confirmed: number;
+        routed: number;
+        consumed: number;
+        lost: number;
+        queues: { name: string; routed: number; consumed: number }[];
+      };
+      expect(report.broker).toBe("embedded");
+      expect(report.published).toBe(24); // 4 templates × 6
+      expect(report.confirmed).toBe(24);
+      expect(report.lost).toBe(0);
+      expect(report.consumed).toBe(report.routed);
+      const byName = Object.fromEntries(report.queues.map((q) => [q.name, q]));
+      expect(byName.goals?.routed).toBe(6);
+      expect(byName.inventory?.routed).toBe(6);
+      expect(byName.audit?.routed).toBe(6); // orders → orders.audit (e2e) → audit
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("names the templates there are when one is unknown", async () => {
+    const r = await runCli(["play", "--template", "nope"], { cwd: tmpdir() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('no template named "nope"');
+    expect(r.stderr).toContain("order-created");
+  });
+});
