@@ -75,7 +75,7 @@ function parseUser(raw: string): { username: string; password: string } {
 }
 
 export async function runBroker(ctx: Context, o: BrokerCommandOptions): Promise<void> {
-  const [{ startBroker, ListenError }, { maskSecrets }, { count, rate }, { VERSION }] =
+  const [{ startBroker, ListenError }, { maskSecrets }, { count, plural, rate }, { VERSION }] =
     await Promise.all([
       import("../broker/index.js"),
       import("../client/url.js"),
@@ -119,12 +119,12 @@ export async function runBroker(ctx: Context, o: BrokerCommandOptions): Promise<
       lastAt = now;
     }
     const parts = [
-      `${count(s.connections)} conn`,
-      `${count(s.queues)} queues`,
+      plural(s.connections, "connection"),
+      plural(s.queues, "queue"),
       `${count(s.ready)} ready`,
       `${count(s.unacked)} unacked`,
-      `in ${rate(inRate)}`,
-      `out ${rate(outRate)}`,
+      `in ${rate(inRate)}/s`,
+      `out ${rate(outRate)}/s`,
     ];
     if (s.blocked) parts.push(theme.warn("publishers blocked (memory)"));
     return parts.join(theme.dim(" · "));
