@@ -169,10 +169,7 @@ describe("tune and open", () => {
   it("refuses a frame_max above the offer with 530", async () => {
     const h = setup();
     const c = h.connect();
-    c.sendHeader();
-    await c.expect("connection.start");
-    c.startOk();
-    await c.expect("connection.tune");
+    await c.toTune();
     c.sendMethod(0, "connection.tune-ok", { channelMax: 0, frameMax: 131073, heartbeat: 0 });
     await c.expectConnectionClose(530);
   });
@@ -180,10 +177,7 @@ describe("tune and open", () => {
   it("refuses a frame_max below 4096 with 530", async () => {
     const h = setup();
     const c = h.connect();
-    c.sendHeader();
-    await c.expect("connection.start");
-    c.startOk();
-    await c.expect("connection.tune");
+    await c.toTune();
     c.sendMethod(0, "connection.tune-ok", { channelMax: 0, frameMax: 1024, heartbeat: 0 });
     await c.expectConnectionClose(530);
   });
@@ -191,10 +185,7 @@ describe("tune and open", () => {
   it("refuses a vhost other than / with 530", async () => {
     const h = setup();
     const c = h.connect();
-    c.sendHeader();
-    await c.expect("connection.start");
-    c.startOk();
-    await c.expect("connection.tune");
+    await c.toTune();
     c.sendMethod(0, "connection.tune-ok", { channelMax: 0, frameMax: 131072, heartbeat: 0 });
     c.sendMethod(0, "connection.open", { virtualHost: "/other" });
     const { replyText } = await c.expectConnectionClose(530);
@@ -328,10 +319,7 @@ describe("channels", () => {
   it("refuses a tune-ok channel_max above the offer", async () => {
     const h = setup({ channelMax: 5 });
     const c = h.connect();
-    c.sendHeader();
-    await c.expect("connection.start");
-    c.startOk();
-    const tune = await c.expect("connection.tune");
+    const { tune } = await c.toTune();
     expect(tune.args.channelMax).toBe(5);
     c.sendMethod(0, "connection.tune-ok", { channelMax: 6, frameMax: 131072, heartbeat: 0 });
     await c.expectConnectionClose(530);

@@ -284,10 +284,7 @@ export class TestClient {
       capabilities?: Record<string, boolean>;
     } = {},
   ): Promise<{ start: DecodedMethod; tune: DecodedMethod }> {
-    this.sendHeader();
-    const start = await this.expect("connection.start", 0);
-    this.startOk(opts);
-    const tune = await this.expect("connection.tune", 0);
+    const { start, tune } = await this.toTune(opts);
     this.sendMethod(0, "connection.tune-ok", {
       channelMax: opts.channelMax ?? Number(tune.args.channelMax),
       frameMax: opts.frameMax ?? Number(tune.args.frameMax),
@@ -295,6 +292,17 @@ export class TestClient {
     });
     this.sendMethod(0, "connection.open", { virtualHost: "/" });
     await this.expect("connection.open-ok", 0);
+    return { start, tune };
+  }
+
+  /** The handshake up to connection.tune, which the caller answers. */
+  async toTune(
+    opts: Parameters<TestClient["startOk"]>[0] = {},
+  ): Promise<{ start: DecodedMethod; tune: DecodedMethod }> {
+    this.sendHeader();
+    const start = await this.expect("connection.start", 0);
+    this.startOk(opts);
+    const tune = await this.expect("connection.tune", 0);
     return { start, tune };
   }
 
