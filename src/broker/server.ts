@@ -7,6 +7,7 @@ import { timingSafeEqual } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import { totalmem } from "node:os";
 import type { Duplex } from "node:stream";
+import { getHeapStatistics } from "node:v8";
 import { VHost } from "./model/vhost.js";
 import {
   AmqpConnection,
@@ -39,6 +40,7 @@ export interface BrokerOptions {
   /**
    * Bytes of queued message bodies above which publishers are blocked (connection.blocked)
    * until consumers catch up. Default: 40% of system memory, like RabbitMQ's watermark.
+   * Publishers are also blocked while the JavaScript heap is over 80% of its limit.
    */
   memoryHighWatermark?: number;
   /** Time a client has to complete the handshake, ms (default 10,000, as RabbitMQ). */
@@ -96,6 +98,9 @@ export class Broker implements ConnectionHost {
   private readonly connections = new Set<AmqpConnection>();
   private nextId = 1;
   private stored = 0;
+  private heapUsed = 0;
+  private readonly heapLimit = getHeapStatistics().heap_size_limit;
+  private readonly heapTimer: NodeJS.Timeout;
   private blocked = false;
   private publishedBefore = 0;
   private deliveredBefore = 0;
@@ -113,6 +118,9 @@ export class Broker implements ConnectionHost {
       productVersion: options.version ?? "0.0.0",
     };
     this.vhost = new VHost({ onStored: (d) => this.adjustStored(d) });
+    // Reading heap statistics costs microseconds: a few times a second, not per message.
+    this.heapTimer = setInterval(() => this.sampleHeap(), 250);
+    this.heapTimer.unref();
   }
 
   get firstUser(): BrokerUser {
@@ -151,10 +159,24 @@ export class Broker implements ConnectionHost {
 
   private adjustStored(delta: number): void {
     this.stored += delta;
-    const on = this.stored > this.watermark;
-    // Unblock with some room to spare, so the alarm does not flap.
-    if (this.blocked && this.stored < this.watermark * 0.9) this.setBlocked(false);
-    else if (!this.blocked && on) this.setBlocked(true);
+    this.checkMemory();
+  }
+
+  /**
+   * The memory alarm: queued bodies over the watermark, or the JavaScript heap (where every
+   * queued message has its bookkeeping) over 80% of its limit. It clears with 10% to spare,
+   * so it does not flap.
+   */
+  private checkMemory(): void {
+    const over = this.stored > this.watermark || this.heapUsed > this.heapLimit * 0.8;
+    const under = this.stored < this.watermark * 0.9 && this.heapUsed < this.heapLimit * 0.72;
+    if (this.blocked && under) this.setBlocked(false);
+    else if (!this.blocked && over) this.setBlocked(true);
+  }
+
+  private sampleHeap(): void {
+    this.heapUsed = getHeapStatistics().used_heap_size;
+    this.checkMemory();
   }
 
   private setBlocked(on: boolean): void {
@@ -195,6 +217,7 @@ export class Broker implements ConnectionHost {
 
   /** Close every connection and stop all timers. */
   shutdown(): void {
+    clearInterval(this.heapTimer);
     for (const c of [...this.connections]) c.forceClose();
     this.vhost.close();
   }
