@@ -8,10 +8,18 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { Broker } from "./lib/broker.js";
 import { payload } from "./lib/payload.js";
 import { failure, lastJson, run, running, start } from "./lib/proc.js";
+import {
+  group,
+  maskUrl,
+  median,
+  paint,
+  parseArgsOrExit,
+  progress,
+  usageError,
+} from "./lib/stats.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "..");
@@ -48,7 +56,7 @@ Examples:
 // Flags
 
 function parseFlags(argv) {
-  const { values } = parseArgs({
+  const { values } = parseArgsOrExit(USAGE, {
     args: argv,
     options: {
       only: { type: "string" },
@@ -91,25 +99,16 @@ function parseFlags(argv) {
 }
 
 function usage(message) {
-  process.stderr.write(`error: ${message}\n\n${USAGE}\n`);
-  process.exit(1);
+  usageError(message, USAGE);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Statistics and formatting
 
-const median = (xs) => {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const group = (n) => Math.round(n).toLocaleString("en-US");
 const fmtMs = (ms) => (ms < 100 ? `${ms.toFixed(1)} ms` : `${group(ms)} ms`);
 const fmtRate = (r, digits = 0) =>
   `${digits ? r.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) : group(r)} msg/s`;
 const fmtUnit = (v, unit, digits) => (unit === "ms" ? fmtMs(v) : fmtRate(v, digits));
-const maskUrl = (url) => url.replace(/(\/\/[^:/@]*:)[^/]*@/, "$1***@");
 
 // ---------------------------------------------------------------------------------------------
 // Harness state
@@ -135,7 +134,6 @@ const spawnOpts = (timeoutMs, stdout = "capture", cpu = false) => ({
 });
 const queueName = (bench) =>
   `eventlab-bench.${bench}.${process.pid}.${Date.now().toString(36)}.${++queueSeq}`;
-const progress = (line) => process.stderr.write(`  ${line}\n`);
 
 /**
  * Run `sides` alternately (A/B/A/B…), `warmup` unmeasured rounds first, then `n` measured
@@ -588,9 +586,6 @@ async function benchRate() {
 
 // ---------------------------------------------------------------------------------------------
 // Output
-
-const color = process.stdout.isTTY && !process.env.NO_COLOR;
-const paint = (code, s) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
 
 function printTable(rows, failures, meta) {
   const header = ["benchmark", "eventlab", "baseline", "ratio", "target", "result"];
