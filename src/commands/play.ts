@@ -99,10 +99,12 @@ export async function runPlay(ctx: Context, o: PlayOptions): Promise<void> {
     connection = await connect([broker.url], { connectionName: "eventlab play" });
   }
   const where = broker
-    ? `the embedded broker ${theme.dim(`(in this process, ${broker.url})`)}`
+    ? `the embedded broker ${theme.dim("(in this process)")}`
     : connection.address.display;
-  if (!o.json)
-    io.err(`${theme.symbols.info} playing ${templates.join(", ")} from ${source} on ${where}`);
+  if (!o.json) {
+    const what = templates.length === 1 ? templates[0] : `${templates.length} templates`;
+    io.err(`${theme.symbols.info} playing ${what} from ${source} on ${where}`);
+  }
 
   const { startProgress } = await import("../ui/progress.js");
   const state = { published: 0, planned: 0, consumed: 0, routed: 0 };
@@ -157,7 +159,7 @@ export async function runPlay(ctx: Context, o: PlayOptions): Promise<void> {
     if (!report.interrupted) {
       io.err(
         theme.dim(
-          "next: `eventlab init` writes this config to edit; `eventlab broker` keeps a broker running for produce and consume",
+          "next: `eventlab init` to edit this config · `eventlab broker` to keep a broker up",
         ),
       );
     }
