@@ -589,6 +589,40 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: "global prefetch 3: shared by two consumers on one channel",
+    async run(ctx) {
+      const { ch, pub } = await open(ctx);
+      const a = ctx.q("gpa");
+      const b = ctx.q("gpb");
+      await ch.assertQueue(a, { durable: false });
+      await ch.assertQueue(b, { durable: false });
+      await publishAll(pub, "", a, ["a1", "a2", "a3", "a4"]);
+      await publishAll(pub, "", b, ["b1", "b2", "b3", "b4"]);
+      await ch.prefetch(3, true);
+      const got: Message[] = [];
+      await ch.consume(a, (m) => m && got.push(m));
+      await ch.consume(b, (m) => m && got.push(m));
+      await ctx.poll(
+        async () => got.length,
+        (n) => n >= 3,
+      );
+      // A short explicit window (100 ms) in which a fourth delivery must NOT arrive.
+      await timeout(100);
+      const first = got.length;
+      const ready = (await ch.checkQueue(a)).messageCount + (await ch.checkQueue(b)).messageCount;
+      ch.ackAll();
+      let acked = first;
+      const all = await ctx.poll(
+        async () => {
+          for (; acked < got.length; acked++) ch.ack(got[acked]!);
+          return got.length;
+        },
+        (n) => n >= 8,
+      );
+      return { first, ready, all, bodies: got.map((m) => m.content.toString()).sort() };
+    },
+  },
+  {
     name: "nack multiple with requeue: re-got in original order, redelivered",
     async run(ctx) {
       const { ch, pub } = await open(ctx);
