@@ -11,6 +11,7 @@ import { deleteCommand } from "./commands/delete.js";
 import { initCommand } from "./commands/init.js";
 import { playCommand } from "./commands/play.js";
 import { produceCommand } from "./commands/produce.js";
+import { routeCommand } from "./commands/route.js";
 import { topologyCommand } from "./commands/topology.js";
 import { type Context, type ContextDeps, createContext, type GlobalOptions } from "./context.js";
 import { EventlabError, ExitCode } from "./errors.js";
@@ -43,6 +44,7 @@ Examples:
   $ eventlab topology apply                        # declare the config's exchanges, queues, bindings
   $ eventlab produce order-created --amount 100    # publish from a template
   $ eventlab consume inventory --count 10 --json   # read 10 messages as NDJSON
+  $ eventlab route orders order.created.eu         # which queues get it, and why
   $ eventlab declare exchange orders --type topic
   $ eventlab broker                                # the embedded broker on 127.0.0.1:5672
 
@@ -68,6 +70,7 @@ Exit codes: 0 ok, 1 error, 2 interrupted (Ctrl-C), 3 some messages were nacked o
     declareCommand,
     deleteCommand,
     topologyCommand,
+    routeCommand,
     initCommand,
     brokerCommand,
   ]) {

@@ -5,10 +5,11 @@
  * same pure routing code the embedded broker uses, so `lost` is measured, not assumed.
  */
 
-import { type RouteResult, RoutingTable } from "../broker/routing/index.js";
+import type { RouteResult } from "../broker/routing/index.js";
 import type { Connection } from "../client/connect.js";
-import type { Config, Topology } from "../config/schema.js";
+import type { Config } from "../config/schema.js";
 import { Pacer, paceOf, sleep } from "./pacer.js";
+import { routingTableOf } from "./routing.js";
 
 export interface RoundTripOptions {
   templates: string[];
@@ -58,41 +59,6 @@ export interface RoundTripProgress {
   planned: number;
   consumed: number;
   routed: number;
-}
-
-/** The config's topology as the pure routing table sees it (plus the amq.* exchanges). */
-export function routingTableOf(topology: Topology): RoutingTable {
-  const queues = new Set(Object.keys(topology.queues));
-  const table = new RoutingTable((name) => queues.has(name));
-  for (const [name, type] of [
-    ["amq.direct", "direct"],
-    ["amq.fanout", "fanout"],
-    ["amq.topic", "topic"],
-    ["amq.headers", "headers"],
-    ["amq.match", "headers"],
-  ] as const) {
-    table.declareExchange({ name, type });
-  }
-  for (const [name, e] of Object.entries(topology.exchanges)) {
-    table.declareExchange({
-      name,
-      type: e.type,
-      internal: e.internal,
-      alternateExchange: e.alternateExchange,
-    });
-  }
-  for (const b of topology.bindings) {
-    const args: Record<string, unknown> = { ...(b.headers ?? {}), ...(b.arguments ?? {}) };
-    if (b.match !== undefined) args["x-match"] = b.match;
-    table.bind({
-      source: b.source,
-      destination: b.destination,
-      destinationType: b.destinationType,
-      routingKey: b.routingKey,
-      arguments: args,
-    });
-  }
-  return table;
 }
 
 export async function runRoundTrip(

@@ -4,7 +4,7 @@
  */
 import amqp, { type ChannelModel, type ConfirmChannel } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compileBinding } from "../../src/broker/routing/index.js";
+import { compileBinding, explainRoute, RoutingTable } from "../../src/broker/routing/index.js";
 import {
   HEADER_BINDINGS,
   HEADER_MESSAGES,
@@ -122,6 +122,16 @@ describe.skipIf(!RABBITMQ_URL)("routing conformance with RabbitMQ", () => {
             if (messageCount === 1) got.push(queue);
           }
           expect(got.sort()).toEqual(s.expected);
+          // `eventlab route` explains with the same table: its queues are what RabbitMQ did.
+          const queues = new Set(s.queues);
+          const table = new RoutingTable((name) => queues.has(name));
+          for (const x of s.exchanges) table.declareExchange(x);
+          for (const b of s.bindings) table.bind(b);
+          const explained = explainRoute(table, s.publish.exchange, {
+            routingKey: s.publish.routingKey,
+            headers: s.publish.headers,
+          });
+          expect([...explained.queues].sort()).toEqual(got);
         } finally {
           for (const queue of s.queues) await c.deleteQueue(n(queue));
           for (const x of s.exchanges) await c.deleteExchange(n(x.name));

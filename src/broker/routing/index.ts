@@ -10,6 +10,16 @@ export {
   type RoutedMessage,
 } from "./bindings.js";
 export {
+  type BindingStep,
+  type BindingVerdict,
+  explainBinding,
+  explainHeaders,
+  explainRoute,
+  explainTopic,
+  type Hop,
+  type RouteExplanation,
+} from "./explain.js";
+export {
   compileHeaders,
   HEADERS_MODES,
   type HeadersBinding,
@@ -18,5 +28,12 @@ export {
   matchHeaders,
   sameValue,
 } from "./headers.js";
-export { type BindingDef, type ExchangeDef, type RouteResult, RoutingTable } from "./resolve.js";
+export {
+  type BindingDef,
+  type ExchangeDef,
+  type RouteResult,
+  type RouteTracer,
+  RoutingTable,
+  type Via,
+} from "./resolve.js";
 export { compileTopic, matchWords, type TopicMatcher } from "./topic.js";

@@ -40,6 +40,28 @@ export interface RouteResult {
   cyclesStopped: number;
 }
 
+/** How the resolution reached an exchange. */
+export type Via =
+  | { kind: "publish" }
+  | { kind: "binding"; from: string }
+  | { kind: "alternate"; from: string };
+
+/**
+ * Watches a resolution step by step, for `eventlab route`: the same loop that routes,
+ * reporting each exchange reached, each binding tested and what it decided.
+ */
+export interface RouteTracer {
+  /** An exchange reached; `def` is undefined when it does not exist. */
+  hop(name: string, def: ExchangeDef | undefined, via: Via): void;
+  binding(b: BindingDef, matched: boolean): void;
+  /** A hop skipped because the exchange was already visited. */
+  cycle(name: string, via: Via): void;
+  /** Nothing matched and the alternate exchange is named but missing. */
+  alternateMissing(from: string, to: string): void;
+  /** The default exchange: the queue named by the key, and whether it exists. */
+  defaultExchange(queue: string, exists: boolean): void;
+}
+
 interface CompiledBinding extends BindingDef {
   match: BindingMatcher;
 }
@@ -98,7 +120,7 @@ export class RoutingTable {
     return this.bindings.get(b.source)?.delete(bindingId(b)) ?? false;
   }
 
-  route(exchange: string, message: RoutedMessage): RouteResult {
+  route(exchange: string, message: RoutedMessage, trace?: RouteTracer): RouteResult {
     const result: RouteResult = { queues: [], exchanges: [], alternates: [], cyclesStopped: 0 };
     const seenQueues = new Set<string>();
     const visited = new Set<string>();
@@ -110,35 +132,43 @@ export class RoutingTable {
     };
     if (exchange === "") {
       result.exchanges.push("");
-      if (this.queueExists(message.routingKey)) addQueue(message.routingKey);
+      const exists = this.queueExists(message.routingKey);
+      trace?.hop("", this.exchanges.get(""), { kind: "publish" });
+      trace?.defaultExchange(message.routingKey, exists);
+      if (exists) addQueue(message.routingKey);
       return result;
     }
-    const pending = [exchange];
+    const pending: Array<{ name: string; via: Via }> = [
+      { name: exchange, via: { kind: "publish" } },
+    ];
     // Bounded by the number of exchanges: each is visited at most once.
     while (pending.length > 0) {
-      const name = pending.shift() as string;
+      const { name, via } = pending.shift() as { name: string; via: Via };
       if (visited.has(name)) {
         result.cyclesStopped += 1;
+        trace?.cycle(name, via);
         continue;
       }
       visited.add(name);
       const def = this.exchanges.get(name);
+      trace?.hop(name, def, via);
       if (!def) continue;
       result.exchanges.push(name);
       let matched = 0;
       for (const b of this.bindings.get(name)?.values() ?? []) {
-        if (!b.match(message)) continue;
+        const ok = b.match(message);
+        trace?.binding(b, ok);
+        if (!ok) continue;
         matched += 1;
         if (b.destinationType === "queue") addQueue(b.destination);
-        else pending.push(b.destination);
+        else pending.push({ name: b.destination, via: { kind: "binding", from: name } });
       }
-      if (
-        matched === 0 &&
-        def.alternateExchange !== undefined &&
-        this.exchanges.has(def.alternateExchange)
-      ) {
-        result.alternates.push(def.alternateExchange);
-        pending.push(def.alternateExchange);
+      const ae = def.alternateExchange;
+      if (matched === 0 && ae !== undefined) {
+        if (this.exchanges.has(ae)) {
+          result.alternates.push(ae);
+          pending.push({ name: ae, via: { kind: "alternate", from: name } });
+        } else trace?.alternateMissing(name, ae);
       }
     }
     return result;

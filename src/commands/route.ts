@@ -1,0 +1,99 @@
+/**
+ * `eventlab route <exchange> [routing-key]`: which queues a message would reach, and why,
+ * worked out offline from the config's topology by the routing code the embedded broker
+ * uses. Every binding is shown with ✓ or ✗ and the reason.
+ */
+import { Command } from "commander";
+import type { Context } from "../context.js";
+import { EventlabError } from "../errors.js";
+import { collect, keyValueFlags } from "./options.js";
+
+export interface RouteOptions {
+  exchange: string;
+  routingKey: string;
+  headers: Record<string, unknown>;
+  json: boolean;
+}
+
+export type RouteRun = (ctx: Context, o: RouteOptions) => Promise<void>;
+
+export function routeCommand(ctx: Context, run: RouteRun = runRoute): Command {
+  return new Command("route")
+    .description("explain where a message would go: each binding tested, each hop, the queues")
+    .argument("<exchange>", "the exchange to publish to ('' for the default exchange)")
+    .argument("[routing-key]", "the routing key", "")
+    .option("-H, --header <key=value>", "a message header (repeatable; values are typed)", collect)
+    .option("--json", "print the explanation as JSON, with a top-level queues array")
+    .addHelpText(
+      "after",
+      `
+The answer comes from the config's topology, offline, using the same routing code as the
+embedded broker (and checked against RabbitMQ): topic wildcards, headers matching in all
+four x-match modes, exchange-to-exchange bindings, alternate exchanges and cycles.
+
+Examples:
+  $ eventlab route orders order.created.eu
+  $ eventlab route alerts --header region=eu --header priority=high
+  $ eventlab route orders order.refunded --json | jq .queues
+  $ eventlab route '' inventory                  # the default exchange`,
+    )
+    .action(
+      async (exchange: string, routingKey: string, f: { header?: string[]; json?: boolean }) =>
+        run(ctx, {
+          exchange,
+          routingKey,
+          headers: keyValueFlags("--header", f.header),
+          json: f.json === true,
+        }),
+    );
+}
+
+export async function runRoute(ctx: Context, o: RouteOptions): Promise<void> {
+  const { io, theme } = ctx;
+  const { config, file } = await ctx.loadConfig();
+  const [{ routingTableOf }, { explainRoute }, { renderRoute, routeVerdict }] = await Promise.all([
+    import("../lab/routing.js"),
+    import("../broker/routing/index.js"),
+    import("../ui/route-view.js"),
+  ]);
+  const skipped: string[] = [];
+  const table = routingTableOf(config.topology, (why) => skipped.push(why));
+  if (o.exchange !== "" && !table.exchange(o.exchange)) {
+    const known = Object.keys(config.topology.exchanges);
+    throw new EventlabError(
+      "not-found",
+      `no exchange '${o.exchange}' in ${file ?? "the config"}: a publish to it would close the channel with 404 NOT_FOUND`,
+      {
+        hint: known.length
+          ? `exchanges in the config: ${known.join(", ")}; amq.direct, amq.fanout, amq.topic, amq.headers, amq.match and '' always exist`
+          : "there is no config topology: run `eventlab init`, or add a topology: section",
+      },
+    );
+  }
+  const e = explainRoute(table, o.exchange, { routingKey: o.routingKey, headers: o.headers });
+  const first = e.hops[0];
+  const refused = first?.internal === true;
+  const queues = refused ? [] : e.queues;
+  for (const why of skipped) io.err(`${theme.warn(theme.symbols.warn)} ${why}`);
+  if (o.json) {
+    io.out(
+      `${JSON.stringify({
+        exchange: o.exchange,
+        routingKey: o.routingKey,
+        headers: o.headers,
+        queues,
+        routed: queues.length > 0,
+        refused: refused ? "internal exchange: 403 ACCESS_REFUSED" : undefined,
+        outcome: routeVerdict({ ...e, queues }, refused),
+        exchanges: e.exchanges,
+        alternates: e.alternates,
+        cyclesStopped: e.cyclesStopped,
+        hops: e.hops,
+        cycles: e.cycles,
+        source: file,
+      })}\n`,
+    );
+    return;
+  }
+  io.out(renderRoute({ ...e, queues }, o, theme));
+}
