@@ -39,6 +39,8 @@ export interface ProduceOptions {
   json: boolean;
   /** How long to wait for outstanding confirms at the end (and after Ctrl-C). */
   settleTimeoutMs: number;
+  /** Explain where each template's first message goes before publishing it. */
+  explain?: boolean;
 }
 
 export interface TemplateSummary {
@@ -132,6 +134,7 @@ interface RawProduceFlags {
   seed?: string;
   json?: boolean;
   settleTimeout?: string;
+  explain?: boolean;
 }
 
 export function parseProduceArgs(templates: string[], flags: RawProduceFlags): ProduceOptions {
@@ -169,6 +172,7 @@ export function parseProduceArgs(templates: string[], flags: RawProduceFlags): P
     seed: intFlag("--seed", flags.seed, 0, 2 ** 32 - 1),
     json: flags.json === true,
     settleTimeoutMs: durationFlag("--settle-timeout", flags.settleTimeout) ?? 10_000,
+    explain: flags.explain === true,
   };
 }
 
@@ -208,11 +212,16 @@ export function produceCommand(ctx: Context, run = runProduce): Command {
       "10s",
     )
     .option("--json", "print the summary as one JSON object")
+    .option(
+      "--explain",
+      "first explain where each template's first message goes (as `eventlab route` does)",
+    )
     .addHelpText(
       "after",
       `
 Examples:
   $ eventlab produce order-created                          # one template from the config
+  $ eventlab produce order-created --explain --amount 1     # and why it lands where it does
   $ eventlab produce order-created --amount 1000 --rate 200
   $ eventlab produce match-goal match-card --amount 20 --delay 500ms --seed 7
   $ eventlab produce --exchange '' --key inventory --body '{"sku":"A-1","qty":{{int 1 5}}}' --amount 10
@@ -342,6 +351,24 @@ export async function resolveTemplates(
   });
 }
 
+/** `--explain`: the routing of a template's first message, on stderr. */
+async function explain(
+  ctx: Context,
+  template: string,
+  m: { exchange: string; routingKey: string; properties: { headers: Record<string, unknown> } },
+): Promise<void> {
+  const { explainText } = await import("./route.js");
+  const text = await explainText(ctx, {
+    exchange: m.exchange,
+    routingKey: m.routingKey,
+    headers: m.properties.headers,
+  });
+  ctx.io.err(ctx.theme.dim(`${template}: where its first message goes`));
+  ctx.io.stderr.write(
+    text ?? `the config does not declare exchange '${m.exchange}': nothing to explain offline\n`,
+  );
+}
+
 export async function runProduce(ctx: Context, o: ProduceOptions): Promise<void> {
   const resolved = await resolveTemplates(ctx, o);
   // Load what the run needs side by side, not one after another.
@@ -399,6 +426,7 @@ export async function runProduce(ctx: Context, o: ProduceOptions): Promise<void>
             if (ctx.signal.aborted) return;
             const message = t.render();
             mine.exchange = message.exchange;
+            if (i === 0 && o.explain) await explain(ctx, t.name, message);
             if (!publisher.publish(message)) await publisher.ready(ctx.signal);
             mine.published += 1;
             // Let confirms, returns and timers in between long synchronous bursts.

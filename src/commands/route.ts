@@ -48,6 +48,27 @@ Examples:
     );
 }
 
+/**
+ * The explanation of one message as text, from the config's topology: for `produce
+ * --explain`. Undefined when the config does not declare the exchange.
+ */
+export async function explainText(
+  ctx: Context,
+  message: { exchange: string; routingKey: string; headers: Record<string, unknown> },
+): Promise<string | undefined> {
+  const { config } = await ctx.loadConfig();
+  const [{ routingTableOf }, { explainRoute }, { renderRoute }] = await Promise.all([
+    import("../lab/routing.js"),
+    import("../broker/routing/index.js"),
+    import("../ui/route-view.js"),
+  ]);
+  const table = routingTableOf(config.topology);
+  if (message.exchange !== "" && !table.exchange(message.exchange)) return undefined;
+  const e = explainRoute(table, message.exchange, message);
+  const refused = e.hops[0]?.internal === true;
+  return renderRoute({ ...e, queues: refused ? [] : e.queues }, message, ctx.theme);
+}
+
 export async function runRoute(ctx: Context, o: RouteOptions): Promise<void> {
   const { io, theme } = ctx;
   const { config, file } = await ctx.loadConfig();

@@ -92,8 +92,14 @@ templates:
     const env = { EVENTLAB_URL: url };
     const apply = await runCli(["topology", "apply"], { cwd: dir, env });
     expect(apply.code, apply.stderr).toBe(0);
-    const produce = await runCli(["produce", "order", "--seed", "7", "--json"], { cwd: dir, env });
+    const produce = await runCli(["produce", "order", "--seed", "7", "--json", "--explain"], {
+      cwd: dir,
+      env,
+    });
     expect(produce.code, produce.stderr).toBe(3); // the "us" half is returned: no binding
+    expect(produce.stderr).toContain("order: where its first message goes");
+    expect(produce.stderr).toMatch(/shop \(topic\) ← published with key 'order\.created\.(eu|us)'/);
+    expect(produce.stderr).toMatch(/[✓✗] orders-eu +order\.\*\.eu/);
     const summary = JSON.parse(produce.stdout.trim().split("\n").pop() as string) as {
       published: number;
       confirmed: number;
