@@ -1,6 +1,6 @@
 /**
- * `eventlab init`: writes the starter config, never overwrites without --force, and what it
- * writes loads.
+ * `eventlab init`: writes the starter config or a preset, never overwrites without --force,
+ * and what it writes loads; `--list` lists the presets.
  */
 import { access, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -173,6 +173,156 @@ describe("eventlab init", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("--force");
     expect(r.stdout).toContain("Examples:\n  $ eventlab init");
+  });
+});
+
+const PRESETS = ["headers-routing", "notifications", "orders", "retries", "soccer"];
+const presetFile = (name: string) => path.join(REPO, "config", "presets", `${name}.yaml`);
+
+describe("eventlab init --preset and --list", () => {
+  it("--preset writes that preset, which loads, and says what to run next", async () => {
+    const cwd = await freshDir();
+    const r = await runCli(["init", "--preset", "soccer"], { cwd });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("wrote eventlab.config.yaml (preset soccer)");
+    expect(r.stdout).toContain("templates: goal, card, substitution, whistle");
+    expect(r.stdout).toMatch(/^ {2}eventlab topology apply\s+# /m);
+    expect(r.stdout).toMatch(/^ {2}eventlab produce goal card substitution whistle\s+# /m);
+    expect(r.stdout).toMatch(/^ {2}eventlab consume goal-ticker\s+# /m);
+    expect(r.stdout).not.toContain("--config");
+
+    const written = await readFile(path.join(cwd, "eventlab.config.yaml"), "utf8");
+    const preset = await readFile(presetFile("soccer"), "utf8");
+    const body = (s: string) => s.split("\n").slice(1).join("\n");
+    expect(body(written)).toBe(body(preset));
+    const ref = written.split("\n")[0]?.replace("# yaml-language-server: $schema=", "") ?? "";
+    if (!/^https:\/\//.test(ref))
+      await expect(access(path.resolve(cwd, ref))).resolves.toBeUndefined();
+
+    const loaded = await loadConfig({ cwd, env: {} });
+    expect(Object.keys(loaded.config.templates)).toEqual([
+      "goal",
+      "card",
+      "substitution",
+      "whistle",
+    ]);
+    expect(loaded.config.topology.exchanges["soccer.match"]?.type).toBe("direct");
+  });
+
+  it.each(PRESETS)("--preset %s writes a config that loads", async (name) => {
+    const cwd = await freshDir();
+    const r = await runCli(["init", "--preset", name, "--json"], { cwd });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      file: "eventlab.config.yaml",
+      created: true,
+      overwritten: false,
+      preset: name,
+    });
+    const loaded = await loadConfig({ cwd, env: {} });
+    expect(Object.keys(loaded.config.templates).length).toBeGreaterThan(0);
+  });
+
+  it("--preset refuses to overwrite without --force, and replaces with it", async () => {
+    const cwd = await freshDir();
+    const mine = "templates: {}\n# my own config\n";
+    await writeFile(path.join(cwd, "eventlab.config.yaml"), mine);
+    const r = await runCli(["init", "--preset", "orders"], { cwd });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("error: eventlab.config.yaml already exists");
+    expect(r.stderr).toMatch(/hint: .*--force/);
+    expect(await readFile(path.join(cwd, "eventlab.config.yaml"), "utf8")).toBe(mine);
+
+    const forced = await runCli(["init", "--preset", "orders", "--force"], { cwd });
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toContain("replaced eventlab.config.yaml (preset orders)");
+    const loaded = await loadConfig({ cwd, env: {} });
+    expect(loaded.config.templates).toHaveProperty("order-created");
+    expect(loaded.config.topology.exchanges["shop.orders"]?.type).toBe("topic");
+  });
+
+  it("--preset with --file writes elsewhere (as JSON for .json), and the next commands carry --config", async () => {
+    const cwd = await freshDir();
+    const r = await runCli(["init", "--preset", "retries", "--file", "retries.json"], { cwd });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("eventlab topology apply --config retries.json");
+    expect(r.stdout).toContain("eventlab produce job urgent-job --config retries.json");
+    const text = await readFile(path.join(cwd, "retries.json"), "utf8");
+    expect(JSON.parse(text)).toHaveProperty("$schema");
+    const loaded = await loadConfig({ cwd, env: {}, file: "retries.json" });
+    expect(loaded.config.topology.queues).toHaveProperty("jobs.parking-lot");
+    await expect(access(path.join(cwd, "eventlab.config.yaml"))).rejects.toThrow();
+  });
+
+  it("an unknown preset is a usage error that names the presets, and writes nothing", async () => {
+    const cwd = await freshDir();
+    const r = await runCli(["init", "--preset", "socer"], { cwd });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain('error: unknown preset "socer"');
+    for (const name of PRESETS) expect(r.stderr).toContain(name);
+    expect(r.stderr).toContain("hint: `eventlab init --list`");
+    await expect(access(path.join(cwd, "eventlab.config.yaml"))).rejects.toThrow();
+  });
+
+  it("a preset name cannot reach outside config/presets", async () => {
+    const cwd = await freshDir();
+    const r = await runCli(["init", "--preset", "../eventlab.example"], { cwd });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('unknown preset "../eventlab.example"');
+  });
+
+  it("--preset with --list, or an empty --preset, is a usage error", async () => {
+    const cwd = await freshDir();
+    const both = await runCli(["init", "--preset", "soccer", "--list"], { cwd });
+    expect(both.code).toBe(1);
+    expect(both.stderr).toContain("give either --preset or --list");
+    const empty = await runCli(["init", "--preset", ""], { cwd });
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toContain("--preset needs a name");
+    await expect(access(path.join(cwd, "eventlab.config.yaml"))).rejects.toThrow();
+  });
+
+  it("--list lists the five presets, a line each in 80 columns, and writes nothing", async () => {
+    const cwd = await freshDir();
+    const r = await runCli(["init", "--list"], { cwd });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split("\n");
+    for (const name of PRESETS) {
+      const line = lines.find((l) => l.startsWith(`${name} `));
+      expect(line, name).toBeDefined();
+      // The description is the first line of the preset's opening comment.
+      const preset = await readFile(presetFile(name), "utf8");
+      const description = preset.split("\n")[2]?.replace(/^# /, "");
+      expect(line?.replace(/^\S+\s+/, "")).toBe(description);
+      expect(line?.length ?? 0).toBeLessThanOrEqual(80);
+    }
+    expect(r.stdout).toContain("eventlab init --preset <name>");
+    await expect(access(path.join(cwd, "eventlab.config.yaml"))).rejects.toThrow();
+  });
+
+  it("--list --json prints an array of {name, description}", async () => {
+    const r = await runCli(["init", "--list", "--json"], { cwd: await freshDir() });
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split("\n")).toHaveLength(1);
+    const list = JSON.parse(r.stdout) as Array<{ name: string; description: string }>;
+    expect(list.map((p) => p.name)).toEqual(PRESETS);
+    for (const p of list) {
+      expect(Object.keys(p).sort()).toEqual(["description", "name"]);
+      expect(p.description).toMatch(/^[A-Z].{10,}\.$/);
+    }
+  });
+
+  it("help shows --preset and --list with examples", async () => {
+    const r = await runCli(["init", "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/--preset <name>/);
+    expect(r.stdout).toMatch(/--list/);
+    expect(r.stdout).toContain("$ eventlab init --list");
+    expect(r.stdout).toMatch(/\$ eventlab init --preset \w+/);
   });
 });
 
