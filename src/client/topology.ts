@@ -3,11 +3,20 @@
  * and what was already there. A 406 (the object exists with other settings) becomes an
  * error that shows what was asked beside what the broker has.
  */
-import type { Channel, Options } from "amqplib";
+import type { Channel } from "amqplib";
+import {
+  bindingArguments,
+  exchangeOptions,
+  queueArguments,
+  queueOptions,
+} from "../config/arguments.js";
 import type { BindingConfig, ExchangeConfig, QueueConfig, Topology } from "../config/schema.js";
 import { EventlabError } from "../errors.js";
 import type { Connection } from "./connect.js";
 import { brokerError, replyOf, shellQuote } from "./errors.js";
+
+/** The declarations' flags and arguments, for callers that import them from here. */
+export { bindingArguments, exchangeOptions, queueArguments, queueOptions };
 
 export type ObjectKind = "exchange" | "queue" | "binding";
 
@@ -25,53 +34,6 @@ export interface DeleteResult {
   status: "deleted" | "absent";
   /** Messages deleted with a queue. */
   messageCount?: number;
-}
-
-/** x- arguments for a queue: the named fields, then `arguments` as given. */
-export function queueArguments(q: Partial<QueueConfig>): Record<string, unknown> {
-  const args: Record<string, unknown> = {};
-  const put = (key: string, value: unknown) => {
-    if (value !== undefined) args[key] = value;
-  };
-  put("x-message-ttl", q.messageTtl === undefined ? undefined : Math.round(q.messageTtl));
-  put("x-expires", q.expires === undefined ? undefined : Math.round(q.expires));
-  put("x-max-length", q.maxLength);
-  put("x-max-length-bytes", q.maxLengthBytes);
-  put("x-overflow", q.overflow);
-  put("x-dead-letter-exchange", q.deadLetterExchange);
-  put("x-dead-letter-routing-key", q.deadLetterRoutingKey);
-  put("x-max-priority", q.maxPriority);
-  put("x-queue-type", q.queueType);
-  return { ...args, ...(q.arguments ?? {}) };
-}
-
-export function queueOptions(q: Partial<QueueConfig>): Options.AssertQueue {
-  return {
-    durable: q.durable ?? true,
-    exclusive: q.exclusive ?? false,
-    autoDelete: q.autoDelete ?? false,
-    arguments: queueArguments(q),
-  };
-}
-
-export function exchangeOptions(e: Partial<ExchangeConfig>): Options.AssertExchange {
-  const args: Record<string, unknown> = { ...(e.arguments ?? {}) };
-  if (e.alternateExchange !== undefined) args["alternate-exchange"] = e.alternateExchange;
-  return {
-    durable: e.durable ?? true,
-    autoDelete: e.autoDelete ?? false,
-    internal: e.internal ?? false,
-    arguments: args,
-  };
-}
-
-/** Binding arguments: headers plus x-match for headers exchanges, then `arguments`. */
-export function bindingArguments(
-  b: Pick<BindingConfig, "headers" | "match" | "arguments">,
-): Record<string, unknown> {
-  const args: Record<string, unknown> = { ...(b.headers ?? {}) };
-  if (b.match !== undefined) args["x-match"] = b.match;
-  return { ...args, ...(b.arguments ?? {}) };
 }
 
 export function bindingName(
@@ -325,4 +287,159 @@ function declareError(
       cause: err,
     },
   );
+}
+
+// -- diff: the config's topology against a live broker ---------------------------------------
+
+export interface DiffDifference {
+  setting: string;
+  /** The config's value, as RabbitMQ printed it. */
+  config: string;
+  /** The broker's value, as RabbitMQ printed it. */
+  broker: string;
+}
+
+export interface DiffEntry {
+  kind: ObjectKind;
+  name: string;
+  /** unchecked: bindings whose ends exist; AMQP 0-9-1 cannot tell whether the binding does. */
+  status: "same" | "missing" | "different" | "unchecked";
+  differences?: DiffDifference[];
+  note?: string;
+}
+
+/**
+ * Compare one exchange or queue with the broker: a passive declare (own channel: a 404 closes
+ * it), then, when it exists, a declare with the config's settings on a throwaway channel. The
+ * same settings make that a no-op; other ones give a 406 naming the first setting that differs
+ * (RabbitMQ stops at the first). Nothing is created: a missing object is never declared.
+ */
+async function diffObject(
+  connection: Connection,
+  kind: "exchange" | "queue",
+  name: string,
+  declare: (ch: Channel) => Promise<unknown>,
+): Promise<DiffEntry> {
+  let present: boolean;
+  try {
+    present = await exists(connection, kind, name);
+  } catch (err) {
+    if (err instanceof EventlabError && err.code === "resource-locked") {
+      return {
+        kind,
+        name,
+        status: "different",
+        differences: [
+          { setting: "exclusive", config: "false", broker: "exclusive to another connection" },
+        ],
+      };
+    }
+    throw err;
+  }
+  if (!present) return { kind, name, status: "missing" };
+  try {
+    await withChannel(connection, declare);
+    return { kind, name, status: "same" };
+  } catch (err) {
+    const reply = replyOf(err);
+    if (reply?.code === 405) {
+      return {
+        kind,
+        name,
+        status: "different",
+        differences: [{ setting: "exclusive", config: "true", broker: "not exclusive to us" }],
+      };
+    }
+    if (reply?.code !== 406) throw brokerError(err, { kind, name });
+    const d = parseInequivalent(reply.text);
+    return {
+      kind,
+      name,
+      status: "different",
+      differences: [
+        d
+          ? { setting: d.setting, config: d.requested, broker: d.current }
+          : { setting: "?", config: "", broker: reply.text.replace(/^[A-Z_]+ - /, "") },
+      ],
+    };
+  }
+}
+
+export function diffExchange(
+  connection: Connection,
+  name: string,
+  e: Partial<ExchangeConfig>,
+): Promise<DiffEntry> {
+  return diffObject(connection, "exchange", name, (ch) =>
+    ch.assertExchange(name, e.type ?? "direct", exchangeOptions(e)),
+  );
+}
+
+export function diffQueue(
+  connection: Connection,
+  name: string,
+  q: Partial<QueueConfig>,
+): Promise<DiffEntry> {
+  return diffObject(connection, "queue", name, (ch) => ch.assertQueue(name, queueOptions(q)));
+}
+
+/**
+ * Every exchange and queue of the topology, then its bindings. AMQP 0-9-1 has no way to ask
+ * whether a binding exists (unbinding a missing one succeeds, binding twice is harmless), so a
+ * binding is "missing" only when its source or destination is, and "unchecked" otherwise.
+ */
+export async function diffTopology(
+  connection: Connection,
+  topology: Topology,
+  onEntry: (e: DiffEntry) => void = () => {},
+): Promise<DiffEntry[]> {
+  const entries: DiffEntry[] = [];
+  const known = new Map<string, boolean>();
+  const report = (e: DiffEntry) => {
+    entries.push(e);
+    if (e.kind !== "binding") known.set(`${e.kind}\u0000${e.name}`, e.status !== "missing");
+    onEntry(e);
+  };
+  for (const [name, e] of Object.entries(topology.exchanges))
+    report(await diffExchange(connection, name, e));
+  for (const [name, q] of Object.entries(topology.queues))
+    report(await diffQueue(connection, name, q));
+  const present = async (kind: "exchange" | "queue", name: string) => {
+    const key = `${kind}\u0000${name}`;
+    let v = known.get(key);
+    if (v === undefined) {
+      try {
+        v = await exists(connection, kind, name);
+      } catch (err) {
+        // Locked (exclusive to another connection) still means it is there.
+        if (err instanceof EventlabError && err.code === "resource-locked") v = true;
+        else throw err;
+      }
+      known.set(key, v);
+    }
+    return v;
+  };
+  for (const b of topology.bindings) {
+    const destKind = b.destinationType === "exchange" ? "exchange" : "queue";
+    const gone = [
+      ...((await present("exchange", b.source)) ? [] : [`exchange ${b.source}`]),
+      ...((await present(destKind, b.destination)) ? [] : [`${destKind} ${b.destination}`]),
+    ];
+    report(
+      gone.length > 0
+        ? {
+            kind: "binding",
+            name: bindingName(b),
+            status: "missing",
+            note: `${gone.join(" and ")} missing`,
+          }
+        : {
+            kind: "binding",
+            name: bindingName(b),
+            status: "unchecked",
+            note: "both ends exist; AMQP cannot list bindings",
+          },
+    );
+  }
+  return entries;
 }

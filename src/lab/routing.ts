@@ -3,6 +3,7 @@
  * go without a broker (`eventlab route`, `eventlab play`).
  */
 import { RoutingTable } from "../broker/routing/index.js";
+import { bindingArguments } from "../config/arguments.js";
 import type { Topology } from "../config/schema.js";
 
 /**
@@ -40,8 +41,7 @@ export function routingTableOf(
       );
       continue;
     }
-    const args: Record<string, unknown> = { ...(b.headers ?? {}), ...(b.arguments ?? {}) };
-    if (b.match !== undefined) args["x-match"] = b.match;
+    const args = bindingArguments(b);
     table.bind({
       source: b.source,
       destination: b.destination,
