@@ -12,6 +12,7 @@ import { initCommand } from "./commands/init.js";
 import { playCommand } from "./commands/play.js";
 import { produceCommand } from "./commands/produce.js";
 import { routeCommand } from "./commands/route.js";
+import { setupCommand } from "./commands/setup.js";
 import { topologyCommand } from "./commands/topology.js";
 import { type Context, type ContextDeps, createContext, type GlobalOptions } from "./context.js";
 import { EventlabError, ExitCode } from "./errors.js";
@@ -40,6 +41,7 @@ export function buildProgram(ctx: Context): Command {
       `
 Examples:
   $ eventlab play                                  # a round trip on the embedded broker, then a report
+  $ eventlab setup                                 # questions (or flags) → eventlab.config.yaml
   $ eventlab init                                  # write a starter eventlab.config.yaml
   $ eventlab topology apply                        # declare the config's exchanges, queues, bindings
   $ eventlab produce order-created --amount 100    # publish from a template
@@ -71,6 +73,7 @@ Exit codes: 0 ok, 1 error, 2 interrupted (Ctrl-C), 3 some messages were nacked o
     deleteCommand,
     topologyCommand,
     routeCommand,
+    setupCommand,
     initCommand,
     brokerCommand,
   ]) {
@@ -92,6 +95,7 @@ export async function main(argv: readonly string[], deps?: Partial<ContextDeps>)
     cwd: deps?.cwd ?? process.cwd(),
     signal: deps?.signal ?? controller.signal,
     ...(deps?.connect ? { connect: deps.connect } : {}),
+    ...(deps?.prompter ? { prompter: deps.prompter } : {}),
   });
   const program = buildProgram(ctx);
   applyToTree(program, (cmd) => {

@@ -12,6 +12,7 @@ import type { LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import type { ExitCode } from "./errors.js";
 import { createIo, type Io, type IoStreams } from "./ui/io.js";
+import type { Prompter } from "./ui/prompter.js";
 import { createTheme, type Theme } from "./ui/theme.js";
 
 /** Flags every command accepts. */
@@ -37,6 +38,8 @@ export interface Context {
   brokerUrls(): Promise<string[]>;
   /** Connect to the broker the flags, environment and config point at. */
   connect(options?: ConnectOptions): Promise<Connection>;
+  /** Questions to a person (inquirer on a terminal); only ask when `io.stdinIsTTY`. */
+  prompter(): Promise<Prompter>;
   /** A command's exit code when it is not 0 and nothing was thrown (e.g. undelivered messages). */
   setExitCode(code: ExitCode): void;
   readonly exitCode: ExitCode | undefined;
@@ -47,6 +50,8 @@ export interface ContextDeps {
   env: NodeJS.ProcessEnv;
   cwd: string;
   signal: AbortSignal;
+  /** Replace the prompter (tests answer questions by id). */
+  prompter?: Prompter;
   /** Replace the AMQP connect (tests). */
   connect?: (urls: readonly string[], options: ConnectOptions) => Promise<Connection>;
 }
@@ -117,6 +122,11 @@ export function createContext(deps: ContextDeps): Context {
         heartbeat: options.heartbeat ?? broker?.heartbeat,
         connectionName: options.connectionName,
       });
+    },
+    async prompter() {
+      if (deps.prompter) return deps.prompter;
+      const { inquirerPrompter } = await import("./ui/prompter.js");
+      return inquirerPrompter(io, deps.signal);
     },
     setExitCode(code) {
       exitCode = code;

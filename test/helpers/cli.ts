@@ -19,6 +19,8 @@ export interface RunOptions {
   tty?: boolean;
   signal?: AbortSignal;
   connect?: ContextDeps["connect"];
+  /** Answers questions by id (with tty: true, commands may ask). */
+  prompter?: ContextDeps["prompter"];
 }
 
 export function memoryStream(
@@ -47,6 +49,7 @@ export async function runCli(argv: string[], options: RunOptions = {}): Promise<
   ) as Readable & {
     isTTY?: boolean;
   };
+  if (options.tty) stdin.isTTY = true;
   const env: NodeJS.ProcessEnv = { NO_COLOR: "1", ...(options.env ?? {}) };
   const code = await main(argv, {
     streams: { stdin, stdout, stderr },
@@ -54,6 +57,7 @@ export async function runCli(argv: string[], options: RunOptions = {}): Promise<
     cwd: options.cwd ?? process.cwd(),
     signal: options.signal ?? new AbortController().signal,
     ...(options.connect ? { connect: options.connect } : {}),
+    ...(options.prompter ? { prompter: options.prompter } : {}),
   });
   return { code, stdout: stdout.text(), stderr: stderr.text() };
 }

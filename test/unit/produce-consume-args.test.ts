@@ -31,6 +31,7 @@ describe("produce argv", () => {
       seed: "42",
       json: true,
       settleTimeout: "3s",
+      explain: true,
     });
     expect(o).toEqual({
       templates: ["a", "b"],
@@ -55,6 +56,7 @@ describe("produce argv", () => {
       seed: 42,
       json: true,
       settleTimeoutMs: 3000,
+      explain: true,
     });
   });
 
