@@ -358,6 +358,7 @@ async function ask(ctx: Context, o: SetupOptions, p: Prompter | undefined): Prom
       choices: Object.entries(GENERATORS).map(([id, [ph, help]]) => ({
         value: id,
         name: `${id.padEnd(8)} ${ph}  ${theme.dim(help)}`,
+        short: id,
         checked: DEFAULT_FIELDS.some(([, g]) => g === id),
       })),
     });

@@ -9,6 +9,8 @@ export interface Choice<T extends string> {
   value: T;
   name: string;
   description?: string;
+  /** Shown once answered, instead of `name`. */
+  short?: string;
   checked?: boolean;
 }
 
