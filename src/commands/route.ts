@@ -29,13 +29,16 @@ export function routeCommand(ctx: Context, run: RouteRun = runRoute): Command {
       `
 The answer comes from the config's topology, offline, using the same routing code as the
 embedded broker (and checked against RabbitMQ): topic wildcards, headers matching in all
-four x-match modes, exchange-to-exchange bindings, alternate exchanges and cycles.
+four x-match modes, exchange-to-exchange bindings, alternate exchanges and cycles. With
+--url, a running embedded broker answers from its live state instead (RabbitMQ cannot:
+bindings cannot be listed over AMQP).
 
 Examples:
   $ eventlab route orders order.created.eu
   $ eventlab route alerts --header region=eu --header priority=high
   $ eventlab route orders order.refunded --json | jq .queues
-  $ eventlab route '' inventory                  # the default exchange`,
+  $ eventlab route '' inventory                  # the default exchange
+  $ eventlab --url amqp://localhost:5672 route orders order.created.eu   # a live embedded broker`,
     )
     .action(
       async (exchange: string, routingKey: string, f: { header?: string[]; json?: boolean }) =>
@@ -70,12 +73,12 @@ export async function explainText(
 }
 
 export async function runRoute(ctx: Context, o: RouteOptions): Promise<void> {
+  if (ctx.globals.url) return runLiveRoute(ctx, o);
   const { io, theme } = ctx;
   const { config, file } = await ctx.loadConfig();
-  const [{ routingTableOf }, { explainRoute }, { renderRoute, routeVerdict }] = await Promise.all([
+  const [{ routingTableOf }, { explainRoute }] = await Promise.all([
     import("../lab/routing.js"),
     import("../broker/routing/index.js"),
-    import("../ui/route-view.js"),
   ]);
   const skipped: string[] = [];
   const table = routingTableOf(config.topology, (why) => skipped.push(why));
@@ -92,10 +95,40 @@ export async function runRoute(ctx: Context, o: RouteOptions): Promise<void> {
     );
   }
   const e = explainRoute(table, o.exchange, { routingKey: o.routingKey, headers: o.headers });
+  for (const why of skipped) io.err(`${theme.warn(theme.symbols.warn)} ${why}`);
+  await printRoute(ctx, o, e, file);
+}
+
+/** --url: the running embedded broker explains from its live state. */
+async function runLiveRoute(ctx: Context, o: RouteOptions): Promise<void> {
+  const { liveRoute } = await import("../client/route.js");
+  const connection = await ctx.connect({ connectionName: "eventlab route" });
+  try {
+    const live = await liveRoute(connection, o);
+    if (!live.exists) {
+      throw new EventlabError(
+        "not-found",
+        `no exchange '${o.exchange}' on ${connection.address.display}: a publish to it would close the channel with 404 NOT_FOUND`,
+        { hint: "declare it (`eventlab declare exchange`), or check the name" },
+      );
+    }
+    await printRoute(ctx, o, live.explanation, connection.address.display);
+  } finally {
+    await connection.close();
+  }
+}
+
+async function printRoute(
+  ctx: Context,
+  o: RouteOptions,
+  e: import("../broker/routing/index.js").RouteExplanation,
+  source: string | undefined,
+): Promise<void> {
+  const { io, theme } = ctx;
+  const { renderRoute, routeVerdict } = await import("../ui/route-view.js");
   const first = e.hops[0];
   const refused = first?.internal === true;
   const queues = refused ? [] : e.queues;
-  for (const why of skipped) io.err(`${theme.warn(theme.symbols.warn)} ${why}`);
   if (o.json) {
     io.out(
       `${JSON.stringify({
@@ -111,7 +144,7 @@ export async function runRoute(ctx: Context, o: RouteOptions): Promise<void> {
         cyclesStopped: e.cyclesStopped,
         hops: e.hops,
         cycles: e.cycles,
-        source: file,
+        source,
       })}\n`,
     );
     return;

@@ -124,6 +124,27 @@ templates:
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
   });
 
+  it("route --url answers from the running broker's live bindings", async () => {
+    const bind = await runCli(
+      ["--url", url, "declare", "binding", "shop", "orders-eu", "--key", "refund.#"],
+      { cwd: dir },
+    );
+    expect(bind.code, bind.stderr).toBe(0);
+    const r = await runCli(["--url", url, "route", "shop", "refund.eu", "--json"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.queues).toEqual(["orders-eu"]);
+    expect(
+      j.hops[0].bindings.map((b: { routingKey: string; matched: boolean }) => [
+        b.routingKey,
+        b.matched,
+      ]),
+    ).toEqual([
+      ["order.*.eu", false],
+      ["refund.#", true],
+    ]);
+  });
+
   it("stops on Ctrl-C with exit 0 and a summary", async () => {
     broker.child.kill("SIGINT");
     expect(await broker.exited).toBe(0);

@@ -13,6 +13,7 @@ import {
   RoutingTable,
 } from "../routing/index.js";
 import { assertArgsEquivalent, assertSame, queueSettings } from "./arguments.js";
+import { answerRoute, ROUTE_EXCHANGE } from "./introspect.js";
 import { type DeathReason, deadLettered, isDeathCycle, type Message } from "./message.js";
 import { type EnqueueResult, Queue, type QueuedMessage } from "./queue.js";
 
@@ -35,6 +36,7 @@ const PREDECLARED: ReadonlyArray<[string, ExchangeKind, boolean]> = [
   ["amq.headers", "headers", false],
   ["amq.match", "headers", false],
   ["amq.rabbitmq.trace", "topic", true],
+  [ROUTE_EXCHANGE, "direct", false],
 ];
 
 export interface PublishOutcome {
@@ -323,6 +325,7 @@ export class VHost {
         `cannot publish to internal ${resource("exchange", x.name)}`,
       );
     }
+    if (exchangeName === ROUTE_EXCHANGE) return this.answer(message);
     const route = this.route(exchangeName, message);
     let rejected = false;
     let routed = 0;
@@ -334,6 +337,15 @@ export class VHost {
       else routed += 1;
     }
     return { routed, rejected };
+  }
+
+  /** A routing question (see introspect.ts): the answer goes to its reply-to queue. */
+  private answer(question: Message): PublishOutcome {
+    const reply = answerRoute(this.routing, question);
+    const q = reply && this.queues.get(reply.routingKey);
+    if (!reply || !q) return { routed: 0, rejected: false };
+    q.enqueue(reply);
+    return { routed: 1, rejected: false };
   }
 
   route(exchange: string, message: Message): RouteResult {

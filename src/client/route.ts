@@ -1,0 +1,69 @@
+/**
+ * Asking a running embedded broker where a message would go, from its live state: a
+ * question to its `amq.eventlab.route` exchange, answered on a temporary reply queue.
+ * RabbitMQ has no such exchange (and no way to list bindings over AMQP).
+ */
+import type { RouteExplanation } from "../broker/routing/index.js";
+import { EventlabError } from "../errors.js";
+import type { Connection } from "./connect.js";
+import { isReply } from "./errors.js";
+
+const ROUTE_EXCHANGE = "amq.eventlab.route";
+
+export interface LiveRoute {
+  explanation: RouteExplanation;
+  /** The exchange asked about exists on the broker. */
+  exists: boolean;
+}
+
+export async function liveRoute(
+  connection: Connection,
+  q: { exchange: string; routingKey: string; headers: Record<string, unknown> },
+  timeoutMs = 5000,
+): Promise<LiveRoute> {
+  const ch = await connection.model.createChannel();
+  ch.on("error", () => {});
+  try {
+    try {
+      await ch.checkExchange(ROUTE_EXCHANGE);
+    } catch (err) {
+      if (!isReply(err, 404)) throw err;
+      throw new EventlabError(
+        "broker",
+        `${connection.address.display} is not eventlab's embedded broker: it cannot answer routing questions`,
+        {
+          hint: "RabbitMQ cannot list bindings over AMQP; run `eventlab route` without --url to work from the config's topology",
+        },
+      );
+    }
+    const { queue } = await ch.assertQueue("", { exclusive: true, autoDelete: true });
+    const reply = new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new EventlabError("timeout", `no answer from the broker in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      void ch.consume(
+        queue,
+        (m) => {
+          if (!m) return;
+          clearTimeout(timer);
+          resolve(m.content);
+        },
+        { noAck: true },
+      );
+    });
+    ch.publish(ROUTE_EXCHANGE, "", Buffer.from(JSON.stringify(q)), {
+      replyTo: queue,
+      correlationId: "route",
+      contentType: "application/json",
+    });
+    const answer = JSON.parse((await reply).toString("utf8")) as
+      | { ok: true; explanation: RouteExplanation; exists: boolean }
+      | { ok: false; error: string };
+    if (!answer.ok)
+      throw new EventlabError("broker", `the broker could not answer: ${answer.error}`);
+    return { explanation: answer.explanation, exists: answer.exists };
+  } finally {
+    await ch.close().catch(() => {});
+  }
+}
