@@ -62,7 +62,7 @@ export interface SetupAnswers {
   type: ExchangeType;
   match: Match;
   queues: QueueAnswer[];
-  template: TemplateAnswer;
+  templates: TemplateAnswer[];
 }
 
 /** What the flags answered; undefined where they did not. */
@@ -72,7 +72,8 @@ export interface SetupFlags {
   type?: ExchangeType | undefined;
   match?: Match | undefined;
   queues?: QueueAnswer[] | undefined;
-  template?: string | undefined;
+  /** Template names, each optionally with its own routing key (name=key). */
+  templates?: Array<{ name: string; routingKey?: string }> | undefined;
   routingKey?: string | undefined;
   fields?: Array<[string, string]> | undefined;
   amount?: number | undefined;
@@ -94,7 +95,7 @@ interface RawSetupFlags {
   type?: string;
   match?: string;
   queue?: string[];
-  template?: string;
+  template?: string[];
   routingKey?: string;
   field?: string[];
   amount?: string;
@@ -156,7 +157,11 @@ export function parseSetupArgs(f: RawSetupFlags, globalConfig?: string): SetupOp
       type,
       match: matchFlag(f.match),
       queues: f.queue?.map(parseQueueFlag),
-      template: checkName("--template", "template", f.template),
+      templates: f.template?.map((raw) => {
+        const at = raw.indexOf("=");
+        const name = checkName("--template", "template", at < 0 ? raw : raw.slice(0, at)) as string;
+        return at < 0 ? { name } : { name, routingKey: raw.slice(at + 1) };
+      }),
       routingKey: f.routingKey,
       fields: f.field?.map(parseFieldFlag),
       amount: intFlag("--amount", f.amount, 0),
@@ -181,14 +186,18 @@ export function setupCommand(ctx: Context, run = runSetup): Command {
       collect,
     )
     .option("--match <mode>", "x-match for headers bindings: all, any, all-with-x, any-with-x")
-    .option("--template <name>", "the message template's name")
-    .option("--routing-key <key>", "the template's routing key (placeholders allowed)")
+    .option(
+      "--template <name[=routing-key]>",
+      "a message template, with its routing key (repeatable)",
+      collect,
+    )
+    .option("--routing-key <key>", "routing key of templates given without one")
     .option(
       "--field <name=generator>",
       `a body field and its generator (repeatable): ${Object.keys(GENERATORS).join(", ")}`,
       collect,
     )
-    .option("-n, --amount <n>", "messages per run of the template")
+    .option("-n, --amount <n>", "messages per run of each template")
     .option("-d, --delay <duration>", "pause between messages, e.g. 100ms")
     .option("-f, --file <path>", "where to write (default: eventlab.config.yaml, or --config)")
     .option("-y, --yes", "accept the defaults for everything not given, and overwrite")
@@ -271,7 +280,6 @@ async function ask(ctx: Context, o: SetupOptions, p: Prompter | undefined): Prom
     if (NEEDED.includes(flag)) missing.push(flag);
     return fallback;
   };
-  const { theme } = ctx;
 
   let broker = await answer(f.broker, "--broker", "embedded", () =>
     (p as Prompter)
@@ -332,61 +340,36 @@ async function ask(ctx: Context, o: SetupOptions, p: Prompter | undefined): Prom
     askQueues(ctx, p as Prompter, exchange, type, match),
   );
 
-  const template = await answer(f.template, "--template", exchange.replace(/s$/, ""), () =>
-    (p as Prompter).input({
-      id: "template",
-      message: "Name of the message template",
-      default: exchange.replace(/s$/, "") || "event",
-      validate: (v) => nameProblem("template", v),
-    }),
-  );
-  const headers = type === "headers" ? { ...(queues[0]?.headers ?? {}) } : {};
-  const routingKey =
-    type === "fanout" || type === "headers"
-      ? (f.routingKey ?? "")
-      : await answer(f.routingKey, "--routing-key", sampleKey(type, queues), () =>
-          (p as Prompter).input({
-            id: "routingKey",
-            message: "Routing key of its messages (placeholders like {{pick eu us}} allowed)",
-            default: sampleKey(type, queues),
-          }),
-        );
-  const fields = await answer(f.fields, "--field", DEFAULT_FIELDS, async () => {
-    const picked = await (p as Prompter).checkbox({
-      id: "fields",
-      message: "Fields of the message body",
-      choices: Object.entries(GENERATORS).map(([id, [ph, help]]) => ({
-        value: id,
-        name: `${id.padEnd(8)} ${ph}  ${theme.dim(help)}`,
-        short: id,
-        checked: DEFAULT_FIELDS.some(([, g]) => g === id),
-      })),
+  const base = exchange.replace(/s$/, "") || "event";
+  const templates: TemplateAnswer[] = [];
+  if (f.templates !== undefined || o.yes || !p) {
+    // From flags (or defaults): one template per --template, fields and pace shared.
+    const given = f.templates ?? [{ name: base }];
+    given.forEach((t, i) => {
+      templates.push({
+        name: t.name,
+        routingKey:
+          type === "fanout" || type === "headers"
+            ? ""
+            : (t.routingKey ?? f.routingKey ?? sampleKey(type, queues.slice(i % queues.length))),
+        headers: type === "headers" ? { ...(queues[i % queues.length]?.headers ?? {}) } : {},
+        fields: f.fields ?? DEFAULT_FIELDS,
+        amount: f.amount ?? 10,
+        delayMs: f.delayMs ?? 100,
+      });
     });
-    return picked.map((g): [string, string] => [
-      DEFAULT_FIELDS.find(([, d]) => d === g)?.[0] ?? g,
-      g,
-    ]);
-  });
-  const amount = await answer(f.amount, "--amount", 10, async () =>
-    Number(
-      await (p as Prompter).input({
-        id: "amount",
-        message: "How many messages per run?",
-        default: "10",
-        validate: (v) => (/^\d+$/.test(v.trim()) ? true : "a whole number"),
-      }),
-    ),
-  );
-  const delayMs = await answer(f.delayMs, "--delay", 100, async () => {
-    const { parseDuration } = await import("../config/duration.js");
-    const raw = await (p as Prompter).input({
-      id: "delay",
-      message: "Pause between messages",
-      default: "100ms",
-      validate: (v) => (parseDuration(v) !== undefined ? true : "a duration like 100ms, 1s or 0"),
-    });
-    return parseDuration(raw) as number;
-  });
+  } else {
+    // Bounded: at most 10 templates, one after another until the person stops.
+    for (let i = 0; i < 10; i++) {
+      templates.push(await askTemplate(ctx, p, f, i, base, type, queues));
+      const more = await p.confirm({
+        id: i === 0 ? "templateMore" : `templateMore${i + 1}`,
+        message: "Add another template?",
+        default: false,
+      });
+      if (!more) break;
+    }
+  }
   if (missing.length > 0) {
     throw new UsageError(
       `setup needs answers, and there is no terminal to ask: give ${missing.join(", ")}`,
@@ -399,8 +382,75 @@ async function ask(ctx: Context, o: SetupOptions, p: Prompter | undefined): Prom
     type,
     match,
     queues,
-    template: { name: template, routingKey, headers, fields, amount, delayMs },
+    templates,
   };
+}
+
+/** The questions for template `i` (ids: template, routingKey, … then template2, …). */
+async function askTemplate(
+  ctx: Context,
+  p: Prompter,
+  f: SetupFlags,
+  i: number,
+  base: string,
+  type: ExchangeType,
+  queues: QueueAnswer[],
+): Promise<TemplateAnswer> {
+  const { theme } = ctx;
+  const id = (name: string) => (i === 0 ? name : `${name}${i + 1}`);
+  const target = queues.slice(i % Math.max(1, queues.length));
+  const name = await p.input({
+    id: id("template"),
+    message: i === 0 ? "Name of the message template" : "Name of the next template",
+    default: i === 0 ? base : `${base}-${i + 1}`,
+    validate: (v) => nameProblem("template", v),
+  });
+  const routingKey =
+    type === "fanout" || type === "headers"
+      ? ""
+      : (f.routingKey ??
+        (await p.input({
+          id: id("routingKey"),
+          message: "Routing key of its messages (placeholders like {{pick eu us}} allowed)",
+          default: sampleKey(type, target),
+        })));
+  const fields =
+    f.fields ??
+    (
+      await p.checkbox({
+        id: id("fields"),
+        message: "Fields of the message body",
+        choices: Object.entries(GENERATORS).map(([g, [ph, help]]) => ({
+          value: g,
+          name: `${g.padEnd(8)} ${ph}  ${theme.dim(help)}`,
+          short: g,
+          checked: DEFAULT_FIELDS.some(([, d]) => d === g),
+        })),
+      })
+    ).map((g): [string, string] => [DEFAULT_FIELDS.find(([, d]) => d === g)?.[0] ?? g, g]);
+  const amount =
+    f.amount ??
+    Number(
+      await p.input({
+        id: id("amount"),
+        message: "How many messages per run?",
+        default: "10",
+        validate: (v) => (/^\d+$/.test(v.trim()) ? true : "a whole number"),
+      }),
+    );
+  let delayMs = f.delayMs;
+  if (delayMs === undefined) {
+    const { parseDuration } = await import("../config/duration.js");
+    const raw = await p.input({
+      id: id("delay"),
+      message: "Pause between messages",
+      default: "100ms",
+      validate: (v) => (parseDuration(v) !== undefined ? true : "a duration like 100ms, 1s or 0"),
+    });
+    delayMs = parseDuration(raw) as number;
+  }
+  const headers = type === "headers" ? { ...(target[0]?.headers ?? {}) } : {};
+  return { name, routingKey, headers, fields, amount, delayMs };
 }
 
 async function askQueues(
@@ -535,20 +585,20 @@ export function configText(a: SetupAnswers, now = new Date()): string {
     } else if (a.type !== "fanout") parts.push(`routingKey: ${y(q.key ?? "")}`);
     lines.push(`    - { ${parts.join(", ")} }`);
   }
-  const t = a.template;
   lines.push("templates:");
-  lines.push(`  ${y(t.name)}:`);
-  lines.push(`    exchange: ${y(a.exchange)}`);
-  if (t.routingKey !== "") lines.push(`    routingKey: ${y(t.routingKey)}`);
-  if (Object.keys(t.headers).length > 0) lines.push(`    headers: ${flow(t.headers)}`);
-  lines.push("    properties: { contentType: application/json }");
-  lines.push("    body:");
-  if (t.fields.length === 0) lines.push("      {}");
-  for (const [field, gen] of t.fields) {
-    lines.push(`      ${y(field)}: ${y(GENERATORS[gen]?.[0] ?? gen)}`);
+  for (const t of a.templates) {
+    lines.push(`  ${y(t.name)}:`);
+    lines.push(`    exchange: ${y(a.exchange)}`);
+    if (t.routingKey !== "") lines.push(`    routingKey: ${y(t.routingKey)}`);
+    if (Object.keys(t.headers).length > 0) lines.push(`    headers: ${flow(t.headers)}`);
+    lines.push("    properties: { contentType: application/json }");
+    lines.push(t.fields.length === 0 ? "    body: {}" : "    body:");
+    for (const [field, gen] of t.fields) {
+      lines.push(`      ${y(field)}: ${y(GENERATORS[gen]?.[0] ?? gen)}`);
+    }
+    lines.push(`    amount: ${t.amount}`);
+    lines.push(`    delay: ${t.delayMs}ms`);
   }
-  lines.push(`    amount: ${t.amount}`);
-  lines.push(`    delay: ${t.delayMs}ms`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -648,8 +698,8 @@ async function tryOut(
   try {
     const { runRoundTrip } = await import("../lab/roundtrip.js");
     const report = await runRoundTrip(connection, config, {
-      templates: [a.template.name],
-      amount: Math.min(a.template.amount, 5),
+      templates: a.templates.map((t) => t.name),
+      amount: Math.min(Math.max(...a.templates.map((t) => t.amount)), 5),
       env: ctx.env,
       signal: ctx.signal,
       idleMs: 1000,

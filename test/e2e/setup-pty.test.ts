@@ -97,6 +97,8 @@ describe.runIf(available)("eventlab setup in a pseudo-terminal", () => {
     keys("3", "Enter");
     await see("Pause between messages");
     keys("0", "Enter");
+    await see("Add another template?");
+    keys("n", "Enter");
     await see("Apply the topology and run a short produce and consume now?");
     keys("Enter");
     const end = await see("EXIT:", 20_000);

@@ -125,6 +125,33 @@ describe("eventlab setup without a terminal", () => {
     expect(c.templates.alert?.headers).toEqual({ region: "eu", priority: 5 });
   });
 
+  it("--template is repeatable, each with its own routing key", async () => {
+    const r = await runCli(
+      [
+        "setup",
+        "--exchange",
+        "shop",
+        "--type",
+        "topic",
+        "--queue",
+        "all=#",
+        "--template",
+        "created=order.created",
+        "--template",
+        "paid=order.paid",
+        "--amount",
+        "4",
+      ],
+      { cwd: dir },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const c = await written();
+    expect(Object.entries(c.templates).map(([n, t]) => [n, t.routingKey, t.amount])).toEqual([
+      ["created", "order.created", 4],
+      ["paid", "order.paid", 4],
+    ]);
+  });
+
   it("--yes takes every default", async () => {
     const r = await runCli(["setup", "--yes", "--json"], { cwd: dir });
     expect(r.code, r.stderr).toBe(0);
@@ -196,6 +223,7 @@ describe("eventlab setup at a terminal", () => {
     fields: ["uuid", "seq", "product"],
     amount: "5",
     delay: "0",
+    templateMore: false,
     try: false,
   };
 
@@ -214,6 +242,28 @@ describe("eventlab setup at a terminal", () => {
       body: { id: "{{uuid}}", n: "{{seq}}", product: "{{faker commerce.productName}}" },
     });
     expect(p.asked.filter((id) => id === "exchange")).toHaveLength(1);
+  });
+
+  it("adds a second template when asked to", async () => {
+    const p = scripted({
+      ...answers,
+      templateMore: true,
+      template2: "order-paid",
+      routingKey2: "order.paid",
+      fields2: ["uuid"],
+      amount2: "2",
+      delay2: "1s",
+      templateMore2: false,
+    });
+    const r = await runCli(["setup"], { cwd: dir, tty: true, prompter: p });
+    expect(r.code, r.stderr).toBe(0);
+    const c = await written();
+    expect(Object.keys(c.templates)).toEqual(["order", "order-paid"]);
+    expect(c.templates["order-paid"]).toMatchObject({
+      routingKey: "order.paid",
+      amount: 2,
+      delay: 1000,
+    });
   });
 
   it("flags answer their questions, which are then not asked", async () => {
