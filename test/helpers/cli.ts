@@ -80,3 +80,20 @@ export async function testContext(env: NodeJS.ProcessEnv = {}) {
     signal: new AbortController().signal,
   });
 }
+
+/** Unique names a test's teardown deletes: q() for queues, x() for exchanges. */
+export function trackedNames(): {
+  queues: Set<string>;
+  exchanges: Set<string>;
+  q: (prefix: string) => string;
+  x: (prefix: string) => string;
+} {
+  const queues = new Set<string>();
+  const exchanges = new Set<string>();
+  const track = (set: Set<string>) => (prefix: string) => {
+    const n = uniqueName(prefix);
+    set.add(n);
+    return n;
+  };
+  return { queues, exchanges, q: track(queues), x: track(exchanges) };
+}

@@ -7,14 +7,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import amqp, { type Channel, type ChannelModel } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RABBITMQ_URL, runCli, uniqueName } from "../helpers/cli.js";
+import { RABBITMQ_URL, runCli, trackedNames, uniqueName } from "../helpers/cli.js";
 
 const url = RABBITMQ_URL ?? "";
 
 describe.skipIf(!RABBITMQ_URL)("declare, delete and topology apply against RabbitMQ", () => {
   let conn: ChannelModel;
-  const queues = new Set<string>();
-  const exchanges = new Set<string>();
+  const { queues, exchanges, q, x } = trackedNames();
   const cli = (...args: string[]) => runCli([...args, "--url", url]);
 
   async function channel(): Promise<Channel> {
@@ -49,16 +48,6 @@ describe.skipIf(!RABBITMQ_URL)("declare, delete and topology apply against Rabbi
     await ch.waitForConfirms();
     await ch.close();
   }
-  const q = (p: string) => {
-    const n = uniqueName(p);
-    queues.add(n);
-    return n;
-  };
-  const x = (p: string) => {
-    const n = uniqueName(p);
-    exchanges.add(n);
-    return n;
-  };
 
   beforeAll(async () => {
     conn = await amqp.connect(url);

@@ -4,7 +4,7 @@
  */
 import amqp, { type ChannelModel, type ConfirmChannel } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compileBinding, explainRoute, RoutingTable } from "../../src/broker/routing/index.js";
+import { compileBinding, explainRoute } from "../../src/broker/routing/index.js";
 import {
   HEADER_BINDINGS,
   HEADER_MESSAGES,
@@ -13,6 +13,7 @@ import {
 } from "../fixtures/routing-cases.js";
 import { SCENARIOS } from "../fixtures/routing-scenarios.js";
 import { RABBITMQ_URL, uniqueName } from "../helpers/cli.js";
+import { scenarioTable } from "../helpers/routing.js";
 
 describe.skipIf(!RABBITMQ_URL)("routing conformance with RabbitMQ", () => {
   let conn: ChannelModel;
@@ -123,11 +124,7 @@ describe.skipIf(!RABBITMQ_URL)("routing conformance with RabbitMQ", () => {
           }
           expect(got.sort()).toEqual(s.expected);
           // `eventlab route` explains with the same table: its queues are what RabbitMQ did.
-          const queues = new Set(s.queues);
-          const table = new RoutingTable((name) => queues.has(name));
-          for (const x of s.exchanges) table.declareExchange(x);
-          for (const b of s.bindings) table.bind(b);
-          const explained = explainRoute(table, s.publish.exchange, {
+          const explained = explainRoute(scenarioTable(s), s.publish.exchange, {
             routingKey: s.publish.routingKey,
             headers: s.publish.headers,
           });

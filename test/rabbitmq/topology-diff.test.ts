@@ -8,25 +8,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import amqp, { type Channel, type ChannelModel } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RABBITMQ_URL, runCli, uniqueName } from "../helpers/cli.js";
+import { RABBITMQ_URL, runCli, trackedNames } from "../helpers/cli.js";
 
 const url = RABBITMQ_URL ?? "";
 
 describe.skipIf(!RABBITMQ_URL)("topology diff against RabbitMQ", () => {
   let conn: ChannelModel;
   let dir: string;
-  const queues = new Set<string>();
-  const exchanges = new Set<string>();
-  const q = (p: string) => {
-    const n = uniqueName(p);
-    queues.add(n);
-    return n;
-  };
-  const x = (p: string) => {
-    const n = uniqueName(p);
-    exchanges.add(n);
-    return n;
-  };
+  const { queues, exchanges, q, x } = trackedNames();
   async function channel(): Promise<Channel> {
     const ch = await conn.createChannel();
     ch.on("error", () => {});

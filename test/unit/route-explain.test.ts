@@ -7,12 +7,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  explainHeaders,
-  explainRoute,
-  explainTopic,
-  RoutingTable,
-} from "../../src/broker/routing/index.js";
+import { explainHeaders, explainRoute, explainTopic } from "../../src/broker/routing/index.js";
 import {
   HEADER_BINDINGS,
   HEADER_MESSAGES,
@@ -20,16 +15,11 @@ import {
   TOPIC_EXPECTED,
   TOPIC_KEYS,
 } from "../fixtures/routing-cases.js";
-import { SCENARIOS, type Scenario } from "../fixtures/routing-scenarios.js";
+import { SCENARIOS } from "../fixtures/routing-scenarios.js";
 import { runCli } from "../helpers/cli.js";
+import { scenarioTable } from "../helpers/routing.js";
 
-function table(s: Scenario): RoutingTable {
-  const queues = new Set(s.queues);
-  const t = new RoutingTable((name) => queues.has(name));
-  for (const x of s.exchanges) t.declareExchange(x);
-  for (const b of s.bindings) t.bind(b);
-  return t;
-}
+const table = scenarioTable;
 
 describe("explaining a topic binding", () => {
   it("agrees with RabbitMQ on every recorded case, with a reason each time", () => {

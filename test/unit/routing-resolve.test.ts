@@ -1,14 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { InvalidMatchError, RoutingTable } from "../../src/broker/routing/index.js";
-import { SCENARIOS, type Scenario } from "../fixtures/routing-scenarios.js";
+import { SCENARIOS } from "../fixtures/routing-scenarios.js";
+import { scenarioTable } from "../helpers/routing.js";
 
-function table(s: Scenario): RoutingTable {
-  const queues = new Set(s.queues);
-  const t = new RoutingTable((name) => queues.has(name));
-  for (const x of s.exchanges) t.declareExchange(x);
-  for (const b of s.bindings) t.bind(b);
-  return t;
-}
+const table = scenarioTable;
 
 describe("routing across exchanges", () => {
   for (const s of SCENARIOS) {
