@@ -145,5 +145,6 @@ export function emptyConfig(): Config {
     topology: { exchanges: {}, queues: {}, bindings: [] },
     templates: {},
     consumers: {},
+    scenarios: {},
   };
 }

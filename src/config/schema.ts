@@ -138,6 +138,15 @@ const consumerRules: Rule = (o, add) => {
   if (o.ack === false && (o.policy === "reject" || o.policy === "requeue")) {
     add(["policy"], `policy ${o.policy} needs acknowledgements; it cannot go with ack: false`);
   }
+  if (o.onFailure === "retry" && !given(o, "retry")) {
+    add(["retry"], "onFailure: retry needs `retry: { delays: [1s, 5s] }`");
+  }
+  if (given(o, "retry") && o.onFailure !== "retry") {
+    add(["onFailure"], "`retry` goes with `onFailure: retry`");
+  }
+  if (o.ack === false && (given(o, "failures") || given(o, "crashAt"))) {
+    add(["ack"], "failures and crashes need acknowledgements; they cannot go with ack: false");
+  }
 };
 
 export interface CrossFieldIssue {
@@ -426,6 +435,57 @@ export const templateSchema = z
   .superRefine(refineWith(templateRules), whenMapping)
   .meta({ description: "A message template: `eventlab produce <name>`" });
 
+/** `50ms`, or a random range `20ms..200ms`. */
+const durationRangeSchema = z
+  .union([z.number(), z.string()], {
+    error: `expected ${DURATION_HINT}, or a range like 20ms..200ms`,
+  })
+  .transform((v, ctx) => {
+    const [a, b] = typeof v === "string" && v.includes("..") ? v.split("..") : [v, v];
+    const min = parseDuration((a as string | number) ?? "");
+    const max = parseDuration((b as string | number) ?? "");
+    if (min === undefined || max === undefined || min > max) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected ${DURATION_HINT}, or a range like 20ms..200ms (low..high), got ${JSON.stringify(v)}`,
+        input: v,
+      });
+      return z.NEVER;
+    }
+    return { minMs: min, maxMs: max };
+  });
+
+const fieldPath = text().meta({
+  description:
+    "Where the value is: messageId, correlationId, routingKey, headers.<name> or body.<path>",
+});
+
+const failureSchema = z
+  .strictObject({
+    rate: z
+      .number({ error: "expected a fraction from 0 to 1, like 0.1" })
+      .min(0, { error: "expected a fraction from 0 to 1" })
+      .max(1, { error: "expected a fraction from 0 to 1" })
+      .optional()
+      .meta({ description: "Fraction of messages that fail, 0..1" }),
+    when: z
+      .strictObject({
+        field: fieldPath,
+        equals: fieldValueSchema
+          .optional()
+          .meta({ description: "Fails when the value equals this" }),
+        in: z
+          .array(fieldValueSchema)
+          .optional()
+          .meta({ description: "Fails when the value is one of these" }),
+        above: z.number().optional().meta({ description: "Fails when the value is above this" }),
+        below: z.number().optional().meta({ description: "Fails when the value is below this" }),
+      })
+      .optional()
+      .meta({ description: "Fail when a field compares so (equals, in, above, below)" }),
+  })
+  .meta({ description: "Failure injection: at a rate, or by a condition on a field" });
+
 export const consumerSchema = z
   .strictObject({
     description: text().optional().meta({ description: "What this consumer is for" }),
@@ -452,9 +512,87 @@ export const consumerSchema = z
     idleTimeout: durationSchema
       .optional()
       .meta({ description: "Stop after this long without a message" }),
+    concurrency: wholeNumber(1, 64)
+      .optional()
+      .meta({ description: "Competing consumers on the queue, each on its own channel" }),
+    workTime: durationRangeSchema
+      .optional()
+      .meta({ description: "Processing time per message: 50ms, or a range 20ms..200ms" }),
+    failures: failureSchema.optional(),
+    onFailure: z.enum(["requeue", "reject", "retry"]).optional().meta({
+      description:
+        "What a failure does: requeue it, reject it (to the queue's dead-letter exchange), or retry through delay queues",
+    }),
+    retry: z
+      .strictObject({
+        delays: z
+          .array(durationSchema)
+          .min(1, { error: "give at least one delay, like [1s, 5s]" })
+          .meta({ description: "One TTL'd retry queue per delay, in order" }),
+        deadLetterQueue: name("queue")
+          .optional()
+          .meta({ description: "Where messages go after the last retry (default <queue>.dlq)" }),
+      })
+      .optional()
+      .meta({ description: "With onFailure: retry: the delays, then the dead-letter queue" }),
+    dedupe: fieldPath.optional().meta({
+      description: "Idempotency key (messageId, body.order_id, …): repeats are acked and counted",
+    }),
+    ordering: z
+      .strictObject({ key: fieldPath, sequence: fieldPath })
+      .optional()
+      .meta({ description: "Ordering check: per key, the sequence must grow by one" }),
+    breaker: z
+      .strictObject({
+        failures: wholeNumber(1).meta({ description: "Consecutive failures that open it" }),
+        pause: durationSchema.meta({ description: "How long it stays open before a trial" }),
+      })
+      .optional()
+      .meta({ description: "Circuit breaker" }),
+    crashAt: wholeNumber(1)
+      .optional()
+      .meta({ description: "Drop the connection without acking at this message (1-based)" }),
   })
   .superRefine(refineWith(consumerRules), whenMapping)
   .meta({ description: "A consumer profile: `eventlab consume <name>`" });
+
+export const scenarioSchema = z
+  .strictObject({
+    description: text().optional().meta({ description: "What this scenario shows" }),
+    duration: durationSchema
+      .optional()
+      .meta({ description: "Stop after this long even if not done (default: when done)" }),
+    producers: z
+      .array(
+        z.strictObject({
+          template: name("template").meta({ description: "A template from templates:" }),
+          amount: wholeNumber(0).optional().meta({ description: "Instead of the template's" }),
+          rate: z.number().positive().optional().meta({ description: "Messages per second" }),
+          delay: durationSchema.optional().meta({ description: "Pause between messages" }),
+        }),
+      )
+      .min(1, { error: "give at least one producer" })
+      .meta({ description: "Templates to publish, all in parallel" }),
+    consumers: z
+      .array(name("consumer"))
+      .default([])
+      .meta({ description: "Consumer profiles (from consumers:) to run" }),
+    faults: z
+      .array(
+        z.strictObject({
+          at: durationSchema.meta({ description: "When, from the start" }),
+          consumer: name("consumer").meta({ description: "Which consumer profile" }),
+          action: z.enum(["kill", "pause", "cut"]).meta({
+            description:
+              "kill: cancel it for good; pause: stop taking messages for `for`; cut: drop its connection (it reconnects)",
+          }),
+          for: durationSchema.optional().meta({ description: "How long a pause lasts" }),
+        }),
+      )
+      .default([])
+      .meta({ description: "Timed faults" }),
+  })
+  .meta({ description: "A playground scenario: `eventlab play <name>`" });
 
 export const configSchema = z
   .strictObject({
@@ -475,6 +613,12 @@ export const configSchema = z
       })
       .default({})
       .meta({ description: "Consumer profiles by name" }),
+    scenarios: z
+      .record(name("scenario"), scenarioSchema, {
+        error: "expected a mapping of scenario names to scenarios",
+      })
+      .default({})
+      .meta({ description: "Playground scenarios by name (`eventlab play <name>`)" }),
   })
   .meta({
     title: "eventlab config",
@@ -491,6 +635,7 @@ export type BindingConfig = z.output<typeof bindingSchema>;
 export type TemplateConfig = z.output<typeof templateSchema>;
 export type PropertiesConfig = z.output<typeof propertiesSchema>;
 export type ConsumerConfig = z.output<typeof consumerSchema>;
+export type ScenarioConfig = z.output<typeof scenarioSchema>;
 
 /** JSON Schema for editors, generated from the same schema (input side: what a person writes). */
 export function configJsonSchema(): Record<string, unknown> {

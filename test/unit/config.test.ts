@@ -606,6 +606,7 @@ describe("good configs", () => {
       topology: { exchanges: {}, queues: {}, bindings: [] },
       templates: {},
       consumers: {},
+      scenarios: {},
     });
   });
 

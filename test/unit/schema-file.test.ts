@@ -90,7 +90,8 @@ describe("config/eventlab.example.yaml", () => {
     const missing = properties(schema)
       .filter(([, name]) => name !== "$schema")
       .filter(
-        ([, name]) => !new RegExp(`^\\s*(#\\s*)?${name.replace(/\$/g, "\\$")}:`, "m").test(text),
+        ([, name]) =>
+          !new RegExp(`^\\s*(#\\s*)?(-\\s+)?${name.replace(/\$/g, "\\$")}:`, "m").test(text),
       )
       .map(([p]) => p);
     expect(missing).toEqual([]);
