@@ -175,39 +175,84 @@ describe("eventlab broker errors", () => {
   });
 });
 
-describe("eventlab play (the README's first command)", () => {
-  it("runs the example on an in-process broker and loses nothing", async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "eventlab-play-"));
-    try {
-      const r = await runCli(["play", "--amount", "6", "--seed", "1", "--json"], { cwd: dir });
-      expect(r.code, r.stderr).toBe(0);
-      const report = JSON.parse(r.stdout) as {
-        broker: string;
-        published: number;
-        confirmed: number;
-        routed: number;
-        consumed: number;
-        lost: number;
-        queues: { name: string; routed: number; consumed: number }[];
-      };
-      expect(report.broker).toBe("embedded");
-      expect(report.published).toBe(24); // 4 templates × 6
-      expect(report.confirmed).toBe(24);
-      expect(report.lost).toBe(0);
-      expect(report.consumed).toBe(report.routed);
-      const byName = Object.fromEntries(report.queues.map((q) => [q.name, q]));
-      expect(byName.goals?.routed).toBe(6);
-      expect(byName.inventory?.routed).toBe(6);
-      expect(byName.audit?.routed).toBe(6); // orders → orders.audit (e2e) → audit
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+describe("eventlab play", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), "eventlab-play-"));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("runs a config's templates as a round trip when it has no scenarios, losing nothing", async () => {
+    await writeFile(
+      path.join(dir, "eventlab.config.yaml"),
+      `topology:
+  exchanges: { shop: { type: topic }, audit: { type: fanout, internal: true } }
+  queues: { eu: {}, all: {} }
+  bindings:
+    - { source: shop, destination: eu, routingKey: "order.*.eu" }
+    - { source: shop, destination: audit, destinationType: exchange, routingKey: "#" }
+    - { source: audit, destination: all }
+templates:
+  order: { exchange: shop, routingKey: "order.created.{{pick eu us}}", body: { n: "{{seq}}" }, amount: 8 }
+`,
+    );
+    const r = await runCli(["play", "--seed", "1", "--json"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as {
+      broker: string;
+      published: number;
+      confirmed: number;
+      routed: number;
+      consumed: number;
+      lost: number;
+      queues: { name: string; routed: number; consumed: number }[];
+    };
+    expect(report).toMatchObject({ broker: "embedded", published: 8, confirmed: 8, lost: 0 });
+    expect(report.consumed).toBe(report.routed);
+    const byName = Object.fromEntries(report.queues.map((q) => [q.name, q]));
+    expect(byName.all?.routed).toBe(8); // shop → audit (e2e) → all
+    expect((byName.eu?.routed ?? 0) + report.queues.length).toBeGreaterThan(1);
   });
 
   it("names the templates there are when one is unknown", async () => {
-    const r = await runCli(["play", "--template", "nope"], { cwd: tmpdir() });
+    const r = await runCli(["play", "--template", "nope"], { cwd: dir });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('no template named "nope"');
-    expect(r.stderr).toContain("order-created");
+    expect(r.stderr).toContain("order");
+  });
+
+  it("runs the example config's scenario with behaviours and faults, and accounts for every copy", async () => {
+    const d = await mkdtemp(path.join(tmpdir(), "eventlab-play-"));
+    try {
+      expect((await runCli(["init"], { cwd: d })).code).toBe(0);
+      const r = await runCli(["play", "orders-demo", "--amount", "40", "--seed", "3", "--json"], {
+        cwd: d,
+      });
+      expect(r.code, r.stderr).toBe(0);
+      const report = JSON.parse(r.stdout);
+      expect(report).toMatchObject({
+        scenario: "orders-demo",
+        stoppedBy: "done",
+        published: 40,
+        lost: 0,
+      });
+      const inv = report.queues.find((q: { name: string }) => q.name === "inventory");
+      expect(inv.routed).toBe(40);
+      expect(inv.processed + inv.duplicates + inv.deadLettered).toBe(40);
+      expect(report.consumers[0]).toMatchObject({ name: "inventory-service", instances: 4 });
+      expect(report.events.join("\n")).toContain("fault: cut inventory-service");
+      expect(report.unconsumed).toEqual({ audit: 40 });
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+
+  it("names the scenarios and presets there are when one is unknown", async () => {
+    const r = await runCli(["play", "nope"], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('no scenario or preset named "nope"');
+    expect(r.stderr).toContain("presets: ");
   });
 });

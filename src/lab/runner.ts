@@ -1,0 +1,729 @@
+/**
+ * The playground's runner: a scenario's producers and consumer groups on one broker, with
+ * the consumers' behaviours (work time, failures, retries through delay queues, dedupe,
+ * ordering checks, a circuit breaker, crashes) and timed faults (kill, pause, cut). Every
+ * published copy is accounted for: each message carries an id, and the pure routing table
+ * says which queues should get it, so `lost` is measured.
+ */
+import type { ConsumeMessage } from "amqplib";
+import type { Connection } from "../client/connect.js";
+import type { QueueConsumer } from "../client/consumer.js";
+import type { Config, ConsumerConfig, ScenarioConfig } from "../config/schema.js";
+import { EventlabError } from "../errors.js";
+import { ConsumerBehaviour, type Delivery } from "./behaviour.js";
+import { Pacer, paceOf, sleep } from "./pacer.js";
+import { routingTableOf } from "./routing.js";
+import type { Behaviour, ConsumerRow, QueueRow, Snapshot } from "./types.js";
+
+export const ID_HEADER = "x-eventlab-id";
+export const SENT_HEADER = "x-eventlab-sent";
+
+export interface ScenarioRunOptions {
+  name: string;
+  scenario: ScenarioConfig;
+  config: Config;
+  /** A new connection to the broker (one per consumer instance, one for producers). */
+  connect: () => Promise<Connection>;
+  seed?: number | undefined;
+  /** Overrides every producer's amount. */
+  amount?: number | undefined;
+  /** Overrides the scenario's duration. */
+  durationMs?: number | undefined;
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+  /** Depth and unacked of a queue, when the broker is in this process. */
+  queueStats?: (queue: string) => { ready: number; unacked: number } | undefined;
+  /** Called about 4 times a second with the state of the run. */
+  onSnapshot?: (s: Snapshot) => void;
+}
+
+export interface QueueReport {
+  name: string;
+  /** Copies the routing rules sent here (to queues the scenario consumes). */
+  routed: number;
+  processed: number;
+  duplicates: number;
+  retried: number;
+  deadLettered: number;
+  redelivered: number;
+  outOfOrder: number;
+  gaps: number;
+  /** Copies never settled for good. */
+  lost: number;
+}
+
+export interface PlayReport {
+  scenario: string;
+  stoppedBy: "done" | "duration" | "interrupted" | "idle";
+  elapsedMs: number;
+  published: number;
+  confirmed: number;
+  nacked: number;
+  returned: number;
+  routed: number;
+  consumed: number;
+  retried: number;
+  deadLettered: number;
+  /** Rejected to a queue without a dead-letter exchange: dropped, on purpose. */
+  dropped: number;
+  duplicates: number;
+  outOfOrder: number;
+  gaps: number;
+  redelivered: number;
+  /** Copies routed to queues no consumer of the scenario reads, left there. */
+  unconsumed: Record<string, number>;
+  lost: number;
+  /** Why lost may be above 0 on purpose, when it may. */
+  lostNote?: string | undefined;
+  latencyMs: { p50: number; p90: number; p99: number; max: number } | undefined;
+  queues: QueueReport[];
+  consumers: ConsumerRow[];
+  events: string[];
+}
+
+function behaviourOf(c: ConsumerConfig): Behaviour {
+  return {
+    ...(c.workTime ? { workTime: c.workTime } : {}),
+    ...(c.failures ? { failures: c.failures } : {}),
+    onFailure: c.onFailure ?? "requeue",
+    ...(c.retry
+      ? {
+          retry: {
+            delaysMs: c.retry.delays,
+            ...(c.retry.deadLetterQueue ? { deadLetterQueue: c.retry.deadLetterQueue } : {}),
+          },
+        }
+      : {}),
+    ...(c.dedupe ? { dedupe: c.dedupe } : {}),
+    ...(c.ordering ? { ordering: c.ordering } : {}),
+    ...(c.breaker ? { breaker: { failures: c.breaker.failures, pauseMs: c.breaker.pause } } : {}),
+    ...(c.crashAt ? { crashAt: c.crashAt } : {}),
+  };
+}
+
+function scenarioError(scenario: string, what: string) {
+  return new EventlabError("config", `scenario '${scenario}': ${what}`, {
+    hint: "check the scenario's producers and consumers against templates: and consumers:",
+  });
+}
+
+function percentile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+function toDelivery(m: ConsumeMessage): Delivery {
+  const text = m.content.toString("utf8");
+  let body: unknown = text;
+  if (m.properties.contentType?.includes("json") || /^\s*[[{"]/.test(text)) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text;
+    }
+  }
+  return {
+    ...(m.properties.messageId ? { messageId: String(m.properties.messageId) } : {}),
+    ...(m.properties.correlationId ? { correlationId: String(m.properties.correlationId) } : {}),
+    headers: (m.properties.headers ?? {}) as Record<string, unknown>,
+    body,
+    routingKey: m.fields.routingKey,
+    redelivered: m.fields.redelivered,
+  };
+}
+
+type Settled = "processed" | "duplicate" | "dead-lettered" | "dropped";
+
+/** What happened to every copy, and the counters the dashboard shows. */
+class Ledger {
+  readonly expected = new Map<string, number>();
+  readonly settled = new Map<string, Map<string, Settled>>();
+  readonly counters = new Map<
+    string,
+    {
+      redelivered: number;
+      deadLettered: number;
+      duplicates: number;
+      outOfOrder: number;
+      in: number;
+      out: number;
+    }
+  >();
+  readonly latencies: number[] = [];
+
+  queue(name: string) {
+    let c = this.counters.get(name);
+    if (!c) {
+      c = { redelivered: 0, deadLettered: 0, duplicates: 0, outOfOrder: 0, in: 0, out: 0 };
+      this.counters.set(name, c);
+    }
+    return c;
+  }
+
+  expect(queue: string): void {
+    this.expected.set(queue, (this.expected.get(queue) ?? 0) + 1);
+    this.queue(queue).in += 1;
+  }
+
+  settle(queue: string, id: string, how: Settled): boolean {
+    let m = this.settled.get(queue);
+    if (!m) {
+      m = new Map();
+      this.settled.set(queue, m);
+    }
+    if (m.has(id)) return false;
+    m.set(id, how);
+    this.queue(queue).out += 1;
+    return true;
+  }
+
+  count(queue: string, how: Settled): number {
+    let n = 0;
+    for (const v of this.settled.get(queue)?.values() ?? []) if (v === how) n += 1;
+    return n;
+  }
+
+  outstanding(queues: Iterable<string>): number {
+    let n = 0;
+    // Copies that arrive unannounced (dead-lettered into a consumed queue) do not offset others.
+    for (const q of queues) {
+      n += Math.max(0, (this.expected.get(q) ?? 0) - (this.settled.get(q)?.size ?? 0));
+    }
+    return n;
+  }
+}
+
+interface Instance {
+  index: number;
+  connection?: Connection | undefined;
+  consumer?: QueueConsumer | undefined;
+  inbox: ConsumeMessage[];
+  working: boolean;
+  paused: boolean;
+  stopped: boolean;
+  /** Bumped on every (re)connect: work from an older session is dropped. */
+  session: number;
+}
+
+/** One consumer profile: its instances, its behaviour, its republishing channel. */
+class Group {
+  readonly instances: Instance[] = [];
+  state: ConsumerRow["state"] = "running";
+  retried = 0;
+  private publisher: import("amqplib").ConfirmChannel | undefined;
+  private publisherConnection: Connection | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly cfg: ConsumerConfig,
+    readonly queue: string,
+    readonly behaviour: ConsumerBehaviour,
+    private readonly run: Runner,
+  ) {
+    const n = cfg.concurrency ?? 1;
+    for (let i = 0; i < n; i++) {
+      this.instances.push({
+        index: i + 1,
+        inbox: [],
+        working: false,
+        paused: false,
+        stopped: false,
+        session: 0,
+      });
+    }
+  }
+
+  async start(): Promise<void> {
+    this.publisherConnection = await this.run.options.connect();
+    this.publisher = await this.publisherConnection.model.createConfirmChannel();
+    await Promise.all(this.instances.map((i) => this.connect(i)));
+  }
+
+  private async connect(inst: Instance): Promise<void> {
+    const { QueueConsumer } = await import("../client/consumer.js");
+    inst.session += 1;
+    const session = inst.session;
+    inst.inbox = [];
+    inst.working = false;
+    inst.connection = await this.run.options.connect();
+    inst.consumer = await QueueConsumer.start(
+      inst.connection,
+      { queue: this.queue, prefetch: this.cfg.prefetch ?? 10, noAck: false },
+      (msg) => {
+        if (inst.session !== session) return;
+        inst.inbox.push(msg);
+        this.pump(inst, session);
+      },
+      () => {},
+    );
+  }
+
+  /** Work through the inbox one message at a time, as a single worker would. */
+  private pump(inst: Instance, session: number): void {
+    if (inst.working || inst.paused || inst.stopped || inst.session !== session) return;
+    const msg = inst.inbox.shift();
+    if (!msg) return;
+    inst.working = true;
+    void this.handle(inst, session, msg).finally(() => {
+      if (inst.session !== session) return;
+      inst.working = false;
+      this.pump(inst, session);
+    });
+  }
+
+  private async handle(inst: Instance, session: number, msg: ConsumeMessage): Promise<void> {
+    const ledger = this.run.ledger;
+    const id = String(msg.properties.headers?.[ID_HEADER] ?? "");
+    const counters = ledger.queue(this.queue);
+    if (msg.fields.redelivered) counters.redelivered += 1;
+    const d = this.behaviour.decide(toDelivery(msg));
+    for (const t of this.behaviour.takeTransitions()) {
+      this.run.event(`breaker of ${this.name} is ${t === "open" ? "OPEN" : t}`);
+    }
+    if (d.outOfOrder) counters.outOfOrder += 1;
+    const o = d.outcome;
+    if (o.kind === "crash") {
+      this.run.event(
+        `${this.name}#${inst.index} crashed at a message, without acking: its messages go back`,
+      );
+      await this.crash(inst);
+      return;
+    }
+    if (o.kind === "breaker-open") {
+      // Hold it: put it back in the inbox and look again after a short wait.
+      inst.inbox.unshift(msg);
+      await sleep(100, this.run.options.signal);
+      return;
+    }
+    if (d.workMs > 0) await sleep(d.workMs, this.run.options.signal);
+    if (inst.session !== session || !inst.consumer) return;
+    const ch = inst.consumer.channel;
+    try {
+      switch (o.kind) {
+        case "ack":
+          ch.ack(msg);
+          if (ledger.settle(this.queue, id, "processed")) {
+            const sent = Number(msg.properties.headers?.[SENT_HEADER]);
+            if (Number.isFinite(sent)) ledger.latencies.push(Date.now() - sent);
+          }
+          break;
+        case "duplicate":
+          ch.ack(msg);
+          counters.duplicates += 1;
+          ledger.settle(this.queue, id, "duplicate");
+          break;
+        case "requeue":
+          ch.nack(msg, false, true);
+          break;
+        case "reject": {
+          ch.reject(msg, false);
+          const dlx = this.run.options.config.topology.queues[this.queue]?.deadLetterExchange;
+          if (dlx !== undefined) counters.deadLettered += 1;
+          ledger.settle(this.queue, id, dlx !== undefined ? "dead-lettered" : "dropped");
+          break;
+        }
+        case "retry":
+        case "dead-letter": {
+          await this.republish(msg, o.queue);
+          ch.ack(msg);
+          if (o.kind === "retry") this.retried += 1;
+          else {
+            counters.deadLettered += 1;
+            ledger.settle(this.queue, id, "dead-lettered");
+          }
+          break;
+        }
+      }
+    } catch {
+      // The channel went away (a fault): the broker gives the message to someone else.
+    }
+  }
+
+  private async republish(msg: ConsumeMessage, queue: string): Promise<void> {
+    const ch = this.publisher;
+    if (!ch) return;
+    const { headers, ...props } = msg.properties;
+    await new Promise<void>((resolve) => {
+      ch.publish(
+        "",
+        queue,
+        msg.content,
+        { ...props, headers: { ...(headers ?? {}) } } as never,
+        () => resolve(),
+      );
+    });
+  }
+
+  /** Drop an instance's connection without acking; it comes back a second later. */
+  async crash(inst: Instance): Promise<void> {
+    inst.session += 1;
+    const c = inst.connection;
+    inst.connection = undefined;
+    inst.consumer = undefined;
+    destroy(c);
+    if (inst.stopped) return;
+    await sleep(1000, this.run.options.signal);
+    if (!inst.stopped && !this.run.options.signal.aborted) await this.connect(inst).catch(() => {});
+  }
+
+  async kill(): Promise<void> {
+    this.state = "killed";
+    for (const inst of this.instances) {
+      inst.stopped = true;
+      inst.session += 1;
+      await inst.consumer?.close();
+      await inst.connection?.close();
+    }
+  }
+
+  pause(ms: number): void {
+    this.state = "paused";
+    for (const inst of this.instances) inst.paused = true;
+    setTimeout(() => {
+      if (this.state === "paused") this.state = "running";
+      for (const inst of this.instances) {
+        inst.paused = false;
+        this.pump(inst, inst.session);
+      }
+    }, ms).unref();
+  }
+
+  async cut(): Promise<void> {
+    await Promise.all(this.instances.filter((i) => !i.stopped).map((i) => this.crash(i)));
+  }
+
+  async stop(): Promise<void> {
+    if (this.state !== "killed") this.state = "done";
+    for (const inst of this.instances) {
+      inst.stopped = true;
+      await inst.consumer?.cancel();
+    }
+    // Let in-flight work finish (bounded), then close.
+    for (let i = 0; i < 50 && this.instances.some((x) => x.working); i++) await sleep(20);
+    for (const inst of this.instances) {
+      inst.session += 1;
+      await inst.consumer?.close();
+      await inst.connection?.close();
+    }
+    await this.publisher?.close().catch(() => {});
+    await this.publisherConnection?.close();
+  }
+
+  row(): ConsumerRow {
+    const s = this.behaviour.stats;
+    return {
+      name: this.name,
+      queue: this.queue,
+      instances: this.instances.filter((i) => !i.stopped || this.state === "done").length,
+      processed: s.processed,
+      failed: s.failed,
+      retried: s.retried,
+      breaker: this.behaviour.breaker,
+      state: this.state,
+    };
+  }
+}
+
+/** Drop a connection's socket at once, as a crashed process would. */
+function destroy(c: Connection | undefined): void {
+  const stream = (c?.model as unknown as { connection?: { stream?: { destroy(e?: Error): void } } })
+    ?.connection?.stream;
+  // With an error, so the client notices at once and stops its heartbeat timers.
+  if (stream) stream.destroy(new Error("connection dropped on purpose (a simulated crash)"));
+  else void c?.close();
+}
+
+class Runner {
+  readonly ledger = new Ledger();
+  readonly rates = new Map<
+    string,
+    { at: number; in: number; out: number; inRate: number; outRate: number }
+  >();
+  readonly events: string[] = [];
+  readonly started = Date.now();
+  published = 0;
+  planned = 0;
+  confirmed = 0;
+
+  constructor(readonly options: ScenarioRunOptions) {}
+
+  event(text: string): void {
+    const t = ((Date.now() - this.started) / 1000).toFixed(1);
+    this.events.push(`${t}s ${text}`);
+    if (this.events.length > 200) this.events.shift();
+  }
+}
+
+export async function runScenario(o: ScenarioRunOptions): Promise<PlayReport> {
+  const { config, scenario } = o;
+  const run = new Runner(o);
+  const { applyTopology, declareQueue } = await import("../client/topology.js");
+  const { Publisher } = await import("../client/publisher.js");
+  const { compileTemplate } = await import("../config/templates.js");
+  const { seededRandom } = await import("../config/random.js");
+
+  for (const f of scenario.faults) {
+    if (!scenario.consumers.includes(f.consumer)) {
+      throw scenarioError(o.name, `a fault names consumer '${f.consumer}', which it does not run`);
+    }
+  }
+  const setup = await o.connect();
+  const groups: Group[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  try {
+    await applyTopology(setup, config.topology, () => {});
+    // Consumer groups, with the retry and dead-letter queues their behaviours need.
+    for (const name of scenario.consumers) {
+      const cfg = config.consumers[name];
+      if (!cfg) throw scenarioError(o.name, `consumer '${name}' is not in consumers:`);
+      if (cfg.queue === undefined) {
+        throw scenarioError(
+          o.name,
+          `consumer '${name}' taps an exchange; a scenario's consumers read queues`,
+        );
+      }
+      const queue = cfg.queue;
+      const b = behaviourOf(cfg);
+      const topo = ConsumerBehaviour.retryTopology(queue, b);
+      for (const r of topo.retryQueues) {
+        await declareQueue(setup, r.name, {
+          durable: false,
+          messageTtl: r.ttlMs,
+          deadLetterExchange: "",
+          deadLetterRoutingKey: r.deadLetterTo,
+        });
+      }
+      if (topo.deadLetterQueue) await declareQueue(setup, topo.deadLetterQueue, { durable: false });
+      const random = seededRandom(o.seed ?? Date.now(), name, "behaviour");
+      const behaviour = new ConsumerBehaviour(queue, b, { random, now: () => Date.now() });
+      groups.push(new Group(name, cfg, queue, behaviour, run));
+    }
+    await Promise.all(groups.map((g) => g.start()));
+    const consumed = new Set(groups.map((g) => g.queue));
+
+    // Producers: every template at its pace, each message tagged and its copies expected.
+    const table = routingTableOf(config.topology);
+    const producers = await Promise.all(
+      scenario.producers.map(async (p) => {
+        const template = config.templates[p.template];
+        if (!template)
+          throw scenarioError(o.name, `producer template '${p.template}' is not in templates:`);
+        const t = await compileTemplate(p.template, template, {
+          seed: o.seed,
+          env: o.env,
+        });
+        const amount = o.amount ?? p.amount ?? t.amount;
+        run.planned += amount;
+        return { p, t, amount };
+      }),
+    );
+    const publisher = await Publisher.open(setup, { confirm: true, mandatory: true, window: 1000 });
+    const unconsumed: Record<string, number> = {};
+
+    const limit = o.durationMs ?? scenario.duration;
+    let stoppedBy: PlayReport["stoppedBy"] = "done";
+    const timeUp = new AbortController();
+    if (limit !== undefined) {
+      timers.push(
+        setTimeout(() => {
+          stoppedBy = "duration";
+          timeUp.abort();
+        }, limit),
+      );
+    }
+    const stop = AbortSignal.any([o.signal, timeUp.signal]);
+
+    for (const f of scenario.faults) {
+      const g = groups.find((x) => x.name === f.consumer);
+      if (!g) continue;
+      timers.push(
+        setTimeout(() => {
+          run.event(
+            `fault: ${f.action} ${f.consumer}${f.action === "pause" ? ` for ${f.for ?? 2000} ms` : ""}`,
+          );
+          if (f.action === "kill") void g.kill();
+          else if (f.action === "pause") g.pause(f.for ?? 2000);
+          else void g.cut();
+        }, f.at),
+      );
+    }
+
+    const snapshot = (): Snapshot => snapshotOf(run, groups, o, limit);
+    const ticker = setInterval(() => o.onSnapshot?.(snapshot()), 250);
+    ticker.unref();
+    timers.push(ticker as unknown as NodeJS.Timeout);
+
+    let n = 0;
+    await Promise.all(
+      producers.map(async ({ p, t, amount }) => {
+        const pacer = new Pacer(paceOf(p.delay ?? t.delayMs, p.rate ?? t.rate));
+        for (let i = 0; i < amount && !stop.aborted; i++) {
+          await sleep(pacer.waitFor(i), stop);
+          if (stop.aborted) break;
+          const m = t.render();
+          const id = `${p.template}-${++n}`;
+          m.properties.headers = {
+            ...m.properties.headers,
+            [ID_HEADER]: id,
+            [SENT_HEADER]: Date.now(),
+          };
+          const route = table.route(m.exchange, {
+            routingKey: m.routingKey,
+            headers: m.properties.headers,
+          });
+          for (const q of route.queues) {
+            if (consumed.has(q)) run.ledger.expect(q);
+            else unconsumed[q] = (unconsumed[q] ?? 0) + 1;
+          }
+          if (!publisher.publish(m)) await publisher.ready(stop);
+          run.published += 1;
+        }
+      }),
+    );
+    await publisher.settle(5000);
+    run.confirmed = publisher.stats.confirmed;
+
+    // Wait until every expected copy is settled for good, or nothing moves for a while.
+    const maxDelay = Math.max(
+      0,
+      ...scenario.consumers.flatMap((c) => config.consumers[c]?.retry?.delays ?? []),
+    );
+    const idleMs = Math.max(5000, maxDelay + 3000);
+    let last = -1;
+    let quietSince = Date.now();
+    for (;;) {
+      if (stop.aborted) {
+        if (stoppedBy === "done") stoppedBy = "interrupted";
+        break;
+      }
+      const left = run.ledger.outstanding(consumed);
+      if (left <= 0) break;
+      if (left !== last) {
+        last = left;
+        quietSince = Date.now();
+      } else if (Date.now() - quietSince > idleMs) {
+        stoppedBy = "idle";
+        break;
+      }
+      await sleep(100, stop);
+    }
+    o.onSnapshot?.(snapshot());
+    await Promise.all(groups.map((g) => g.stop()));
+    const pstats = publisher.stats;
+    await publisher.close();
+    return report(run, groups, o, stoppedBy, pstats, unconsumed, consumed);
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    await setup.close();
+  }
+}
+
+function snapshotOf(run: Runner, groups: Group[], o: ScenarioRunOptions, limit?: number): Snapshot {
+  const now = Date.now();
+  const names = [...new Set([...groups.map((g) => g.queue), ...run.ledger.counters.keys()])];
+  const queues: QueueRow[] = names.map((name) => {
+    const c = run.ledger.queue(name);
+    const st = o.queueStats?.(name);
+    const rate = run.rates.get(name) ?? { at: now, in: c.in, out: c.out, inRate: 0, outRate: 0 };
+    if (now - rate.at >= 1000) {
+      rate.inRate = ((c.in - rate.in) * 1000) / (now - rate.at);
+      rate.outRate = ((c.out - rate.out) * 1000) / (now - rate.at);
+      rate.at = now;
+      rate.in = c.in;
+      rate.out = c.out;
+    }
+    run.rates.set(name, rate);
+    return {
+      name,
+      depth: st?.ready,
+      unacked: st?.unacked,
+      inRate: rate.inRate,
+      outRate: rate.outRate,
+      redelivered: c.redelivered,
+      deadLettered: c.deadLettered,
+      duplicates: c.duplicates,
+      outOfOrder: c.outOfOrder,
+    };
+  });
+  return {
+    scenario: o.name,
+    elapsedMs: now - run.started,
+    durationMs: limit,
+    published: run.published,
+    planned: run.planned,
+    confirmed: run.confirmed,
+    queues,
+    consumers: groups.map((g) => g.row()),
+    events: run.events.slice(-4),
+  };
+}
+
+function report(
+  run: Runner,
+  groups: Group[],
+  o: ScenarioRunOptions,
+  stoppedBy: PlayReport["stoppedBy"],
+  p: { published: number; confirmed: number; nacked: number; returned: number },
+  unconsumed: Record<string, number>,
+  consumed: Set<string>,
+): PlayReport {
+  const l = run.ledger;
+  const queues: QueueReport[] = [...consumed].map((name) => {
+    const routed = l.expected.get(name) ?? 0;
+    const settledCount = l.settled.get(name)?.size ?? 0;
+    const c = l.queue(name);
+    const gs = groups.filter((g) => g.queue === name);
+    return {
+      name,
+      routed,
+      processed: l.count(name, "processed"),
+      duplicates: l.count(name, "duplicate"),
+      retried: gs.reduce((n, g) => n + g.behaviour.stats.retried, 0),
+      deadLettered: l.count(name, "dead-lettered"),
+      redelivered: c.redelivered,
+      outOfOrder: gs.reduce((n, g) => n + g.behaviour.stats.outOfOrder, 0),
+      gaps: gs.reduce((n, g) => n + g.behaviour.stats.gaps, 0),
+      lost: Math.max(0, routed - settledCount),
+    };
+  });
+  const sum = (f: (q: QueueReport) => number) => queues.reduce((n, q) => n + f(q), 0);
+  const dropped = [...consumed].reduce((n, q) => n + l.count(q, "dropped"), 0);
+  const sorted = [...l.latencies].sort((a, b) => a - b);
+  const lost = sum((q) => q.lost);
+  return {
+    scenario: o.name,
+    stoppedBy,
+    elapsedMs: Date.now() - run.started,
+    published: p.published,
+    confirmed: p.confirmed,
+    nacked: p.nacked,
+    returned: p.returned,
+    routed: sum((q) => q.routed),
+    consumed: sum((q) => q.processed + q.duplicates),
+    retried: sum((q) => q.retried),
+    deadLettered: sum((q) => q.deadLettered),
+    dropped,
+    duplicates: sum((q) => q.duplicates),
+    outOfOrder: sum((q) => q.outOfOrder),
+    gaps: sum((q) => q.gaps),
+    redelivered: sum((q) => q.redelivered),
+    unconsumed,
+    lost,
+    lostNote:
+      lost > 0 && stoppedBy !== "done"
+        ? `the run stopped (${stoppedBy}) before every copy was settled`
+        : undefined,
+    latencyMs:
+      sorted.length > 0
+        ? {
+            p50: percentile(sorted, 0.5),
+            p90: percentile(sorted, 0.9),
+            p99: percentile(sorted, 0.99),
+            max: sorted[sorted.length - 1] as number,
+          }
+        : undefined,
+    queues,
+    consumers: groups.map((g) => g.row()),
+    events: run.events,
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * The report at the end of `eventlab play <scenario>`: what was published, where it went,
+ * what the consumers made of it, latency, and what was lost (0 unless on purpose).
+ */
+import type { PlayReport } from "../lab/runner.js";
+import { count, elapsed } from "./format.js";
+import type { Theme } from "./theme.js";
+
+const STOPPED: Record<PlayReport["stoppedBy"], string> = {
+  done: "done",
+  duration: "stopped at its time limit",
+  interrupted: "interrupted",
+  idle: "stopped: nothing moved for a while",
+};
+
+export function renderPlayReport(r: PlayReport, theme: Theme): string {
+  const out: string[] = [];
+  const w = Math.max(8, ...r.queues.map((q) => q.name.length)) + 2;
+  out.push(
+    `${theme.bold(r.scenario)}: ${STOPPED[r.stoppedBy]} in ${elapsed(r.elapsedMs)} · published ${count(r.published)} · confirmed ${count(r.confirmed)}${r.returned ? ` · returned ${count(r.returned)}` : ""}${r.nacked ? ` · nacked ${count(r.nacked)}` : ""}`,
+  );
+  out.push("");
+  const cols = ["routed", "processed", "dup", "retried", "dlx", "redel", "ooo", "lost"];
+  out.push(theme.bold(`${"queue".padEnd(w)}${cols.map((c) => c.padStart(10)).join("")}`));
+  for (const q of r.queues) {
+    const cells = [
+      q.routed,
+      q.processed,
+      q.duplicates,
+      q.retried,
+      q.deadLettered,
+      q.redelivered,
+      q.outOfOrder,
+      q.lost,
+    ];
+    const line = `${q.name.padEnd(w)}${cells.map((n) => count(n).padStart(10)).join("")}`;
+    out.push(q.lost > 0 ? theme.error(line) : line);
+  }
+  out.push("");
+  for (const c of r.consumers) {
+    out.push(
+      `${c.name} ×${c.instances} on ${c.queue}: processed ${count(c.processed)}, failed ${count(c.failed)}, retried ${count(c.retried)}, breaker ${c.breaker === "open" ? theme.warn("OPEN") : c.breaker}${c.state === "killed" ? theme.warn(" (killed)") : ""}`,
+    );
+  }
+  if (r.latencyMs) {
+    const l = r.latencyMs;
+    out.push(
+      `latency (publish → processed): p50 ${l.p50} ms · p90 ${l.p90} ms · p99 ${l.p99} ms · max ${l.max} ms`,
+    );
+  }
+  const left = Object.entries(r.unconsumed);
+  if (left.length > 0) {
+    out.push(
+      theme.dim(
+        `left in queues this scenario does not consume: ${left.map(([q, n]) => `${q} ${count(n)}`).join(", ")}`,
+      ),
+    );
+  }
+  if (r.dropped > 0) {
+    out.push(
+      theme.dim(
+        `${count(r.dropped)} rejected to a queue without a dead-letter exchange: dropped, on purpose`,
+      ),
+    );
+  }
+  out.push("");
+  const lost =
+    r.lost === 0
+      ? `${theme.ok(theme.symbols.ok)} lost 0: every routed copy was processed, deduplicated, dead-lettered or dropped on purpose`
+      : `${theme.error(theme.symbols.fail)} lost ${count(r.lost)}${r.lostNote ? ` (${r.lostNote})` : ""}`;
+  out.push(lost);
+  return `${out.join("\n")}\n`;
+}
