@@ -7,10 +7,20 @@ import type { ConsumeMessage } from "amqplib";
 import { Command } from "commander";
 import type { QueueConsumer as QueueConsumerType } from "../client/consumer.js";
 import type { HeadersMatch, SettlePolicy } from "../config/constants.js";
+import { parseDuration } from "../config/duration.js";
+import type { ConsumerConfig } from "../config/schema.js";
 import type { Context } from "../context.js";
 import { EventlabError, ExitCode, UsageError } from "../errors.js";
 import { count, elapsed, rate } from "../ui/format.js";
-import { collect, durationFlag, intFlag, keyValueFlags, matchFlag } from "./options.js";
+import {
+  choiceFlag,
+  collect,
+  durationFlag,
+  intFlag,
+  keyValueFlags,
+  matchFlag,
+  typedValue,
+} from "./options.js";
 
 export interface ConsumeOptions {
   /** Queue name, or the name of a consumer profile in the config. */
@@ -24,8 +34,36 @@ export interface ConsumeOptions {
   count?: number | undefined;
   idleTimeoutMs?: number | undefined;
   policy?: SettlePolicy | undefined;
+  /** Consumer behaviours (from flags or the profile): run through the playground's runner. */
+  behaviour?: BehaviourSettings | undefined;
   json: boolean;
 }
+
+/** The behaviour fields of a consumer profile. */
+export type BehaviourSettings = Pick<
+  ConsumerConfig,
+  | "concurrency"
+  | "workTime"
+  | "failures"
+  | "onFailure"
+  | "retry"
+  | "dedupe"
+  | "ordering"
+  | "breaker"
+  | "crashAt"
+>;
+
+const BEHAVIOUR_KEYS = [
+  "concurrency",
+  "workTime",
+  "failures",
+  "onFailure",
+  "retry",
+  "dedupe",
+  "ordering",
+  "breaker",
+  "crashAt",
+] as const;
 
 export interface ConsumeSummary {
   queue: string;
@@ -51,6 +89,118 @@ interface RawConsumeFlags {
   reject?: boolean;
   requeue?: boolean;
   json?: boolean;
+  concurrency?: string;
+  workTime?: string;
+  failRate?: string;
+  failWhen?: string;
+  onFailure?: string;
+  retryDelays?: string;
+  deadLetterQueue?: string;
+  dedupe?: string;
+  ordering?: string;
+  breaker?: string;
+  crashAt?: string;
+}
+
+/** The behaviour flags → the same settings a profile gives; undefined when none is given. */
+export function behaviourFlags(f: RawConsumeFlags): BehaviourSettings | undefined {
+  const b: BehaviourSettings = {};
+  const duration = (flag: string, raw: string) => {
+    const ms = parseDuration(raw);
+    if (ms === undefined) {
+      throw new UsageError(
+        `${flag} expects a duration like 50ms or 2s, got ${JSON.stringify(raw)}`,
+      );
+    }
+    return ms;
+  };
+  const concurrency = intFlag("--concurrency", f.concurrency, 1, 64);
+  if (concurrency !== undefined) b.concurrency = concurrency;
+  if (f.workTime !== undefined) {
+    const [lo, hi = lo] = f.workTime.split("..") as [string, string?];
+    const minMs = duration("--work-time", lo);
+    const maxMs = duration("--work-time", hi);
+    if (minMs > maxMs) throw new UsageError(`--work-time ${f.workTime}: low..high, low first`);
+    b.workTime = { minMs, maxMs };
+  }
+  if (f.failRate !== undefined || f.failWhen !== undefined) {
+    b.failures = {};
+    if (f.failRate !== undefined) {
+      const rate = Number(f.failRate);
+      if (f.failRate.trim() === "" || !(rate >= 0 && rate <= 1)) {
+        throw new UsageError(
+          `--fail-rate expects a fraction from 0 to 1, got ${JSON.stringify(f.failRate)}`,
+          "for example --fail-rate 0.1",
+        );
+      }
+      b.failures.rate = rate;
+    }
+    if (f.failWhen !== undefined) {
+      const m = /^([^=<>]+)(=|>|<)(.*)$/.exec(f.failWhen);
+      if (!m) {
+        throw new UsageError(
+          `--fail-when expects field=value, field>number or field<number, got ${JSON.stringify(f.failWhen)}`,
+          "for example --fail-when body.quantity>4 or --fail-when headers.region=eu",
+        );
+      }
+      const [, field, op, raw] = m as unknown as [string, string, string, string];
+      const n = Number(raw);
+      if (op !== "=" && !Number.isFinite(n)) {
+        throw new UsageError(`--fail-when ${f.failWhen}: ${op} needs a number`);
+      }
+      b.failures.when =
+        op === "="
+          ? { field, equals: typedValue(raw) as never }
+          : op === ">"
+            ? { field, above: n }
+            : { field, below: n };
+    }
+  }
+  const onFailure = choiceFlag("--on-failure", f.onFailure, [
+    "requeue",
+    "reject",
+    "retry",
+  ] as const);
+  if (onFailure !== undefined) b.onFailure = onFailure;
+  if (f.retryDelays !== undefined) {
+    b.retry = { delays: f.retryDelays.split(",").map((d) => duration("--retry-delays", d.trim())) };
+    b.onFailure ??= "retry";
+  }
+  if (f.deadLetterQueue !== undefined) {
+    if (!b.retry) throw new UsageError("--dead-letter-queue goes with --retry-delays");
+    b.retry.deadLetterQueue = f.deadLetterQueue;
+  }
+  if (b.onFailure === "retry" && !b.retry) {
+    throw new UsageError(
+      "--on-failure retry needs --retry-delays",
+      "for example --retry-delays 1s,5s",
+    );
+  }
+  if (f.dedupe !== undefined) b.dedupe = f.dedupe;
+  if (f.ordering !== undefined) {
+    const [key, sequence] = f.ordering.split(":");
+    if (!key || !sequence) {
+      throw new UsageError(
+        `--ordering expects key-field:sequence-field, got ${JSON.stringify(f.ordering)}`,
+        "for example --ordering body.order_id:body.seq",
+      );
+    }
+    b.ordering = { key, sequence };
+  }
+  if (f.breaker !== undefined) {
+    const [n, pause] = f.breaker.split(":");
+    const failures = Number(n);
+    if (!Number.isInteger(failures) || failures < 1 || pause === undefined) {
+      throw new UsageError(
+        `--breaker expects failures:pause, got ${JSON.stringify(f.breaker)}`,
+        "for example --breaker 5:2s",
+      );
+    }
+    b.breaker = { failures, pause: duration("--breaker", pause) };
+  }
+  const crashAt = intFlag("--crash-at", f.crashAt, 1);
+  if (crashAt !== undefined) b.crashAt = crashAt;
+  return Object.keys(b).length > 0 ? b : undefined;
 }
 
 export const DEFAULT_PREFETCH = 100;
@@ -97,6 +247,7 @@ export function parseConsumeArgs(queue: string | undefined, f: RawConsumeFlags):
     count: intFlag("--count", f.count, 1),
     idleTimeoutMs: durationFlag("--idle-timeout", f.idleTimeout),
     policy: f.reject ? "reject" : f.requeue ? "requeue" : undefined,
+    behaviour: behaviourFlags(f),
     json: f.json === true,
   };
 }
@@ -127,15 +278,34 @@ export function consumeCommand(ctx: Context, run = runConsume): Command {
     .option("-n, --count <n>", "exit after N messages (all settled)")
     .option("--idle-timeout <duration>", "exit when no message arrives for this long, e.g. 5s")
     .option("--json", "print NDJSON: one message per line")
+    .option("--concurrency <n>", "behaviour: competing consumers, each on its own channel")
+    .option("--work-time <duration>", "behaviour: time per message, e.g. 50ms or 20ms..200ms")
+    .option("--fail-rate <fraction>", "behaviour: fraction of messages that fail, 0..1")
+    .option("--fail-when <condition>", "behaviour: fail when field=value, field>n or field<n")
+    .option("--on-failure <what>", "behaviour: requeue (default), reject, or retry")
+    .option("--retry-delays <list>", "behaviour: retry through delay queues, e.g. 1s,5s")
+    .option("--dead-letter-queue <name>", "behaviour: after the last retry (default <queue>.dlq)")
+    .option("--dedupe <field>", "behaviour: idempotency key, e.g. messageId or body.order_id")
+    .option("--ordering <key:sequence>", "behaviour: check order per key, e.g. body.user:body.seq")
+    .option("--breaker <failures:pause>", "behaviour: circuit breaker, e.g. 5:2s")
+    .option("--crash-at <n>", "behaviour: drop the connection without acking at message n")
     .addHelpText(
       "after",
       `
+With a behaviour flag (or a profile with behaviours), consume acts like a service: each
+message takes its work time, may fail, and what happens to it is printed instead of the
+message itself: ✓ processed, = duplicate, ✗ failed → requeued, rejected, retried or
+dead-lettered, with out-of-order and gaps flagged. --count counts messages settled for
+good; --idle-timeout stops when nothing arrives.
+
 Examples:
   $ eventlab consume inventory                           # print messages until Ctrl-C
   $ eventlab consume inventory --count 10 --json         # 10 messages as NDJSON, then exit
   $ eventlab consume inventory --idle-timeout 2s --requeue
   $ eventlab consume --exchange orders --key 'order.*.eu'   # tap a topic exchange
   $ eventlab consume --exchange alerts --header region=eu --header priority=high --match any
+  $ eventlab consume inventory --concurrency 4 --work-time 20ms..80ms --fail-rate 0.1 \
+      --retry-delays 1s,5s --dedupe messageId --idle-timeout 10s
 
 Exit codes: 0 done (count reached, idle, or queue deleted), 1 error, 2 interrupted (Ctrl-C)`,
     )
@@ -170,12 +340,39 @@ async function withProfile(ctx: Context, o: ConsumeOptions): Promise<ConsumeOpti
     count: o.count ?? p.count,
     idleTimeoutMs: o.idleTimeoutMs ?? p.idleTimeout,
     policy: o.policy ?? p.policy,
+    behaviour: mergeBehaviour(p, o.behaviour),
     json: o.json,
   };
 }
 
+function mergeBehaviour(
+  p: ConsumerConfig,
+  flags: BehaviourSettings | undefined,
+): BehaviourSettings | undefined {
+  const b: Record<string, unknown> = {};
+  for (const k of BEHAVIOUR_KEYS) if (p[k] !== undefined) b[k] = p[k];
+  Object.assign(b, flags ?? {});
+  return Object.keys(b).length > 0 ? (b as BehaviourSettings) : undefined;
+}
+
 export async function runConsume(ctx: Context, input: ConsumeOptions): Promise<void> {
   const o = await withProfile(ctx, input);
+  if (o.behaviour) {
+    if (o.queue === undefined) {
+      throw new UsageError(
+        "consumer behaviours work on a queue, not on an exchange tap",
+        "name the queue: eventlab consume <queue> --work-time 50ms …",
+      );
+    }
+    if (o.noAck || o.policy !== undefined) {
+      throw new UsageError(
+        "behaviours decide how each message is settled: leave out --no-ack, --reject and --requeue",
+        "use --on-failure requeue|reject|retry for what a failure does",
+      );
+    }
+    await runBehaviourConsume(ctx, { ...o, queue: o.queue, behaviour: o.behaviour });
+    return;
+  }
   if (o.queue === undefined && o.exchange === undefined) {
     throw new UsageError(
       "name a queue to read, or --exchange to tap",
@@ -394,4 +591,46 @@ function printSummary(ctx: Context, s: ConsumeSummary, noAck: boolean): void {
   io.err(
     `${mark} consumed ${theme.bold(count(s.consumed))} from ${s.queue} in ${elapsed(s.elapsedMs)} (${rate(s.ratePerSecond)} msg/s) · ${settled.join(" · ")}${why}`,
   );
+}
+
+/** consume with behaviours: the playground's runner with consumers only, a line per decision. */
+async function runBehaviourConsume(
+  ctx: Context,
+  o: ConsumeOptions & { queue: string; behaviour: BehaviourSettings },
+): Promise<void> {
+  const [{ runScenario }, { decisionLine, decisionRecord }] = await Promise.all([
+    import("../lab/runner.js"),
+    import("../ui/decision-view.js"),
+  ]);
+  const { io, theme } = ctx;
+  const { config } = await ctx.loadConfig();
+  const name = config.consumers[o.queue] ? o.queue : `consume ${o.queue}`;
+  const queue = config.consumers[o.queue]?.queue ?? o.queue;
+  const consumer: ConsumerConfig = {
+    queue,
+    ...(o.prefetch !== undefined ? { prefetch: o.prefetch } : {}),
+    ...o.behaviour,
+  };
+  let n = 0;
+  const report = await runScenario({
+    name,
+    scenario: { producers: [], consumers: [name], faults: [] },
+    config: { ...config, consumers: { ...config.consumers, [name]: consumer } },
+    connect: () => ctx.connect({ connectionName: "eventlab consume" }),
+    applyTopology: false,
+    consumeOnly: { count: o.count, idleMs: o.idleTimeoutMs },
+    env: ctx.env,
+    signal: ctx.signal,
+    onDecision: (e) => {
+      n += 1;
+      const r = decisionRecord(n, e);
+      io.out(o.json ? `${JSON.stringify(r)}\n` : `${decisionLine(r, theme)}\n`);
+    },
+  });
+  const c = report.consumers[0];
+  const q = report.queues[0];
+  io.err(
+    `${report.stoppedBy === "interrupted" ? theme.warn(theme.symbols.warn) : theme.ok(theme.symbols.ok)} ${queue}: ${c?.processed ?? 0} processed · ${c?.failed ?? 0} failed · ${c?.retried ?? 0} retried · ${q?.deadLettered ?? 0} dead-lettered · ${q?.duplicates ?? 0} duplicates · ${q?.outOfOrder ?? 0} out of order · ${q?.redelivered ?? 0} redelivered${report.stoppedBy === "idle" ? theme.dim(" — idle") : ""}`,
+  );
+  if (report.stoppedBy === "interrupted") ctx.setExitCode(ExitCode.interrupted);
 }

@@ -33,8 +33,31 @@ export interface ScenarioRunOptions {
   signal: AbortSignal;
   /** Depth and unacked of a queue, when the broker is in this process. */
   queueStats?: (queue: string) => { ready: number; unacked: number } | undefined;
+  /** Declare the config's topology first (default true). */
+  applyTopology?: boolean;
   /** Called about 4 times a second with the state of the run. */
   onSnapshot?: (s: Snapshot) => void;
+  /**
+   * Consumers only, no producers (`eventlab consume` with behaviours): run until `count`
+   * messages are settled for good, nothing arrives for `idleMs`, or the signal.
+   */
+  consumeOnly?: { count?: number | undefined; idleMs?: number | undefined };
+  /** Each decision a consumer made, as it is carried out. */
+  onDecision?: (e: DecisionEvent) => void;
+}
+
+export interface DecisionEvent {
+  consumer: string;
+  instance: number;
+  message: ConsumeMessage;
+  /** What the behaviour decided: ack, duplicate, requeue, reject, retry, dead-letter, crash, breaker-open. */
+  outcome: string;
+  workMs: number;
+  /** For retry and dead-letter: which attempt failed, and where the copy went. */
+  attempt?: number;
+  to?: string;
+  outOfOrder: boolean;
+  gap: number;
 }
 
 export interface QueueReport {
@@ -165,7 +188,11 @@ class Ledger {
     this.queue(queue).in += 1;
   }
 
+  /** Copies settled for good, counting repeats of an id (consume without producers). */
+  finals = 0;
+
   settle(queue: string, id: string, how: Settled): boolean {
+    this.finals += 1;
     let m = this.settled.get(queue);
     if (!m) {
       m = new Map();
@@ -197,7 +224,8 @@ interface Instance {
   index: number;
   connection?: Connection | undefined;
   consumer?: QueueConsumer | undefined;
-  inbox: ConsumeMessage[];
+  /** Deliveries waiting for this worker, with the consumer (channel) they came on. */
+  inbox: Array<{ msg: ConsumeMessage; via: QueueConsumer }>;
   working: boolean;
   paused: boolean;
   stopped: boolean;
@@ -249,9 +277,10 @@ class Group {
     inst.consumer = await QueueConsumer.start(
       inst.connection,
       { queue: this.queue, prefetch: this.cfg.prefetch ?? 10, noAck: false },
-      (msg) => {
+      // Deliveries may arrive before start() resolves: each keeps the consumer it came on.
+      (msg, via) => {
         if (inst.session !== session) return;
-        inst.inbox.push(msg);
+        inst.inbox.push({ msg, via });
         this.pump(inst, session);
       },
       () => {},
@@ -261,24 +290,50 @@ class Group {
   /** Work through the inbox one message at a time, as a single worker would. */
   private pump(inst: Instance, session: number): void {
     if (inst.working || inst.paused || inst.stopped || inst.session !== session) return;
-    const msg = inst.inbox.shift();
-    if (!msg) return;
+    const next = inst.inbox.shift();
+    if (!next) return;
     inst.working = true;
-    void this.handle(inst, session, msg).finally(() => {
+    void this.handle(inst, session, next.msg, next.via).finally(() => {
       if (inst.session !== session) return;
       inst.working = false;
       this.pump(inst, session);
     });
   }
 
-  private async handle(inst: Instance, session: number, msg: ConsumeMessage): Promise<void> {
+  private async handle(
+    inst: Instance,
+    session: number,
+    msg: ConsumeMessage,
+    via: QueueConsumer,
+  ): Promise<void> {
     const ledger = this.run.ledger;
-    const id = String(msg.properties.headers?.[ID_HEADER] ?? "");
+    // Messages from elsewhere carry no id of ours: their messageId, or this delivery.
+    const id = String(
+      msg.properties.headers?.[ID_HEADER] ??
+        msg.properties.messageId ??
+        `${this.name}#${inst.index}/${inst.session}/${msg.fields.deliveryTag}`,
+    );
     const counters = ledger.queue(this.queue);
     if (msg.fields.redelivered) counters.redelivered += 1;
     const d = this.behaviour.decide(toDelivery(msg));
+    this.run.decided += 1;
     for (const t of this.behaviour.takeTransitions()) {
       this.run.event(`breaker of ${this.name} is ${t === "open" ? "OPEN" : t}`);
+    }
+    if (d.outcome.kind !== "breaker-open") {
+      const oc = d.outcome;
+      this.run.options.onDecision?.({
+        consumer: this.name,
+        instance: inst.index,
+        message: msg,
+        outcome: oc.kind,
+        workMs: d.workMs,
+        ...(oc.kind === "retry" || oc.kind === "dead-letter"
+          ? { attempt: oc.attempt, to: oc.queue }
+          : {}),
+        outOfOrder: d.outOfOrder,
+        gap: d.gap,
+      });
     }
     if (d.outOfOrder) counters.outOfOrder += 1;
     const o = d.outcome;
@@ -291,13 +346,14 @@ class Group {
     }
     if (o.kind === "breaker-open") {
       // Hold it: put it back in the inbox and look again after a short wait.
-      inst.inbox.unshift(msg);
+      inst.inbox.unshift({ msg, via });
       await sleep(100, this.run.options.signal);
       return;
     }
     if (d.workMs > 0) await sleep(d.workMs, this.run.options.signal);
-    if (inst.session !== session || !inst.consumer) return;
-    const ch = inst.consumer.channel;
+    // A fault replaced the connection meanwhile: the broker redelivers this one elsewhere.
+    if (inst.session !== session) return;
+    const ch = via.channel;
     try {
       switch (o.kind) {
         case "ack":
@@ -444,6 +500,8 @@ class Runner {
   published = 0;
   planned = 0;
   confirmed = 0;
+  /** Decisions made by all consumers. */
+  decided = 0;
 
   constructor(readonly options: ScenarioRunOptions) {}
 
@@ -471,7 +529,7 @@ export async function runScenario(o: ScenarioRunOptions): Promise<PlayReport> {
   const groups: Group[] = [];
   const timers: NodeJS.Timeout[] = [];
   try {
-    await applyTopology(setup, config.topology, () => {});
+    if (o.applyTopology !== false) await applyTopology(setup, config.topology, () => {});
     // Consumer groups, with the retry and dead-letter queues their behaviours need.
     for (const name of scenario.consumers) {
       const cfg = config.consumers[name];
@@ -591,10 +649,24 @@ export async function runScenario(o: ScenarioRunOptions): Promise<PlayReport> {
     const idleMs = Math.max(5000, maxDelay + 3000);
     let last = -1;
     let quietSince = Date.now();
+    const only = o.consumeOnly;
     for (;;) {
       if (stop.aborted) {
         if (stoppedBy === "done") stoppedBy = "interrupted";
         break;
+      }
+      if (only) {
+        // No producers: settled copies count up; an idle queue ends the run.
+        if (only.count !== undefined && run.ledger.finals >= only.count) break;
+        if (run.decided !== last) {
+          last = run.decided;
+          quietSince = Date.now();
+        } else if (only.idleMs !== undefined && Date.now() - quietSince > only.idleMs) {
+          stoppedBy = "idle";
+          break;
+        }
+        await sleep(50, stop);
+        continue;
       }
       const left = run.ledger.outstanding(consumed);
       if (left <= 0) break;
@@ -677,9 +749,10 @@ function report(
       name,
       routed,
       processed: l.count(name, "processed"),
-      duplicates: l.count(name, "duplicate"),
+      // Deliveries recognised as duplicates (by the dedupe key), however many per id.
+      duplicates: c.duplicates,
       retried: gs.reduce((n, g) => n + g.behaviour.stats.retried, 0),
-      deadLettered: l.count(name, "dead-lettered"),
+      deadLettered: c.deadLettered,
       redelivered: c.redelivered,
       outOfOrder: gs.reduce((n, g) => n + g.behaviour.stats.outOfOrder, 0),
       gaps: gs.reduce((n, g) => n + g.behaviour.stats.gaps, 0),
@@ -699,7 +772,10 @@ function report(
     nacked: p.nacked,
     returned: p.returned,
     routed: sum((q) => q.routed),
-    consumed: sum((q) => q.processed + q.duplicates),
+    consumed: [...consumed].reduce(
+      (n, q) => n + l.count(q, "processed") + l.count(q, "duplicate"),
+      0,
+    ),
     retried: sum((q) => q.retried),
     deadLettered: sum((q) => q.deadLettered),
     dropped,
