@@ -496,7 +496,10 @@ class Runner {
     { at: number; in: number; out: number; inRate: number; outRate: number }
   >();
   readonly events: string[] = [];
-  readonly started = Date.now();
+  /** Reset when producing starts, so fault times and elapsed time count from there. */
+  started = Date.now();
+  /** Makes message ids unique to this run, so leftovers of an earlier run are not counted. */
+  readonly runId = Math.random().toString(36).slice(2, 8);
   published = 0;
   planned = 0;
   confirmed = 0;
@@ -580,6 +583,8 @@ export async function runScenario(o: ScenarioRunOptions): Promise<PlayReport> {
 
     const limit = o.durationMs ?? scenario.duration;
     let stoppedBy: PlayReport["stoppedBy"] = "done";
+    // The scenario's clock starts now: setup (topology, connections) is not part of it.
+    run.started = Date.now();
     const timeUp = new AbortController();
     if (limit !== undefined) {
       timers.push(
@@ -619,7 +624,7 @@ export async function runScenario(o: ScenarioRunOptions): Promise<PlayReport> {
           await sleep(pacer.waitFor(i), stop);
           if (stop.aborted) break;
           const m = t.render();
-          const id = `${p.template}-${++n}`;
+          const id = `${run.runId}-${p.template}-${++n}`;
           m.properties.headers = {
             ...m.properties.headers,
             [ID_HEADER]: id,

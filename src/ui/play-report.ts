@@ -42,6 +42,13 @@ export function renderPlayReport(r: PlayReport, theme: Theme): string {
       `${c.name} ×${c.instances} on ${c.queue}: processed ${count(c.processed)}, failed ${count(c.failed)}, retried ${count(c.retried)}, breaker ${c.breaker === "open" ? theme.warn("OPEN") : c.breaker}${c.state === "killed" ? theme.warn(" (killed)") : ""}`,
     );
   }
+  if (r.events.length > 0) {
+    out.push(
+      theme.dim(
+        `events: ${r.events.slice(0, 6).join(" · ")}${r.events.length > 6 ? ` · … ${r.events.length - 6} more (--json has them all)` : ""}`,
+      ),
+    );
+  }
   if (r.latencyMs) {
     const l = r.latencyMs;
     out.push(

@@ -176,7 +176,15 @@ describe("eventlab init", () => {
   });
 });
 
-const PRESETS = ["headers-routing", "notifications", "orders", "retries", "soccer"];
+const PRESETS = [
+  "duplicates-and-ordering",
+  "headers-routing",
+  "notifications",
+  "orders",
+  "retries",
+  "soccer",
+  "work-queue",
+];
 const presetFile = (name: string) => path.join(REPO, "config", "presets", `${name}.yaml`);
 
 describe("eventlab init --preset and --list", () => {
@@ -285,7 +293,7 @@ describe("eventlab init --preset and --list", () => {
     await expect(access(path.join(cwd, "eventlab.config.yaml"))).rejects.toThrow();
   });
 
-  it("--list lists the five presets, a line each in 80 columns, and writes nothing", async () => {
+  it("--list lists the seven presets, a line each in 80 columns, and writes nothing", async () => {
     const cwd = await freshDir();
     const r = await runCli(["init", "--list"], { cwd });
     expect(r.stderr).toBe("");

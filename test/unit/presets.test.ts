@@ -15,7 +15,19 @@ import { routingTableOf } from "../../src/lab/routing.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const DIR = path.join(REPO, "config", "presets");
-const PRESETS = ["headers-routing", "notifications", "orders", "retries", "soccer"];
+const PRESETS = [
+  "duplicates-and-ordering",
+  "headers-routing",
+  "notifications",
+  "orders",
+  "retries",
+  "soccer",
+  "work-queue",
+];
+/** Presets whose `eventlab play <preset>` runs a scenario of the same name. */
+const PLAYABLE = PRESETS.filter((p) => p !== "retries");
+/** How long a scenario's producers may take at default settings, so a demo ends well within 30 s. */
+const PRODUCING_MS = 8000;
 /** How many messages each template renders for the routing checks. */
 const SAMPLES = 20;
 
@@ -56,7 +68,7 @@ function tryCommands(text: string): string[] {
 }
 
 describe("the presets", () => {
-  it("are the five in config/presets, each a .yaml file", async () => {
+  it("are the seven in config/presets, each a .yaml file", async () => {
     const files = (await readdir(DIR)).sort();
     expect(files).toEqual(PRESETS.map((p) => `${p}.yaml`));
     const listed = await listPresets(REPO);
@@ -226,14 +238,27 @@ describe("what each preset routes where", () => {
     const table = routingTableOf(config.topology);
     const route = (key: string) => table.route("shop.orders", { routingKey: key, headers: {} });
     expect(route("order.created.eu").queues.sort()).toEqual(
-      ["shop.audit.log", "shop.inventory", "shop.orders.eu"].sort(),
+      ["shop.audit.log", "shop.inventory", "shop.notifications", "shop.orders.eu"].sort(),
     );
-    expect(route("order.created.us").queues.sort()).toEqual(["shop.audit.log", "shop.inventory"]);
-    expect(route("order.paid.apac").queues.sort()).toEqual(["shop.audit.log", "shop.billing"]);
-    expect(route("order.cancelled.us").queues.sort()).toEqual(["shop.audit.log", "shop.inventory"]);
+    expect(route("order.created.us").queues.sort()).toEqual([
+      "shop.audit.log",
+      "shop.inventory",
+      "shop.notifications",
+    ]);
+    expect(route("order.paid.apac").queues.sort()).toEqual([
+      "shop.audit.log",
+      "shop.billing",
+      "shop.notifications",
+      "shop.shipping",
+    ]);
+    expect(route("order.cancelled.us").queues.sort()).toEqual([
+      "shop.audit.log",
+      "shop.inventory",
+      "shop.notifications",
+    ]);
     // The audit copy goes through the internal exchange: an exchange-to-exchange binding.
     expect(route("order.shipped.us")).toMatchObject({
-      queues: ["shop.audit.log"],
+      queues: ["shop.notifications", "shop.audit.log"],
       exchanges: ["shop.orders", "shop.audit"],
     });
     // What inventory rejects is dead-lettered to shop.inventory.dead.
@@ -354,5 +379,137 @@ describe("what each preset routes where", () => {
       policy: "reject",
     });
     expect(config.consumers["failing-worker"]?.idleTimeout ?? 0).toBeGreaterThan(5000);
+  });
+});
+
+describe.each(PLAYABLE)("preset %s as a playground scenario", (name) => {
+  it("has a scenario of its name: `eventlab play <name>` runs it", async () => {
+    const { text, config } = await load(name);
+    expect(Object.keys(config.scenarios)).toContain(name);
+    expect(config.scenarios[name]?.description).toBeTruthy();
+    // Its opening comment says how to play it.
+    expect(tryCommands(text).some((c) => c.startsWith(`eventlab play ${name}`))).toBe(true);
+  });
+
+  it("its scenarios name templates, queue-reading profiles and their own consumers", async () => {
+    const { config } = await load(name);
+    const problems: string[] = [];
+    for (const [s, scenario] of Object.entries(config.scenarios)) {
+      for (const p of scenario.producers) {
+        if (!(p.template in config.templates)) problems.push(`${s}: template ${p.template}`);
+      }
+      expect(scenario.consumers.length, `${s}: consumers`).toBeGreaterThan(0);
+      for (const c of scenario.consumers) {
+        const profile = config.consumers[c];
+        if (profile === undefined) problems.push(`${s}: consumer ${c}`);
+        else if (profile.queue === undefined) problems.push(`${s}: consumer ${c} taps, no queue`);
+      }
+      for (const f of scenario.faults) {
+        if (!scenario.consumers.includes(f.consumer)) problems.push(`${s}: fault on ${f.consumer}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it("finishes by itself well within 30 s: short producers, a duration only as a bound", async () => {
+    const { config } = await load(name);
+    for (const [s, scenario] of Object.entries(config.scenarios)) {
+      for (const p of scenario.producers) {
+        const t = config.templates[p.template];
+        if (!t) continue;
+        const amount = p.amount ?? t.amount;
+        const rate = p.rate ?? (p.delay === undefined ? t.rate : undefined);
+        const delay = p.delay ?? (p.rate === undefined ? t.delay : undefined);
+        const interval = rate !== undefined ? 1000 / rate : (delay ?? 0);
+        expect((amount - 1) * interval, `${s}/${p.template}: ms of producing`).toBeLessThanOrEqual(
+          PRODUCING_MS,
+        );
+      }
+      const retries = scenario.consumers.flatMap((c) => config.consumers[c]?.retry?.delays ?? []);
+      expect(
+        retries.reduce((a, b) => a + b, 0),
+        `${s}: retry delays`,
+      ).toBeLessThanOrEqual(5000);
+      for (const f of scenario.faults) expect(f.at).toBeLessThan(PRODUCING_MS);
+      if (scenario.duration !== undefined) expect(scenario.duration).toBeLessThanOrEqual(30_000);
+    }
+  });
+
+  it("every copy it publishes reaches a queue one of its consumers reads, or nowhere", async () => {
+    const { config } = await load(name);
+    const scenario = config.scenarios[name];
+    if (!scenario) throw new Error(`no scenario ${name}`);
+    const read = new Set(scenario.consumers.map((c) => config.consumers[c]?.queue));
+    for (const p of scenario.producers) {
+      for (const s of await routeSamples(config, p.template)) {
+        // Copies to queues nobody reads are reported as unconsumed; only orders has them.
+        const unread = s.queues.filter((q) => !read.has(q));
+        if (name === "orders")
+          expect(unread.every((q) => /^shop\.(audit\.log|orders\.eu)$/.test(q))).toBe(true);
+        else expect(unread, `${p.template}`).toEqual([]);
+      }
+    }
+  });
+});
+
+describe("what the playground presets show", () => {
+  it("orders: a flaky shipping service retries through two delays into a parking queue", async () => {
+    const { config } = await load("orders");
+    const scenario = config.scenarios.orders;
+    expect(scenario?.consumers).toEqual(
+      expect.arrayContaining(["inventory-worker", "shipping-service", "notification-service"]),
+    );
+    expect(config.consumers["shipping-service"]).toMatchObject({
+      queue: "shop.shipping",
+      onFailure: "retry",
+      retry: { delays: [500, 1000], deadLetterQueue: "shop.shipping.parked" },
+    });
+    expect(config.consumers["shipping-service"]?.failures?.rate ?? 0).toBeGreaterThan(0);
+    expect(scenario?.faults).toEqual([
+      { at: 3000, consumer: "notification-service", action: "cut" },
+    ]);
+    // The parking queue and the retry queues are the runner's, not the topology's.
+    expect(
+      Object.keys(config.topology.queues).filter((q) => q.startsWith("shop.shipping")),
+    ).toEqual(["shop.shipping"]);
+  });
+
+  it("work-queue: four competing workers with prefetch 1 on one queue", async () => {
+    const { config } = await load("work-queue");
+    const scenario = config.scenarios["work-queue"];
+    expect(scenario?.consumers).toEqual(["worker-1", "worker-2", "worker-3", "worker-4"]);
+    for (const w of scenario?.consumers ?? []) {
+      expect(config.consumers[w]).toMatchObject({ queue: "work.queue", prefetch: 1 });
+      expect(config.consumers[w]?.workTime).toEqual({ minMs: 20, maxMs: 60 });
+    }
+    expect(config.consumers.workers).toMatchObject({ queue: "work.queue", concurrency: 4 });
+    for (const s of await routeSamples(config, "job", 40)) expect(s.queues).toEqual(["work.queue"]);
+  });
+
+  it("duplicates-and-ordering: re-sent ids repeat, a second writer's versions lag", async () => {
+    const { config } = await load("duplicates-and-ordering");
+    const keeper = config.consumers["stock-keeper"];
+    expect(keeper).toMatchObject({
+      queue: "stock.levels",
+      dedupe: "messageId",
+      ordering: { key: "body.sku", sequence: "body.version" },
+    });
+    const body = (m: { content: Buffer | string }) =>
+      JSON.parse(String(m.content)) as { sku: string; version: number };
+    const updates = await routeSamples(config, "stock-update", 60);
+    const resends = await routeSamples(config, "stock-update-resend", 10);
+    const legacy = await routeSamples(config, "stock-update-legacy", 8);
+    const ids = new Set(updates.map((s) => s.message.properties.messageId));
+    expect(ids.size).toBe(60);
+    // Every re-sent id is one the warehouse sent: 10 duplicates, whatever arrives first.
+    for (const s of resends) expect(ids.has(s.message.properties.messageId)).toBe(true);
+    // The legacy writer's ids are new, its versions far behind: out of order, not duplicates.
+    for (const s of legacy) {
+      expect(ids.has(s.message.properties.messageId)).toBe(false);
+      expect(body(s.message).sku).toBe("sku-1");
+    }
+    expect(updates.map((s) => body(s.message).version)).toEqual(
+      Array.from({ length: 60 }, (_, i) => i + 1),
+    );
   });
 });
