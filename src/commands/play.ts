@@ -189,8 +189,9 @@ export async function runPlay(ctx: Context, o: PlayOptions): Promise<void> {
   if (!scenario) throw new UsageError(`no scenario ${target.scenario}`);
   if (!o.json) {
     io.err(
-      `${theme.symbols.info} playing ${theme.bold(target.scenario)} from ${target.source} on ${broker.where ?? "the broker at --url"}${scenario.description ? theme.dim(`: ${scenario.description}`) : ""}`,
+      `${theme.symbols.info} playing ${theme.bold(target.scenario)} from ${target.source} on ${broker.where ?? "the broker at --url"}`,
     );
+    if (scenario.description) io.err(theme.dim(`  ${scenario.description}`));
   }
   const live = io.stderrIsTTY ? new LiveView(io.stderr, theme) : undefined;
   let lastLine = 0;

@@ -505,6 +505,8 @@ class Runner {
   confirmed = 0;
   /** Decisions made by all consumers. */
   decided = 0;
+  /** The producers' publisher counters, live. */
+  publisherStats: { confirmed: number } | undefined;
 
   constructor(readonly options: ScenarioRunOptions) {}
 
@@ -579,6 +581,7 @@ export async function runScenario(o: ScenarioRunOptions): Promise<PlayReport> {
       }),
     );
     const publisher = await Publisher.open(setup, { confirm: true, mandatory: true, window: 1000 });
+    run.publisherStats = publisher.stats;
     const unconsumed: Record<string, number> = {};
 
     const limit = o.durationMs ?? scenario.duration;
@@ -728,7 +731,7 @@ function snapshotOf(run: Runner, groups: Group[], o: ScenarioRunOptions, limit?:
     durationMs: limit,
     published: run.published,
     planned: run.planned,
-    confirmed: run.confirmed,
+    confirmed: run.publisherStats?.confirmed ?? run.confirmed,
     queues,
     consumers: groups.map((g) => g.row()),
     events: run.events.slice(-4),
