@@ -237,6 +237,9 @@ interface Instance {
 class Group {
   readonly instances: Instance[] = [];
   state: ConsumerRow["state"] = "running";
+  /** Point the behaviour's randomness at one message's own stream. */
+  reseed: (key: string) => void = () => {};
+  private readonly seen = new Map<string, number>();
   retried = 0;
   private publisher: import("amqplib").ConfirmChannel | undefined;
   private publisherConnection: Connection | undefined;
@@ -315,6 +318,11 @@ class Group {
     );
     const counters = ledger.queue(this.queue);
     if (msg.fields.redelivered) counters.redelivered += 1;
+    // The stream of this message (without the run's id) and of this delivery of it.
+    const nth = (this.seen.get(id) ?? 0) + 1;
+    this.seen.set(id, nth);
+    if (this.seen.size > 100_000) this.seen.delete(this.seen.keys().next().value as string);
+    this.reseed(`${id.slice(id.indexOf(":") + 1)}#${nth}`);
     const d = this.behaviour.decide(toDelivery(msg));
     this.run.decided += 1;
     for (const t of this.behaviour.takeTransitions()) {
@@ -557,9 +565,19 @@ export async function runScenario(o: ScenarioRunOptions): Promise<PlayReport> {
         });
       }
       if (topo.deadLetterQueue) await declareQueue(setup, topo.deadLetterQueue, { durable: false });
-      const random = seededRandom(o.seed ?? Date.now(), name, "behaviour");
-      const behaviour = new ConsumerBehaviour(queue, b, { random, now: () => Date.now() });
-      groups.push(new Group(name, cfg, queue, behaviour, run));
+      // Decisions draw from a stream keyed by the message and its delivery, not by arrival
+      // order: with --seed, each message meets the same fate whichever instance gets it.
+      const seed = o.seed ?? Math.floor(Math.random() * 2 ** 32);
+      const keyed = { random: seededRandom(seed, name, "behaviour") };
+      const behaviour = new ConsumerBehaviour(queue, b, {
+        random: () => keyed.random(),
+        now: () => Date.now(),
+      });
+      const group = new Group(name, cfg, queue, behaviour, run);
+      group.reseed = (key) => {
+        keyed.random = seededRandom(seed, `${name}:${key}`, "behaviour");
+      };
+      groups.push(group);
     }
     await Promise.all(groups.map((g) => g.start()));
     const consumed = new Set(groups.map((g) => g.queue));
@@ -619,15 +637,15 @@ export async function runScenario(o: ScenarioRunOptions): Promise<PlayReport> {
     ticker.unref();
     timers.push(ticker as unknown as NodeJS.Timeout);
 
-    let n = 0;
     await Promise.all(
-      producers.map(async ({ p, t, amount }) => {
+      producers.map(async ({ p, t, amount }, pi) => {
         const pacer = new Pacer(paceOf(p.delay ?? t.delayMs, p.rate ?? t.rate));
         for (let i = 0; i < amount && !stop.aborted; i++) {
           await sleep(pacer.waitFor(i), stop);
           if (stop.aborted) break;
           const m = t.render();
-          const id = `${run.runId}-${p.template}-${++n}`;
+          // Per producer, not a shared counter: the same message gets the same id every run.
+          const id = `${run.runId}:${pi + 1}.${p.template}-${i + 1}`;
           m.properties.headers = {
             ...m.properties.headers,
             [ID_HEADER]: id,
