@@ -159,8 +159,12 @@ type Settled = "processed" | "duplicate" | "dead-lettered" | "dropped";
 
 /** What happened to every copy, and the counters the dashboard shows. */
 class Ledger {
+  /** Copies expected per queue, and per message id within it. */
   readonly expected = new Map<string, number>();
-  readonly settled = new Map<string, Map<string, Settled>>();
+  private readonly expectedById = new Map<string, Map<string, number>>();
+  private readonly settledById = new Map<string, Map<string, number>>();
+  private readonly settledHow = new Map<string, Record<Settled, number>>();
+  private readonly settledTotal = new Map<string, number>();
   readonly counters = new Map<
     string,
     {
@@ -173,6 +177,8 @@ class Ledger {
     }
   >();
   readonly latencies: number[] = [];
+  /** Copies settled for good, counting repeats of an id (consume without producers). */
+  finals = 0;
 
   queue(name: string) {
     let c = this.counters.get(name);
@@ -183,39 +189,51 @@ class Ledger {
     return c;
   }
 
-  expect(queue: string): void {
+  /** A copy of message `id` will reach `queue` (again, when dead-lettering loops back). */
+  expect(queue: string, id: string): void {
     this.expected.set(queue, (this.expected.get(queue) ?? 0) + 1);
+    const m = this.expectedById.get(queue) ?? new Map<string, number>();
+    m.set(id, (m.get(id) ?? 0) + 1);
+    this.expectedById.set(queue, m);
     this.queue(queue).in += 1;
   }
 
-  /** Copies settled for good, counting repeats of an id (consume without producers). */
-  finals = 0;
-
+  /**
+   * A copy handled for good. False when no copy of `id` was still expected in `queue`:
+   * one processed twice (at-least-once after a lost ack) or one nobody announced.
+   */
   settle(queue: string, id: string, how: Settled): boolean {
     this.finals += 1;
-    let m = this.settled.get(queue);
-    if (!m) {
-      m = new Map();
-      this.settled.set(queue, m);
-    }
-    if (m.has(id)) return false;
-    m.set(id, how);
+    const expected = this.expectedById.get(queue)?.get(id) ?? 0;
+    const m = this.settledById.get(queue) ?? new Map<string, number>();
+    this.settledById.set(queue, m);
+    const done = m.get(id) ?? 0;
+    if (done >= expected) return false;
+    m.set(id, done + 1);
+    const how$ = this.settledHow.get(queue) ?? {
+      processed: 0,
+      duplicate: 0,
+      "dead-lettered": 0,
+      dropped: 0,
+    };
+    how$[how] += 1;
+    this.settledHow.set(queue, how$);
+    this.settledTotal.set(queue, (this.settledTotal.get(queue) ?? 0) + 1);
     this.queue(queue).out += 1;
     return true;
   }
 
   count(queue: string, how: Settled): number {
-    let n = 0;
-    for (const v of this.settled.get(queue)?.values() ?? []) if (v === how) n += 1;
-    return n;
+    return this.settledHow.get(queue)?.[how] ?? 0;
+  }
+
+  settledIn(queue: string): number {
+    return this.settledTotal.get(queue) ?? 0;
   }
 
   outstanding(queues: Iterable<string>): number {
     let n = 0;
-    // Copies that arrive unannounced (dead-lettered into a consumed queue) do not offset others.
-    for (const q of queues) {
-      n += Math.max(0, (this.expected.get(q) ?? 0) - (this.settled.get(q)?.size ?? 0));
-    }
+    for (const q of queues) n += (this.expected.get(q) ?? 0) - this.settledIn(q);
     return n;
   }
 }
@@ -383,7 +401,10 @@ class Group {
           ch.reject(msg, false);
           const dlx = this.run.options.config.topology.queues[this.queue]?.deadLetterExchange;
           if (dlx !== undefined) counters.deadLettered += 1;
-          ledger.settle(this.queue, id, dlx !== undefined ? "dead-lettered" : "dropped");
+          if (ledger.settle(this.queue, id, dlx !== undefined ? "dead-lettered" : "dropped")) {
+            // Where the dead-lettered copy goes on to, delay queues included.
+            this.run.forward(this.queue, id, msg);
+          }
           break;
         }
         case "retry":
@@ -518,6 +539,34 @@ class Runner {
 
   constructor(readonly options: ScenarioRunOptions) {}
 
+  /** Set when the scenario starts: the routing table and the queues it consumes. */
+  table: import("../broker/routing/index.js").RoutingTable | undefined;
+  consumed = new Set<string>();
+  /** Copies left in queues the scenario does not consume (audit logs, parking lots). */
+  readonly unconsumed: Record<string, number> = {};
+
+  /**
+   * A copy dead-lettered out of `from`: follow its dead-letter exchange (and any delay
+   * queues with a TTL and a dead-letter exchange of their own) and expect it in the
+   * consumed queues it reaches. Bounded: at most 8 hops.
+   */
+  forward(from: string, id: string, msg: ConsumeMessage, depth = 0): void {
+    const q = this.options.config.topology.queues[from];
+    if (!q?.deadLetterExchange || !this.table || depth >= 8) return;
+    const key = q.deadLetterRoutingKey ?? msg.fields.routingKey;
+    const route = this.table.route(q.deadLetterExchange, {
+      routingKey: key,
+      headers: msg.properties.headers as Record<string, unknown> | undefined,
+    });
+    for (const target of route.queues) {
+      if (this.consumed.has(target)) this.ledger.expect(target, id);
+      else if (this.options.config.topology.queues[target]?.messageTtl !== undefined) {
+        const hop = { ...msg, fields: { ...msg.fields, routingKey: key } } as ConsumeMessage;
+        this.forward(target, id, hop, depth + 1);
+      } else this.unconsumed[target] = (this.unconsumed[target] ?? 0) + 1;
+    }
+  }
+
   event(text: string): void {
     const t = ((Date.now() - this.started) / 1000).toFixed(1);
     this.events.push(`${t}s ${text}`);
@@ -581,9 +630,11 @@ export async function runScenario(o: ScenarioRunOptions): Promise<PlayReport> {
     }
     await Promise.all(groups.map((g) => g.start()));
     const consumed = new Set(groups.map((g) => g.queue));
+    run.consumed = consumed;
 
     // Producers: every template at its pace, each message tagged and its copies expected.
     const table = routingTableOf(config.topology);
+    run.table = table;
     const producers = await Promise.all(
       scenario.producers.map(async (p) => {
         const template = config.templates[p.template];
@@ -600,7 +651,7 @@ export async function runScenario(o: ScenarioRunOptions): Promise<PlayReport> {
     );
     const publisher = await Publisher.open(setup, { confirm: true, mandatory: true, window: 1000 });
     run.publisherStats = publisher.stats;
-    const unconsumed: Record<string, number> = {};
+    const unconsumed = run.unconsumed;
 
     const limit = o.durationMs ?? scenario.duration;
     let stoppedBy: PlayReport["stoppedBy"] = "done";
@@ -656,7 +707,7 @@ export async function runScenario(o: ScenarioRunOptions): Promise<PlayReport> {
             headers: m.properties.headers,
           });
           for (const q of route.queues) {
-            if (consumed.has(q)) run.ledger.expect(q);
+            if (consumed.has(q)) run.ledger.expect(q, id);
             else unconsumed[q] = (unconsumed[q] ?? 0) + 1;
           }
           if (!publisher.publish(m)) await publisher.ready(stop);
@@ -768,7 +819,7 @@ function report(
   const l = run.ledger;
   const queues: QueueReport[] = [...consumed].map((name) => {
     const routed = l.expected.get(name) ?? 0;
-    const settledCount = l.settled.get(name)?.size ?? 0;
+    const settledCount = l.settledIn(name);
     const c = l.queue(name);
     const gs = groups.filter((g) => g.queue === name);
     return {

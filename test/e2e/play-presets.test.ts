@@ -161,6 +161,18 @@ describe("eventlab play <preset> on the embedded broker", () => {
     expect(r.unconsumed).toEqual({});
   });
 
+  it("retries: rejected jobs loop through the delay queues back to the worker, then park", async () => {
+    const r = await play("retries");
+    const work = r.queues.find((q) => q.name === "jobs.work");
+    // Every copy that reached the worker (the first and each return from a delay queue) was
+    // either processed or rejected again; a job rejected three times parks.
+    expect(work).toBeDefined();
+    expect((work?.processed ?? 0) + (work?.deadLettered ?? 0)).toBe(work?.routed);
+    expect(work?.routed).toBeGreaterThan(10);
+    const parked = r.unconsumed["jobs.parking-lot"] ?? 0;
+    expect((work?.processed ?? 0) + parked).toBe(10);
+  });
+
   it("notifications: every message fans out to email, sms and push", async () => {
     const r = await play("notifications");
     expect(r.published).toBe(110);

@@ -20,6 +20,7 @@ const PLAYABLE = [
   "duplicates-and-ordering",
   "headers-routing",
   "notifications",
+  "retries",
 ];
 
 type Report = PlayReport & { broker: string };
@@ -182,6 +183,13 @@ describe.skipIf(!RABBITMQ_URL)("eventlab play <preset> against RabbitMQ", () => 
     for (const name of ["notifications.email", "notifications.sms", "notifications.push"]) {
       expect(queue(r, name)).toMatchObject({ routed: 110, processed: 110 });
     }
+  });
+
+  it("retries: rejected jobs loop through the delay queues back to the worker, then park", async () => {
+    const r = await play("retries");
+    const work = queue(r, "jobs.work");
+    expect(work.processed + work.deadLettered).toBe(work.routed);
+    expect(work.processed + (r.unconsumed["jobs.parking-lot"] ?? 0)).toBe(10);
   });
 
   it("covers every preset that has a scenario", async () => {

@@ -25,7 +25,7 @@ const PRESETS = [
   "work-queue",
 ];
 /** Presets whose `eventlab play <preset>` runs a scenario of the same name. */
-const PLAYABLE = PRESETS.filter((p) => p !== "retries");
+const PLAYABLE = PRESETS;
 /** How long a scenario's producers may take at default settings, so a demo ends well within 30 s. */
 const PRODUCING_MS = 8000;
 /** How many messages each template renders for the routing checks. */
