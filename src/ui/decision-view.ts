@@ -17,6 +17,21 @@ export interface DecisionRecord {
   to?: string | undefined;
   outOfOrder: boolean;
   gap: number;
+  /** The broker's x-death entries of the message: where it died before, why, how often. */
+  xDeath?: Array<{ queue: string; reason: string; count: number }> | undefined;
+}
+
+function deaths(headers: Record<string, unknown> | undefined): DecisionRecord["xDeath"] {
+  const raw = headers?.["x-death"];
+  if (!Array.isArray(raw) || raw.length === 0) return undefined;
+  return raw.map((d) => {
+    const t = (d ?? {}) as Record<string, unknown>;
+    return {
+      queue: String(t.queue ?? ""),
+      reason: String(t.reason ?? ""),
+      count: Number(t.count ?? 0),
+    };
+  });
 }
 
 export function decisionRecord(n: number, e: DecisionEvent): DecisionRecord {
@@ -33,6 +48,7 @@ export function decisionRecord(n: number, e: DecisionEvent): DecisionRecord {
     to: e.to,
     outOfOrder: e.outOfOrder,
     gap: e.gap,
+    xDeath: deaths(e.message.properties.headers as Record<string, unknown> | undefined),
   };
 }
 
@@ -62,6 +78,9 @@ export function decisionLine(r: DecisionRecord, theme: Theme): string {
     r.redelivered ? "redelivered" : "",
     r.outOfOrder ? theme.warn("out of order") : "",
     r.gap > 0 ? theme.warn(`${r.gap} missing before it`) : "",
+    r.xDeath
+      ? `x-death ${r.xDeath.map((d) => `${d.queue} ${d.reason}×${d.count}`).join(", ")}`
+      : "",
   ].filter(Boolean);
   const who = r.instance > 1 || r.consumer.includes("#") ? ` ${theme.dim(`#${r.instance}`)}` : "";
   return `${theme.dim(String(r.n).padStart(4))} ${r.routingKey}${who} ${what}${flags.length ? ` ${theme.dim("·")} ${flags.join(", ")}` : ""}`;

@@ -112,6 +112,12 @@ describe("eventlab consume with behaviours", () => {
       ["retry", 2, `${q}.retry.2`],
       ["dead-letter", 3, `${q}.dlq`],
     ]);
+    // The attempts come from the broker's x-death counts, which each line shows.
+    const third = lines(r.stdout)[2] as unknown as { xDeath: { queue: string; count: number }[] };
+    expect(third.xDeath.map((d) => [d.queue, d.count]).sort()).toEqual([
+      [`${q}.retry.1`, 1],
+      [`${q}.retry.2`, 1],
+    ]);
     const dlq = await runCli(["consume", `${q}.dlq`, "--count", "1", "--json"], { env });
     const m = JSON.parse(dlq.stdout) as {
       headers: { "x-death": { queue: string; count: number }[] };
