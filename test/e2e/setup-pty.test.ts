@@ -3,69 +3,31 @@
  * the built binary, inquirer's prompts, the live check of a binding key, the file, and the
  * short round trip on the embedded broker. Needs `npm run build` and tmux (CI has both).
  */
-import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
+import { BIN, type Terminal, TMUX_AVAILABLE, terminal } from "../helpers/tmux.js";
 
-const root = path.resolve(import.meta.dirname, "../..");
-const bin = path.join(root, "bin/eventlab.js");
-
-function hasTmux(): boolean {
-  try {
-    execFileSync("tmux", ["-V"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-// In CI a missing tmux is a failure, not a skip: the pseudo-terminal run must happen there.
-const available = hasTmux() || process.env.CI === "true";
-
-describe.runIf(available)("eventlab setup in a pseudo-terminal", () => {
-  const session = `eventlab-setup-${randomBytes(4).toString("hex")}`;
+describe.runIf(TMUX_AVAILABLE)("eventlab setup in a pseudo-terminal", () => {
   let dir: string;
-  const tmux = (...args: string[]) => execFileSync("tmux", args, { encoding: "utf8" });
-  const screen = () => tmux("capture-pane", "-p", "-t", session);
-  const keys = (...k: string[]) => tmux("send-keys", "-t", session, ...k);
-
-  /** Wait (bounded by time) until the screen shows `text`. */
-  async function see(text: string, timeoutMs = 10_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const s = screen();
-      if (s.includes(text)) return s;
-      if (Date.now() > deadline) throw new Error(`"${text}" not on screen:\n${s}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  let t: Terminal;
+  const keys = (...k: string[]) => t.keys(...k);
+  const see = (text: string, timeoutMs?: number) => t.see(text, timeoutMs);
+  const screen = () => t.screen();
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), "eventlab-setup-pty-"));
-    tmux(
-      "new-session",
-      "-d",
-      "-s",
-      session,
-      "-x",
-      "120",
-      "-y",
-      "50",
-      `cd '${dir}' && NO_COLOR=1 EVENTLAB_URL= '${process.execPath}' '${bin}' setup; echo "EXIT:$?"; sleep 30`,
+    t = terminal(
+      `cd '${dir}' && NO_COLOR=1 EVENTLAB_URL= '${process.execPath}' '${BIN}' setup; echo "EXIT:$?"; sleep 30`,
+      { columns: 120, rows: 50 },
     );
   });
 
   afterAll(async () => {
-    try {
-      tmux("kill-session", "-t", session);
-    } catch {
-      // already gone
-    }
+    t?.close();
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -9,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../../src/commands/init.js";
 import { loadConfig } from "../../src/config/load.js";
+import { PRESETS } from "../fixtures/presets.js";
 import { runCli } from "../helpers/cli.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -176,15 +177,6 @@ describe("eventlab init", () => {
   });
 });
 
-const PRESETS = [
-  "duplicates-and-ordering",
-  "headers-routing",
-  "notifications",
-  "orders",
-  "retries",
-  "soccer",
-  "work-queue",
-];
 const presetFile = (name: string) => path.join(REPO, "config", "presets", `${name}.yaml`);
 
 describe("eventlab init --preset and --list", () => {

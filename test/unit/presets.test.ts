@@ -12,18 +12,10 @@ import { parseConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
 import { compileTemplate } from "../../src/config/templates.js";
 import { routingTableOf } from "../../src/lab/routing.js";
+import { PRESETS } from "../fixtures/presets.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const DIR = path.join(REPO, "config", "presets");
-const PRESETS = [
-  "duplicates-and-ordering",
-  "headers-routing",
-  "notifications",
-  "orders",
-  "retries",
-  "soccer",
-  "work-queue",
-];
 /** Presets whose `eventlab play <preset>` runs a scenario of the same name. */
 const PLAYABLE = PRESETS;
 /** How long a scenario's producers may take at default settings, so a demo ends well within 30 s. */
