@@ -249,6 +249,24 @@ templates:
     }
   });
 
+  it("--list names the config's scenarios and the presets", async () => {
+    const d = await mkdtemp(path.join(tmpdir(), "eventlab-play-"));
+    try {
+      expect((await runCli(["init"], { cwd: d })).code).toBe(0);
+      const text = await runCli(["play", "--list"], { cwd: d });
+      expect(text.stdout).toMatch(/^orders-demo +scenario +Orders flow/m);
+      expect(text.stdout).toMatch(/^work-queue +preset /m);
+      const json = JSON.parse((await runCli(["play", "--list", "--json"], { cwd: d })).stdout) as {
+        name: string;
+        kind: string;
+      }[];
+      expect(json.filter((r) => r.kind === "preset").map((r) => r.name)).toContain("orders");
+      expect(json[0]).toMatchObject({ name: "orders-demo", kind: "scenario" });
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+
   it("names the scenarios and presets there are when one is unknown", async () => {
     const r = await runCli(["play", "nope"], { cwd: dir });
     expect(r.code).toBe(1);
