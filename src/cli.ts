@@ -40,7 +40,7 @@ export function buildProgram(ctx: Context): Command {
       "after",
       `
 Examples:
-  $ eventlab play                                  # a round trip on the embedded broker, then a report
+  $ eventlab play                                  # the orders playground: live view, then a report
   $ eventlab setup                                 # questions (or flags) → eventlab.config.yaml
   $ eventlab init                                  # write a starter eventlab.config.yaml
   $ eventlab topology apply                        # declare the config's exchanges, queues, bindings
