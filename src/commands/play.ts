@@ -162,7 +162,7 @@ async function playBroker(ctx: Context) {
     return {
       embedded: undefined,
       connect: () => ctx.connect({ connectionName: "eventlab play" }),
-      where: undefined as string | undefined,
+      where: (await import("../client/url.js")).maskSecrets(url) as string | undefined,
     };
   }
   const [{ startBroker }, { connect }] = await Promise.all([

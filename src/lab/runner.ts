@@ -11,6 +11,7 @@ import type { QueueConsumer } from "../client/consumer.js";
 import type { Config, ConsumerConfig, ScenarioConfig } from "../config/schema.js";
 import { EventlabError } from "../errors.js";
 import { ConsumerBehaviour, type Delivery } from "./behaviour.js";
+import { Ledger } from "./ledger.js";
 import { Pacer, paceOf, sleep } from "./pacer.js";
 import { routingTableOf } from "./routing.js";
 import type { Behaviour, ConsumerRow, QueueRow, Snapshot } from "./types.js";
@@ -153,89 +154,6 @@ function toDelivery(m: ConsumeMessage): Delivery {
     routingKey: m.fields.routingKey,
     redelivered: m.fields.redelivered,
   };
-}
-
-type Settled = "processed" | "duplicate" | "dead-lettered" | "dropped";
-
-/** What happened to every copy, and the counters the dashboard shows. */
-class Ledger {
-  /** Copies expected per queue, and per message id within it. */
-  readonly expected = new Map<string, number>();
-  private readonly expectedById = new Map<string, Map<string, number>>();
-  private readonly settledById = new Map<string, Map<string, number>>();
-  private readonly settledHow = new Map<string, Record<Settled, number>>();
-  private readonly settledTotal = new Map<string, number>();
-  readonly counters = new Map<
-    string,
-    {
-      redelivered: number;
-      deadLettered: number;
-      duplicates: number;
-      outOfOrder: number;
-      in: number;
-      out: number;
-    }
-  >();
-  readonly latencies: number[] = [];
-  /** Copies settled for good, counting repeats of an id (consume without producers). */
-  finals = 0;
-
-  queue(name: string) {
-    let c = this.counters.get(name);
-    if (!c) {
-      c = { redelivered: 0, deadLettered: 0, duplicates: 0, outOfOrder: 0, in: 0, out: 0 };
-      this.counters.set(name, c);
-    }
-    return c;
-  }
-
-  /** A copy of message `id` will reach `queue` (again, when dead-lettering loops back). */
-  expect(queue: string, id: string): void {
-    this.expected.set(queue, (this.expected.get(queue) ?? 0) + 1);
-    const m = this.expectedById.get(queue) ?? new Map<string, number>();
-    m.set(id, (m.get(id) ?? 0) + 1);
-    this.expectedById.set(queue, m);
-    this.queue(queue).in += 1;
-  }
-
-  /**
-   * A copy handled for good. False when no copy of `id` was still expected in `queue`:
-   * one processed twice (at-least-once after a lost ack) or one nobody announced.
-   */
-  settle(queue: string, id: string, how: Settled): boolean {
-    this.finals += 1;
-    const expected = this.expectedById.get(queue)?.get(id) ?? 0;
-    const m = this.settledById.get(queue) ?? new Map<string, number>();
-    this.settledById.set(queue, m);
-    const done = m.get(id) ?? 0;
-    if (done >= expected) return false;
-    m.set(id, done + 1);
-    const how$ = this.settledHow.get(queue) ?? {
-      processed: 0,
-      duplicate: 0,
-      "dead-lettered": 0,
-      dropped: 0,
-    };
-    how$[how] += 1;
-    this.settledHow.set(queue, how$);
-    this.settledTotal.set(queue, (this.settledTotal.get(queue) ?? 0) + 1);
-    this.queue(queue).out += 1;
-    return true;
-  }
-
-  count(queue: string, how: Settled): number {
-    return this.settledHow.get(queue)?.[how] ?? 0;
-  }
-
-  settledIn(queue: string): number {
-    return this.settledTotal.get(queue) ?? 0;
-  }
-
-  outstanding(queues: Iterable<string>): number {
-    let n = 0;
-    for (const q of queues) n += (this.expected.get(q) ?? 0) - this.settledIn(q);
-    return n;
-  }
 }
 
 interface Instance {
