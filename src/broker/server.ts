@@ -13,6 +13,7 @@ import {
   AmqpConnection,
   type ConnectionHost,
   type ProtocolSettings,
+  type Totals,
 } from "./protocol/connection.js";
 
 export interface BrokerUser {
@@ -56,9 +57,9 @@ export interface BrokerStats {
   consumers: number;
   ready: number;
   unacked: number;
-  /** Messages accepted from publishers since start. */
+  /** Messages accepted from publishers since start, over connections closed since too. */
   published: number;
-  /** Messages handed to consumers and basic.get since start. */
+  /** Messages handed to consumers and basic.get since start, from queues deleted since too. */
   delivered: number;
   storedBytes: number;
   blocked: boolean;
@@ -92,6 +93,7 @@ function sameSecret(a: string, b: string): boolean {
 export class Broker implements ConnectionHost {
   readonly vhost: VHost;
   readonly settings: ProtocolSettings;
+  readonly totals: Totals = { published: 0, delivered: 0 };
   private readonly users: BrokerUser[];
   private readonly maxConnections: number;
   private readonly watermark: number;
@@ -102,8 +104,6 @@ export class Broker implements ConnectionHost {
   private readonly heapLimit = getHeapStatistics().heap_size_limit;
   private readonly heapTimer: NodeJS.Timeout;
   private blocked = false;
-  private publishedBefore = 0;
-  private deliveredBefore = 0;
 
   constructor(options: BrokerOptions = {}) {
     this.users = options.users && options.users.length > 0 ? options.users : [GUEST];
@@ -154,7 +154,6 @@ export class Broker implements ConnectionHost {
 
   connectionClosed(c: AmqpConnection): void {
     this.connections.delete(c);
-    this.publishedBefore += c.publishedCount;
   }
 
   private adjustStored(delta: number): void {
@@ -186,20 +185,14 @@ export class Broker implements ConnectionHost {
 
   stats(): BrokerStats {
     let channels = 0;
-    let published = this.publishedBefore;
-    for (const c of this.connections) {
-      channels += c.channelCount;
-      published += c.publishedCount;
-    }
+    for (const c of this.connections) channels += c.channelCount;
     let ready = 0;
     let unacked = 0;
     let consumers = 0;
-    let delivered = this.deliveredBefore;
     for (const q of this.vhost.queues.values()) {
       ready += q.messageCount;
       unacked += q.unacked;
       consumers += q.consumers.length;
-      delivered += q.delivered;
     }
     return {
       connections: this.connections.size,
@@ -208,8 +201,8 @@ export class Broker implements ConnectionHost {
       consumers,
       ready,
       unacked,
-      published,
-      delivered,
+      published: this.totals.published,
+      delivered: this.totals.delivered,
       storedBytes: this.stored,
       blocked: this.blocked,
     };

@@ -1250,6 +1250,86 @@ export const SCENARIOS: Scenario[] = [
       return { events, deleted: deleted.messageCount, r, usable };
     },
   },
+  // ---------------------------------------------------------------- user-id
+  {
+    name: "user-id: the connection's user is routed and confirmed; another or empty → 406, unconfirmed, not routed",
+    async run(ctx) {
+      const s = await ctx.connect();
+      const admin = await s.channel();
+      const q = ctx.q("uid");
+      await admin.ch.assertQueue(q, { durable: false });
+      const user = decodeURIComponent(new URL(ctx.url).username);
+      /** Publish one message on a fresh confirm channel: its confirm, and how the channel ended. */
+      const attempt = async (body: string, userId: string) => {
+        const t = await s.confirmChannel();
+        let confirm = "none";
+        const refused = await ctx.failure(s, t, async () => {
+          const settled = new Promise<void>((resolve) => {
+            t.ch.publish("", q, B(body), { userId }, (err) => {
+              // A server nack is "message nacked"; a channel closed first fails it client-side.
+              confirm = err ? `nack (${(err as Error).message})` : "ack";
+              resolve();
+            });
+          });
+          await Promise.race([settled, timeout(3000)]);
+        });
+        return { confirm, refused };
+      };
+      const matching = await attempt("mine", user);
+      const other = await attempt("claimed", "bob");
+      const empty = await attempt("empty", "");
+      return { matching, other, empty, routed: await ctx.bodies(admin.ch, q) };
+    },
+  },
+  {
+    name: "user-id is checked at basic.publish: in a transaction before tx.commit; an internal exchange's 403 comes first",
+    async run(ctx) {
+      const s = await ctx.connect();
+      const admin = await s.channel();
+      const q = ctx.q("uid-tx");
+      await admin.ch.assertQueue(q, { durable: false });
+      const x = ctx.x("uid-internal");
+      await admin.ch.assertExchange(x, "fanout", { durable: false, internal: true });
+      const tx = await s.channel();
+      await rpc(tx.ch, METHOD.TxSelect, METHOD.TxSelectOk);
+      const inTransaction = await ctx.failure(s, tx, async () => {
+        tx.ch.publish("", q, B("claimed"), { userId: "bob" });
+        await rpc(tx.ch, METHOD.TxCommit, METHOD.TxCommitOk);
+      });
+      const plain = await s.channel();
+      const internal = await ctx.failure(s, plain, async () => {
+        plain.ch.publish(x, "", B("claimed"), { userId: "bob" });
+        await plain.ch.checkExchange(x);
+      });
+      return { inTransaction, internal, routed: await ctx.bodies(admin.ch, q) };
+    },
+  },
+  // ---------------------------------------------------------------- expiration
+  {
+    name: "expiration must be whole milliseconds: +5 and 05 pass; abc, -5, 1.5, ' 5', '' → 406 with the reason",
+    async run(ctx) {
+      const s = await ctx.connect();
+      const admin = await s.channel();
+      const q = ctx.q("exp");
+      await admin.ch.assertQueue(q, { durable: false });
+      const results: Record<string, unknown> = {};
+      for (const expiration of ["+5000", "05000", "abc", "-5", "1.5", " 5", ""]) {
+        const t = await s.confirmChannel();
+        let confirm = "none";
+        const refused = await ctx.failure(s, t, async () => {
+          const settled = new Promise<void>((resolve) => {
+            t.ch.publish("", q, B(expiration), { expiration }, (err) => {
+              confirm = err ? "failed" : "ack";
+              resolve();
+            });
+          });
+          await Promise.race([settled, timeout(3000)]);
+        });
+        results[JSON.stringify(expiration)] = { confirm, refused };
+      }
+      return { results, routed: await ctx.bodies(admin.ch, q) };
+    },
+  },
 ];
 
 /** Stream deliveries carry x-stream-offset; keep only whether it is a number. */

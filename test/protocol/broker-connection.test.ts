@@ -468,6 +468,56 @@ describe("content", () => {
     expect(got.method.args.messageCount).toBe(0);
     await c.close();
   });
+
+  it("routes and confirms a user-id that names the connection's user; refuses another with 406, unconfirmed", async () => {
+    const h = setup({ users: [{ username: "alice", password: "s3cret" }] });
+    const c = h.connect();
+    await c.handshake({ username: "alice", password: "s3cret" });
+    await c.openChannel(1);
+    await declare(c, 1, "ids");
+    c.sendMethod(1, "confirm.select");
+    await c.expect("confirm.select-ok", 1);
+    c.publish(1, "", "ids", "mine", { userId: "alice" });
+    expect((await c.expect("basic.ack", 1)).args.deliveryTag).toBe(1);
+    c.publish(1, "", "ids", "claimed", { userId: "guest" });
+    // channel.close is the next frame: no ack or nack for the refused message.
+    expect(await c.expectChannelClose(1, 406)).toEqual({
+      replyCode: 406,
+      replyText:
+        "PRECONDITION_FAILED - user_id property set to 'guest' but authenticated user was 'alice'",
+      classId: 60,
+      methodId: 40,
+    });
+    await c.openChannel(2);
+    c.publish(2, "", "ids", "", { userId: "" });
+    expect((await c.expectChannelClose(2, 406)).replyText).toBe(
+      "PRECONDITION_FAILED - user_id property set to '' but authenticated user was 'alice'",
+    );
+    await c.openChannel(3);
+    c.sendMethod(3, "basic.get", { queue: "ids", noAck: true });
+    const got = await c.expectContent("basic.get-ok");
+    expect([got.body.toString(), got.header.properties.userId]).toEqual(["mine", "alice"]);
+    expect(got.method.args.messageCount).toBe(0);
+    expect(h.broker.stats().published).toBe(1);
+    await c.close();
+  });
+
+  it("refuses a user-id of another user in a transaction at basic.publish, before tx.commit", async () => {
+    const h = setup();
+    const c = await h.open();
+    await c.openChannel(1);
+    await declare(c, 1, "tx-ids");
+    c.sendMethod(1, "tx.select");
+    await c.expect("tx.select-ok", 1);
+    c.publish(1, "", "tx-ids", "claimed", { userId: "bob" });
+    const closed = await c.expectChannelClose(1, 406);
+    expect([closed.replyText, closed.classId, closed.methodId]).toEqual([
+      "PRECONDITION_FAILED - user_id property set to 'bob' but authenticated user was 'guest'",
+      60,
+      40,
+    ]);
+    await c.close();
+  });
 });
 
 describe("timeouts and heartbeats", () => {

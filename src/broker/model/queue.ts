@@ -74,9 +74,6 @@ export class Queue {
   deleted = false;
   /** Delivered and not yet settled. */
   unacked = 0;
-  /** Counters for the status display. */
-  published = 0;
-  delivered = 0;
 
   constructor(
     private readonly host: QueueHost,
@@ -130,7 +127,6 @@ export class Queue {
     }
     const now = this.host.now();
     const entry = this.entry(message, now);
-    this.published += 1;
     this.pushReady(entry);
     this.drain(now);
     if (s.overflow === "drop-head") this.enforceLimits();
@@ -143,7 +139,8 @@ export class Queue {
     let expiresAt = Number.POSITIVE_INFINITY;
     if (s.messageTtl !== undefined) expiresAt = now + s.messageTtl;
     const exp = message.properties.expiration;
-    if (exp !== undefined && /^\d+$/.test(exp)) expiresAt = Math.min(expiresAt, now + Number(exp));
+    // Checked at publish: an optional sign, digits, 0 to 2^32-1.
+    if (exp !== undefined) expiresAt = Math.min(expiresAt, now + Number(exp));
     const max = s.maxPriority ?? 0;
     const priority = Math.min(message.properties.priority ?? 0, max);
     return { message, seq: this.nextSeq++, priority, expiresAt, redelivered: false, returns: 0 };
@@ -332,7 +329,6 @@ export class Queue {
 
   private handOut(consumer: QueueConsumer, entry: QueuedMessage): void {
     this.unacked += 1;
-    this.delivered += 1;
     consumer.deliver(this, this.forDelivery(entry));
   }
 
@@ -353,7 +349,6 @@ export class Queue {
     const entry = this.shiftReady();
     if (!entry) return undefined;
     this.unacked += 1;
-    this.delivered += 1;
     return this.forDelivery(entry);
   }
 

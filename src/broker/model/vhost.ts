@@ -316,15 +316,21 @@ export class VHost {
 
   // ------------------------------------------------------------ publishing
 
-  /** Route and enqueue. Throws 404 for a missing exchange, 403 for an internal one. */
-  publish(exchangeName: string, message: Message): PublishOutcome {
-    const x = this.exchange(exchangeName);
+  /** The exchange basic.publish names: 404 when missing, 403 when internal. */
+  publishTarget(name: string): Exchange {
+    const x = this.exchange(name);
     if (x.internal) {
       throw amqpError(
         "ACCESS_REFUSED",
         `cannot publish to internal ${resource("exchange", x.name)}`,
       );
     }
+    return x;
+  }
+
+  /** Route and enqueue. Throws 404 for a missing exchange, 403 for an internal one. */
+  publish(exchangeName: string, message: Message): PublishOutcome {
+    this.publishTarget(exchangeName);
     if (exchangeName === ROUTE_EXCHANGE) return this.answer(message);
     const route = this.route(exchangeName, message);
     let rejected = false;

@@ -20,6 +20,8 @@ import type { VHost } from "../model/vhost.js";
 /** What a channel needs from its connection. */
 export interface ChannelHost {
   readonly id: number;
+  /** The authenticated user name. */
+  readonly user: string;
   readonly vhost: VHost;
   readonly maxMessageSize: number;
   /** The socket can take more deliveries (no backpressure, not closing). */
@@ -34,7 +36,10 @@ export interface ChannelHost {
   ): void;
   /** A queue that should try delivering again once this input chunk is handled. */
   markDirty(queue: Queue): void;
+  /** A message was accepted from the publisher (for the broker's totals). */
   published(): void;
+  /** A message went out in basic.deliver or basic.get-ok (for the broker's totals). */
+  delivered(): void;
 }
 
 interface Unacked {
@@ -127,6 +132,7 @@ export class Channel {
 
   deliver(c: ChannelConsumer, queue: Queue, entry: QueuedMessage): void {
     const tag = ++this.deliveryTag;
+    this.host.delivered();
     if (c.noAck) queue.settle();
     else {
       this.unacked.set(tag, { tag, queue, entry, consumer: c });
@@ -372,6 +378,7 @@ export class Channel {
       return;
     }
     const tag = ++this.deliveryTag;
+    this.host.delivered();
     if (bool(a.noAck)) q.settle();
     else this.unacked.set(tag, { tag, queue: q, entry, consumer: undefined });
     this.host.sendContent(
@@ -467,8 +474,9 @@ export class Channel {
   private startPublish(a: Record<string, ArgValue>): void {
     if (bool(a.immediate)) throw amqpError("NOT_IMPLEMENTED", "immediate=true");
     const exchange = str(a.exchange);
-    // Fail before the content arrives, as RabbitMQ does; the content is then ignored.
-    this.host.vhost.exchange(exchange);
+    // Fail before the content arrives (its user-id is checked after these, as in RabbitMQ);
+    // the content is then ignored.
+    this.host.vhost.publishTarget(exchange);
     this.pending = {
       exchange,
       routingKey: str(a.routingKey),
@@ -518,6 +526,18 @@ export class Channel {
   private completePublish(body: Buffer): void {
     const p = this.pending as PendingPublish;
     this.pending = undefined;
+    // As RabbitMQ (without the impersonator tag): a user-id must name the connection's user.
+    const userId = p.properties?.userId;
+    if (userId !== undefined && userId !== this.host.user) {
+      throw amqpError(
+        "PRECONDITION_FAILED",
+        `user_id property set to '${userId}' but authenticated user was '${this.host.user}'`,
+      );
+    }
+    const expiration = p.properties?.expiration;
+    const invalid = expiration === undefined ? undefined : expirationProblem(expiration);
+    if (invalid !== undefined)
+      throw amqpError("PRECONDITION_FAILED", `invalid expiration '${expiration}': ${invalid}`);
     const message = makeMessage(p.exchange, p.routingKey, p.properties ?? {}, body, p.header);
     this.host.published();
     if (this.mode === "tx") {
@@ -623,4 +643,22 @@ export class Channel {
   get unackedCount(): number {
     return this.unacked.size;
   }
+}
+
+/** RabbitMQ's longest per-message TTL, in milliseconds. */
+const MAX_EXPIRATION = 4294967295;
+
+/**
+ * Why an expiration property is refused, in RabbitMQ's words, or undefined: it must be a whole
+ * number of milliseconds (an optional sign, leading zeros allowed) from 0 to 2^32-1.
+ */
+export function expirationProblem(text: string): string | undefined {
+  const m = /^([+-]?\d+)(.*)$/s.exec(text);
+  if (!m) return "no_integer";
+  const [, digits = "", rest = ""] = m;
+  if (rest !== "") return `{leftover_string,${JSON.stringify(rest)}}`;
+  const n = BigInt(digits);
+  if (n < 0n) return `{value_negative,${n}}`;
+  if (n > BigInt(MAX_EXPIRATION)) return `{value_too_large,${n}}`;
+  return undefined;
 }

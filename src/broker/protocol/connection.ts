@@ -45,10 +45,20 @@ export interface ProtocolSettings {
   productVersion: string;
 }
 
+/** What the broker counted since it started, whatever became of the connections and queues. */
+export interface Totals {
+  /** Messages accepted from publishers. */
+  published: number;
+  /** Messages handed to consumers and to basic.get. */
+  delivered: number;
+}
+
 /** What a connection needs from the broker that accepted it. */
 export interface ConnectionHost {
   readonly vhost: VHost;
   readonly settings: ProtocolSettings;
+  /** Counted into as messages pass; never reset. */
+  readonly totals: Totals;
   /** The user name, or an error text for a refused login. */
   authenticate(username: string, password: string, loopback: boolean): boolean;
   /** Why a new connection may not open (connection limit), or undefined. */
@@ -100,8 +110,6 @@ export class AmqpConnection implements ChannelHost {
   private readonly dirty = new Set<Queue>();
   private hasPublished = false;
   private paused = false;
-  /** Counters for the status display. */
-  publishedCount = 0;
 
   constructor(
     readonly id: number,
@@ -524,7 +532,11 @@ export class AmqpConnection implements ChannelHost {
 
   published(): void {
     this.hasPublished = true;
-    this.publishedCount += 1;
+    this.host.totals.published += 1;
+  }
+
+  delivered(): void {
+    this.host.totals.delivered += 1;
   }
 
   private schedule(): void {
