@@ -7,6 +7,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Command } from "commander";
 import type { DiffEntry } from "../client/topology.js";
+import type { MergeResult } from "../config/definitions.js";
 import type { Topology } from "../config/schema.js";
 import type { Context } from "../context.js";
 import { EventlabError, ExitCode, UsageError } from "../errors.js";
@@ -148,7 +149,10 @@ Examples:
     )
     .option("--vhost <name>", "import the objects of this vhost", "/")
     .option("--dry-run", "print the config file that would be written, and write nothing")
-    .option("--json", "print what was added, replaced and skipped as one JSON object")
+    .option(
+      "--json",
+      "print one JSON object: counts and every object added, replaced (with the changed settings) or unchanged",
+    )
     .addHelpText(
       "after",
       `
@@ -158,8 +162,11 @@ exchange, amq.*) and other vhosts' objects, with a note. x- arguments eventlab h
 become those fields (x-message-ttl → messageTtl, …); others are kept as \`arguments\`, with a note.
 
 Without a config file, eventlab.config.yaml is created. With one, its topology section is
-merged: exchanges and queues of the same name are replaced (the output names them), bindings
-are added unless already there. Everything else in the file stays, YAML comments included.
+merged: an exchange or queue of the same name but other settings takes the imported settings
+(the output lists each setting it changes), new ones are added, bindings are added unless
+already there. Only the lines of added and replaced objects change: the rest of the file stays
+as written, comments and flow style included. When the file already holds everything, it is
+not rewritten and the output says "nothing new".
 
 Examples:
   $ rabbitmqctl export_definitions /tmp/definitions.json
@@ -449,25 +456,30 @@ export async function runImport(ctx: Context, o: TopologyImportOptions): Promise
   const existing = await readConfigIfAny(full, target);
   // A broken file is not merged into: fix it first (the error lists every problem).
   if (existing !== undefined) parseConfig(existing, target);
-  const merged = mergeTopology(
-    existing,
-    json,
-    topology,
-    `eventlab config: topology imported by \`eventlab topology import ${o.file === "-" ? "-" : path.basename(o.file)}\``,
-  );
+  let merged: MergeResult;
   try {
+    merged = mergeTopology(
+      existing,
+      json,
+      topology,
+      `eventlab config: topology imported by \`eventlab topology import ${o.file === "-" ? "-" : path.basename(o.file)}\``,
+    );
     parseConfig(merged.text, target);
   } catch (err) {
     throw new EventlabError(
       "config",
       `the imported topology does not fit into ${target}, so nothing was written:\n  ${(err as Error).message}`,
       {
-        hint: "import into a new file with --out FILE, or fix the conflicting entries",
+        hint:
+          err instanceof EventlabError && err.hint !== undefined
+            ? err.hint
+            : "import into a new file with --out FILE, or fix the conflicting entries",
         cause: err,
       },
     );
   }
-  if (!o.dryRun) await writeConfigText(full, target, merged.text);
+  const write = !o.dryRun && merged.changed;
+  if (write) await writeConfigText(full, target, merged.text);
 
   const { io, theme } = ctx;
   if (o.json) {
@@ -475,11 +487,17 @@ export async function runImport(ctx: Context, o: TopologyImportOptions): Promise
       `${JSON.stringify({
         file: target,
         created: existing === undefined,
-        written: !o.dryRun,
-        added: merged.added,
-        addedBindings: merged.addedBindings,
-        replaced: merged.replaced,
-        unchangedBindings: merged.unchanged,
+        changed: merged.changed,
+        written: write,
+        counts: merged.counts,
+        objects: merged.objects.map((obj) =>
+          obj.changes === undefined
+            ? obj
+            : {
+                ...obj,
+                changes: obj.changes.map((c) => ({ ...c, from: c.from ?? null, to: c.to ?? null })),
+              },
+        ),
         notes,
         ...(o.dryRun ? { text: merged.text } : {}),
       })}\n`,
@@ -487,32 +505,71 @@ export async function runImport(ctx: Context, o: TopologyImportOptions): Promise
     return;
   }
   for (const n of notes) io.err(`${theme.warn("note:")} ${n}`);
+  const lines = importSummary(ctx, merged, target, existing === undefined, o.dryRun);
   if (o.dryRun) {
     io.err(theme.dim(`(--dry-run: ${target} is not written; this is what it would hold)`));
+    for (const line of lines) io.err(line);
     io.out(merged.text);
     return;
   }
-  const verb = existing === undefined ? "created" : "updated";
-  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
-  const addedParts = [
-    ["exchange", merged.added.filter((a) => a.startsWith("exchange ")).length],
-    ["queue", merged.added.filter((a) => a.startsWith("queue ")).length],
-    ["binding", merged.addedBindings],
-  ] as const;
-  const added = addedParts.filter(([, n]) => n > 0).map(([w, n]) => count(n, w));
-  io.out(
-    `${theme.ok("✓")} ${verb} ${theme.bold(target)}${added.length > 0 ? `: added ${added.join(", ")}` : ": nothing new"}\n`,
+  for (const line of lines) io.out(`${line}\n`);
+}
+
+/**
+ * What an import did, per kind: `✓ updated F: 1 added (1 exchange), 2 replaced (2 queues),
+ * 1 unchanged (1 binding)`, then each replaced object with the settings that changed.
+ */
+function importSummary(
+  ctx: Context,
+  merged: MergeResult,
+  target: string,
+  created: boolean,
+  dryRun: boolean,
+): string[] {
+  const { theme } = ctx;
+  const part = (status: keyof MergeResult["counts"]) => {
+    const c = merged.counts[status];
+    const kinds = (
+      [
+        [c.exchanges, "exchange"],
+        [c.queues, "queue"],
+        [c.bindings, "binding"],
+      ] as const
+    ).filter(([n]) => n > 0);
+    const total = kinds.reduce((sum, [n]) => sum + n, 0);
+    const each = kinds.map(([n, what]) => `${n} ${what}${n === 1 ? "" : "s"}`).join(", ");
+    return total > 0 ? [`${total} ${status} (${each})`] : [];
+  };
+  const parts = (["added", "replaced", "unchanged"] as const).flatMap(part).join(", ");
+  const file = theme.bold(target);
+  const verb = dryRun ? `would ${created ? "create" : "update"}` : created ? "created" : "updated";
+  const head = merged.changed
+    ? `${theme.ok("✓")} ${verb} ${file}: ${parts}`
+    : `${theme.ok("✓")} nothing new: ${file} already holds all of it: ${parts}; not rewritten`;
+  const shown = (setting: string, v: unknown) =>
+    v === undefined
+      ? "unset"
+      : (setting === "messageTtl" || setting === "expires") && typeof v === "number"
+        ? ms(v)
+        : typeof v === "string" && v !== ""
+          ? v
+          : JSON.stringify(v);
+  const replaced = merged.objects.flatMap((obj) =>
+    obj.status === "replaced"
+      ? [
+          `${theme.warn("!")} replaced ${obj.kind} ${theme.bold(obj.name)}: ${(obj.changes ?? [])
+            .map((c) => `${c.setting} ${shown(c.setting, c.from)} → ${shown(c.setting, c.to)}`)
+            .join(", ")}`,
+        ]
+      : [],
   );
-  if (merged.replaced.length > 0)
-    io.out(
-      `${theme.warn("!")} replaced ${merged.replaced.join(", ")} (same name, imported settings)\n`,
-    );
-  if (merged.unchanged > 0)
-    io.out(
+  if (replaced.length > 0)
+    replaced.push(
       theme.dim(
-        `• ${merged.unchanged} binding${merged.unchanged === 1 ? " was" : "s were"} there already\n`,
+        "  (same name, other settings: the definitions file's settings replace the config's)",
       ),
     );
+  return [head, ...replaced];
 }
 
 // -- diff ------------------------------------------------------------------------------------

@@ -7,7 +7,20 @@
  * exactly what apply would. Import maps the x- arguments eventlab knows back to named fields and
  * passes the rest through as `arguments`, saying so.
  */
-import { Document, isMap, isSeq, parseDocument, type YAMLMap } from "yaml";
+import { isDeepStrictEqual } from "node:util";
+import {
+  Document,
+  isAlias,
+  isMap,
+  isNode,
+  isScalar,
+  isSeq,
+  type Node,
+  Pair,
+  parseDocument,
+  YAMLMap,
+  YAMLSeq,
+} from "yaml";
 import { EventlabError } from "../errors.js";
 import { bindingArguments, exchangeOptions, queueArguments } from "./arguments.js";
 import {
@@ -26,6 +39,7 @@ import {
   queueSchema,
   type Topology,
 } from "./schema.js";
+import { editYamlText, keyName } from "./write.js";
 
 export interface DefinitionsExchange {
   name: string;
@@ -513,15 +527,38 @@ export function fromDefinitions(
 
 // -- merging into a config file --------------------------------------------------------------
 
+export type ImportStatus = "added" | "replaced" | "unchanged";
+export type ImportedKind = "exchange" | "queue" | "binding";
+
+/** A setting of a replaced object: the config's value and the imported one (undefined: unset). */
+export interface SettingChange {
+  setting: string;
+  from: unknown;
+  to: unknown;
+}
+
+export interface ImportedObject {
+  kind: ImportedKind;
+  /** The exchange's or queue's name; for a binding, `source → destination (key)`. */
+  name: string;
+  status: ImportStatus;
+  /** What a replaced object's settings were and are (full settings, defaults filled in). */
+  changes?: SettingChange[];
+}
+
+export type ImportCounts = Record<
+  ImportStatus,
+  Record<"exchanges" | "queues" | "bindings", number>
+>;
+
 export interface MergeResult {
+  /** The config text to write; `existing` itself when nothing changed. */
   text: string;
-  /** Exchanges and queues added, as "exchange x", "queue y". */
-  added: string[];
-  addedBindings: number;
-  /** Objects that existed with the same name and were replaced. */
-  replaced: string[];
-  /** Bindings the file already had. */
-  unchanged: number;
+  /** False when the file already held every imported object with the same settings. */
+  changed: boolean;
+  /** Every imported object, in the order exchanges, queues, bindings. */
+  objects: ImportedObject[];
+  counts: ImportCounts;
 }
 
 /** Two bindings are the same when they would bind the same thing. */
@@ -536,11 +573,203 @@ function bindingKey(b: Record<string, unknown>): string {
   return JSON.stringify([p.source, p.destinationType, p.destination, p.routingKey, sorted]);
 }
 
+function bindingLabel(b: Record<string, unknown>): string {
+  const p = bindingSchema.parse(b);
+  const dest = p.destinationType === "exchange" ? `exchange ${p.destination}` : p.destination;
+  const what =
+    p.headers !== undefined
+      ? `match ${p.match ?? "all"}: ${Object.entries(p.headers)
+          .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+          .join(", ")}`
+      : p.routingKey;
+  return `${p.source} → ${dest}${what !== "" ? ` (${what})` : ""}`;
+}
+
+/** One change to the config data: set (or add) a value, delete an entry, append to a list. */
+type Op =
+  | { path: string[]; set: unknown }
+  | { path: string[]; delete: true }
+  | { path: string[]; append: unknown };
+
+/**
+ * What importing `imported` into a config whose topology section is `current` does: each
+ * object added, replaced (the settings that differ) or unchanged, and the few changes to the
+ * config data that do it. A replaced exchange or queue keeps its entry: only the settings that
+ * differ are set or removed, so its other lines (and their comments) stay.
+ */
+function planMerge(current: unknown, imported: TopologyInput) {
+  const objects: ImportedObject[] = [];
+  const ops: Op[] = [];
+  const t = isMapping(current) ? current : {};
+  for (const kind of ["exchanges", "queues"] as const) {
+    const schema = kind === "exchanges" ? exchangeSchema : queueSchema;
+    const section = isMapping(t[kind]) ? t[kind] : {};
+    const label = kind === "exchanges" ? "exchange" : "queue";
+    for (const [name, value] of Object.entries(imported[kind])) {
+      const path = ["topology", kind, name];
+      if (!Object.hasOwn(section, name)) {
+        objects.push({ kind: label, name, status: "added" });
+        ops.push({ path, set: value });
+        continue;
+      }
+      const raw = section[name];
+      const was = schema.safeParse(raw ?? {});
+      const now: Mapping = schema.parse(value);
+      if (was.success && isDeepStrictEqual(was.data, now)) {
+        objects.push({ kind: label, name, status: "unchanged" });
+        continue;
+      }
+      const old: Mapping = was.success ? was.data : isMapping(raw) ? raw : {};
+      // In the schema's order, which is the order the settings are documented in.
+      const differ = Object.keys(schema.shape).filter((k) => !isDeepStrictEqual(old[k], now[k]));
+      objects.push({
+        kind: label,
+        name,
+        status: "replaced",
+        changes: differ.map((setting) => ({ setting, from: old[setting], to: now[setting] })),
+      });
+      if (!was.success || !isMapping(raw)) ops.push({ path, set: value });
+      else
+        for (const k of differ)
+          ops.push(
+            k in value
+              ? { path: [...path, k], set: value[k] }
+              : { path: [...path, k], delete: true },
+          );
+    }
+  }
+  const have = new Set(
+    (Array.isArray(t.bindings) ? t.bindings : []).flatMap((b) => {
+      try {
+        return [bindingKey(b as Mapping)];
+      } catch {
+        return [];
+      }
+    }),
+  );
+  for (const b of imported.bindings) {
+    const key = bindingKey(b);
+    const added = !have.has(key);
+    objects.push({ kind: "binding", name: bindingLabel(b), status: added ? "added" : "unchanged" });
+    if (added) ops.push({ path: ["topology", "bindings"], append: b });
+    have.add(key);
+  }
+  return { objects, ops };
+}
+
+function countObjects(objects: ImportedObject[]): ImportCounts {
+  const zero = () => ({ exchanges: 0, queues: 0, bindings: 0 });
+  const counts: ImportCounts = { added: zero(), replaced: zero(), unchanged: zero() };
+  for (const o of objects) counts[o.status][`${o.kind}s`] += 1;
+  return counts;
+}
+
+/** The ops on plain data (JSON, and what the YAML text must read back as). */
+function applyToData(data: Mapping, ops: Op[]): void {
+  for (const op of ops) {
+    const key = op.path[op.path.length - 1]!;
+    let parent = data;
+    for (const k of op.path.slice(0, -1)) {
+      if (!isMapping(parent[k])) parent[k] = {};
+      parent = parent[k] as Mapping;
+    }
+    if ("delete" in op) delete parent[key];
+    else if ("set" in op) parent[key] = structuredClone(op.set);
+    else {
+      if (!Array.isArray(parent[key])) parent[key] = [];
+      (parent[key] as unknown[]).push(structuredClone(op.append));
+    }
+  }
+}
+
+/** The ops on a YAML document, keeping the style of what they replace (flow, quotes, comments). */
+function applyToYaml(doc: Document, ops: Op[]): void {
+  if (!isMap(doc.contents)) doc.contents = new YAMLMap() as never;
+  const entry = (map: YAMLMap, key: string) => map.items.find((p) => keyName(p.key) === key);
+  const add = (parent: YAMLMap | YAMLSeq, owner: Pair | undefined, item: unknown) => {
+    // `queues: {}` is written in flow style; entries added to it read better as a block, and
+    // its comment stays on the line of its key.
+    if (parent.flow && parent.items.length === 0) {
+      parent.flow = false;
+      if (isScalar(owner?.key) && parent.comment !== undefined) {
+        owner.key.comment = parent.comment;
+        parent.comment = undefined;
+      }
+    }
+    parent.items.push(item as never);
+  };
+  for (const op of ops) {
+    const key = op.path[op.path.length - 1]!;
+    let parent = doc.contents as unknown as YAMLMap;
+    let owner: Pair | undefined;
+    for (const k of op.path.slice(0, -1)) {
+      const pair = entry(parent, k);
+      // An entry that is an alias (`q: *base`) gets its own copy before it is edited.
+      const target = isAlias(pair?.value) ? pair.value.resolve(doc) : undefined;
+      if (pair !== undefined && isMap(target)) {
+        const copy = target.clone();
+        copy.anchor = undefined;
+        pair.value = copy;
+      }
+      if (pair !== undefined && isMap(pair.value)) {
+        parent = pair.value;
+        owner = pair;
+        continue;
+      }
+      const map = new YAMLMap();
+      if (pair === undefined) add(parent, owner, new Pair(doc.createNode(k), map));
+      else {
+        // `topology:   # soon` (nothing yet): the comment stays on the line of the key.
+        const comment = (pair.value as Node | null)?.comment;
+        if (isScalar(pair.key) && comment !== undefined) pair.key.comment = comment;
+        pair.value = map;
+      }
+      parent = map;
+      owner = pair;
+    }
+    const pair = entry(parent, key);
+    if ("delete" in op) {
+      if (pair !== undefined) parent.items.splice(parent.items.indexOf(pair), 1);
+    } else if ("set" in op) {
+      const node = styledLike(pair?.value, doc.createNode(op.set));
+      if (pair === undefined) add(parent, owner, new Pair(doc.createNode(key), node));
+      else pair.value = node;
+    } else {
+      let seq = pair?.value;
+      if (!isSeq(seq)) {
+        seq = new YAMLSeq();
+        if (pair === undefined) add(parent, owner, new Pair(doc.createNode(key), seq));
+        else pair.value = seq;
+      }
+      add(seq as YAMLSeq, pair, doc.createNode(op.append));
+    }
+  }
+}
+
+/** `node` written the way `old` was: flow or block, the same quotes, its comments. */
+function styledLike(old: unknown, node: Node): Node {
+  if (!isNode(old)) return node;
+  if (isScalar(old) && isScalar(node) && typeof old.value === typeof node.value)
+    node.type = old.type;
+  if ((isMap(old) || isSeq(old)) && (isMap(node) || isSeq(node))) node.flow = old.flow;
+  node.comment = old.comment;
+  node.commentBefore = old.commentBefore;
+  node.spaceBefore = old.spaceBefore;
+  return node;
+}
+
+/** JSON written as the file wrote it: its indentation (two spaces if it has none). */
+function jsonIndent(text: string): string {
+  return /^[{[][ \t]*\r?\n([ \t]+)\S/.exec(text)?.[1] ?? "  ";
+}
+
 /**
  * Put an imported topology into config text: a new file when `existing` is undefined, else
- * merged into its topology section (same-named exchanges and queues replaced, bindings added
- * unless already there). YAML keeps its comments and the other sections; JSON is rewritten
- * with two-space indentation. `existingBindings` are the file's bindings after validation.
+ * merged into its topology section. Exchanges and queues of the same name with other settings
+ * take the imported settings (only the settings that differ change); bindings are added unless
+ * already there. YAML is edited in place: lines that do not change stay byte for byte,
+ * comments included. JSON is rewritten with the file's indentation. Nothing changes, and
+ * `text` is `existing`, when the file already holds every imported object.
  */
 export function mergeTopology(
   existing: string | undefined,
@@ -548,101 +777,35 @@ export function mergeTopology(
   imported: TopologyInput,
   header: string,
 ): MergeResult {
-  const added: string[] = [];
-  const replaced: string[] = [];
-  let unchanged = 0;
   if (existing === undefined) {
-    for (const n of Object.keys(imported.exchanges)) added.push(`exchange ${n}`);
-    for (const n of Object.keys(imported.queues)) added.push(`queue ${n}`);
-    const addedBindings = imported.bindings.length;
+    const { objects } = planMerge({}, imported);
+    const result = { changed: true, objects, counts: countObjects(objects) };
     const data = { topology: imported };
-    if (json)
-      return {
-        text: `${JSON.stringify(data, null, 2)}\n`,
-        added,
-        addedBindings,
-        replaced,
-        unchanged,
-      };
+    if (json) return { text: `${JSON.stringify(data, null, 2)}\n`, ...result };
     const doc = new Document(data);
     doc.commentBefore = ` ${header}`;
-    return { text: doc.toString({ lineWidth: 0 }), added, addedBindings, replaced, unchanged };
+    return { text: doc.toString({ lineWidth: 0 }), ...result };
   }
-
+  const bom = existing.startsWith("\uFEFF") ? "\uFEFF" : "";
+  const source = existing.slice(bom.length);
+  const data = (json ? JSON.parse(source) : parseDocument(source).toJS()) as unknown;
+  const { objects, ops } = planMerge(isMapping(data) ? data.topology : undefined, imported);
+  const result = { changed: ops.length > 0, objects, counts: countObjects(objects) };
+  if (ops.length === 0) return { text: existing, ...result };
+  // A copy without shared parts: YAML aliases read as the same object as their anchor's.
+  const expected = isMapping(data) ? (JSON.parse(JSON.stringify(data)) as Mapping) : {};
+  applyToData(expected, ops);
   if (json) {
-    const data = JSON.parse(
-      existing.startsWith("\uFEFF") ? existing.slice(1) : existing,
-    ) as Mapping;
-    const topology = isMapping(data.topology) ? data.topology : {};
-    data.topology = topology;
-    for (const kind of ["exchanges", "queues"] as const) {
-      const section = isMapping(topology[kind]) ? topology[kind] : {};
-      topology[kind] = section;
-      for (const [name, value] of Object.entries(imported[kind])) {
-        (name in section ? replaced : added).push(`${kind.slice(0, -1)} ${name}`);
-        section[name] = value;
-      }
-    }
-    const list = Array.isArray(topology.bindings) ? (topology.bindings as Mapping[]) : [];
-    topology.bindings = list;
-    const have = new Set(list.map(bindingKey));
-    let n = 0;
-    for (const b of imported.bindings) {
-      if (have.has(bindingKey(b))) unchanged += 1;
-      else {
-        list.push(b);
-        have.add(bindingKey(b));
-        n += 1;
-      }
-    }
-    return {
-      text: `${JSON.stringify(data, null, 2)}\n`,
-      added,
-      addedBindings: n,
-      replaced,
-      unchanged,
-    };
+    return { text: `${bom}${JSON.stringify(expected, null, jsonIndent(source))}\n`, ...result };
   }
-
-  const doc = parseDocument(existing, { keepSourceTokens: false });
-  const ensureMap = (path: string[]): YAMLMap => {
-    let node = doc.getIn(path, true);
-    if (!isMap(node)) {
-      doc.setIn(path, doc.createNode({}));
-      node = doc.getIn(path, true);
-    }
-    const map = node as YAMLMap;
-    // `exchanges: {}` is written in flow style; entries added to it read better as a block.
-    map.flow = false;
-    return map;
-  };
-  if (!isMap(doc.contents)) doc.contents = doc.createNode({}) as never;
-  ensureMap(["topology"]);
-  for (const kind of ["exchanges", "queues"] as const) {
-    const map = ensureMap(["topology", kind]);
-    for (const [name, value] of Object.entries(imported[kind])) {
-      (map.has(name) ? replaced : added).push(`${kind.slice(0, -1)} ${name}`);
-      map.set(name, doc.createNode(value));
-    }
+  const text = editYamlText(source, (doc) => applyToYaml(doc, ops));
+  if (!isDeepStrictEqual(parseDocument(text).toJS(), expected)) {
+    // Anchors and aliases: a change to an anchored entry would change its aliases too.
+    throw new EventlabError(
+      "config",
+      "the topology section cannot be changed in place without changing other entries (it uses YAML anchors and aliases)",
+      { hint: "import into a new file with --out FILE, or replace the aliases with their values" },
+    );
   }
-  let seq = doc.getIn(["topology", "bindings"], true);
-  if (!isSeq(seq)) {
-    doc.setIn(["topology", "bindings"], doc.createNode([]));
-    seq = doc.getIn(["topology", "bindings"], true);
-  }
-  const bindings = seq as import("yaml").YAMLSeq;
-  bindings.flow = false;
-  const current = doc.toJS() as Mapping;
-  const list = ((current.topology as Mapping | undefined)?.bindings ?? []) as Mapping[];
-  const have = new Set(list.map(bindingKey));
-  let n = 0;
-  for (const b of imported.bindings) {
-    if (have.has(bindingKey(b))) unchanged += 1;
-    else {
-      bindings.add(doc.createNode(b));
-      have.add(bindingKey(b));
-      n += 1;
-    }
-  }
-  return { text: doc.toString({ lineWidth: 0 }), added, addedBindings: n, replaced, unchanged };
+  return { text: `${bom}${text}`, ...result };
 }

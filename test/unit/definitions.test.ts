@@ -253,7 +253,7 @@ describe("import of a real `rabbitmqctl export_definitions` file (RabbitMQ 3.10)
     const r = await runCli(["topology", "import", realExport], { cwd: dir });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(
-      "✓ created eventlab.config.yaml: added 4 exchanges, 4 queues, 5 bindings\n",
+      "✓ created eventlab.config.yaml: 13 added (4 exchanges, 4 queues, 5 bindings)\n",
     );
     expect(r.stderr).toMatch(/note: 2 objects of vhost "eventlab-fixture-other" skipped/);
     const text = await readFile(path.join(dir, "eventlab.config.yaml"), "utf8");
@@ -276,10 +276,20 @@ describe("import of a real `rabbitmqctl export_definitions` file (RabbitMQ 3.10)
     expect(o).toMatchObject({
       file: "eventlab.config.yaml",
       created: true,
+      changed: true,
       written: false,
-      replaced: [],
+      counts: {
+        added: { exchanges: 4, queues: 4, bindings: 5 },
+        replaced: { exchanges: 0, queues: 0, bindings: 0 },
+        unchanged: { exchanges: 0, queues: 0, bindings: 0 },
+      },
     });
-    expect(o.added).toContain("queue defs-fixture.work");
+    expect(o.objects).toContainEqual({ kind: "queue", name: "defs-fixture.work", status: "added" });
+    expect(o.objects).toContainEqual({
+      kind: "binding",
+      name: "amq.topic → defs-fixture.work (work.#)",
+      status: "added",
+    });
     expect(o.notes.length).toBeGreaterThan(0);
     await expect(readFile(path.join(dir, "eventlab.config.yaml"))).rejects.toThrow();
   });
@@ -365,9 +375,14 @@ templates:
     const r = await runCli(["topology", "import", "defs.json"], { cwd: dir });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("✓ updated eventlab.config.yaml: added 1 queue, 1 binding\n");
-    expect(r.stdout).toContain("! replaced exchange orders (same name, imported settings)\n");
-    expect(r.stdout).toContain("• 1 binding was there already\n");
+    expect(r.stdout).toBe(
+      [
+        "✓ updated eventlab.config.yaml: 2 added (1 queue, 1 binding), 1 replaced (1 exchange), 1 unchanged (1 binding)",
+        "! replaced exchange orders: type direct → topic",
+        "  (same name, other settings: the definitions file's settings replace the config's)",
+        "",
+      ].join("\n"),
+    );
     const text = await readFile(path.join(dir, "eventlab.config.yaml"), "utf8");
     for (const kept of [
       "# my lab",
@@ -427,8 +442,11 @@ templates:
       "h",
     );
     expect(parseConfig(r2.text, "c.yaml").topology.bindings).toHaveLength(1);
-    expect(r2.added).toEqual(["queue q"]);
-    expect(r2.addedBindings).toBe(1);
+    expect(r2.objects).toEqual([
+      { kind: "queue", name: "q", status: "added" },
+      { kind: "binding", name: "a → q", status: "added" },
+    ]);
+    expect(r2.counts.added).toEqual({ exchanges: 0, queues: 1, bindings: 1 });
   });
 });
 
