@@ -1312,7 +1312,7 @@ export const SCENARIOS: Scenario[] = [
       const admin = await s.channel();
       const q = ctx.q("exp");
       await admin.ch.assertQueue(q, { durable: false });
-      const results: Record<string, unknown> = {};
+      const results: Record<string, Outcome> = {};
       for (const expiration of ["+5000", "05000", "abc", "-5", "1.5", " 5", ""]) {
         const t = await s.confirmChannel();
         let confirm = "none";
