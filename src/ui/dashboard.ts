@@ -3,9 +3,10 @@
  * place on a terminal, and a one-line summary for when there is no terminal.
  *
  * Terminal only: it renders plain snapshot data (names and numbers) and knows nothing of
- * AMQP. Column widths come from the names and from fixed, generous number widths, never from
- * a frame's values, so a table does not jitter while the numbers change; a number too big
- * for its column is shortened (1.2M) rather than widening it.
+ * AMQP. Column widths come from the names, fixed number widths and the terminal's width,
+ * never from a frame's values, so a table does not jitter while the numbers change; a number
+ * too big for its column is shortened (1.2M) rather than widening it. A frame is never taller
+ * than the terminal, so that each redraw can reach all of the previous one.
  */
 import type { Writable } from "node:stream";
 import type { ConsumerRow, QueueRow, Snapshot } from "../lab/types.js";
@@ -40,19 +41,38 @@ export function visibleWidth(s: string): number {
   return w;
 }
 
-/** At most `width` columns of plain text; cut text ends with "…". */
-function truncate(s: string, width: number): string {
-  if (width <= 0) return "";
-  if (visibleWidth(s) <= width) return s;
+/** The first characters of `s` that fit in `width` columns. */
+function head(s: string, width: number): string {
   let out = "";
   let w = 0;
   for (const ch of s) {
     const cw = charWidth(ch);
-    if (w + cw > width - 1) break;
+    if (w + cw > width) break;
     out += ch;
     w += cw;
   }
-  return out + ELLIPSIS;
+  return out;
+}
+
+/** The last characters of `s` that fit in `width` columns. */
+function tail(s: string, width: number): string {
+  const chars = [...s];
+  let out = "";
+  let w = 0;
+  for (let i = chars.length - 1; i >= 0; i--) {
+    const cw = charWidth(chars[i]!);
+    if (w + cw > width) break;
+    out = chars[i]! + out;
+    w += cw;
+  }
+  return out;
+}
+
+/** At most `width` columns of plain text; cut text ends with "…". */
+function truncate(s: string, width: number): string {
+  if (width <= 0) return "";
+  if (visibleWidth(s) <= width) return s;
+  return head(s, width - 1) + ELLIPSIS;
 }
 
 /** Last resort for a whole line: drop colour rather than cut an escape sequence in half. */
@@ -106,47 +126,165 @@ function fitNumber(n: number | undefined, width: number, format: (n: number) => 
 }
 
 // ---------------------------------------------------------------------------------------------
+// Names that stay apart
+
+/** Where a name's words meet: shop.billing, order-paid, a_b, x:y, a/b. */
+const SEPARATOR = /[.\-_:/ ]/;
+
+/** The start all `names` share, up to and including its last separator ("shop." for shop.a, shop.b). */
+function sharedStart(names: string[]): string {
+  if (names.length < 2) return "";
+  let shared = names[0]!;
+  for (const n of names) {
+    while (!n.startsWith(shared)) shared = shared.slice(0, -1);
+  }
+  let end = shared.length;
+  while (end > 0 && !SEPARATOR.test(shared[end - 1]!)) end--;
+  return shared.slice(0, end);
+}
+
+type Shorten = (s: string, width: number) => string;
+
+/** "notification-se…": reads from the start, and names often differ early. */
+const cutEnd: Shorten = (s, width) => truncate(s, width);
+/** "…notifications": the end of a dotted name is its most specific part. */
+const keepEnd: Shorten = (s, width) => {
+  if (width <= 0) return "";
+  const end = tail(s, width - 1);
+  // Start at a word when that keeps most of the room: "…inventory", not "…rs.inventory".
+  if (SEPARATOR.test(s.slice(0, s.length - end.length).slice(-1))) return ELLIPSIS + end;
+  const word = end.search(SEPARATOR);
+  return ELLIPSIS + (word >= 0 && word < (end.length - 1) / 2 ? end.slice(word + 1) : end);
+};
+/** "eu.…paid": for names that differ at both ends. */
+const keepBothEnds: Shorten = (s, width) => {
+  if (width <= 0) return "";
+  const front = head(s, Math.floor((width - 1) / 2));
+  return front + ELLIPSIS + tail(s, width - 1 - visibleWidth(front));
+};
+
+/**
+ * A column's names in `width` columns each, told apart. A name that fits is shown whole; the
+ * longer ones are all shortened the same way, by the first of these that keeps every two
+ * different names of the column different: cut the end (`notification-se…`), keep the end
+ * (`…notifications`), keep both ends (`eu.…paid`). When all the names share a start up to
+ * a separator (`shop.` of shop.inventory and shop.billing), that start tells nothing apart, so
+ * keeping the end comes first: `…inventory`, `…billing`, not `shop.in…`, `shop.bi…`. If no
+ * way keeps them all apart, the one that keeps the most apart wins.
+ */
+export function shortenNames(names: string[], width: number): string[] {
+  if (names.every((n) => visibleWidth(n) <= width)) return names;
+  const ways =
+    sharedStart(names) === "" ? [cutEnd, keepEnd, keepBothEnds] : [keepEnd, cutEnd, keepBothEnds];
+  const wanted = new Set(names).size;
+  let best: string[] = [];
+  let bestApart = -1;
+  for (const way of ways) {
+    const shown = names.map((n) => (visibleWidth(n) <= width ? n : way(n, width)));
+    const apart = new Set(shown).size;
+    if (apart === wanted) return shown;
+    if (apart > bestApart) [best, bestApart] = [shown, apart];
+  }
+  return best;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Tables
 
 type Paint = (s: string) => string;
 
 interface Column<R> {
   header: string;
-  width: number;
   align: "left" | "right";
-  text(row: R): string;
+  /** The width the column takes when there is room. */
+  width: number;
+  /** The narrowest it may get: a number column then shortens its values (12.3k). */
+  min: number;
+  /** When even the narrowest columns do not fit, lower ranks are left out first; none: kept. */
+  drop?: number;
+  /** A column of names: shortened together so that they stay apart (shortenNames). */
+  name?(row: R): string;
+  /** The cell of any other column, in `width` columns. */
+  text?(row: R, width: number): string;
   paint?(row: R, theme: Theme): Paint | undefined;
 }
 
 const GAP = " ";
 
+/** Before any column is left out, a column of names keeps this many columns (or its widest name). */
+const NAME_ROOM = 12;
+
+/**
+ * Which columns to show, and how wide, in `available` columns. Widths come from the names and
+ * the terminal, never from the values, so that a table does not jitter. When the table does
+ * not fit: number columns shrink to their minimum first (their values shorten to 12.3k),
+ * then names down to NAME_ROOM; if that is still too wide, columns are left out by rank;
+ * last, names shrink to their header. What is left over goes to the names, then the numbers,
+ * each up to its natural width.
+ */
+function layout<R>(columns: Column<R>[], available: number): [Column<R>, number][] {
+  const roomy = (c: Column<R>) => (c.name ? Math.min(c.width, Math.max(c.min, NAME_ROOM)) : c.min);
+  const total = (ws: number[]) => ws.reduce((a, b) => a + b, 0) + GAP.length * (ws.length - 1);
+  let kept = columns;
+  const droppable = columns
+    .filter((c) => c.drop !== undefined)
+    .sort((a, b) => (a.drop ?? 0) - (b.drop ?? 0));
+  for (const c of droppable) {
+    if (total(kept.map(roomy)) <= available) break;
+    kept = kept.filter((k) => k !== c);
+  }
+  const widths = kept.map(roomy);
+  let spare = available - total(widths);
+  // Too narrow even so: the widest name gives way, down to its header.
+  while (spare < 0) {
+    let widest = -1;
+    for (const [i, c] of kept.entries()) {
+      if (c.name && widths[i]! > c.min && (widest < 0 || widths[i]! > widths[widest]!)) widest = i;
+    }
+    if (widest < 0) break;
+    widths[widest]!--;
+    spare++;
+  }
+  // Room to spare: one column at a time to the column furthest from its natural width.
+  for (const names of [true, false]) {
+    while (spare > 0) {
+      let neediest = -1;
+      for (const [i, c] of kept.entries()) {
+        const need = c.width - widths[i]!;
+        if (Boolean(c.name) === names && need > 0) {
+          if (neediest < 0 || need >= kept[neediest]!.width - widths[neediest]!) neediest = i;
+        }
+      }
+      if (neediest < 0) break;
+      widths[neediest]!++;
+      spare--;
+    }
+  }
+  return kept.map((c, i) => [c, widths[i]!]);
+}
+
+/** The header line and one line per row, each at most `width` visible columns. */
 function renderTable<R>(columns: Column<R>[], rows: R[], theme: Theme, width: number): string[] {
-  const header = columns.map((c) => pad(c.header, c.width, c.align)).join(GAP);
+  const laid = layout(columns, width);
+  const cells = laid.map(([{ name, text }, w]) =>
+    name
+      ? shortenNames(
+          rows.map((r) => clean(name(r))),
+          w,
+        )
+      : rows.map((r) => text?.(r, w) ?? ""),
+  );
+  const header = laid.map(([c, w]) => pad(c.header, w, c.align)).join(GAP);
   const lines = [theme.dim(header)];
-  for (const row of rows) {
-    const cells = columns.map((c) => {
-      const cell = pad(c.text(row), c.width, c.align);
+  for (const [i, row] of rows.entries()) {
+    const line = laid.map(([c, w], j) => {
+      const cell = pad(cells[j]![i]!, w, c.align);
       const paint = c.paint?.(row, theme);
       return paint ? paint(cell) : cell;
     });
-    lines.push(cells.join(GAP));
+    lines.push(line.join(GAP));
   }
   return lines.map((l) => fitLine(l, width));
-}
-
-/** Columns of fixed width plus free columns sharing what is left, each at most its natural width. */
-function shareWidths(natural: number[], minimum: number[], available: number): number[] {
-  const widths = natural.map((n, i) => Math.max(minimum[i] ?? 1, n));
-  let total = widths.reduce((a, b) => a + b, 0);
-  // Shrink the widest column one step at a time until the free columns fit.
-  while (total > available) {
-    let widest = 0;
-    for (let i = 1; i < widths.length; i++) if (widths[i]! > widths[widest]!) widest = i;
-    if (widths[widest]! <= (minimum[widest] ?? 1)) break;
-    widths[widest]!--;
-    total--;
-  }
-  return widths;
 }
 
 const warnIfNonZero =
@@ -154,41 +292,55 @@ const warnIfNonZero =
   (r: QueueRow, theme: Theme): Paint | undefined =>
     get(r) > 0 ? theme.warn : undefined;
 
-function queueColumns(queues: QueueRow[], width: number): Column<QueueRow>[] {
-  const numeric: Column<QueueRow>[] = [
-    { header: "depth", width: 8, align: "right", text: (r) => fitNumber(r.depth, 8) },
-    { header: "in/s", width: 6, align: "right", text: (r) => fitNumber(r.inRate, 6, rate) },
-    { header: "out/s", width: 6, align: "right", text: (r) => fitNumber(r.outRate, 6, rate) },
-    { header: "unack", width: 6, align: "right", text: (r) => fitNumber(r.unacked, 6) },
-    { header: "redel", width: 6, align: "right", text: (r) => fitNumber(r.redelivered, 6) },
-    {
-      header: "dlx",
-      width: 5,
-      align: "right",
-      text: (r) => fitNumber(r.deadLettered, 5),
-      paint: warnIfNonZero((r) => r.deadLettered),
-    },
-    {
-      header: "dup",
-      width: 5,
-      align: "right",
-      text: (r) => fitNumber(r.duplicates, 5),
-      paint: warnIfNonZero((r) => r.duplicates),
-    },
-    {
-      header: "ooo",
-      width: 5,
-      align: "right",
-      text: (r) => fitNumber(r.outOfOrder, 5),
-      paint: warnIfNonZero((r) => r.outOfOrder),
-    },
-  ];
-  const fixed = numeric.reduce((a, c) => a + c.width + GAP.length, 0);
-  const natural = Math.max("queue".length, ...queues.map((q) => visibleWidth(clean(q.name))));
-  const [nameWidth = 5] = shareWidths([natural], [5], width - fixed);
+/** A right-aligned number column, at least as wide as its header and as "123k". */
+function numberColumn<R>(
+  header: string,
+  width: number,
+  get: (r: R) => number | undefined,
+  more: Partial<Column<R>> & { format?: (n: number) => string } = {},
+): Column<R> {
+  const { format = count, ...rest } = more;
+  return {
+    header,
+    align: "right",
+    width,
+    min: Math.max(header.length, 4),
+    text: (r, w) => fitNumber(get(r), w, format),
+    ...rest,
+  };
+}
+
+/** A column of names: as wide as the widest name, at least its header. */
+function nameColumn<R>(header: string, rows: R[], name: (r: R) => string): Column<R> {
+  const width = Math.max(header.length, ...rows.map((r) => visibleWidth(clean(name(r)))));
+  return { header, align: "left", width, min: header.length, name };
+}
+
+// The columns left out first on a narrow terminal are the counters the final report repeats
+// (redel, ooo, dup, dlx; a consumer's instances, queue, retries and breaker), then the flow
+// that only the live view shows (unack, out/s, in/s; a consumer's state). Names, depth,
+// processed and failed stay.
+
+function queueColumns(queues: QueueRow[]): Column<QueueRow>[] {
   return [
-    { header: "queue", width: nameWidth, align: "left", text: (r) => clean(r.name) },
-    ...numeric,
+    nameColumn("queue", queues, (r) => r.name),
+    numberColumn("depth", 8, (r) => r.depth),
+    numberColumn("in/s", 6, (r) => r.inRate, { format: rate, drop: 7 }),
+    numberColumn("out/s", 6, (r) => r.outRate, { format: rate, drop: 6 }),
+    numberColumn("unack", 6, (r) => r.unacked, { drop: 5 }),
+    numberColumn("redel", 6, (r) => r.redelivered, { drop: 1 }),
+    numberColumn("dlx", 5, (r) => r.deadLettered, {
+      drop: 4,
+      paint: warnIfNonZero((r) => r.deadLettered),
+    }),
+    numberColumn("dup", 5, (r) => r.duplicates, {
+      drop: 3,
+      paint: warnIfNonZero((r) => r.duplicates),
+    }),
+    numberColumn("ooo", 5, (r) => r.outOfOrder, {
+      drop: 2,
+      paint: warnIfNonZero((r) => r.outOfOrder),
+    }),
   ];
 }
 
@@ -211,40 +363,34 @@ function statePaint(r: ConsumerRow, theme: Theme): Paint | undefined {
   }
 }
 
-function consumerColumns(consumers: ConsumerRow[], width: number): Column<ConsumerRow>[] {
-  const fixedColumns: Column<ConsumerRow>[] = [
-    { header: "inst", width: 4, align: "right", text: (r) => fitNumber(r.instances, 4) },
-    { header: "processed", width: 9, align: "right", text: (r) => fitNumber(r.processed, 9) },
-    {
-      header: "failed",
-      width: 6,
-      align: "right",
-      text: (r) => fitNumber(r.failed, 6),
+function consumerColumns(consumers: ConsumerRow[]): Column<ConsumerRow>[] {
+  return [
+    nameColumn("consumer", consumers, (r) => r.name),
+    { ...nameColumn("queue", consumers, (r) => r.queue), drop: 2 },
+    numberColumn("inst", 4, (r) => r.instances, { drop: 1 }),
+    numberColumn("processed", 9, (r) => r.processed),
+    numberColumn("failed", 6, (r) => r.failed, {
       paint: (r, t) => (r.failed > 0 ? t.error : undefined),
-    },
-    { header: "retried", width: 7, align: "right", text: (r) => fitNumber(r.retried, 7) },
+    }),
+    numberColumn("retried", 7, (r) => r.retried, { drop: 3 }),
     {
       header: "breaker",
-      width: 9,
       align: "left",
+      width: 9,
+      min: 9,
+      drop: 4,
       text: (r) => (r.breaker === "open" ? "OPEN" : r.breaker),
       paint: breakerPaint,
     },
-    { header: "state", width: 7, align: "left", text: (r) => r.state, paint: statePaint },
-  ];
-  const fixed = fixedColumns.reduce((a, c) => a + c.width + GAP.length, 0) + GAP.length;
-  const [nameWidth = 8, queueWidth = 5] = shareWidths(
-    [
-      Math.max("consumer".length, ...consumers.map((c) => visibleWidth(clean(c.name)))),
-      Math.max("queue".length, ...consumers.map((c) => visibleWidth(clean(c.queue)))),
-    ],
-    [8, 5],
-    width - fixed,
-  );
-  return [
-    { header: "consumer", width: nameWidth, align: "left", text: (r) => clean(r.name) },
-    { header: "queue", width: queueWidth, align: "left", text: (r) => clean(r.queue) },
-    ...fixedColumns,
+    {
+      header: "state",
+      align: "left",
+      width: 7,
+      min: 7,
+      drop: 5,
+      text: (r) => r.state,
+      paint: statePaint,
+    },
   ];
 }
 
@@ -269,24 +415,74 @@ function headerLine(s: Snapshot, theme: Theme, width: number): string {
 }
 
 /**
- * One frame of the dashboard: each line at most `width` visible columns (escape codes do not
- * count). Pure: the same snapshot, theme and width give the same lines.
+ * One frame of the dashboard: at most `height` lines, each at most `width` visible columns
+ * (escape codes do not count). Pure: the same snapshot, theme and size give the same lines.
+ *
+ * When the frame is taller than `height`, the blank lines between its parts go first, then the
+ * oldest events, then table rows from the end, the longer table first, each cut table ending
+ * in a line "… N more queues"; a table with no row left becomes "… N queues", then goes. The
+ * header line always stays.
  */
-export function renderDashboard(s: Snapshot, theme: Theme, width = MAX_WIDTH): string[] {
+export function renderDashboard(
+  s: Snapshot,
+  theme: Theme,
+  width = MAX_WIDTH,
+  height = Number.POSITIVE_INFINITY,
+): string[] {
   const w = Math.max(1, Math.floor(width));
-  const lines = [headerLine(s, theme, w)];
-  if (s.queues.length > 0) {
-    lines.push("", ...renderTable(queueColumns(s.queues, w), s.queues, theme, w));
-  }
-  if (s.consumers.length > 0) {
-    lines.push("", ...renderTable(consumerColumns(s.consumers, w), s.consumers, theme, w));
-  }
-  const events = s.events.slice(-MAX_EVENTS);
-  if (events.length > 0) {
-    lines.push("");
-    for (const e of events) {
-      lines.push(theme.dim(truncate(`${theme.symbols.info} ${clean(e)}`, w)));
+  const h = Math.max(1, Math.floor(height));
+  const tables = [
+    { noun: "queue", lines: renderTable(queueColumns(s.queues), s.queues, theme, w) },
+    { noun: "consumer", lines: renderTable(consumerColumns(s.consumers), s.consumers, theme, w) },
+  ].filter((t) => t.lines.length > 1);
+  const events = s.events
+    .slice(-MAX_EVENTS)
+    .map((e) => theme.dim(truncate(`${theme.symbols.info} ${clean(e)}`, w)));
+
+  // Rows shown of each table (0: a one-line summary, -1: left out), events shown, blank lines.
+  const shown = tables.map((t) => t.lines.length - 1);
+  let shownEvents = events.length;
+  let blank = 1;
+  const tableHeight = (i: number) => {
+    const [n, all] = [shown[i]!, tables[i]!.lines.length - 1];
+    return n < 0 ? 0 : n === 0 ? 1 : 1 + n + (n < all ? 1 : 0);
+  };
+  const frameHeight = () =>
+    tables.reduce(
+      (total, _, i) => total + (tableHeight(i) > 0 ? blank + tableHeight(i) : 0),
+      1 + (shownEvents > 0 ? blank + shownEvents : 0),
+    );
+  while (frameHeight() > h) {
+    if (blank > 0) blank = 0;
+    else if (shownEvents > 0) shownEvents--;
+    else {
+      let longest = -1;
+      for (let i = 0; i < shown.length; i++) {
+        if (shown[i]! >= 0 && (longest < 0 || shown[i]! >= shown[longest]!)) longest = i;
+      }
+      if (longest < 0) break;
+      shown[longest]!--;
     }
+  }
+  // "… 1 more" takes the line its row would: show the row.
+  for (const [i, t] of tables.entries()) {
+    if (shown[i]! > 0 && shown[i] === t.lines.length - 2) shown[i]!++;
+  }
+
+  const lines = [headerLine(s, theme, w)];
+  for (const [i, t] of tables.entries()) {
+    const [n, all] = [shown[i]!, t.lines.length - 1];
+    if (n < 0) continue;
+    if (blank > 0) lines.push("");
+    if (n > 0) lines.push(...t.lines.slice(0, 1 + n));
+    if (n < all) {
+      const rest = `${count(all - n)}${n > 0 ? " more" : ""} ${t.noun}${all - n === 1 ? "" : "s"}`;
+      lines.push(theme.dim(truncate(`${ELLIPSIS} ${rest}`, w)));
+    }
+  }
+  if (shownEvents > 0) {
+    if (blank > 0) lines.push("");
+    lines.push(...events.slice(-shownEvents));
   }
   return lines;
 }
@@ -323,7 +519,7 @@ export function summaryLine(s: Snapshot): string {
 // ---------------------------------------------------------------------------------------------
 // Drawing in place
 
-export type TtyStream = Writable & { isTTY?: boolean; columns?: number };
+export type TtyStream = Writable & { isTTY?: boolean; columns?: number; rows?: number };
 
 export interface LiveViewOptions {
   /** Shortest time between two frames (default 250 ms: at most 4 frames a second). */
@@ -335,10 +531,13 @@ const HIDE_CURSOR = `${ESC}?25l`;
 const SHOW_CURSOR = `${ESC}?25h`;
 const CLEAR_LINE_END = `${ESC}K`;
 const CLEAR_BELOW = `${ESC}J`;
+/** Rows assumed when the terminal does not say how many it has: a classic terminal's 24. */
+const FALLBACK_ROWS = 24;
 
 /**
  * Draws the dashboard in place on a terminal: each frame is one write that moves the cursor
  * up over the previous frame and overwrites it line by line (no screen clear, so no flicker).
+ * A frame fits the terminal's width and height, read before each frame; a resize redraws.
  * `update` may be called as often as the caller likes; frames are drawn at most every
  * `intervalMs`, and the latest snapshot wins. The cursor is hidden while live: call `stop()`
  * (also on errors and Ctrl-C) to draw the final frame, leave it on screen and show the cursor.
@@ -349,10 +548,16 @@ export class LiveView {
   private latest: Snapshot | undefined;
   private dirty = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
-  /** Lines of the frame on screen; 0 before the first. */
-  private drawn = 0;
+  /** Visible width of each line of the frame on screen; empty before the first. */
+  private drawn: number[] = [];
   private started = false;
   private stopped = false;
+  /** The terminal changed size: draw again (soon, at most every interval). */
+  private readonly onResize = (): void => {
+    if (this.stopped) return;
+    this.dirty = true;
+    if (this.timer === undefined) this.draw();
+  };
 
   constructor(
     private readonly stream: TtyStream,
@@ -377,6 +582,7 @@ export class LiveView {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     if (!this.started) return;
+    this.stream.off("resize", this.onResize);
     this.stream.write(this.frame(this.latest!) + SHOW_CURSOR);
   }
 
@@ -399,18 +605,33 @@ export class LiveView {
     return columns !== undefined && columns > 1 ? Math.min(MAX_WIDTH, columns - 1) : MAX_WIDTH;
   }
 
+  private height(): number {
+    const rows = this.stream.rows;
+    // One row short of the terminal, the row the cursor waits on below the frame: a taller
+    // frame scrolls its first lines off the top, where moving the cursor up cannot reach
+    // them, and each redraw would leave a copy of them behind.
+    return rows !== undefined && rows >= 1 ? Math.max(1, rows - 1) : FALLBACK_ROWS - 1;
+  }
+
   /** The text of one write: back over the previous frame, then the new lines. */
   private frame(s: Snapshot): string {
-    const lines = renderDashboard(s, this.theme, this.width());
+    const lines = renderDashboard(s, this.theme, this.width(), this.height());
     let out = "";
     if (!this.started) {
       out += HIDE_CURSOR;
       this.started = true;
+      this.stream.on("resize", this.onResize);
     }
-    if (this.drawn > 0) out += `${ESC}${this.drawn}F`;
+    // Rows the previous frame takes now: one per line, unless the terminal got narrower since
+    // and rewrapped the lines (most terminals do, tmux too).
+    const columns = this.stream.columns;
+    const wrap = (w: number) =>
+      columns !== undefined && columns > 0 ? Math.max(1, Math.ceil(w / columns)) : 1;
+    const up = this.drawn.reduce((a, w) => a + wrap(w), 0);
+    if (up > 0) out += `${ESC}${up}F`;
     for (const line of lines) out += `${line}${CLEAR_LINE_END}\n`;
-    if (lines.length < this.drawn) out += CLEAR_BELOW;
-    this.drawn = lines.length;
+    if (lines.length < up) out += CLEAR_BELOW;
+    this.drawn = lines.map(visibleWidth);
     return out;
   }
 }

@@ -1,6 +1,7 @@
 /**
  * `eventlab play` in a real pseudo-terminal (tmux): the live view is drawn in place while
- * the scenario runs, then the report stays on the screen. Needs `npm run build` and tmux.
+ * the scenario runs, then the report stays on the screen; on a terminal shorter than the view,
+ * too. Needs `npm run build` and tmux.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -38,5 +39,42 @@ describe.runIf(TMUX_AVAILABLE)("eventlab play in a pseudo-terminal", () => {
     expect(end).toContain("✓ lost 0");
     expect(end).toContain("EXIT:0");
     expect(end.match(/queue\s+depth\s+in\/s/g)?.length ?? 0).toBeLessThanOrEqual(1);
+  });
+});
+
+describe.runIf(TMUX_AVAILABLE)("eventlab play in a pseudo-terminal of 120×12", () => {
+  let dir: string;
+  let t: Terminal;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), "eventlab-play-pty-"));
+    t = terminal(
+      `cd '${dir}' && NO_COLOR=1 EVENTLAB_URL= '${process.execPath}' '${BIN}' play orders --seed 7; echo "EXIT:$?"; sleep 30`,
+      { columns: 120, rows: 12 },
+    );
+  });
+
+  afterAll(async () => {
+    t?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("fits the live view into the screen and leaves no copies in the history", async () => {
+    // The orders view is 18 lines at full height: here, both tables fill the 11 lines above
+    // the cursor, and the frame has been redrawn several times (at most 4 a second).
+    const header = /^orders · /gm;
+    const live = await t.see((s) => /^orders · [2-9][.\d]* s of/m.test(s), 15_000);
+    expect(live).toMatch(/^queue +depth +in\/s/m);
+    expect(live).toMatch(/^consumer +queue +inst/m);
+    expect(live).toMatch(/^notification-se… /m);
+    expect(live.match(header)).toHaveLength(1);
+    expect(t.history().match(header)).toHaveLength(1);
+    const end = await t.see("EXIT:", 30_000);
+    expect(end).toContain("EXIT:0");
+    const all = t.history();
+    expect(all).toContain("orders: done in");
+    expect(all).toContain("✓ lost 0");
+    expect(all.match(header)).toHaveLength(1);
+    expect(all.match(/^queue +depth +in\/s/gm)).toHaveLength(1);
   });
 });

@@ -23,6 +23,8 @@ export const TMUX_AVAILABLE = hasTmux() || process.env.CI === "true";
 export interface Terminal {
   /** What the screen shows now. */
   screen(): string;
+  /** Everything: the lines scrolled off the top of the screen, then the screen. */
+  history(): string;
   keys(...k: string[]): void;
   /** Wait until the screen satisfies `test` (or shows the text); returns the screen. */
   see(test: string | ((screen: string) => boolean), timeoutMs?: number): Promise<string>;
@@ -47,6 +49,7 @@ export function terminal(command: string, size = { columns: 100, rows: 40 }): Te
   const screen = () => tmux("capture-pane", "-p", "-t", session);
   return {
     screen,
+    history: () => tmux("capture-pane", "-p", "-S", "-", "-t", session),
     keys: (...k) => {
       tmux("send-keys", "-t", session, ...k);
     },

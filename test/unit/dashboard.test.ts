@@ -5,7 +5,13 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ConsumerRow, QueueRow, Snapshot } from "../../src/lab/types.js";
-import { LiveView, renderDashboard, summaryLine, visibleWidth } from "../../src/ui/dashboard.js";
+import {
+  LiveView,
+  renderDashboard,
+  shortenNames,
+  summaryLine,
+  visibleWidth,
+} from "../../src/ui/dashboard.js";
 import { createTheme } from "../../src/ui/theme.js";
 import { memoryStream } from "../helpers/cli.js";
 
@@ -144,10 +150,11 @@ describe("renderDashboard", () => {
       for (const line of lines) expect(asciiWidth(line)).toBeLessThanOrEqual(80);
     }
     const text = renderDashboard(s, plain).join("\n");
-    // Long names are cut with an ellipsis, and the short ones are whole.
-    expect(text).toMatch(/^orders\.very-long-seg[^\n ]*… +98\.8M/m);
-    expect(text).not.toContain("end ");
-    expect(text).toMatch(/^q +/m);
+    // Long names are shortened with an ellipsis, and stay apart: these two differ only at their
+    // end, so their ends are kept. The short one is whole.
+    expect(text).toMatch(/^…[^\n ]*segment\.end +98\.8M/m);
+    expect(text).toMatch(/^…[^\n ]*segment\.end\.retry +98\.8M/m);
+    expect(text).toMatch(/^q +98\.8M/m);
     // Big numbers are shortened to fit their column instead of widening it.
     expect(text).toContain("98.8M");
     expect(text).toContain("1.2M");
@@ -442,4 +449,495 @@ describe("LiveView on a terminal", () => {
     expect(stream.text()).toBe("");
     expect(vi.getTimerCount()).toBe(0);
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Small terminals
+
+/** The queues and consumers of the orders preset, as `eventlab play orders` shows them. */
+const ORDERS_QUEUES = ["shop.inventory", "shop.billing", "shop.shipping", "shop.notifications"];
+
+function ordersSnapshot(over: Partial<Snapshot> = {}): Snapshot {
+  return snapshot({
+    scenario: "orders",
+    elapsedMs: 3_030,
+    durationMs: 30_000,
+    published: 95,
+    planned: 105,
+    confirmed: 93,
+    queues: ORDERS_QUEUES.map((q, i) => queue(q, { depth: i * 3, inRate: 20.9, outRate: 19.5 })),
+    consumers: [
+      consumer("inventory-worker", "shop.inventory", { processed: 59 }),
+      consumer("billing", "shop.billing", { processed: 28 }),
+      consumer("shipping-service", "shop.shipping", { processed: 23, failed: 13, retried: 12 }),
+      consumer("notification-service", "shop.notifications", { instances: 2, processed: 74 }),
+    ],
+    events: ["3.0s fault: cut notification-service"],
+    ...over,
+  });
+}
+
+const ORDERS_HEADER = /^orders · /;
+
+/** The names in the first column of the queue table of a frame (shown rows only). */
+function queueNames(lines: string[]): string[] {
+  const plainLines = lines.map((l) => l.replace(ANSI, ""));
+  const start = plainLines.findIndex((l) => /^queue +depth/.test(l));
+  expect(start).toBeGreaterThanOrEqual(0);
+  const names: string[] = [];
+  for (const line of plainLines.slice(start + 1)) {
+    if (line === "" || line.startsWith("consumer ") || line.startsWith("… ")) break;
+    names.push(line.split(" ")[0]!);
+  }
+  return names;
+}
+
+describe("shortenNames", () => {
+  const cases = [
+    {
+      why: "names that fit stay whole",
+      names: ["shop.billing", "shop.inventory"],
+      width: 14,
+      shown: ["shop.billing", "shop.inventory"],
+    },
+    {
+      why: "a shared start tells nothing apart: keep the end, from a word",
+      names: ORDERS_QUEUES,
+      width: 10,
+      shown: ["…inventory", "…billing", "…shipping", "…fications"],
+    },
+    {
+      why: "the issue's width, where every name used to become shop…",
+      names: ORDERS_QUEUES,
+      width: 5,
+      shown: ["…tory", "…ling", "…ping", "…ions"],
+    },
+    {
+      why: "retry queues of one queue: their last words",
+      names: ["shop.shipping", "shop.shipping.retry.1", "shop.shipping.retry.2", "shop.parked"],
+      width: 10,
+      shown: ["…shipping", "…retry.1", "…retry.2", "…parked"],
+    },
+    {
+      why: "names that differ early: cut the end, as people read",
+      names: ["inventory-worker", "billing", "shipping-service", "notification-service"],
+      width: 11,
+      shown: ["inventory-…", "billing", "shipping-s…", "notificati…"],
+    },
+    {
+      why: "a shared end, where keeping the end would make them equal: cut the end",
+      names: ["shop.inventory.dead", "shop.billing.dead"],
+      width: 8,
+      shown: ["shop.in…", "shop.bi…"],
+    },
+    {
+      why: "differences at both ends: keep both ends",
+      names: ["eu.orders.paid", "us.orders.paid", "eu.orders.created"],
+      width: 8,
+      shown: ["eu.…paid", "us.…paid", "eu.…ated"],
+    },
+    {
+      why: "a word too short to start from is not a reason to drop the rest",
+      names: ["orders.eu.created.v1", "orders.eu.paid.v1"],
+      width: 10,
+      shown: ["…reated.v1", "…paid.v1"],
+    },
+    {
+      why: "wide characters count two columns",
+      names: ["在庫.注文.再試行", "在庫.注文.五秒"],
+      width: 9,
+      shown: ["…再試行", "…五秒"],
+    },
+  ];
+  for (const { why, names, width, shown } of cases) {
+    it(`${why} (${width} columns)`, () => {
+      const out = shortenNames(names, width);
+      expect(out).toEqual(shown);
+      for (const n of out) expect(visibleWidth(n)).toBeLessThanOrEqual(width);
+      expect(new Set(out).size).toBe(new Set(names).size);
+    });
+  }
+
+  it("keeps names apart at every width, as far as the width allows", () => {
+    const names = [...ORDERS_QUEUES, "shop.shipping.retry.1", "shop.shipping.retry.2"];
+    // From 5 columns: a column of names is never narrower than its header ("queue").
+    for (let width = 5; width <= 22; width++) {
+      const out = shortenNames(names, width);
+      for (const n of out) expect(visibleWidth(n)).toBeLessThanOrEqual(width);
+      expect(new Set(out).size, `width ${width}: ${out.join(" ")}`).toBe(names.length);
+    }
+  });
+});
+
+describe("renderDashboard in a small space", () => {
+  it.each([60, 80, 120])(
+    "at %i columns the orders queues keep names that tell them apart",
+    (columns) => {
+      const width = Math.min(80, columns - 1);
+      for (const s of [ordersSnapshot(), bigNumbers(ordersSnapshot())]) {
+        const lines = renderDashboard(s, colour, width);
+        for (const line of lines) expect(visibleWidth(line)).toBeLessThanOrEqual(width);
+        const names = queueNames(lines);
+        expect(names).toHaveLength(ORDERS_QUEUES.length);
+        expect(new Set(names).size).toBe(ORDERS_QUEUES.length);
+        // Each shown name is its queue's, whole or with its distinguishing end.
+        for (const [i, n] of names.entries()) {
+          expect(ORDERS_QUEUES[i]!.endsWith(n.replace(/^…/, ""))).toBe(true);
+        }
+      }
+    },
+  );
+
+  it("shrinks number columns before names, then leaves out the least watched columns", () => {
+    const header = (width: number) =>
+      renderDashboard(ordersSnapshot(), plain, width)
+        .filter((l) => /^(queue|consumer) /.test(l))
+        .map((l) => l.split(/ +/).filter((w) => w !== ""));
+    // 80 columns: everything, at natural widths.
+    expect(header(79)).toEqual([
+      ["queue", "depth", "in/s", "out/s", "unack", "redel", "dlx", "dup", "ooo"],
+      ["consumer", "queue", "inst", "processed", "failed", "retried", "breaker", "state"],
+    ]);
+    expect(renderDashboard(ordersSnapshot(), plain, 79)).toContain(
+      "shop.notifications        9   20.9   19.5      0      0     0     0     0",
+    );
+    // 60 columns: every queue column, narrower; the consumers' queue and instances go.
+    expect(header(59)).toEqual([
+      ["queue", "depth", "in/s", "out/s", "unack", "redel", "dlx", "dup", "ooo"],
+      ["consumer", "processed", "failed", "retried", "breaker", "state"],
+    ]);
+    // 40 columns: what the final report repeats goes first.
+    expect(header(39)).toEqual([
+      ["queue", "depth", "in/s", "out/s", "unack"],
+      ["consumer", "processed", "failed", "state"],
+    ]);
+  });
+
+  it.each([
+    {
+      rows: 12,
+      shape: [
+        "orders",
+        "queue",
+        "shop.inventory",
+        "shop.billing",
+        "shop.shipping",
+        "… 4 more queues",
+        "consumer",
+        "inventory-worker",
+        "billing",
+        "shipping-service",
+        "notification-se…",
+      ],
+    },
+    {
+      rows: 8,
+      shape: [
+        "orders",
+        "queue",
+        "shop.inventory",
+        "… 6 more queues",
+        "consumer",
+        "inventory-worker",
+        "… 3 more consumers",
+      ],
+    },
+    { rows: 6, shape: ["orders", "queue", "shop.inventory", "… 6 more queues", "… 4 consumers"] },
+    { rows: 4, shape: ["orders", "… 7 queues", "… 4 consumers"] },
+    { rows: 2, shape: ["orders"] },
+  ])("fits a frame into $rows rows: the header, then rows, then counts", ({ rows, shape }) => {
+    const s = ordersSnapshot({
+      queues: [
+        ...ordersSnapshot().queues,
+        queue("shop.shipping.retry.1"),
+        queue("shop.shipping.retry.2"),
+        queue("shop.shipping.parked"),
+      ],
+    });
+    const full = renderDashboard(s, plain, 79);
+    expect(full.length).toBeGreaterThan(rows);
+    const lines = renderDashboard(s, plain, 79, rows - 1);
+    // Each line by its first word (whole for the counts): which lines made it into the frame.
+    expect(lines.map((l) => (l.startsWith("… ") ? l : l.split(" ")[0]))).toEqual(shape);
+    expect(lines[0]).toBe(full[0]);
+    // The rows shown are the same as in the full frame: same names, same columns.
+    for (const line of lines.filter((l) => !l.startsWith("… "))) expect(full).toContain(line);
+  });
+
+  it("keeps rows over events, and events over blank lines", () => {
+    const s = ordersSnapshot({ events: ["e1", "e2", "e3", "e4"] });
+    const full = renderDashboard(s, plain, 79);
+    expect(full).toHaveLength(18);
+    // Three lines short: the three blank lines go, and the four events stay.
+    const minus2 = renderDashboard(s, plain, 79, 15);
+    expect(minus2).not.toContain("");
+    expect(minus2.slice(-4)).toEqual(["› e1", "› e2", "› e3", "› e4"]);
+    // Shorter: the oldest events go before any table row.
+    expect(renderDashboard(s, plain, 79, 13).slice(-3)).toEqual([
+      "notification-se… …notifications    2        74      0       0 closed    running",
+      "› e3",
+      "› e4",
+    ]);
+    expect(renderDashboard(s, plain, 79, 11).filter((l) => l.startsWith("›"))).toHaveLength(0);
+    expect(renderDashboard(s, plain, 79, 11)).toHaveLength(11);
+    expect(renderDashboard(s, plain, 79, 11).join("\n")).not.toContain("more");
+    // 120×12: header, both tables whole.
+    expect(renderDashboard(s, plain, 79, 11)).toEqual(
+      full.filter((l) => l !== "" && !l.startsWith("›")),
+    );
+  });
+});
+
+/**
+ * A small terminal emulator: a rows × columns screen and the lines scrolled off its top, fed
+ * with what the live view writes. It knows what the view uses: text, newline (as a terminal
+ * shows it, back to the first column), cursor up to the start of a line (ESC[nF), erase to the
+ * end of the line (ESC[K) and below (ESC[J); other sequences (colour, cursor shown) change no
+ * cell. Writing past the last row scrolls; a resize rewraps the lines, as most terminals do.
+ */
+class FakeTerminal {
+  /** Lines scrolled off the top, oldest first. */
+  history: (string | null)[][] = [];
+  screen: (string | null)[][];
+  row = 0;
+  col = 0;
+
+  constructor(
+    public rows: number,
+    public columns: number,
+  ) {
+    this.screen = Array.from({ length: rows }, () => this.blank());
+  }
+
+  private blank(): (string | null)[] {
+    return Array<string | null>(this.columns).fill(null);
+  }
+
+  private lineFeed(): void {
+    if (this.row < this.rows - 1) this.row++;
+    else {
+      this.history.push(this.screen.shift()!);
+      this.screen.push(this.blank());
+    }
+  }
+
+  write(text: string): void {
+    for (const [token, params = "", command] of text.matchAll(/\x1b\[([0-9;?]*)([@-~])|\n|./gsu)) {
+      if (command !== undefined) {
+        const n = Number(params || "1");
+        if (command === "F") [this.row, this.col] = [Math.max(0, this.row - n), 0];
+        else if (command === "A") this.row = Math.max(0, this.row - n);
+        else if (command === "K") this.screen[this.row]!.fill(null, this.col);
+        else if (command === "J") {
+          this.screen[this.row]!.fill(null, this.col);
+          for (let r = this.row + 1; r < this.rows; r++) this.screen[r] = this.blank();
+        }
+        continue;
+      }
+      if (token === "\n") {
+        this.col = 0;
+        this.lineFeed();
+        continue;
+      }
+      if (this.col >= this.columns) {
+        this.col = 0;
+        this.lineFeed();
+      }
+      this.screen[this.row]![this.col++] = token;
+    }
+  }
+
+  /**
+   * Change size: each line is rewrapped to the new width. Terminals differ in what they keep in
+   * place: "top" keeps the screen's first line first while the cursor stays on the screen (so
+   * the cursor moves down as lines above it grow), "cursor" keeps the cursor on its row and
+   * pushes what no longer fits above it off the top (tmux).
+   */
+  resize(rows: number, columns: number, keep: "top" | "cursor"): void {
+    const used = (cells: (string | null)[]) => {
+      let n = cells.length;
+      while (n > 0 && cells[n - 1] === null) n--;
+      return cells.slice(0, n);
+    };
+    const lines = [...this.history, ...this.screen.slice(0, this.row + 1)].map(used);
+    const oldTop = this.history.length;
+    const wrapped: (string | null)[][] = [];
+    let top = 0;
+    let cursor = 0;
+    for (const [i, line] of lines.entries()) {
+      if (i === oldTop) top = wrapped.length;
+      if (i === lines.length - 1) cursor = wrapped.length + Math.floor(this.col / columns);
+      for (let at = 0; at === 0 || at < line.length; at += columns) {
+        const part = line.slice(at, at + columns);
+        wrapped.push([...part, ...Array<null>(columns - part.length).fill(null)]);
+      }
+    }
+    top = keep === "top" ? Math.max(top, cursor - rows + 1) : cursor - Math.min(this.row, rows - 1);
+    [this.rows, this.columns] = [rows, columns];
+    this.history = wrapped.slice(0, top);
+    this.screen = wrapped.slice(top, top + rows);
+    while (this.screen.length < rows) this.screen.push(this.blank());
+    this.row = cursor - top;
+    this.col = Math.min(this.col, columns - 1);
+  }
+
+  /** Every line: the scrolled-off ones, then the screen's. */
+  text(): string[] {
+    return [...this.history, ...this.screen].map((cells) =>
+      cells
+        .map((c) => c ?? " ")
+        .join("")
+        .trimEnd(),
+    );
+  }
+
+  screenText(): string[] {
+    return this.screen.map((cells) =>
+      cells
+        .map((c) => c ?? " ")
+        .join("")
+        .trimEnd(),
+    );
+  }
+}
+
+describe("LiveView on a small terminal", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A view on a fake terminal of the given size; what it writes is also drawn on `term`. */
+  function liveTerminal(columns: number, rows: number) {
+    const term = new FakeTerminal(rows, columns);
+    const stream = Object.assign(memoryStream(true), { columns, rows });
+    const frames: string[][] = [];
+    const write = stream.write.bind(stream);
+    stream.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+      const text = String(chunk);
+      term.write(text);
+      frames.push(
+        text
+          .split("\x1b[K\n")
+          .slice(0, -1)
+          .map((l) => l.replace(/^(\x1b\[\?25l|\x1b\[\d+F)/, "")),
+      );
+      return write(chunk, ...rest);
+    }) as typeof stream.write;
+    const view = new LiveView(stream, colour);
+    return { term, stream, frames, view };
+  }
+
+  const headers = (lines: string[]) => lines.filter((l) => ORDERS_HEADER.test(l)).length;
+
+  it.each([
+    { columns: 120, rows: 12 },
+    { columns: 80, rows: 8 },
+    { columns: 80, rows: 40 },
+    { columns: 60, rows: 12 },
+    { columns: 60, rows: 40 },
+    { columns: 120, rows: 40 },
+    { columns: 40, rows: 10 },
+  ])("at $columns×$rows, 20 redraws leave one frame: no copies above it", ({ columns, rows }) => {
+    const { term, frames, view } = liveTerminal(columns, rows);
+    // What `eventlab play` prints before the live view.
+    term.write("› playing orders from the orders preset on the embedded broker\n");
+    for (let i = 0; i < 20; i++) {
+      view.update(bigNumbers(ordersSnapshot({ published: i })));
+      vi.advanceTimersByTime(250);
+    }
+    view.stop();
+    expect(frames).toHaveLength(21);
+    for (const frame of frames) {
+      expect(frame.length).toBeLessThanOrEqual(rows - 1);
+      for (const line of frame) expect(visibleWidth(line)).toBeLessThan(columns);
+    }
+    const text = term.text();
+    expect(headers(text)).toBe(1);
+    expect(headers(term.screenText())).toBe(1);
+    expect(text.filter((l) => /^queue +depth/.test(l))).toHaveLength(1);
+    // Nothing written before the view was drawn over.
+    expect(text.filter((l) => l.startsWith("› playing orders"))).toHaveLength(1);
+    // The final frame is on screen, the cursor below it.
+    const last = frames.at(-1)!.map((l) => l.replace(ANSI, "").trimEnd());
+    expect(term.screenText().slice(term.row - last.length, term.row)).toEqual(last);
+  });
+
+  it("assumes 24 rows when the terminal does not say", () => {
+    const stream = memoryStream(true);
+    const view = new LiveView(stream, plain);
+    const many = Array.from({ length: 30 }, (_, i) => queue(`q${i}`));
+    view.update(ordersSnapshot({ queues: many }));
+    view.stop();
+    const written = stream.text().split("\x1b[K\n").length - 1;
+    // Two frames (the first, and the final one of stop()), each 23 lines.
+    expect(written).toBe(2 * 23);
+  });
+
+  it("redraws at once when the terminal is resized, at most every interval", () => {
+    const { term, stream, frames, view } = liveTerminal(100, 40);
+    view.update(ordersSnapshot());
+    expect(frames).toHaveLength(1);
+    expect(stream.listenerCount("resize")).toBe(1);
+    vi.advanceTimersByTime(250);
+    term.resize(40, 50, "top");
+    Object.assign(stream, { columns: 50 });
+    stream.emit("resize");
+    expect(frames).toHaveLength(2);
+    expect(Math.max(...frames[1]!.map(visibleWidth))).toBe(49);
+    // However many resize events come, one frame per interval.
+    stream.emit("resize");
+    stream.emit("resize");
+    expect(frames).toHaveLength(2);
+    vi.advanceTimersByTime(250);
+    expect(frames).toHaveLength(3);
+    view.stop();
+    expect(stream.listenerCount("resize")).toBe(0);
+    stream.emit("resize");
+    expect(frames).toHaveLength(4);
+  });
+
+  const resizes = [
+    { keep: "top", to: { columns: 50, rows: 40 }, copies: 0 },
+    { keep: "cursor", to: { columns: 50, rows: 40 }, copies: 1 },
+    { keep: "top", to: { columns: 80, rows: 12 }, copies: 1 },
+    { keep: "cursor", to: { columns: 80, rows: 12 }, copies: 1 },
+    { keep: "top", to: { columns: 50, rows: 12 }, copies: 1 },
+  ] as const;
+  for (const { keep, to, copies } of resizes) {
+    const outcome = copies === 0 ? "no copy" : "at most the one copy the resize makes";
+    it(`from 100×40 to ${to.columns}×${to.rows}, keeping the ${keep} in place: ${outcome}`, () => {
+      const { term, stream, frames, view } = liveTerminal(100, 40);
+      term.write("› playing orders\n");
+      view.update(ordersSnapshot());
+      vi.advanceTimersByTime(250);
+      expect(frames[0]!.length).toBeGreaterThan(12);
+      // What the terminal pushes off the top on a resize is out of reach of any program: at
+      // most that one copy stays in the history.
+      term.resize(to.rows, to.columns, keep);
+      Object.assign(stream, to);
+      stream.emit("resize");
+      const afterResize = headers(term.text());
+      expect(afterResize).toBeLessThanOrEqual(1 + copies);
+      for (let i = 0; i < 20; i++) {
+        view.update(ordersSnapshot({ published: i }));
+        vi.advanceTimersByTime(250);
+      }
+      view.stop();
+      for (const frame of frames.slice(1)) {
+        expect(frame.length).toBeLessThan(to.rows);
+        for (const line of frame) expect(visibleWidth(line)).toBeLessThan(to.columns);
+      }
+      // Redraws added no copy, and the screen shows the last frame alone, with nothing of an
+      // earlier frame around it (what was printed before the view may stay above it).
+      expect(headers(term.text())).toBe(afterResize);
+      const last = frames.at(-1)!.map((l) => l.replace(ANSI, "").trimEnd());
+      const above = term.screenText().slice(0, term.row);
+      expect(above.filter((l) => !l.startsWith("› playing"))).toEqual(last);
+      expect(term.screenText().slice(term.row).join("")).toBe("");
+      expect(term.text().filter((l) => l.startsWith("› playing")).length).toBeLessThanOrEqual(1);
+    });
+  }
 });
