@@ -8,6 +8,7 @@ import { Command } from "commander";
 import type { Config } from "../config/schema.js";
 import type { Context } from "../context.js";
 import { EventlabError, ExitCode, UsageError } from "../errors.js";
+import type { LeftoverPolicy } from "../lab/leftovers.js";
 import { collect, durationFlag, intFlag } from "./options.js";
 
 export interface PlayOptions {
@@ -19,6 +20,8 @@ export interface PlayOptions {
   durationMs: number | undefined;
   list: boolean;
   json: boolean;
+  /** Messages already in the queues the run consumes: refuse (default), --purge or --keep. */
+  leftovers: Exclude<LeftoverPolicy, "process">;
 }
 
 export type PlayRun = (ctx: Context, o: PlayOptions) => Promise<void>;
@@ -43,6 +46,8 @@ export function playCommand(ctx: Context, run: PlayRun = runPlay): Command {
       "without a scenario: run only this template (repeatable)",
       collect,
     )
+    .option("--purge", "delete messages already in the consumed queues first (default: refuse)")
+    .option("--keep", "consume messages already in the queues, counted apart as preexisting")
     .option("--json", "print the report as one JSON object")
     .addHelpText(
       "after",
@@ -54,13 +59,20 @@ otherwise a line every few seconds. It ends when every message is accounted for,
 --duration, or on Ctrl-C, always with a report; \`lost\` is 0 unless the scenario drops
 messages on purpose, and then it says so.
 
+Before it starts, play looks at each queue it will consume (and the retry queues that lead
+back to them). If one already holds messages, from an earlier run or another producer, it
+refuses by default and names each queue and how many messages it holds. --purge deletes them
+first and says how many; --keep consumes them too and counts them apart as \`preexisting\`,
+never as this run's messages (processed, duplicates and lost count this run's only).
+
 Examples:
   $ eventlab play                          # the ${DEFAULT_PRESET} preset
   $ eventlab play --list
   $ eventlab play work-queue --seed 7
   $ eventlab play duplicates-and-ordering --json | jq .lost
   $ eventlab play orders --duration 10s
-  $ eventlab --url amqp://guest:guest@localhost:5672 play soccer`,
+  $ eventlab --url amqp://guest:guest@localhost:5672 play soccer
+  $ eventlab --url amqp://guest:guest@localhost:5672 play soccer --purge`,
     )
     .action(
       async (
@@ -72,6 +84,8 @@ Examples:
           duration?: string;
           list?: boolean;
           json?: boolean;
+          purge?: boolean;
+          keep?: boolean;
         },
       ) =>
         run(ctx, {
@@ -82,8 +96,19 @@ Examples:
           durationMs: durationFlag("--duration", f.duration),
           list: f.list === true,
           json: f.json === true,
+          leftovers: leftoverFlags(f.purge === true, f.keep === true),
         }),
     );
+}
+
+function leftoverFlags(purge: boolean, keep: boolean): PlayOptions["leftovers"] {
+  if (purge && keep) {
+    throw new UsageError(
+      "--purge and --keep cannot be used together",
+      "--purge deletes the messages already in the queues; --keep consumes them and counts them apart: choose one",
+    );
+  }
+  return purge ? "purge" : keep ? "keep" : "refuse";
 }
 
 interface Target {
@@ -208,6 +233,7 @@ export async function runPlay(ctx: Context, o: PlayOptions): Promise<void> {
       durationMs: o.durationMs,
       env: ctx.env,
       signal: ctx.signal,
+      leftovers: o.leftovers,
       ...(vhost
         ? {
             queueStats: (q: string) => {
@@ -293,7 +319,14 @@ async function runTemplates(ctx: Context, o: PlayOptions, target: Target): Promi
     report = await runRoundTrip(
       connection,
       config,
-      { templates, amount: o.amount, seed: o.seed, env: ctx.env, signal: ctx.signal },
+      {
+        templates,
+        amount: o.amount,
+        seed: o.seed,
+        env: ctx.env,
+        signal: ctx.signal,
+        leftovers: o.leftovers,
+      },
       (p) => Object.assign(state, p),
     );
   } finally {
@@ -326,6 +359,8 @@ async function runTemplates(ctx: Context, o: PlayOptions, target: Target): Promi
         q.consumed >= q.routed ? theme.ok(theme.symbols.ok) : theme.error(theme.symbols.fail);
       io.out(`${pad(q.name, w)}${pad(count(q.routed), 11)}${count(q.consumed)} ${mark}\n`);
     }
+    const { leftoverLines } = await import("../ui/play-report.js");
+    for (const line of leftoverLines(report, theme)) io.out(`${line}\n`);
     const lost = report.lost === 0 ? theme.ok("lost 0") : theme.error(`lost ${count(report.lost)}`);
     io.err(
       `${report.lost === 0 ? theme.ok(theme.symbols.ok) : theme.error(theme.symbols.fail)} published ${count(report.published)} · confirmed ${count(report.confirmed)} · returned ${count(report.returned)} · consumed ${count(report.consumed)} of ${count(report.routed)} routed copies · ${lost} in ${elapsed(report.elapsedMs)}`,

@@ -2,6 +2,7 @@
  * The playground's accounting: how many copies of each message every consumed queue should
  * get, how each was settled for good (processed, duplicate, dead-lettered, dropped), and the
  * per-queue counters the dashboard shows. `lost` is what was expected and never settled.
+ * Messages from before the run are counted apart (`preexisting`), never as the run's copies.
  */
 
 export type Settled = "processed" | "duplicate" | "dead-lettered" | "dropped";
@@ -21,6 +22,8 @@ export class Ledger {
       deadLettered: number;
       duplicates: number;
       outOfOrder: number;
+      /** Messages from before the run, settled for good here (not copies of this run). */
+      preexisting: number;
       in: number;
       out: number;
     }
@@ -32,7 +35,15 @@ export class Ledger {
   queue(name: string) {
     let c = this.counters.get(name);
     if (!c) {
-      c = { redelivered: 0, deadLettered: 0, duplicates: 0, outOfOrder: 0, in: 0, out: 0 };
+      c = {
+        redelivered: 0,
+        deadLettered: 0,
+        duplicates: 0,
+        outOfOrder: 0,
+        preexisting: 0,
+        in: 0,
+        out: 0,
+      };
       this.counters.set(name, c);
     }
     return c;
@@ -70,6 +81,16 @@ export class Ledger {
     this.settledTotal.set(queue, (this.settledTotal.get(queue) ?? 0) + 1);
     this.queue(queue).out += 1;
     return true;
+  }
+
+  /**
+   * A copy of a message the run did not publish (it was in the queue before the run) settled
+   * for good in `queue`. Counted apart, by copies like the run's own: one that a dead-letter
+   * exchange brings back to the queue is another copy there.
+   */
+  settleOlder(queue: string): void {
+    this.finals += 1;
+    this.queue(queue).preexisting += 1;
   }
 
   count(queue: string, how: Settled): number {

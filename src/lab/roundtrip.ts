@@ -3,11 +3,20 @@
  * at its own pace) with confirms and mandatory returns, consume every queue the messages
  * route to, and account for each copy. Where each message should go is computed with the
  * same pure routing code the embedded broker uses, so `lost` is measured, not assumed.
+ * Messages that were in those queues before the round trip are refused, purged, or consumed
+ * and counted apart (leftovers.ts): they never stand in for a copy that did not arrive.
  */
 
 import type { RouteResult } from "../broker/routing/index.js";
 import type { Connection } from "../client/connect.js";
 import type { Config } from "../config/schema.js";
+import {
+  handleLeftovers,
+  ID_HEADER,
+  type LeftoverPolicy,
+  newRunId,
+  publishedBy,
+} from "./leftovers.js";
 import { Pacer, paceOf, sleep } from "./pacer.js";
 import { routingTableOf } from "./routing.js";
 
@@ -20,6 +29,8 @@ export interface RoundTripOptions {
   signal: AbortSignal;
   /** How long consumers wait for a missing copy once publishing is done. */
   idleMs?: number;
+  /** Messages already in the queues the messages route to (default "keep": counted apart). */
+  leftovers?: Exclude<LeftoverPolicy, "process">;
 }
 
 export interface TemplateReport {
@@ -36,6 +47,8 @@ export interface QueueReport {
   /** Copies the routing rules send here. */
   routed: number;
   consumed: number;
+  /** Messages from before the round trip consumed here, not counted in `consumed`. */
+  preexisting: number;
 }
 
 export interface RoundTripReport {
@@ -50,6 +63,10 @@ export interface RoundTripReport {
   consumed: number;
   /** Routed copies that were never consumed. */
   lost: number;
+  /** Messages from before the round trip consumed (with "keep"), apart from `consumed`. */
+  preexisting: number;
+  /** Messages from before the round trip deleted first, per queue (with "purge"). */
+  purged: Record<string, number>;
   interrupted: boolean;
   elapsedMs: number;
 }
@@ -75,8 +92,8 @@ export async function runRoundTrip(
       import("../client/consumer.js"),
       import("../config/templates.js"),
     ]);
-  await applyTopology(connection, config.topology, () => {});
   const table = routingTableOf(config.topology);
+  const runId = newRunId();
 
   const compiled = await Promise.all(
     options.templates.map((name) =>
@@ -95,8 +112,12 @@ export async function runRoundTrip(
   const targets = new Set<string>();
   const plans = compiled.map((t) => {
     const n = options.amount ?? t.amount;
-    return Array.from({ length: n }, () => {
+    return Array.from({ length: n }, (_, k) => {
       const message = t.render();
+      message.properties.headers = {
+        ...message.properties.headers,
+        [ID_HEADER]: `${runId}:${t.name}-${k + 1}`,
+      };
       const route: RouteResult = table.route(message.exchange, {
         routingKey: message.routingKey,
         headers: message.properties.headers,
@@ -106,7 +127,12 @@ export async function runRoundTrip(
     });
   });
 
+  // Before anything is declared or consumed: messages from before the round trip.
+  const purged = await handleLeftovers(connection, targets, options.leftovers ?? "keep");
+  await applyTopology(connection, config.topology, () => {});
+
   // Consumers first, so nothing waits in a queue longer than it must.
+  const older = new Map<string, number>();
   let wake: () => void = () => {};
   const consumers = await Promise.all(
     [...targets].map((queue) =>
@@ -115,6 +141,10 @@ export async function runRoundTrip(
         { queue, prefetch: 100, noAck: false },
         (msg, self) => {
           self.settle(msg, "ack");
+          if (!publishedBy(runId, msg.properties.headers)) {
+            older.set(queue, (older.get(queue) ?? 0) + 1);
+            return;
+          }
           consumed.set(queue, (consumed.get(queue) ?? 0) + 1);
           progress.consumed += 1;
           onProgress(progress);
@@ -181,6 +211,7 @@ export async function runRoundTrip(
     name,
     routed: n,
     consumed: consumed.get(name) ?? 0,
+    preexisting: older.get(name) ?? 0,
   }));
   const sum = (f: (t: TemplateReport) => number) => reports.reduce((n, t) => n + f(t), 0);
   const total = queues.reduce((n, q) => n + q.routed, 0);
@@ -195,6 +226,8 @@ export async function runRoundTrip(
     routed: total,
     consumed: queues.reduce((n, q) => n + q.consumed, 0),
     lost: total - got,
+    preexisting: [...older.values()].reduce((n, k) => n + k, 0),
+    purged,
     interrupted: options.signal.aborted,
     elapsedMs: Date.now() - started,
   };

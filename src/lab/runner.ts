@@ -3,20 +3,27 @@
  * the consumers' behaviours (work time, failures, retries through delay queues, dedupe,
  * ordering checks, a circuit breaker, crashes) and timed faults (kill, pause, cut). Every
  * published copy is accounted for: each message carries an id, and the pure routing table
- * says which queues should get it, so `lost` is measured.
+ * says which queues should get it, so `lost` is measured. Messages that were in the queues
+ * before the run are refused, purged or kept apart (leftovers.ts), never counted as the run's.
  */
 import type { ConsumeMessage } from "amqplib";
 import type { Connection } from "../client/connect.js";
 import type { QueueConsumer } from "../client/consumer.js";
-import type { Config, ConsumerConfig, ScenarioConfig } from "../config/schema.js";
+import type { Config, ConsumerConfig, QueueConfig, ScenarioConfig } from "../config/schema.js";
 import { EventlabError } from "../errors.js";
 import { ConsumerBehaviour, type Delivery } from "./behaviour.js";
 import { Ledger } from "./ledger.js";
+import {
+  handleLeftovers,
+  ID_HEADER,
+  type LeftoverPolicy,
+  newRunId,
+  publishedBy,
+} from "./leftovers.js";
 import { Pacer, paceOf, sleep } from "./pacer.js";
 import { routingTableOf } from "./routing.js";
 import type { Behaviour, ConsumerRow, QueueRow, Snapshot } from "./types.js";
 
-export const ID_HEADER = "x-eventlab-id";
 export const SENT_HEADER = "x-eventlab-sent";
 
 export interface ScenarioRunOptions {
@@ -36,6 +43,12 @@ export interface ScenarioRunOptions {
   queueStats?: (queue: string) => { ready: number; unacked: number } | undefined;
   /** Declare the config's topology first (default true). */
   applyTopology?: boolean;
+  /**
+   * Messages already in the consumed queues (and their retry queues) before the run: refuse
+   * to start, purge them, keep them apart as `preexisting`, or process them as the run's
+   * own work (consumers only). Checked with a passive declare before anything starts.
+   */
+  leftovers: LeftoverPolicy;
   /** Called about 4 times a second with the state of the run. */
   onSnapshot?: (s: Snapshot) => void;
   /**
@@ -74,6 +87,8 @@ export interface QueueReport {
   gaps: number;
   /** Copies never settled for good. */
   lost: number;
+  /** Messages from before the run settled here (kept with "keep"), not counted above. */
+  preexisting: number;
 }
 
 export interface PlayReport {
@@ -96,6 +111,10 @@ export interface PlayReport {
   redelivered: number;
   /** Copies routed to queues no consumer of the scenario reads, left there. */
   unconsumed: Record<string, number>;
+  /** Messages from before the run consumed and settled (with "keep"), apart from the above. */
+  preexisting: number;
+  /** Messages from before the run deleted before it started, per queue (with "purge"). */
+  purged: Record<string, number>;
   lost: number;
   /** Why lost may be above 0 on purpose, when it may. */
   lostNote?: string | undefined;
@@ -176,7 +195,8 @@ class Group {
   /** Point the behaviour's randomness at one message's own stream. */
   reseed: (key: string) => void = () => {};
   private readonly seen = new Map<string, number>();
-  retried = 0;
+  /** This run's messages, by decision; messages from before the run only in `preexisting`. */
+  readonly counts = { processed: 0, failed: 0, retried: 0, outOfOrder: 0, gaps: 0, preexisting: 0 };
   private publisher: import("amqplib").ConfirmChannel | undefined;
   private publisherConnection: Connection | undefined;
 
@@ -253,7 +273,11 @@ class Group {
         `${this.name}#${inst.index}/${inst.session}/${msg.fields.deliveryTag}`,
     );
     const counters = ledger.queue(this.queue);
-    if (msg.fields.redelivered) counters.redelivered += 1;
+    // A message from before the run is worked on like any other, but counted apart.
+    const own =
+      this.run.options.leftovers === "process" ||
+      publishedBy(this.run.runId, msg.properties.headers);
+    if (own && msg.fields.redelivered) counters.redelivered += 1;
     // The stream of this message (without the run's id) and of this delivery of it.
     const nth = (this.seen.get(id) ?? 0) + 1;
     this.seen.set(id, nth);
@@ -279,8 +303,18 @@ class Group {
         gap: d.gap,
       });
     }
-    if (d.outOfOrder) counters.outOfOrder += 1;
     const o = d.outcome;
+    if (own) {
+      const n = this.counts;
+      if (d.outOfOrder) {
+        counters.outOfOrder += 1;
+        n.outOfOrder += 1;
+      }
+      if (d.gap > 0) n.gaps += 1;
+      if (o.kind === "ack") n.processed += 1;
+      if (o.kind === "retry") n.retried += 1;
+      if (["requeue", "reject", "retry", "dead-letter"].includes(o.kind)) n.failed += 1;
+    }
     if (o.kind === "crash") {
       this.run.event(
         `${this.name}#${inst.index} crashed at a message, without acking: its messages go back`,
@@ -301,44 +335,56 @@ class Group {
     try {
       switch (o.kind) {
         case "ack":
-          ch.ack(msg);
-          if (ledger.settle(this.queue, id, "processed")) {
-            const sent = Number(msg.properties.headers?.[SENT_HEADER]);
-            if (Number.isFinite(sent)) ledger.latencies.push(Date.now() - sent);
-          }
-          break;
         case "duplicate":
           ch.ack(msg);
-          counters.duplicates += 1;
-          ledger.settle(this.queue, id, "duplicate");
           break;
         case "requeue":
           ch.nack(msg, false, true);
-          break;
-        case "reject": {
+          return;
+        case "reject":
           ch.reject(msg, false);
-          const dlx = this.run.options.config.topology.queues[this.queue]?.deadLetterExchange;
-          if (dlx !== undefined) counters.deadLettered += 1;
-          if (ledger.settle(this.queue, id, dlx !== undefined ? "dead-lettered" : "dropped")) {
-            // Where the dead-lettered copy goes on to, delay queues included.
-            this.run.forward(this.queue, id, msg);
-          }
           break;
-        }
         case "retry":
-        case "dead-letter": {
+        case "dead-letter":
           await this.republish(msg, o.queue);
           ch.ack(msg);
-          if (o.kind === "retry") this.retried += 1;
-          else {
-            counters.deadLettered += 1;
-            ledger.settle(this.queue, id, "dead-lettered");
-          }
+          if (o.kind === "retry") return;
           break;
-        }
       }
     } catch {
       // The channel went away (a fault): the broker gives the message to someone else.
+      return;
+    }
+    // Settled for good here. A message from before the run is counted apart.
+    if (!own) {
+      ledger.settleOlder(this.queue);
+      this.counts.preexisting += 1;
+      return;
+    }
+    switch (o.kind) {
+      case "ack":
+        if (ledger.settle(this.queue, id, "processed")) {
+          const sent = Number(msg.properties.headers?.[SENT_HEADER]);
+          if (Number.isFinite(sent)) ledger.latencies.push(Date.now() - sent);
+        }
+        break;
+      case "duplicate":
+        counters.duplicates += 1;
+        ledger.settle(this.queue, id, "duplicate");
+        break;
+      case "reject": {
+        const dlx = this.run.options.config.topology.queues[this.queue]?.deadLetterExchange;
+        if (dlx !== undefined) counters.deadLettered += 1;
+        if (ledger.settle(this.queue, id, dlx !== undefined ? "dead-lettered" : "dropped")) {
+          // Where the dead-lettered copy goes on to, delay queues included.
+          this.run.forward(this.queue, id, msg);
+        }
+        break;
+      }
+      case "dead-letter":
+        counters.deadLettered += 1;
+        ledger.settle(this.queue, id, "dead-lettered");
+        break;
     }
   }
 
@@ -413,14 +459,15 @@ class Group {
   }
 
   row(): ConsumerRow {
-    const s = this.behaviour.stats;
+    const n = this.counts;
     return {
       name: this.name,
       queue: this.queue,
       instances: this.instances.filter((i) => !i.stopped || this.state === "done").length,
-      processed: s.processed,
-      failed: s.failed,
-      retried: s.retried,
+      processed: n.processed,
+      failed: n.failed,
+      retried: n.retried,
+      preexisting: n.preexisting,
       breaker: this.behaviour.breaker,
       state: this.state,
     };
@@ -446,7 +493,9 @@ class Runner {
   /** Reset when producing starts, so fault times and elapsed time count from there. */
   started = Date.now();
   /** Makes message ids unique to this run, so leftovers of an earlier run are not counted. */
-  readonly runId = Math.random().toString(36).slice(2, 8);
+  readonly runId = newRunId();
+  /** Messages from before the run deleted before it started (with "purge"). */
+  purged: Record<string, number> = {};
   published = 0;
   planned = 0;
   confirmed = 0;
@@ -492,6 +541,72 @@ class Runner {
   }
 }
 
+/** A retry or dead-letter queue a consumer's behaviour needs, and how to declare it. */
+interface SupportQueue {
+  name: string;
+  /** The work queue it serves. */
+  serves: string;
+  retry: boolean;
+  settings: Partial<QueueConfig>;
+  /** The topology declares it: its settings are the user's, used as they are. */
+  declared: boolean;
+}
+
+/**
+ * The retry queues (`<queue>.retry.N`) and dead-letter queue of a consumer that retries. A
+ * queue the topology declares is used as declared (whatever its arguments). Otherwise it
+ * follows the durability of the queue it serves, so parked and delayed messages of a durable
+ * queue survive a broker restart; a served queue the config does not declare (it exists on
+ * the broker only, and AMQP cannot ask a queue whether it is durable) counts as durable,
+ * as every queue eventlab declares is unless told otherwise.
+ */
+function supportQueues(
+  config: Config,
+  queue: string,
+  topo: ReturnType<typeof ConsumerBehaviour.retryTopology>,
+): SupportQueue[] {
+  const durable = config.topology.queues[queue]?.durable ?? true;
+  const own = (name: string, retry: boolean, settings: Partial<QueueConfig>): SupportQueue => {
+    const declared = config.topology.queues[name];
+    return {
+      name,
+      serves: queue,
+      retry,
+      settings: declared ?? settings,
+      declared: declared !== undefined,
+    };
+  };
+  const out = topo.retryQueues.map((r) =>
+    own(r.name, true, {
+      durable,
+      messageTtl: r.ttlMs,
+      deadLetterExchange: "",
+      deadLetterRoutingKey: r.deadLetterTo,
+    }),
+  );
+  if (topo.deadLetterQueue) out.push(own(topo.deadLetterQueue, false, { durable }));
+  return out;
+}
+
+/** Declare a support queue; a 406 on one whose settings eventlab chose says what to do. */
+async function declareSupportQueue(
+  connection: Connection,
+  q: SupportQueue,
+  declareQueue: typeof import("../client/topology.js").declareQueue,
+): Promise<void> {
+  try {
+    await declareQueue(connection, q.name, q.settings);
+  } catch (err) {
+    if (q.declared || !(err instanceof EventlabError) || err.code !== "precondition") throw err;
+    const what = q.retry ? "retry" : "dead-letter";
+    const durability = q.settings.durable === false ? "transient" : "durable";
+    throw new EventlabError("precondition", err.message, {
+      hint: `it is the ${what} queue of ${q.serves}, declared ${durability} like ${q.serves}: delete it (eventlab delete queue ${q.name}) to let it be declared again, or declare it under topology.queues as it is on the broker`,
+      cause: err,
+    });
+  }
+}
+
 export async function runScenario(o: ScenarioRunOptions): Promise<PlayReport> {
   const { config, scenario } = o;
   const run = new Runner(o);
@@ -509,8 +624,8 @@ export async function runScenario(o: ScenarioRunOptions): Promise<PlayReport> {
   const groups: Group[] = [];
   const timers: NodeJS.Timeout[] = [];
   try {
-    if (o.applyTopology !== false) await applyTopology(setup, config.topology, () => {});
-    // Consumer groups, with the retry and dead-letter queues their behaviours need.
+    // Consumer groups, and the retry and dead-letter queues their behaviours need.
+    const support: SupportQueue[] = [];
     for (const name of scenario.consumers) {
       const cfg = config.consumers[name];
       if (!cfg) throw scenarioError(o.name, `consumer '${name}' is not in consumers:`);
@@ -522,16 +637,7 @@ export async function runScenario(o: ScenarioRunOptions): Promise<PlayReport> {
       }
       const queue = cfg.queue;
       const b = behaviourOf(cfg);
-      const topo = ConsumerBehaviour.retryTopology(queue, b);
-      for (const r of topo.retryQueues) {
-        await declareQueue(setup, r.name, {
-          durable: false,
-          messageTtl: r.ttlMs,
-          deadLetterExchange: "",
-          deadLetterRoutingKey: r.deadLetterTo,
-        });
-      }
-      if (topo.deadLetterQueue) await declareQueue(setup, topo.deadLetterQueue, { durable: false });
+      support.push(...supportQueues(config, queue, ConsumerBehaviour.retryTopology(queue, b)));
       // Decisions draw from a stream keyed by the message and its delivery, not by arrival
       // order: with --seed, each message meets the same fate whichever instance gets it.
       const seed = o.seed ?? Math.floor(Math.random() * 2 ** 32);
@@ -546,6 +652,16 @@ export async function runScenario(o: ScenarioRunOptions): Promise<PlayReport> {
       };
       groups.push(group);
     }
+    // Before anything is declared or consumed: messages from before the run, in the queues
+    // it consumes and in the retry queues that lead back to them.
+    run.purged = await handleLeftovers(
+      setup,
+      [...groups.map((g) => g.queue), ...support.filter((q) => q.retry).map((q) => q.name)],
+      o.leftovers,
+      (text) => run.event(text),
+    );
+    if (o.applyTopology !== false) await applyTopology(setup, config.topology, () => {});
+    for (const q of support) await declareSupportQueue(setup, q, declareQueue);
     await Promise.all(groups.map((g) => g.start()));
     const consumed = new Set(groups.map((g) => g.queue));
     run.consumed = consumed;
@@ -710,6 +826,7 @@ function snapshotOf(run: Runner, groups: Group[], o: ScenarioRunOptions, limit?:
       deadLettered: c.deadLettered,
       duplicates: c.duplicates,
       outOfOrder: c.outOfOrder,
+      preexisting: c.preexisting,
     };
   });
   return {
@@ -719,6 +836,7 @@ function snapshotOf(run: Runner, groups: Group[], o: ScenarioRunOptions, limit?:
     published: run.published,
     planned: run.planned,
     confirmed: run.publisherStats?.confirmed ?? run.confirmed,
+    preexisting: queues.reduce((n, q) => n + (q.preexisting ?? 0), 0),
     queues,
     consumers: groups.map((g) => g.row()),
     events: run.events.slice(-4),
@@ -746,12 +864,13 @@ function report(
       processed: l.count(name, "processed"),
       // Deliveries recognised as duplicates (by the dedupe key), however many per id.
       duplicates: c.duplicates,
-      retried: gs.reduce((n, g) => n + g.behaviour.stats.retried, 0),
+      retried: gs.reduce((n, g) => n + g.counts.retried, 0),
       deadLettered: c.deadLettered,
       redelivered: c.redelivered,
-      outOfOrder: gs.reduce((n, g) => n + g.behaviour.stats.outOfOrder, 0),
-      gaps: gs.reduce((n, g) => n + g.behaviour.stats.gaps, 0),
+      outOfOrder: gs.reduce((n, g) => n + g.counts.outOfOrder, 0),
+      gaps: gs.reduce((n, g) => n + g.counts.gaps, 0),
       lost: Math.max(0, routed - settledCount),
+      preexisting: c.preexisting,
     };
   });
   const sum = (f: (q: QueueReport) => number) => queues.reduce((n, q) => n + f(q), 0);
@@ -779,6 +898,8 @@ function report(
     gaps: sum((q) => q.gaps),
     redelivered: sum((q) => q.redelivered),
     unconsumed,
+    preexisting: sum((q) => q.preexisting),
+    purged: run.purged,
     lost,
     lostNote:
       lost > 0 && stoppedBy !== "done"

@@ -52,15 +52,24 @@ export interface QueueRow {
   deadLettered: number;
   duplicates: number;
   outOfOrder: number;
+  /**
+   * Messages from before the run (left in the queue, kept with --keep) settled here so far;
+   * the other counters are this run's only. Absent means 0.
+   */
+  preexisting?: number | undefined;
 }
 
 export interface ConsumerRow {
   name: string;
   queue: string;
   instances: number;
+  /** This run's messages, acknowledged. */
   processed: number;
+  /** This run's messages that failed (requeued, rejected, retried or dead-lettered). */
   failed: number;
   retried: number;
+  /** Messages from before the run this consumer settled, counted apart. Absent means 0. */
+  preexisting?: number | undefined;
   breaker: BreakerState;
   state: "running" | "paused" | "killed" | "crashed" | "done";
 }
@@ -73,6 +82,8 @@ export interface Snapshot {
   published: number;
   planned: number;
   confirmed: number;
+  /** Messages from before the run settled so far, over all queues. Absent means 0. */
+  preexisting?: number | undefined;
   queues: QueueRow[];
   consumers: ConsumerRow[];
   /** Recent happenings, newest last: breaker changes, faults, crashes. */

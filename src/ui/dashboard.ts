@@ -406,6 +406,8 @@ function headerLine(s: Snapshot, theme: Theme, width: number): string {
     time,
     `published ${count(s.published)}/${count(s.planned)}`,
     `confirmed ${count(s.confirmed)}`,
+    // Messages from before the run (--keep): consumed, never counted as this run's.
+    ...((s.preexisting ?? 0) > 0 ? [theme.warn(`preexisting ${count(s.preexisting ?? 0)}`)] : []),
   ].join(" · ");
   // The scenario's name gives way first (the numbers are what a person watches), but keeps a
   // recognisable start; on a very narrow terminal the line's end is cut instead.
@@ -505,6 +507,7 @@ export function summaryLine(s: Snapshot): string {
     `published ${count(s.published)}/${count(s.planned)}`,
     `consumed ${count(consumed)}`,
     `failed ${count(failed)}`,
+    ...((s.preexisting ?? 0) > 0 ? [`preexisting ${count(s.preexisting ?? 0)}`] : []),
     `dlx ${count(sum(s.queues, (q) => q.deadLettered))}`,
     `dup ${count(sum(s.queues, (q) => q.duplicates))}`,
     `ooo ${count(sum(s.queues, (q) => q.outOfOrder))}`,

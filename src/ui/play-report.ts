@@ -1,10 +1,44 @@
 /**
  * The report at the end of `eventlab play <scenario>`: what was published, where it went,
- * what the consumers made of it, latency, and what was lost (0 unless on purpose).
+ * what the consumers made of it, latency, and what was lost (0 unless on purpose). Messages
+ * that were in the queues before the run are told apart: purged, or kept and counted apart.
  */
 import type { PlayReport } from "../lab/runner.js";
 import { count, elapsed } from "./format.js";
 import type { Theme } from "./theme.js";
+
+/**
+ * What happened to messages from before the run: purged first (--purge), or consumed and
+ * counted apart (--keep). Nothing when there were none.
+ */
+export function leftoverLines(
+  r: {
+    purged: Record<string, number>;
+    preexisting: number;
+    queues: Array<{ name: string; preexisting: number }>;
+  },
+  theme: Theme,
+): string[] {
+  const out: string[] = [];
+  const purged = Object.entries(r.purged);
+  if (purged.length > 0) {
+    const total = purged.reduce((n, [, k]) => n + k, 0);
+    out.push(
+      theme.dim(
+        `purged ${count(total)} message${total === 1 ? "" : "s"} from before this run first: ${purged.map(([q, n]) => `${q} ${count(n)}`).join(", ")}`,
+      ),
+    );
+  }
+  if (r.preexisting > 0) {
+    const per = r.queues.filter((q) => q.preexisting > 0);
+    out.push(
+      theme.warn(
+        `preexisting ${count(r.preexisting)}: consumed messages from before this run, not counted above (${per.map((q) => `${q.name} ${count(q.preexisting)}`).join(", ")})`,
+      ),
+    );
+  }
+  return out;
+}
 
 const STOPPED: Record<PlayReport["stoppedBy"], string> = {
   done: "done",
@@ -39,7 +73,7 @@ export function renderPlayReport(r: PlayReport, theme: Theme): string {
   out.push("");
   for (const c of r.consumers) {
     out.push(
-      `${c.name} ×${c.instances} on ${c.queue}: processed ${count(c.processed)}, failed ${count(c.failed)}, retried ${count(c.retried)}, breaker ${c.breaker === "open" ? theme.warn("OPEN") : c.breaker}${c.state === "killed" ? theme.warn(" (killed)") : ""}`,
+      `${c.name} ×${c.instances} on ${c.queue}: processed ${count(c.processed)}, failed ${count(c.failed)}, retried ${count(c.retried)}${c.preexisting ? `, preexisting ${count(c.preexisting)}` : ""}, breaker ${c.breaker === "open" ? theme.warn("OPEN") : c.breaker}${c.state === "killed" ? theme.warn(" (killed)") : ""}`,
     );
   }
   if (r.events.length > 0) {
@@ -63,6 +97,7 @@ export function renderPlayReport(r: PlayReport, theme: Theme): string {
       ),
     );
   }
+  out.push(...leftoverLines(r, theme));
   if (r.dropped > 0) {
     out.push(
       theme.dim(

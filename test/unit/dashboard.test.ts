@@ -194,6 +194,15 @@ describe("renderDashboard", () => {
     expect(lines.at(-1)).toBe("› 12.0 s billing: breaker OPEN again");
   });
 
+  it("counts messages from before the run apart, in the header and the summary line", () => {
+    const s = snapshot({ durationMs: undefined, preexisting: 13 });
+    expect(renderDashboard(s, plain)[0]).toBe(
+      "orders-demo · 12.04 s · published 1,204/6,000 · confirmed 1,198 · preexisting 13",
+    );
+    expect(summaryLine(s)).toContain("consumed 2,592 · failed 48 · preexisting 13 · dlx 12");
+    expect(summaryLine(snapshot())).not.toContain("preexisting");
+  });
+
   it("leaves out the duration when there is none", () => {
     const [header] = renderDashboard(snapshot({ durationMs: undefined }), plain);
     expect(header).toBe("orders-demo · 12.04 s · published 1,204/6,000 · confirmed 1,198");
