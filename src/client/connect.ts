@@ -14,6 +14,8 @@ export interface ConnectOptions {
 export interface Connection {
   readonly model: ChannelModel;
   readonly address: BrokerAddress;
+  /** Why the connection closed, when the broker or the network closed it (not `close()`). */
+  readonly closeReason: Error | undefined;
   /** Close, never throwing: the connection may already be gone. */
   close(): Promise<void>;
 }
@@ -70,15 +72,22 @@ async function connectOne(address: BrokerAddress, options: ConnectOptions): Prom
     },
   );
   // An error after open must never take the process down; whoever uses the
-  // connection learns of it through the failing operation or `close`.
-  model.on("error", () => {});
+  // connection learns of it through the failing operation, `closeReason` or `close`.
+  let closeReason: Error | undefined;
+  model.on("error", (err: Error) => {
+    closeReason ??= err;
+  });
   let closed = false;
-  model.once("close", () => {
+  model.once("close", (err?: Error) => {
     closed = true;
+    if (err instanceof Error) closeReason ??= err;
   });
   return {
     model,
     address,
+    get closeReason() {
+      return closeReason;
+    },
     async close() {
       if (closed) return;
       closed = true;

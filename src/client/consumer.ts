@@ -79,7 +79,11 @@ export class QueueConsumer {
         try {
           await channel.bindQueue(queue, tap.exchange, tap.routingKey, args);
         } catch (err) {
-          throw brokerError(err, { kind: "exchange", name: tap.exchange });
+          throw brokerError(
+            err,
+            { op: "bind", source: tap.exchange, destination: queue, destinationKind: "queue" },
+            connection,
+          );
         }
       }
       if (spec.prefetch > 0 && !spec.noAck) await channel.prefetch(spec.prefetch);
@@ -93,7 +97,7 @@ export class QueueConsumer {
           { noAck: spec.noAck },
         )
         .catch((err: unknown) => {
-          throw brokerError(err, { kind: "queue", name: queue });
+          throw brokerError(err, { op: "consume", queue }, connection);
         });
       consumer.consumerTag = ok.consumerTag;
     } catch (err) {

@@ -33,6 +33,12 @@ export interface PublisherStats {
   returned: number;
   /** Published but neither acked nor nacked yet. */
   outstanding: number;
+  /**
+   * Published, and the channel closed before the broker answered: they may or may not have
+   * been routed. Without confirms, every message sent after the last successful round trip
+   * on the channel, when the channel then failed.
+   */
+  unanswered: number;
 }
 
 export const DEFAULT_CONFIRM_WINDOW = 1000;
@@ -45,21 +51,30 @@ export class Publisher {
     nacked: 0,
     returned: 0,
     outstanding: 0,
+    unanswered: 0,
   };
   readonly returnedSamples: ReturnedSample[] = [];
   private waiters: Array<() => void> = [];
   private writable = true;
   private failure: Error | undefined;
   private closing = false;
+  /** Set before amqplib fails the pending confirms of a closing channel. */
+  private channelClosed = false;
+  /** Without confirms: messages known to have reached the broker (a later round trip came back). */
+  private synced = 0;
   private readonly onConfirm: (err: unknown) => void;
 
   private constructor(
     private readonly channel: Channel | ConfirmChannel,
     private readonly options: PublisherOptions,
+    private readonly connection: Connection,
   ) {
     this.onConfirm = (err) => {
       this.stats.outstanding -= 1;
-      if (err) this.stats.nacked += 1;
+      // amqplib fails every pending confirm when the channel closes: that is no answer from
+      // the broker, not a nack.
+      if (err && this.channelClosed) this.stats.unanswered += 1;
+      else if (err) this.stats.nacked += 1;
       else this.stats.confirmed += 1;
       this.wake();
     };
@@ -95,8 +110,11 @@ export class Publisher {
       this.wake();
     };
     channel.on("error", fail);
+    channel.prependListener("close", () => {
+      this.channelClosed = true;
+    });
     channel.on("close", () => {
-      if (!this.closing) fail();
+      if (!this.closing) fail(this.connection.closeReason);
     });
   }
 
@@ -104,7 +122,7 @@ export class Publisher {
     const channel = options.confirm
       ? await connection.model.createConfirmChannel()
       : await connection.model.createChannel();
-    return new Publisher(channel, options);
+    return new Publisher(channel, options, connection);
   }
 
   /** The error that ended the channel, if any (e.g. 404 for a missing exchange). */
@@ -151,9 +169,13 @@ export class Publisher {
     }
   }
 
-  /** Wait until every published message is confirmed, or the timeout passes. True when all are settled. */
+  /**
+   * Wait until every published message is confirmed, or the timeout passes. True when all are
+   * settled. Without confirms, one round trip on the channel (basic.qos) tells that the broker
+   * has taken every message before it and sent back every return, or that the channel failed.
+   */
   async settle(timeoutMs: number): Promise<boolean> {
-    if (!this.options.confirm) return true;
+    if (!this.options.confirm) return this.sync(timeoutMs);
     const deadline = Date.now() + timeoutMs;
     while (this.stats.outstanding > 0 && !this.failure) {
       const left = deadline - Date.now();
@@ -161,6 +183,32 @@ export class Publisher {
       await this.next(undefined, left);
     }
     return this.stats.outstanding === 0;
+  }
+
+  private async sync(timeoutMs: number): Promise<boolean> {
+    if (this.failure) return this.noteUnanswered();
+    const sent = this.stats.published;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), timeoutMs);
+    });
+    try {
+      const r = await Promise.race([this.channel.prefetch(0).then(() => "ok" as const), timeout]);
+      if (r === "timeout") return false;
+      this.synced = sent;
+      return true;
+    } catch (err) {
+      this.failure ??= err instanceof Error ? err : new Error(String(err));
+      return this.noteUnanswered();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Without confirms, after a channel failure: what was sent since the last sync may be lost. */
+  private noteUnanswered(): boolean {
+    this.stats.unanswered = this.stats.published - this.synced;
+    return false;
   }
 
   async close(): Promise<void> {
@@ -172,9 +220,9 @@ export class Publisher {
     }
   }
 
-  /** Map the channel failure to a user-facing error about `exchange`. */
-  describeFailure(exchange: string) {
-    return brokerError(this.failure, { kind: "exchange", name: exchange });
+  /** The channel failure as a user-facing error; `exchange` when one exchange was published to. */
+  describeFailure(exchange: string | undefined) {
+    return brokerError(this.failure, { op: "publish", exchange }, this.connection);
   }
 
   private next(signal?: AbortSignal, timeoutMs?: number): Promise<void> {

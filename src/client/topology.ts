@@ -13,7 +13,7 @@ import {
 import type { BindingConfig, ExchangeConfig, QueueConfig, Topology } from "../config/schema.js";
 import { EventlabError } from "../errors.js";
 import type { Connection } from "./connect.js";
-import { brokerError, replyOf, shellQuote } from "./errors.js";
+import { brokerError, type Operation, replyOf, shellQuote } from "./errors.js";
 
 /** The declarations' flags and arguments, for callers that import them from here. */
 export { bindingArguments, exchangeOptions, queueArguments, queueOptions };
@@ -80,7 +80,7 @@ export async function exists(
     return true;
   } catch (err) {
     if (replyOf(err)?.code === 404) return false;
-    throw brokerError(err, { kind, name });
+    throw brokerError(err, { op: "declare", kind, name, passive: true }, connection);
   }
 }
 
@@ -96,7 +96,7 @@ export async function declareExchange(
   try {
     await withChannel(connection, (ch) => ch.assertExchange(name, type, options));
   } catch (err) {
-    throw declareError(err, "exchange", name, settings);
+    throw declareError(err, "exchange", name, settings, connection);
   }
   return { kind: "exchange", name, status: already ? "exists" : "created", settings };
 }
@@ -115,7 +115,7 @@ export async function declareQueue(
   try {
     actual = (await withChannel(connection, (ch) => ch.assertQueue(name, options))).queue;
   } catch (err) {
-    throw declareError(err, "queue", name, settings);
+    throw declareError(err, "queue", name, settings, connection);
   }
   return { kind: "queue", name: actual, status: already ? "exists" : "created", settings };
 }
@@ -132,7 +132,7 @@ export async function declareBinding(
         : ch.bindQueue(b.destination, b.source, b.routingKey, args),
     );
   } catch (err) {
-    throw brokerError(err, { kind: "exchange", name: b.source });
+    throw brokerError(err, bindOperation("bind", b), connection);
   }
   const settings: Record<string, unknown> = {
     routingKey: b.routingKey,
@@ -163,7 +163,7 @@ export async function unbind(connection: Connection, b: BindingConfig): Promise<
         : ch.unbindQueue(b.destination, b.source, b.routingKey, args),
     );
   } catch (err) {
-    throw brokerError(err, { kind: "exchange", name: b.source });
+    throw brokerError(err, bindOperation("unbind", b), connection);
   }
   return { kind: "binding", name: bindingName(b), status: "deleted" };
 }
@@ -188,7 +188,7 @@ export async function deleteExchange(
         },
       );
     }
-    throw brokerError(err, { kind: "exchange", name });
+    throw brokerError(err, { op: "delete", kind: "exchange", name }, connection);
   }
   return { kind: "exchange", name, status: "deleted" };
 }
@@ -219,7 +219,7 @@ export async function deleteQueue(
         },
       );
     }
-    throw brokerError(err, { kind: "queue", name });
+    throw brokerError(err, { op: "delete", kind: "queue", name }, connection);
   }
 }
 
@@ -258,20 +258,34 @@ export function parseInequivalent(
   };
 }
 
+function bindOperation(op: "bind" | "unbind", b: BindingConfig): Operation {
+  return {
+    op,
+    source: b.source,
+    destination: b.destination,
+    destinationKind: b.destinationType === "exchange" ? "exchange" : "queue",
+  };
+}
+
 function declareError(
   err: unknown,
   kind: "exchange" | "queue",
   name: string,
   settings: Record<string, unknown>,
+  connection: Connection,
 ): EventlabError {
   const reply = replyOf(err);
-  if (reply?.code !== 406) return brokerError(err, { kind, name });
-  const diff = parseInequivalent(reply.text);
-  const rows: Array<[string, string, string]> = [["setting", "requested", "on the broker"]];
-  if (diff) rows.push([diff.setting, diff.requested, diff.current]);
+  const diff = reply?.code === 406 ? parseInequivalent(reply.text) : undefined;
+  // Only "inequivalent arg" means the object exists with other settings; any other 406
+  // (an invalid argument, a queue type the broker lacks) is a refusal of what was asked.
+  if (!reply || !diff) return brokerError(err, { op: "declare", kind, name }, connection);
+  const rows: Array<[string, string, string]> = [
+    ["setting", "requested", "on the broker"],
+    [diff.setting, diff.requested, diff.current],
+  ];
   // RabbitMQ compares types too: 1000 (a number) and "1000" (a string) differ.
   const typeNote =
-    diff && diff.requested === diff.current
+    diff.requested === diff.current
       ? "\n  (the same value with another type: a number on one side, a string on the other; on the command line '\"1000\"' is a string, 1000 a number)"
       : "";
   const widths = [0, 1].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -281,7 +295,7 @@ function declareError(
   const asked = describeSettings(settings);
   return new EventlabError(
     "precondition",
-    `${kind} "${name}" already exists with other settings\n${diff ? table : `  ${reply.text}`}${typeNote}${asked ? `\n  (requested: ${asked})` : ""}`,
+    `${kind} "${name}" already exists with other settings\n${table}${typeNote}${asked ? `\n  (requested: ${asked})` : ""}\n  (${reply.code} ${reply.text})`,
     {
       hint: `delete it first (eventlab delete ${kind} ${shellQuote(name)}), or change the settings to match what the broker has`,
       cause: err,
@@ -350,7 +364,7 @@ async function diffObject(
         differences: [{ setting: "exclusive", config: "true", broker: "not exclusive to us" }],
       };
     }
-    if (reply?.code !== 406) throw brokerError(err, { kind, name });
+    if (reply?.code !== 406) throw brokerError(err, { op: "declare", kind, name }, connection);
     const d = parseInequivalent(reply.text);
     return {
       kind,

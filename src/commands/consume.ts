@@ -556,7 +556,7 @@ export async function runConsume(ctx: Context, input: ConsumeOptions): Promise<v
   if (stopReason === "channel-closed") {
     const { brokerError } = await import("../client/errors.js");
     throw stopError
-      ? brokerError(stopError, { kind: "queue", name: consumer.queue })
+      ? brokerError(stopError, { op: "consume", queue: consumer.queue }, connection)
       : new EventlabError("connection", `the channel to ${source} closed unexpectedly`, {
           hint: "check that the broker is still running",
         });
@@ -618,6 +618,8 @@ async function runBehaviourConsume(
     config: { ...config, consumers: { ...config.consumers, [name]: consumer } },
     connect: () => ctx.connect({ connectionName: "eventlab consume" }),
     applyTopology: false,
+    // Without producers, what is in the queue is the work: consume it, never refuse.
+    leftovers: "process",
     consumeOnly: { count: o.count, idleMs: o.idleTimeoutMs },
     env: ctx.env,
     signal: ctx.signal,

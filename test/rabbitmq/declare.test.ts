@@ -216,18 +216,24 @@ describe.skipIf(!RABBITMQ_URL)("declare, delete and topology apply against Rabbi
     await cli("declare", "queue", name, "--no-durable");
     const r = await cli("declare", "binding", missingEx, name, "--key", "k");
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`error: exchange "${missingEx}" does not exist`);
+    expect(r.stderr).toContain(
+      `error: cannot bind queue "${name}" to exchange "${missingEx}": exchange "${missingEx}" does not exist (404 NOT_FOUND - no exchange '${missingEx}' in vhost '/')`,
+    );
     expect(r.stderr).toContain(`hint: declare it: eventlab declare exchange ${missingEx}`);
     const missingQ = uniqueName("nope-q");
     const r2 = await cli("declare", "binding", "amq.topic", missingQ, "--key", "k");
-    expect(r2.stderr).toContain(`error: queue "${missingQ}" does not exist`);
+    expect(r2.stderr).toContain(
+      `error: cannot bind queue "${missingQ}" to exchange "amq.topic": queue "${missingQ}" does not exist`,
+    );
     expect(r2.stderr).toContain(`hint: declare it: eventlab declare queue ${missingQ}`);
   });
 
   it("refuses amq. names with 403 and a hint", async () => {
     const r = await cli("declare", "exchange", "amq.eventlab-test");
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/error: access refused to exchange "amq.eventlab-test"/);
+    expect(r.stderr).toMatch(
+      /error: cannot declare exchange "amq.eventlab-test": access refused \(403 ACCESS_REFUSED - exchange name 'amq.eventlab-test' contains reserved prefix 'amq.\*'\)/,
+    );
     expect(r.stderr).toMatch(/hint: names starting with amq\. are reserved/);
   });
 

@@ -115,10 +115,14 @@ describe("broker reply codes", () => {
     );
   it("404 names the object the broker names and suggests the declare", () => {
     const e = brokerError(op(404, "NOT-FOUND", "NOT_FOUND - no queue 'jobs' in vhost '/'"), {
-      kind: "exchange",
-      name: "x",
+      op: "bind",
+      source: "x",
+      destination: "jobs",
+      destinationKind: "queue",
     });
-    expect(e.message).toBe(`queue "jobs" does not exist (no queue 'jobs' in vhost '/')`);
+    expect(e.message).toBe(
+      `cannot bind queue "jobs" to exchange "x": queue "jobs" does not exist (404 NOT_FOUND - no queue 'jobs' in vhost '/')`,
+    );
     expect(e.hint).toBe("declare it: eventlab declare queue jobs");
   });
   it("405 explains exclusive queues", () => {
@@ -129,9 +133,9 @@ describe("broker reply codes", () => {
           "RESOURCE-LOCKED",
           "RESOURCE_LOCKED - cannot obtain exclusive access to locked queue 'q'",
         ),
-        { kind: "queue", name: "q" },
+        { op: "consume", queue: "q" },
       ).hint,
-    ).toMatch(/exclusive queue belongs to another connection/);
+    ).toMatch(/exclusive queue belongs to the connection that declared it/);
   });
   it("403 on amq. names says they are reserved", () => {
     expect(
@@ -141,7 +145,7 @@ describe("broker reply codes", () => {
           "ACCESS-REFUSED",
           "ACCESS_REFUSED - queue name 'amq.x' contains reserved prefix 'amq.*'",
         ),
-        { kind: "queue", name: "amq.x" },
+        { op: "declare", kind: "queue", name: "amq.x" },
       ).hint,
     ).toMatch(/reserved/);
   });
