@@ -4,6 +4,7 @@
  */
 import { Command } from "commander";
 import type { PropertiesConfig, TemplateConfig } from "../config/schema.js";
+import type { TemplateInput } from "../config/templates.js";
 import type { Context } from "../context.js";
 import { ConfigError, EventlabError, ExitCode, UsageError } from "../errors.js";
 import { count, elapsed, rate } from "../ui/format.js";
@@ -28,6 +29,8 @@ export interface ProduceOptions {
   headers: Record<string, unknown>;
   properties: Partial<PropertiesConfig>;
   body?: BodySource | undefined;
+  /** Fill placeholders in a body read from a file or stdin (sent byte for byte otherwise). */
+  template?: boolean | undefined;
   amount?: number | undefined;
   delayMs?: number | undefined;
   rate?: number | undefined;
@@ -63,6 +66,8 @@ export interface ProduceSummary {
   /** Messages per second while publishing (first to last publish). */
   ratePerSecond: number;
   interrupted: boolean;
+  /** Why publishing stopped early (the broker closed the channel, the connection was lost). */
+  error?: string;
   /** Up to five distinct (exchange, routing key, reply) returns, each with its count. */
   returnedSamples: Array<{
     exchange: string;
@@ -124,6 +129,7 @@ interface RawProduceFlags {
   property?: string[];
   body?: string;
   bodyFile?: string;
+  template?: boolean;
   amount?: string;
   delay?: string;
   rate?: string;
@@ -147,6 +153,12 @@ export function parseProduceArgs(templates: string[], flags: RawProduceFlags): P
       "--delay 10ms waits between messages; --rate 100 aims at 100 messages per second",
     );
   }
+  if (flags.template && flags.bodyFile === undefined && flags.body !== "-") {
+    throw new UsageError(
+      "--template goes with --body-file or --body -",
+      "a --body text is always a template: {{placeholders}} in it are filled, and \\{{ is a literal {{",
+    );
+  }
   const body: BodySource | undefined =
     flags.body === "-"
       ? { kind: "stdin" }
@@ -162,6 +174,7 @@ export function parseProduceArgs(templates: string[], flags: RawProduceFlags): P
     headers: keyValueFlags("--header", flags.header),
     properties: propertyFlags(flags.property),
     body,
+    template: flags.template === true,
     amount: intFlag("--amount", flags.amount, 0),
     delayMs: durationFlag("--delay", flags.delay),
     rate: positiveNumberFlag("--rate", flags.rate),
@@ -192,8 +205,12 @@ export function produceCommand(ctx: Context, run = runProduce): Command {
       "message property, repeatable (messageId, type, priority, expiration, …)",
       collect,
     )
-    .option("-b, --body <text>", "body text or JSON; '-' reads standard input")
-    .option("--body-file <path>", "read the body from a file")
+    .option(
+      "-b, --body <text>",
+      "body text or JSON, sent as written; {{placeholders}} are filled; '-' reads standard input",
+    )
+    .option("--body-file <path>", "send a file's bytes as the body, unchanged")
+    .option("--template", "fill {{placeholders}} in --body-file or --body - as well")
     .option("-n, --amount <n>", "how many messages per template")
     .option("-d, --delay <duration>", "pause between messages, e.g. 250ms or 1s")
     .option("-r, --rate <msg/s>", "aim at this many messages per second")
@@ -226,6 +243,12 @@ Examples:
   $ eventlab produce match-goal match-card --amount 20 --delay 500ms --seed 7
   $ eventlab produce --exchange '' --key inventory --body '{"sku":"A-1","qty":{{int 1 5}}}' --amount 10
   $ echo 'hello' | eventlab produce --exchange amq.topic --key greetings.en --body -
+  $ eventlab produce --exchange '' --key images --body-file photo.jpg   # bytes as they are
+
+Bodies go out byte for byte: a --body text without placeholders exactly as written, a file
+or standard input exactly as read (with --template, placeholders in them are filled). The
+content type is JSON, text/plain or application/octet-stream, from what the body holds,
+unless --property contentType=… sets it.
 
 Exit codes: 0 all confirmed, 1 error, 2 interrupted, 3 some messages were nacked or returned`,
     )
@@ -238,13 +261,13 @@ Exit codes: 0 all confirmed, 1 error, 2 interrupted, 3 some messages were nacked
     });
 }
 
-async function readBody(ctx: Context, source: BodySource): Promise<string> {
+async function readBody(ctx: Context, source: BodySource): Promise<string | Buffer> {
   if (source.kind === "text") return source.text;
   if (source.kind === "file") {
     const { readFile } = await import("node:fs/promises");
     const path = await import("node:path");
     try {
-      return await readFile(path.resolve(ctx.cwd, source.path), "utf8");
+      return await readFile(path.resolve(ctx.cwd, source.path));
     } catch (err) {
       throw new EventlabError(
         "io",
@@ -264,44 +287,40 @@ async function readBody(ctx: Context, source: BodySource): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of ctx.io.stdin)
     chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }
 
-/**
- * Body text from a flag: JSON objects and arrays become object bodies (sent as JSON).
- * Text that looks like JSON but holds placeholders outside strings (`{"n":{{seq}}}`)
- * stays text, and is still labelled JSON, since it is JSON once rendered.
- */
-function bodyFromText(text: string): { body: TemplateConfig["body"]; json: boolean } {
-  const trimmed = text.trim();
-  if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
-    try {
-      return { body: JSON.parse(trimmed) as TemplateConfig["body"], json: true };
-    } catch {
-      return { body: text, json: true };
-    }
+/** The body a template gets from the flags: text as given, bytes as read (or as text with --template). */
+async function bodyFromFlags(
+  ctx: Context,
+  o: ProduceOptions,
+): Promise<TemplateInput["body"] | undefined> {
+  if (!o.body) return undefined;
+  const body = await readBody(ctx, o.body);
+  if (!Buffer.isBuffer(body) || !o.template) return body;
+  const { isUtf8 } = await import("node:buffer");
+  if (!isUtf8(body)) {
+    throw new UsageError(
+      `--template fills placeholders in text, but ${o.body.kind === "file" ? `--body-file ${o.body.path}` : "standard input"} is not UTF-8 text`,
+      "leave out --template to send the bytes as they are",
+    );
   }
-  return { body: text, json: false };
+  return body.toString("utf8");
 }
 
 /** The templates to run: the named ones with flag overrides, or one made of flags alone. */
 export async function resolveTemplates(
   ctx: Context,
   o: ProduceOptions,
-): Promise<Array<[string, TemplateConfig]>> {
-  const parsed = o.body ? bodyFromText(await readBody(ctx, o.body)) : undefined;
-  const body = parsed?.body;
-  const jsonText = parsed?.json === true && typeof parsed.body === "string";
-  const override = (t: TemplateConfig): TemplateConfig => ({
+): Promise<Array<[string, TemplateInput]>> {
+  const body = await bodyFromFlags(ctx, o);
+  const override = (t: TemplateConfig): TemplateInput => ({
     ...t,
     exchange: o.exchange ?? t.exchange,
     routingKey: o.routingKey ?? t.routingKey,
     headers: { ...t.headers, ...o.headers },
     properties: {
       ...t.properties,
-      ...(jsonText && t.properties.contentType === undefined
-        ? { contentType: "application/json" }
-        : {}),
       ...o.properties,
       ...(o.persistent !== undefined ? { persistent: o.persistent } : {}),
     },
@@ -440,26 +459,20 @@ export async function runProduce(ctx: Context, o: ProduceOptions): Promise<void>
       progress.stop();
     }
     const publishMs = performance.now() - started;
-    if (failure === undefined && publisher.error) failure = publisher.error;
-    if (failure !== undefined) {
-      await publisher.close();
-      const exchange =
-        perTemplate.find((p) => p.published > 0 || p.exchange)?.exchange ?? o.exchange ?? "";
-      throw publisher.error ? publisher.describeFailure(exchange) : failure;
-    }
-
-    // amqplib drops messages still buffered when the connection closes: wait for every confirm.
+    // Wait for every confirm (or, without confirms, one round trip that brings back every
+    // return) even after a failure: what was confirmed before it still counts. amqplib drops
+    // messages still buffered when the connection closes.
     const settled = await publisher.settle(
-      ctx.signal.aborted ? Math.min(o.settleTimeoutMs, 5000) : o.settleTimeoutMs,
+      ctx.signal.aborted || failure !== undefined
+        ? Math.min(o.settleTimeoutMs, 5000)
+        : o.settleTimeoutMs,
     );
     const elapsedMs = performance.now() - started;
     await publisher.close();
-    // A channel error (e.g. 404 for a missing exchange) settles the pending confirms as
-    // failures; report the cause, not a count of nacks.
-    if (publisher.error)
-      throw publisher.describeFailure(
-        perTemplate.find((p) => p.exchange !== "")?.exchange ?? o.exchange ?? "",
-      );
+    const exchanges = new Set(perTemplate.map((p) => p.exchange));
+    const error = publisher.error
+      ? publisher.describeFailure(exchanges.size === 1 ? [...exchanges][0] : undefined)
+      : failure;
     const s = publisher.stats;
     const summary: ProduceSummary = {
       templates: perTemplate,
@@ -467,20 +480,25 @@ export async function runProduce(ctx: Context, o: ProduceOptions): Promise<void>
       confirmed: s.confirmed,
       nacked: s.nacked,
       returned: s.returned,
-      unconfirmed: o.confirm ? s.outstanding : 0,
+      unconfirmed: s.unanswered + (o.confirm ? s.outstanding : 0),
       confirms: o.confirm,
       mandatory: o.mandatory,
       elapsedMs: Math.round(elapsedMs),
       ratePerSecond: Math.round((s.published / Math.max(publishMs, 1)) * 1000 * 10) / 10,
       interrupted: ctx.signal.aborted,
       returnedSamples: publisher.returnedSamples,
+      ...(error !== undefined ? { error: errorText(error) } : {}),
     };
     printSummary(ctx, summary, o.json);
+    // The summary above counts what was confirmed and what may be lost; the error says why.
+    if (error !== undefined) throw error;
     if (summary.interrupted) ctx.setExitCode(ExitCode.interrupted);
     else if (!settled) {
       throw new EventlabError(
         "timeout",
-        `${count(summary.unconfirmed)} messages were not confirmed within ${elapsed(o.settleTimeoutMs)}`,
+        o.confirm
+          ? `${count(summary.unconfirmed)} messages were not confirmed within ${elapsed(o.settleTimeoutMs)}`
+          : `the broker did not answer within ${elapsed(o.settleTimeoutMs)}: the messages sent may not all have arrived`,
         {
           hint: "the broker may be overloaded or blocked; raise --settle-timeout, or check its memory and disk alarms",
         },
@@ -489,6 +507,10 @@ export async function runProduce(ctx: Context, o: ProduceOptions): Promise<void>
   } finally {
     await connection.close();
   }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function printSummary(ctx: Context, s: ProduceSummary, json: boolean): void {
@@ -502,11 +524,18 @@ function printSummary(ctx: Context, s: ProduceSummary, json: boolean): void {
   if (s.nacked > 0) parts.push(theme.error(`nacked ${count(s.nacked)}`));
   if (s.mandatory)
     parts.push(s.returned > 0 ? theme.warn(`returned ${count(s.returned)}`) : "returned 0");
-  if (s.unconfirmed > 0) parts.push(theme.error(`unconfirmed ${count(s.unconfirmed)}`));
-  const mark =
-    s.nacked + s.returned + s.unconfirmed > 0 || s.interrupted ? theme.warn("!") : theme.ok("✓");
+  if (s.unconfirmed > 0)
+    parts.push(theme.error(`unconfirmed ${count(s.unconfirmed)} (may be lost)`));
+  else if (!s.confirms) parts.push(theme.dim("without confirms"));
+  const bad = s.nacked + s.returned + s.unconfirmed > 0 || s.interrupted || s.error !== undefined;
+  const mark = bad ? theme.warn("!") : theme.ok("✓");
+  const why = s.interrupted
+    ? theme.warn(" — interrupted")
+    : s.error !== undefined
+      ? theme.warn(" — stopped by the error below")
+      : "";
   io.out(
-    `${mark} ${parts.join(" · ")} in ${elapsed(s.elapsedMs)} (${rate(s.ratePerSecond)} msg/s)${s.interrupted ? theme.warn(" — interrupted") : ""}\n`,
+    `${mark} ${parts.join(" · ")} in ${elapsed(s.elapsedMs)} (${rate(s.ratePerSecond)} msg/s)${why}\n`,
   );
   if (s.templates.length > 1) {
     for (const t of s.templates)

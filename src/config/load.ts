@@ -6,9 +6,10 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { LineCounter, parseDocument } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { ConfigError, type ConfigIssue, EventlabError } from "../errors.js";
 import { firstLine, joinPath, lineOf, rangeLine, toConfigIssues, typeName } from "./issues.js";
+import { JsonNumber, keepNumber } from "./json.js";
 import { type Config, configSchema, crossFieldIssues, DEFAULT_URL } from "./schema.js";
 
 export { CONFIG_FILE_NAMES } from "./constants.js";
@@ -142,10 +143,20 @@ export function parseConfig(text: string, file: string | undefined): Config {
       },
     ]);
   }
+  // Numbers in message bodies keep their literal text (12345678901234567890, 1.0, 1e400):
+  // validated as the nearest finite number, sent as written.
+  const kept = bodyNumbers(doc.get("templates", true));
+  for (const k of kept) {
+    const n = Number(k.value.text);
+    setAt(data, k.path, Number.isFinite(n) ? n : 0);
+  }
   const result = configSchema.safeParse(data, { reportInput: true });
   // zod skips an object's cross-field rules once a field of it failed; run them on their own.
   const extra = result.success ? [] : crossFieldIssues(data);
-  if (result.success && extra.length === 0) return result.data;
+  if (result.success && extra.length === 0) {
+    for (const k of kept) setAt(result.data, k.path, k.value);
+    return result.data;
+  }
 
   const issues: ConfigIssue[] = [];
   const seen = new Set<string>();
@@ -164,6 +175,46 @@ export function parseConfig(text: string, file: string | undefined): Config {
       line: lineOf(doc.contents, e.path, lineCounter),
     });
   throw new ConfigError(file, sortByLine(issues), CONFIG_HINT);
+}
+
+/** Numbers under `templates.<name>.body` whose literal text a JavaScript number would change. */
+function bodyNumbers(
+  templates: unknown,
+): Array<{ path: Array<string | number>; value: JsonNumber }> {
+  const found: Array<{ path: Array<string | number>; value: JsonNumber }> = [];
+  const walk = (node: unknown, path: Array<string | number>) => {
+    if (isScalar(node)) {
+      if (typeof node.value === "number" && node.source !== undefined) {
+        const kept = keepNumber(node.value, node.source);
+        if (kept instanceof JsonNumber) found.push({ path, value: kept });
+      }
+    } else if (isSeq(node)) {
+      for (const [i, item] of node.items.entries()) walk(item, [...path, i]);
+    } else if (isMap(node)) {
+      for (const pair of node.items)
+        if (isScalar(pair.key)) walk(pair.value, [...path, String(pair.key.value)]);
+    }
+  };
+  if (isMap(templates)) {
+    for (const pair of templates.items) {
+      if (!isScalar(pair.key) || !isMap(pair.value)) continue;
+      const name = String(pair.key.value);
+      walk(pair.value.get("body", true), ["templates", name, "body"]);
+    }
+  }
+  return found;
+}
+
+/** Set a value at a path of plain objects and arrays, when every step of the path is there. */
+function setAt(root: unknown, path: ReadonlyArray<string | number>, value: unknown): void {
+  let cur: unknown = root;
+  for (const key of path.slice(0, -1)) {
+    if (cur === null || typeof cur !== "object" || !Object.hasOwn(cur, key)) return;
+    cur = (cur as Record<string | number, unknown>)[key];
+  }
+  const last = path[path.length - 1];
+  if (last !== undefined && cur !== null && typeof cur === "object" && Object.hasOwn(cur, last))
+    (cur as Record<string | number, unknown>)[last] = value;
 }
 
 /** Stable sort: by line, issues without one last. */

@@ -7,6 +7,7 @@
  * Every problem of a template is reported at once, as a ConfigError with one issue per
  * placeholder at `templates.<name>.<field path>`.
  */
+import { isUtf8 } from "node:buffer";
 import { ConfigError, type ConfigIssue } from "../errors.js";
 import { parseDuration } from "./duration.js";
 import {
@@ -18,6 +19,7 @@ import {
   resolveFakerPath,
   seedFaker,
 } from "./generators.js";
+import { hasJsonNumber, JsonNumber, stringifyJson } from "./json.js";
 import { seededRandom } from "./random.js";
 import type { TemplateConfig } from "./schema.js";
 
@@ -75,6 +77,32 @@ interface Compiler {
   faker: Array<{ path: string; source: string; slot: FakerSlot }>;
 }
 
+/**
+ * The content type a body gets when the template sets none: JSON for objects, lists and JSON
+ * text; for raw bytes what they hold (JSON, text, or binary); text/plain for other strings.
+ */
+export function defaultContentType(body: TemplateInput["body"]): string {
+  if (Buffer.isBuffer(body)) return detectContentType(body);
+  if (typeof body !== "string") return "application/json";
+  return looksLikeJson(body) ? "application/json" : "text/plain";
+}
+
+/** What raw bytes hold: JSON, UTF-8 text without control characters, or anything else. */
+export function detectContentType(bytes: Buffer): string {
+  if (!isUtf8(bytes)) return "application/octet-stream";
+  const text = bytes.toString("utf8");
+  if (/[\u0000-\u0008\u000e-\u001f\u007f]/.test(text)) return "application/octet-stream";
+  if (looksLikeJson(text)) {
+    try {
+      JSON.parse(text);
+      return "application/json";
+    } catch {
+      // text that only starts like JSON
+    }
+  }
+  return "text/plain";
+}
+
 /** A path the way config errors print them: `body.data.user_id`, `body.list[1]`, `headers["a.b"]`. */
 function child(path: string, key: string | number): string {
   if (typeof key === "number") return `${path}[${key}]`;
@@ -89,22 +117,39 @@ function toText(v: unknown): string {
   return String(v);
 }
 
-/** Compile a string with placeholders. Exactly one placeholder keeps the value's type. */
-function compileString(text: string, path: string, c: Compiler): Part {
+/** At most `width` characters of `text` around `at`, for messages: never a whole body. */
+export function excerpt(text: string, at = 0, width = 60): string {
+  if (text.length <= width) return JSON.stringify(text);
+  const start = Math.max(0, Math.min(at - width / 3, text.length - width));
+  const end = Math.floor(start + width);
+  return `${start > 0 ? "…" : ""}${JSON.stringify(text.slice(Math.floor(start), end))}${end < text.length ? `… (${text.length} characters)` : ""}`;
+}
+
+/**
+ * Compile a string with placeholders. Exactly one placeholder keeps the value's type.
+ *
+ * With `json`, the string is JSON text (a body like `{"id": "{{uuid}}", "n": {{seq}}}`) and
+ * placeholders are filled in place: everything around them goes out exactly as written
+ * (whitespace, number literals such as 1.0 or 12345678901234567890). A value inside a JSON
+ * string is escaped as string content; a value outside one is written as a JSON value (a
+ * generated name becomes "Ada", a number stays 5), so the result stays valid JSON.
+ */
+function compileString(text: string, path: string, c: Compiler, json = false): Part {
   const pieces: Array<string | Generator> = [];
   let literal = "";
   let last = 0;
-  const unterminated = (gap: string) => {
-    if (gap.includes("{{")) {
+  const unterminated = (gap: string, offset: number) => {
+    const open = gap.indexOf("{{");
+    if (open >= 0) {
       c.issues.push({
         path,
-        message: `unterminated placeholder: "{{" without "}}" in ${JSON.stringify(text)} (write \\{{ for a literal {{)`,
+        message: `unterminated placeholder: "{{" without "}}" at ${excerpt(text, offset + open)} (write \\{{ for a literal {{)`,
       });
     }
   };
   for (const m of text.matchAll(PLACEHOLDER)) {
     const gap = text.slice(last, m.index);
-    unterminated(gap);
+    unterminated(gap, last);
     literal += gap;
     last = m.index + m[0].length;
     if (m[1] === undefined) {
@@ -114,7 +159,7 @@ function compileString(text: string, path: string, c: Compiler): Part {
     const source = m[1];
     const compiled = compileGenerator(source, { env: c.env, seeded: c.seeded });
     if ("error" in compiled) {
-      c.issues.push({ path, message: `"{{${source}}}": ${compiled.error}` });
+      c.issues.push({ path, message: `${excerpt(`{{${source}}}`)}: ${compiled.error}` });
       continue;
     }
     if (compiled.faker) c.faker.push({ path, source, slot: compiled.faker });
@@ -123,13 +168,15 @@ function compileString(text: string, path: string, c: Compiler): Part {
     pieces.push(compiled.generator);
   }
   const tail = text.slice(last);
-  unterminated(tail);
+  unterminated(tail, last);
   literal += tail;
   if (literal !== "") pieces.push(literal);
 
   if (pieces.every((p) => typeof p === "string")) return { constant: true, value: pieces.join("") };
+  if (json) inJsonText(pieces);
   const [first] = pieces;
-  if (pieces.length === 1 && typeof first === "function") return { constant: false, fn: first };
+  if (pieces.length === 1 && typeof first === "function" && !json)
+    return { constant: false, fn: first };
   return {
     constant: false,
     fn: (rt) => {
@@ -140,9 +187,45 @@ function compileString(text: string, path: string, c: Compiler): Part {
   };
 }
 
+/**
+ * Wrap each generator of JSON text so that what it writes fits where it stands: inside a
+ * string literal as escaped string content, elsewhere as a JSON value.
+ */
+function inJsonText(pieces: Array<string | Generator>): void {
+  let inString = false;
+  let escaped = false;
+  for (let i = 0; i < pieces.length; i++) {
+    const p = pieces[i]!;
+    if (typeof p === "string") {
+      for (const ch of p) {
+        if (escaped) escaped = false;
+        else if (inString && ch === "\\") escaped = true;
+        else if (ch === '"') inString = !inString;
+      }
+      continue;
+    }
+    pieces[i] = inString
+      ? (rt) => JSON.stringify(toText(p(rt))).slice(1, -1)
+      : (rt) => jsonValueText(p(rt));
+  }
+}
+
+/** A generated value as JSON text outside a string: numbers as they are, text quoted. */
+function jsonValueText(v: unknown): string {
+  if (typeof v === "number") return Number.isFinite(v) ? String(v) : "null";
+  if (v === undefined) return "null";
+  return JSON.stringify(v);
+}
+
+/** Whether a body string is JSON text: it opens an object or an array (not a `{{placeholder}}`). */
+export function looksLikeJson(text: string): boolean {
+  return /^\s*(?:\[|\{(?!\{))/.test(text);
+}
+
 /** Compile any JSON-like value into a render tree: constant subtrees are reused as they are. */
 function compileValue(value: unknown, path: string, c: Compiler): Part {
   if (typeof value === "string") return compileString(value, path, c);
+  if (value instanceof JsonNumber) return { constant: true, value };
   if (Array.isArray(value)) {
     const parts = value.map((v, i) => compileValue(v, child(path, i), c));
     if (parts.every((p) => p.constant)) return { constant: true, value };
@@ -224,9 +307,17 @@ const EXPIRATION_HINT =
 const TIMESTAMP_HINT =
   'expected true (the publish time), epoch seconds, an ISO-8601 date or a placeholder like "{{now s}}"';
 
+/**
+ * A template to compile: as in the config, or with a body of raw bytes (`--body-file`,
+ * `--body -`), which goes out exactly as read.
+ */
+export type TemplateInput = Omit<TemplateConfig, "body"> & {
+  body: TemplateConfig["body"] | Buffer;
+};
+
 export async function compileTemplate(
   name: string,
-  template: TemplateConfig,
+  template: TemplateInput,
   options: GeneratorOptions,
 ): Promise<CompiledTemplate> {
   const c: Compiler = {
@@ -242,7 +333,13 @@ export async function compileTemplate(
   const headers = compileValue(template.headers, `${base}.headers`, c) as Part<
     Record<string, unknown>
   >;
-  const body = compileValue(template.body, `${base}.body`, c);
+  const rawBody = template.body;
+  const bodyPath = `${base}.body`;
+  const body: Part = Buffer.isBuffer(rawBody)
+    ? { constant: true, value: rawBody }
+    : typeof rawBody === "string"
+      ? compileString(rawBody, bodyPath, c, looksLikeJson(rawBody))
+      : compileValue(rawBody, bodyPath, c);
 
   const p = template.properties;
   const strings: Array<[key: (typeof STRING_PROPERTIES)[number], part: Part<string>]> = [];
@@ -308,16 +405,14 @@ export async function compileTemplate(
     options.seed === undefined ? Math.random : seededRandom(options.seed, name),
     now,
   );
-  const contentType =
-    p.contentType === undefined
-      ? typeof template.body === "string"
-        ? "text/plain"
-        : "application/json"
-      : undefined;
-  const toBuffer =
-    typeof template.body === "string"
-      ? (v: unknown) => Buffer.from(toText(v))
-      : (v: unknown) => Buffer.from(JSON.stringify(v));
+  const contentType = p.contentType === undefined ? defaultContentType(rawBody) : undefined;
+  const toBuffer: (v: unknown) => Buffer = Buffer.isBuffer(rawBody)
+    ? () => rawBody
+    : typeof rawBody === "string"
+      ? (v) => Buffer.from(toText(v))
+      : hasJsonNumber(rawBody)
+        ? (v) => Buffer.from(stringifyJson(v))
+        : (v) => Buffer.from(JSON.stringify(v));
   // A body without placeholders is serialised once and the same Buffer is sent every time.
   const content: Part<Buffer> = body.constant
     ? { constant: true, value: toBuffer(body.value) }

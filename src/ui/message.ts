@@ -2,6 +2,7 @@
  * Printing consumed messages: pretty for people, NDJSON for programs. Works on plain
  * message data; knows nothing of AMQP libraries.
  */
+import { isUtf8 } from "node:buffer";
 import type { Theme } from "./theme.js";
 
 export interface PrintableMessage {
@@ -32,13 +33,30 @@ function hasEntries(o: Record<string, unknown>): boolean {
   return false;
 }
 
-/** JSON-safe copy: Buffers become base64 strings, bigints strings. */
+/** amqplib's notation for AMQP field types JSON has no word for: `{"!": "timestamp", value}`. */
+function typedValue(value: Record<string, unknown>): unknown {
+  const type = value["!"];
+  const v = value.value;
+  if (type === "timestamp" && typeof v === "number") return new Date(v * 1000).toISOString();
+  if (type === "decimal" && v && typeof v === "object") {
+    const { places, digits } = v as { places?: number; digits?: number };
+    if (typeof places === "number" && typeof digits === "number") return digits / 10 ** places;
+  }
+  return v;
+}
+
+/**
+ * JSON-safe copy: Buffers become base64 strings, bigints strings, AMQP timestamps ISO dates
+ * (x-death's `time`), decimals numbers.
+ */
 function safe(value: unknown): unknown {
   if (Buffer.isBuffer(value)) return value.toString("base64");
   if (typeof value === "bigint") return value.toString();
   if (Array.isArray(value)) return value.map(safe);
   if (value instanceof Date) return value.toISOString();
   if (value && typeof value === "object") {
+    if (Object.hasOwn(value, "!") && Object.hasOwn(value, "value"))
+      return safe(typedValue(value as Record<string, unknown>));
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) out[k] = safe(v);
     return out;
@@ -47,11 +65,15 @@ function safe(value: unknown): unknown {
 }
 
 /**
- * One NDJSON line. The body is decoded when it is JSON (content type says so, or no
- * content type and it parses), base64 otherwise; `bodyEncoding` says which.
+ * One NDJSON line. The body is given so that its exact bytes can be had back, as
+ * `bodyEncoding` says:
+ * - `json`: a JSON body on one line, spliced in as it arrived: the line holds its exact text;
+ * - `utf8`: any other UTF-8 text (plain text, JSON over several lines), as a JSON string;
+ * - `base64`: anything else.
  */
 export function ndjsonLine(n: number, m: PrintableMessage): string {
-  const text = bodyAsJsonText(m);
+  const text = isUtf8(m.body) ? m.body.toString("utf8") : undefined;
+  const json = text !== undefined && isSplicableJson(m, text);
   const head = JSON.stringify({
     n,
     exchange: m.exchange,
@@ -61,29 +83,41 @@ export function ndjsonLine(n: number, m: PrintableMessage): string {
     properties: m.properties,
     headers: hasEntries(m.headers) ? safe(m.headers) : m.headers,
     size: m.body.length,
-    bodyEncoding: text === undefined ? "base64" : "json",
+    bodyEncoding: json ? "json" : text !== undefined ? "utf8" : "base64",
   });
-  const body = text ?? JSON.stringify(m.body.toString("base64"));
+  const body = json
+    ? text
+    : text !== undefined
+      ? JSON.stringify(text)
+      : JSON.stringify(m.body.toString("base64"));
   // Splice the body in as raw JSON: it was validated, and re-serialising costs time.
   return `${head.slice(0, -1)},"body":${body}}\n`;
 }
 
-/** The body as one-line JSON text when it is valid JSON, else undefined. */
-function bodyAsJsonText(m: PrintableMessage): string | undefined {
-  const declared = isJsonContent(m.properties);
-  if (declared === false || m.body.length === 0) return undefined;
-  const raw = m.body.toString("utf8");
-  let parsed: unknown;
+/** JSON text that can stand in the line as it is: one line, valid, not declared otherwise. */
+function isSplicableJson(m: PrintableMessage, text: string): boolean {
+  if (isJsonContent(m.properties) === false || text.trim() === "") return false;
+  if (
+    text.includes("\n") ||
+    text.includes("\r") ||
+    text.includes("\u2028") ||
+    text.includes("\u2029")
+  )
+    return false;
   try {
-    parsed = JSON.parse(raw);
+    JSON.parse(text);
+    return true;
   } catch {
-    return undefined;
+    return false;
   }
-  return raw.includes("\n") || raw.includes("\r") ? JSON.stringify(parsed) : raw.trim();
 }
 
+/** Text that would read as another type (a number, true, null) or is hard to see is quoted. */
 function formatValue(v: unknown): string {
-  if (typeof v === "string") return /[\s=,]/.test(v) || v === "" ? JSON.stringify(v) : v;
+  if (typeof v === "string")
+    return /[\s=,"]/.test(v) || v === "" || /^(?:-?[\d.]+(?:e[+-]?\d+)?|true|false|null)$/i.test(v)
+      ? JSON.stringify(v)
+      : v;
   return JSON.stringify(safe(v));
 }
 
@@ -116,14 +150,50 @@ function prettyBody(m: PrintableMessage): string {
   const text = m.body.toString("utf8");
   if (declared !== false) {
     try {
-      return JSON.stringify(JSON.parse(text), null, 2);
+      JSON.parse(text);
+      return reindentJson(text);
     } catch {
       // not JSON: fall through
     }
   }
-  if (Buffer.from(text, "utf8").equals(m.body) && !/[\u0000-\u0008\u000e-\u001f]/.test(text))
-    return text;
+  if (isUtf8(m.body) && !/[\u0000-\u0008\u000e-\u001f]/.test(text)) return text;
   return `(binary, ${m.body.length} bytes) ${m.body.toString("base64")}`;
+}
+
+/**
+ * Valid JSON text laid out two spaces an indent, its tokens kept as written: a number such as
+ * 12345678901234567890 or 1.0 shows as it was sent, not as JSON.parse would round it.
+ */
+export function reindentJson(text: string): string {
+  let out = "";
+  let depth = 0;
+  const newline = () => `\n${"  ".repeat(depth)}`;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (ch === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j;
+    } else if (ch === "{" || ch === "[") {
+      const close = ch === "{" ? "}" : "]";
+      let j = i + 1;
+      while (j < text.length && /\s/.test(text[j]!)) j++;
+      if (text[j] === close) {
+        out += ch + close;
+        i = j;
+      } else {
+        depth++;
+        out += ch + newline();
+      }
+    } else if (ch === "}" || ch === "]") {
+      depth--;
+      out += newline() + ch;
+    } else if (ch === ",") out += `,${newline()}`;
+    else if (ch === ":") out += ": ";
+    else if (!/\s/.test(ch)) out += ch;
+  }
+  return out;
 }
 
 function indent(text: string, pad: string): string {

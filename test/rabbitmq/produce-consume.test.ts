@@ -77,7 +77,7 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
       "--key",
       q,
       "--body",
-      '{"a":1,"n":"{{seq}}"}',
+      '{"a":1,"n":{{seq}}}',
       "--amount",
       "1000",
       "--json",
@@ -189,7 +189,11 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
       "x",
     ]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`error: exchange "${missing}" does not exist`);
+    expect(r.stderr).toContain(
+      `error: cannot publish to exchange "${missing}": exchange "${missing}" does not exist (404 NOT_FOUND - no exchange '${missing}' in vhost '/')`,
+    );
+    // The summary says what became of the message: no confirm came, it may be lost.
+    expect(r.stdout).toMatch(/published 1 · confirmed 0 · returned 0 · unconfirmed 1 \(may be lost\)/);
     expect(r.stderr).toContain(`hint: declare it: eventlab declare exchange ${missing}`);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
@@ -198,7 +202,9 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
     const missing = uniqueName("noqueue");
     const r = await runCli(["consume", missing, "--url", url, "--count", "1"]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`error: queue "${missing}" does not exist`);
+    expect(r.stderr).toContain(
+      `error: cannot consume from queue "${missing}": queue "${missing}" does not exist`,
+    );
     expect(r.stderr).toContain(`hint: declare it: eventlab declare queue ${missing}`);
   });
 

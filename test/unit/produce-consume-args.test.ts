@@ -56,6 +56,7 @@ describe("produce argv", () => {
       seed: 42,
       json: true,
       settleTimeoutMs: 3000,
+      template: false,
       explain: true,
     });
   });

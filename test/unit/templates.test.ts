@@ -786,3 +786,85 @@ describe("the example config's templates", () => {
     expect(m.properties.messageId).toMatch(UUID_V4);
   });
 });
+
+describe("bodies go out byte for byte", () => {
+  const render = async (body: TemplateConfig["body"] | Buffer, env: NodeJS.ProcessEnv = {}) => {
+    const c = await compileTemplate("b", { ...template({}), body }, { env, now: () => NOW });
+    return c.render();
+  };
+
+  it("JSON text without placeholders: exactly as written, labelled JSON", async () => {
+    const text = '{"id": 12345678901234567890,\n  "x": 1.0, "big": 1e400, "s": "a\\u00e9"}  ';
+    const m = await render(text);
+    expect(m.content.toString()).toBe(text);
+    expect(m.properties.contentType).toBe("application/json");
+  });
+
+  it("JSON text with placeholders: filled in place, escaped inside strings, JSON values outside", async () => {
+    const env = { Q: 'say "hi"\n\\o/' };
+    const m = await render(
+      '{"id": 12345678901234567890, "n": {{seq}}, "s": "<{{env Q}}>", "v": {{env Q}}, "x": 1.0}',
+      env,
+    );
+    const text = m.content.toString();
+    expect(text).toBe(
+      `{"id": 12345678901234567890, "n": 1, "s": "<say \\"hi\\"\\n\\\\o/>", "v": "say \\"hi\\"\\n\\\\o/", "x": 1.0}`,
+    );
+    expect(JSON.parse(text)).toMatchObject({ n: 1, s: `<${env.Q}>`, v: env.Q });
+  });
+
+  it("a string that only starts with a placeholder is text, not JSON", async () => {
+    const m = await render("{{seq}} bottles");
+    expect(m.content.toString()).toBe("1 bottles");
+    expect(m.properties.contentType).toBe("text/plain");
+  });
+
+  it("raw bytes are sent as they are, with a content type from what they hold", async () => {
+    const cases: Array<[Buffer, string]> = [
+      [Buffer.from([0, 1, 2, 0xff, 0x7b, 0x7b]), "application/octet-stream"],
+      [Buffer.from([0xc3, 0x28]), "application/octet-stream"],
+      [Buffer.from('{"a": {{seq}}}'), "text/plain"],
+      [Buffer.from(" [1, 2.0, 12345678901234567890]\n"), "application/json"],
+      [Buffer.from("héllo\r\n\tworld"), "text/plain"],
+      [Buffer.alloc(0), "text/plain"],
+    ];
+    for (const [bytes, type] of cases) {
+      const m = await render(bytes);
+      expect(m.content.equals(bytes)).toBe(true);
+      expect(m.properties.contentType, bytes.toString("hex")).toBe(type);
+    }
+  });
+
+  it("a problem in a long body is shown as a short excerpt, never the whole body", async () => {
+    const body = `${"x".repeat(5000)}{{int 1}}${"y".repeat(5000)}{{ never closed ${"z".repeat(5000)}`;
+    const err = await render(body).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    const issues = (err as ConfigError).issues;
+    expect(issues).toHaveLength(2);
+    for (const i of issues) expect(i.message.length).toBeLessThan(200);
+    expect(issues.map((i) => i.message).join("\n")).toMatch(
+      /unterminated placeholder.*characters\)/,
+    );
+  });
+});
+
+describe("numbers in config bodies keep their literal text", () => {
+  for (const [file, text] of [
+    [
+      "eventlab.config.yaml",
+      'templates:\n  t:\n    routingKey: q\n    body:\n      id: 12345678901234567890\n      x: 1.0\n      e: 1e400\n      list: [2.50, -0.0, 7]\n      n: "{{seq}}"\n',
+    ],
+    [
+      "eventlab.config.json",
+      '{"templates": {"t": {"routingKey": "q", "body": {"id": 12345678901234567890, "x": 1.0, "e": 1e400, "list": [2.50, -0.0, 7], "n": "{{seq}}"}}}}',
+    ],
+  ] as const) {
+    it(`in ${file}`, async () => {
+      const config = parseConfig(text, file);
+      const c = await compileTemplate("t", config.templates.t!, { env: {}, now: () => NOW });
+      expect(c.render().content.toString()).toBe(
+        '{"id":12345678901234567890,"x":1.0,"e":1e400,"list":[2.50,-0.0,7],"n":1}',
+      );
+    });
+  }
+});
