@@ -35,7 +35,7 @@ export async function connect(
     try {
       return await connectOne(address, options);
     } catch (err) {
-      last = connectionError(err, address, options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+      last = await diagnose(err, address, options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
       // Credentials and vhosts are the same problem on every node: stop early.
       if (last.code === "auth" || last.code === "vhost") throw last;
     }
@@ -98,6 +98,122 @@ async function connectOne(address: BrokerAddress, options: ConnectOptions): Prom
       }
     },
   };
+}
+
+const PORT_HINT =
+  "check the host and port: RabbitMQ listens for AMQP on 5672, and for amqps:// on 5671";
+const CA_HINT =
+  "trust the CA that signed the broker's certificate: NODE_EXTRA_CA_CERTS=/path/to/ca.pem eventlab … (Node.js reads it at start)";
+
+/** Certificate problems of an amqps:// connection, by the code Node.js gives them. */
+function tlsError(err: unknown, url: string): EventlabError | undefined {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  const reason = String((err as Error)?.message ?? "");
+  const untrusted = [
+    "DEPTH_ZERO_SELF_SIGNED_CERT",
+    "SELF_SIGNED_CERT_IN_CHAIN",
+    "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+    "UNABLE_TO_GET_ISSUER_CERT",
+    "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  ];
+  if (code !== undefined && untrusted.includes(code)) {
+    return new EventlabError(
+      "connection",
+      `the TLS certificate of ${url} is not trusted (${reason})`,
+      {
+        hint: CA_HINT,
+        cause: err,
+      },
+    );
+  }
+  if (code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID") {
+    return new EventlabError(
+      "connection",
+      `the TLS certificate of ${url} is not valid now (${reason})`,
+      {
+        hint: "the broker needs a certificate valid today; check its dates and this machine's clock",
+        cause: err,
+      },
+    );
+  }
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+    return new EventlabError(
+      "connection",
+      `the TLS certificate of ${url} is for another name (${reason})`,
+      {
+        hint: "connect with a host name the certificate lists, or give the broker a certificate for this name",
+        cause: err,
+      },
+    );
+  }
+  return undefined;
+}
+
+/**
+ * connectionError, made sure of: when the handshake failed in a way that says little (a frame
+ * it could not parse, a reset, a close, a timeout, a TLS record error), ask the port what it
+ * speaks and say that instead.
+ */
+export async function diagnose(
+  err: unknown,
+  address: BrokerAddress,
+  timeoutMs: number,
+): Promise<EventlabError> {
+  const base = connectionError(err, address, timeoutMs);
+  if (base.code === "auth" || base.code === "vhost") return base;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN") return base;
+  const url = address.display;
+  const tls = address.protocol === "amqps" ? tlsError(err, url) : undefined;
+  if (tls) return tls;
+  const { probe, identify, showBytes, speaksTls } = await import("./probe.js");
+  const wait = Math.min(timeoutMs, 1500);
+  const answer = await probe(address.hostname, address.port, wait);
+  if (!answer.accepted) return base;
+  let speaker = identify(answer.bytes);
+  // Many TLS servers close a plain connection without an alert: try a handshake.
+  if (speaker.kind === "silent" && address.protocol === "amqp") {
+    if (await speaksTls(address.hostname, address.port, wait)) speaker = { kind: "tls" };
+  }
+  const fail = (message: string, hint: string) =>
+    new EventlabError("connection", message, { hint, cause: err });
+  switch (speaker.kind) {
+    case "amqp-0-9-1":
+      return address.protocol === "amqps"
+        ? fail(
+            `cannot connect to ${url}: the port speaks plain AMQP, not TLS`,
+            `use amqp:// for this port (amqps:// is usually on 5671)`,
+          )
+        : base;
+    case "tls":
+      return address.protocol === "amqp"
+        ? fail(
+            `cannot connect to ${url}: the port expects TLS`,
+            `use amqps:// for this port (plain amqp:// is usually on 5672)`,
+          )
+        : base;
+    case "amqp-other":
+      return fail(
+        `cannot connect to ${url}: the server speaks AMQP ${speaker.version}, not AMQP 0-9-1`,
+        "eventlab speaks AMQP 0-9-1, RabbitMQ's own protocol; connect to a port that serves it",
+      );
+    case "other":
+      return fail(
+        `cannot connect to ${url}: the port answered with something that is not AMQP 0-9-1: ${showBytes(answer.bytes)}`,
+        `${speaker.guess ? `it looks like ${speaker.guess}; ` : ""}${PORT_HINT}`,
+      );
+    case "silent":
+      return base.code === "timeout"
+        ? new EventlabError(
+            "timeout",
+            `cannot connect to ${url}: the port accepted the connection but did not answer the AMQP 0-9-1 greeting within ${timeoutMs} ms`,
+            { hint: `is it an AMQP port? ${PORT_HINT}`, cause: err },
+          )
+        : fail(
+            `cannot connect to ${url}: the port closed the connection without answering the AMQP 0-9-1 greeting`,
+            `is it an AMQP port? ${PORT_HINT}`,
+          );
+  }
 }
 
 /** Turn whatever amqplib or the socket threw into an error that names the URL and says what to do. */

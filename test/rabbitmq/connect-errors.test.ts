@@ -39,6 +39,15 @@ describe.skipIf(!RABBITMQ_URL)("connection errors against RabbitMQ", () => {
     expect(r.stderr.trim().split("\n")).toHaveLength(2);
   });
 
+  it("amqps:// to RabbitMQ's plain AMQP port: says the port speaks plain AMQP", async () => {
+    const r = await runCli(["consume", "q", "--url", `amqps://${a?.hostname}:${a?.port}`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `error: cannot connect to amqps://${a?.hostname}:${a?.port}: the port speaks plain AMQP, not TLS`,
+    );
+    expect(r.stderr).toMatch(/hint: use amqp:\/\//);
+  });
+
   it("unknown vhost: names it and says how to create it", async () => {
     const vhost = uniqueName("vhost");
     const r = await runCli([

@@ -177,7 +177,7 @@ describe("a server that accepts but never answers", () => {
     const started = Date.now();
     await expect(connect([`amqp://127.0.0.1:${port}`], { timeoutMs: 300 })).rejects.toMatchObject({
       code: "timeout",
-      message: `cannot reach amqp://127.0.0.1:${port} (no answer within 300 ms)`,
+      message: `cannot connect to amqp://127.0.0.1:${port}: the port accepted the connection but did not answer the AMQP 0-9-1 greeting within 300 ms`,
     });
     expect(Date.now() - started).toBeLessThan(5000);
   });
@@ -195,7 +195,7 @@ describe("a server that accepts but never answers", () => {
     await rm(dir, { recursive: true, force: true });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
-      `error: cannot reach amqp://127.0.0.1:${port} (no answer within 250 ms)`,
+      `error: cannot connect to amqp://127.0.0.1:${port}: the port accepted the connection but did not answer the AMQP 0-9-1 greeting within 250 ms`,
     );
   });
 });
