@@ -40,9 +40,22 @@ export class AmqpError extends Error {
     super(`${name} - ${detail}`);
     this.name = "AmqpError";
     this.replyCode = replyCode;
-    this.replyText = `${name} - ${detail}`.slice(0, 255);
+    this.replyText = replyText(`${name} - ${detail}`);
     this.hard = !SOFT.has(replyCode);
   }
+}
+
+/**
+ * A reply text fits a shortstr (255 bytes). As RabbitMQ does, a longer one is cut to 252 bytes
+ * and "..." is added; the cut is made at a character boundary so the text stays valid UTF-8.
+ */
+export function replyText(text: string): string {
+  const bytes = Buffer.from(text, "utf8");
+  if (bytes.length <= 255) return text;
+  let end = 252;
+  // Back up over UTF-8 continuation bytes (10xxxxxx) to the start of a character.
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end -= 1;
+  return `${bytes.subarray(0, end).toString("utf8")}...`;
 }
 
 export const amqpError = (name: ReplyName, detail: string): AmqpError =>

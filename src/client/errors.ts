@@ -13,7 +13,14 @@ import { maskSecrets } from "./url.js";
 
 /** What eventlab was doing when the broker refused. */
 export type Operation =
-  | { op: "declare"; kind: "exchange" | "queue"; name: string; passive?: boolean }
+  | {
+      op: "declare";
+      kind: "exchange" | "queue";
+      name: string;
+      passive?: boolean;
+      /** For a queue: whether the declare asked for an exclusive queue, when known. */
+      exclusive?: boolean;
+    }
   | { op: "delete"; kind: "exchange" | "queue"; name: string }
   | {
       op: "bind" | "unbind";
@@ -21,6 +28,8 @@ export type Operation =
       destination: string;
       destinationKind: "exchange" | "queue";
     }
+  /** `consume --exchange`: binding the temporary queue `queue` to `exchange`. */
+  | { op: "tap"; exchange: string; queue: string }
   | { op: "publish"; exchange?: string | undefined }
   | { op: "consume" | "purge" | "get"; queue: string }
   | { op: "settle"; queue: string };
@@ -71,10 +80,12 @@ function attempt(op: Operation | undefined): string {
     case "bind":
     case "unbind":
       return `cannot ${op.op} ${op.destinationKind} ${quoteName(op.destination)} ${op.op === "bind" ? "to" : "from"} exchange ${quoteName(op.source)}`;
+    case "tap":
+      return `cannot tap ${exchangeName(op.exchange)}`;
     case "publish":
       return op.exchange === undefined
         ? "the broker refused a published message"
-        : `cannot publish to ${op.exchange === "" ? "the default exchange" : `exchange ${quoteName(op.exchange)}`}`;
+        : `cannot publish to ${exchangeName(op.exchange)}`;
     case "consume":
       return `cannot consume from queue ${quoteName(op.queue)}`;
     case "purge":
@@ -86,8 +97,40 @@ function attempt(op: Operation | undefined): string {
   }
 }
 
+/** The same operation as something under way: `while consuming from queue "jobs"`. */
+function during(op: Operation | undefined): string {
+  if (!op) return "";
+  switch (op.op) {
+    case "declare":
+      return ` while ${op.passive ? "checking" : "declaring"} ${op.kind} ${quoteName(op.name)}`;
+    case "delete":
+      return ` while deleting ${op.kind} ${quoteName(op.name)}`;
+    case "bind":
+    case "unbind":
+      return ` while ${op.op === "bind" ? "binding" : "unbinding"} ${op.destinationKind} ${quoteName(op.destination)} ${op.op === "bind" ? "to" : "from"} exchange ${quoteName(op.source)}`;
+    case "tap":
+      return ` while tapping ${exchangeName(op.exchange)}`;
+    case "publish":
+      return op.exchange === undefined
+        ? " while publishing"
+        : ` while publishing to ${exchangeName(op.exchange)}`;
+    case "consume":
+      return ` while consuming from queue ${quoteName(op.queue)}`;
+    case "purge":
+      return ` while purging queue ${quoteName(op.queue)}`;
+    case "get":
+      return ` while getting a message from queue ${quoteName(op.queue)}`;
+    case "settle":
+      return ` while acknowledging a message from queue ${quoteName(op.queue)}`;
+  }
+}
+
 function quoteName(name: string): string {
   return name === "" ? '""' : `"${name}"`;
+}
+
+function exchangeName(name: string): string {
+  return name === "" ? "the default exchange" : `exchange ${quoteName(name)}`;
 }
 
 /**
@@ -115,10 +158,11 @@ export function brokerError(
     return new EventlabError("broker", `${attempt(op)}: ${msg}`, { cause: err });
   }
   const c = classify(reply, op);
+  // Names come from the user and the broker: mask the whole text, not just the reply.
   return new EventlabError(
     c.code,
-    `${c.cause} (${reply.code} ${maskSecrets(reply.text)})`,
-    c.hint === undefined ? { cause: err } : { hint: c.hint, cause: err },
+    maskSecrets(`${c.cause} (${reply.code} ${reply.text})`),
+    c.hint === undefined ? { cause: err } : { hint: maskSecrets(c.hint), cause: err },
   );
 }
 
@@ -149,29 +193,50 @@ function classify(reply: Reply, op: Operation | undefined): Classified {
       };
     }
     case 405:
-      return {
-        code: "resource-locked",
-        cause: `${what}: the queue is exclusive to another connection`,
-        hint: "an exclusive queue belongs to the connection that declared it and goes away with it; use another name, or wait until that connection closes",
-      };
+      return locked(op, what);
     case 403:
-      return { code: "access-refused", cause: `${what}: access refused`, hint: accessHint(text) };
+      return refused(text, op, what);
     case 406:
       return precondition(text, op, what);
     case 320:
       return {
         code: "connection",
-        cause: `the broker closed the connection (${what.replace(/^cannot /, "while trying to ")})`,
-        hint: "the broker is shutting down or an operator closed the connection (rabbitmqctl close_connection); run again once it is back",
+        cause: `the broker closed the connection${during(op)}`,
+        hint: /reason 'shutdown'/.test(text)
+          ? "the broker is shutting down; run the command again once it is back up"
+          : "the broker closed it on purpose, for the reason in the reply (an operator's rabbitmqctl close_connection, a deleted vhost, …); run the command again once that is dealt with",
       };
     case 530:
-      return {
-        code: "access-refused",
-        cause: `${what}: the broker does not allow it`,
-        hint: /vhost/i.test(text)
-          ? "the user may not use this vhost: grant it with `rabbitmqctl set_permissions -p <vhost> <user> '.*' '.*' '.*'`"
-          : "the broker's reply says what is not allowed",
-      };
+      return /vhost/i.test(text)
+        ? {
+            code: "vhost",
+            cause: `${what}: the broker does not allow this vhost`,
+            hint: "the vhost does not exist or the user may not use it: create it with `rabbitmqctl add_vhost <vhost>`, or grant it with `rabbitmqctl set_permissions -p <vhost> <user> '.*' '.*' '.*'`",
+          }
+        : /consumer tag/.test(text)
+          ? {
+              code: "internal",
+              cause: `${what}: the broker refused a consumer tag eventlab sent`,
+              hint: "this is a bug in eventlab; run again with --verbose and report it",
+            }
+          : {
+              code: "broker",
+              cause: `${what}: the broker does not allow it`,
+              hint: "the broker's reply says what is not allowed",
+            };
+    case 503:
+      return /unknown exchange type/.test(text)
+        ? {
+            code: "broker",
+            cause: `${what}: the broker does not know the exchange type`,
+            hint: "--type takes direct, topic, fanout or headers (plugin types need their plugin enabled)",
+          }
+        : protocolFault(what);
+    case 501:
+    case 502:
+    case 504:
+    case 505:
+      return protocolFault(what);
     case 540:
       return {
         code: "broker",
@@ -191,6 +256,50 @@ function classify(reply: Reply, op: Operation | undefined): Classified {
   }
 }
 
+/** 501–505: the broker saw a frame or method it could not accept, which eventlab should never send. */
+function protocolFault(what: string): Classified {
+  return {
+    code: "internal",
+    cause: `${what}: the broker closed the connection for a protocol error`,
+    hint: "this is a bug in eventlab; run again with --verbose and report it",
+  };
+}
+
+/**
+ * 405 RESOURCE_LOCKED: an exclusive queue of another connection, or, on a declare that asks
+ * for an exclusive queue, a queue that already exists without being exclusive to us.
+ */
+function locked(op: Operation | undefined, what: string): Classified {
+  const code = "resource-locked" as const;
+  const name = op?.op === "declare" ? op.name : "";
+  if (op?.op === "declare" && !op.passive && op.exclusive !== false) {
+    const again = `eventlab delete queue ${shellQuote(name)}`;
+    if (op.exclusive === true)
+      return {
+        code,
+        cause: `${what}: it already exists, and not as an exclusive queue of this connection`,
+        hint: `an existing queue cannot become exclusive: declare it without --exclusive, or delete it first (${again}); if another connection declared it exclusive, use another name`,
+      };
+    return {
+      code,
+      cause: `${what}: it is exclusive to another connection, or it exists and this declare's exclusive flag does not match`,
+      hint: `if another connection declared it exclusive, use another name or wait until that connection closes; otherwise declare it with the exclusive setting it has, or delete it first (${again})`,
+    };
+  }
+  const base = "the queue is exclusive to another connection";
+  const owned =
+    "an exclusive queue belongs to the connection that declared it and goes away when that connection closes";
+  const fix =
+    op?.op === "delete"
+      ? `${owned}; only that connection can delete it before then`
+      : op?.op === "declare" && op.passive
+        ? `${owned}; until then only that connection can use or delete it: use another queue, or wait`
+        : op?.op === "declare"
+          ? `${owned}; use another name, or wait until that connection closes`
+          : `${owned}; use a queue of your own (declared without --exclusive), or wait until that connection closes`;
+  return { code, cause: `${what}: ${base}`, hint: fix };
+}
+
 /** The object the operation was about, when the reply does not name one. */
 function subjectOf(
   op: Operation | undefined,
@@ -202,6 +311,8 @@ function subjectOf(
       return { kind: op.kind, name: op.name };
     case "publish":
       return op.exchange === undefined ? undefined : { kind: "exchange", name: op.exchange };
+    case "tap":
+      return { kind: "exchange", name: op.exchange };
     case "consume":
     case "purge":
     case "get":
@@ -212,23 +323,118 @@ function subjectOf(
   }
 }
 
-function accessHint(text: string): string {
-  if (/reserved prefix 'amq\./.test(text) || /system exchange/.test(text))
-    return "names starting with amq. are reserved for the broker; choose another name";
-  if (/default exchange/.test(text))
-    return "the default exchange ('') routes by queue name and can be neither bound nor deleted; use a named exchange";
+/** 403 ACCESS_REFUSED: a name or exchange the broker keeps to itself, or a missing permission. */
+function refused(text: string, op: Operation | undefined, what: string): Classified {
+  const code = "access-refused" as const;
+  if (/system exchange/.test(text) || (op?.op === "delete" && /reserved prefix/.test(text))) {
+    const x = op?.op === "delete" ? shellQuote(op.name) : "<exchange>";
+    return {
+      code,
+      cause: `${what}: it is one of the broker's own exchanges`,
+      hint: `exchanges named amq.* belong to the broker and cannot be deleted; to stop what it routes to a queue, delete that binding instead (eventlab delete binding ${x} <queue> --key <key>)`,
+    };
+  }
+  if (/reserved prefix 'amq\./.test(text))
+    return {
+      code,
+      cause: `${what}: the amq. prefix belongs to the broker`,
+      hint: "names starting with amq. are reserved for the broker; choose another name",
+    };
+  if (/default exchange/.test(text)) {
+    if (op?.op === "tap")
+      return {
+        code,
+        cause: `${what}: it takes no bindings`,
+        hint: "the default exchange delivers each message to the queue its routing key names: consume that queue instead (eventlab consume <queue>)",
+      };
+    if (op?.op === "bind" || op?.op === "unbind")
+      return {
+        code,
+        cause: `${what}: the default exchange takes no bindings`,
+        hint: "the default exchange ('') delivers each message to the queue its routing key names; bind to a named exchange (e.g. amq.direct) instead",
+      };
+    return {
+      code,
+      cause: `${what}: the default exchange is built in`,
+      hint: "the default exchange ('') cannot be declared, checked, bound or deleted; publish to it with --exchange '' --key <queue>, or use a named exchange",
+    };
+  }
   if (/internal exchange/.test(text))
-    return "an internal exchange takes messages only from other exchanges; publish to an exchange bound to it";
+    return {
+      code,
+      cause: `${what}: it is an internal exchange`,
+      hint: "an internal exchange takes messages only from other exchanges; publish to an exchange bound to it",
+    };
   if (/in exclusive use/.test(text))
-    return "another consumer reads this queue exclusively; stop it, or wait until it cancels";
-  if (/refused for user/.test(text))
-    return "the user lacks permission for this object; check `rabbitmqctl list_permissions` and grant it with `rabbitmqctl set_permissions`";
-  return "the user lacks permission for this vhost or object; check `rabbitmqctl list_permissions`";
+    return {
+      code,
+      cause: `${what}: another consumer reads it exclusively`,
+      hint: "stop that consumer, or wait until it cancels",
+    };
+  const user = /refused for user '([^']*)'/.exec(text)?.[1];
+  if (/access to topic .* refused for user/.test(text))
+    return {
+      code,
+      cause: `${what}: user ${quoteName(user ?? "")} may not use this routing key`,
+      hint: "check `rabbitmqctl list_topic_permissions` and grant it with `rabbitmqctl set_topic_permissions`",
+    };
+  if (user !== undefined)
+    return {
+      code,
+      cause: `${what}: user ${quoteName(user)} has no permission for it`,
+      hint: "check `rabbitmqctl list_permissions` and grant it with `rabbitmqctl set_permissions`",
+    };
+  return {
+    code,
+    cause: `${what}: access refused`,
+    hint: "the user lacks permission for this vhost or object; check `rabbitmqctl list_permissions`",
+  };
 }
+
+/** Erlang reasons in RabbitMQ's `invalid arg` replies, in words. */
+const ARG_REASONS: ReadonlyArray<[RegExp, string]> = [
+  [/^\{value_negative,/, "it must not be negative"],
+  [/^\{value_zero,/, "it must be greater than 0"],
+  [
+    /^\{unacceptable_type,/,
+    "it has the wrong type (a number where a string is expected, or the reverse)",
+  ],
+  [/^\{value_too_large,/, "it is too large"],
+  [/unsupported queue type/, "the queue type must be classic, quorum or stream"],
+];
+
+/** RabbitMQ's `invalid property` replies for quorum and stream queues: the cause, the fix. */
+const QUEUE_TYPE_PROPERTIES: Readonly<Record<string, [string, string]>> = {
+  "non-durable": [
+    "quorum and stream queues must be durable",
+    "leave out --no-durable (durable: false)",
+  ],
+  "exclusive-owner": [
+    "quorum and stream queues cannot be exclusive",
+    "leave out --exclusive (exclusive: true)",
+  ],
+  "auto-delete": [
+    "quorum and stream queues cannot be auto-delete",
+    "leave out --auto-delete (autoDelete: true)",
+  ],
+};
 
 /** 406 PRECONDITION_FAILED: what failed depends on the operation. */
 function precondition(text: string, op: Operation | undefined, what: string): Classified {
   const code = "precondition" as const;
+  // Replies that mean the same whatever eventlab was doing at the time.
+  if (/unknown delivery tag/.test(text))
+    return {
+      code: "internal",
+      cause: `${what}: the broker did not know the delivery tag`,
+      hint: "this is a bug in eventlab; run again with --verbose and report it",
+    };
+  if (/delivery acknowledgement on channel \d+ timed out/.test(text))
+    return {
+      code,
+      cause: `the broker closed the channel${during(op)}: a message was not acknowledged within its consumer timeout`,
+      hint: "acknowledge sooner (a shorter --work-time, a smaller --prefetch), or raise consumer_timeout in the broker's configuration",
+    };
   if (op?.op === "publish") {
     if (/message size \d+ is larger than/.test(text))
       return {
@@ -259,12 +465,26 @@ function precondition(text: string, op: Operation | undefined, what: string): Cl
         cause: `${what}: it already exists with other settings`,
         hint: `delete it first (eventlab delete ${op.kind} ${shellQuote(op.name)}), or declare it with the settings it has`,
       };
-    if (/non-durable/.test(text))
+    const property = /invalid property '([^']*)'/.exec(text)?.[1];
+    if (property) {
+      const known = QUEUE_TYPE_PROPERTIES[property];
       return {
         code,
-        cause: `${what}: the broker refused its settings`,
-        hint: "quorum and stream queues must be durable; leave out --no-durable (durable: false)",
+        cause: `${what}: ${known?.[0] ?? `its queue type does not allow ${property}`}`,
+        hint:
+          known?.[1] ??
+          "quorum and stream queues are durable, shared and kept: leave out the setting the reply names",
       };
+    }
+    const arg = /invalid arg '([^']*)' for [^:]*: (.*)$/s.exec(text);
+    if (arg) {
+      const why = ARG_REASONS.find(([re]) => re.test(arg[2]!))?.[1];
+      return {
+        code,
+        cause: `${what}: the broker refused the value of its argument ${arg[1]}${why ? ` (${why})` : ""}`,
+        hint: `give ${arg[1]} a valid value; \`eventlab declare ${op.kind} --help\` lists the arguments and their values`,
+      };
+    }
     return {
       code,
       cause: `${what}: the broker refused its settings`,
@@ -273,7 +493,7 @@ function precondition(text: string, op: Operation | undefined, what: string): Cl
         : `check its arguments against \`eventlab declare ${op.kind} --help\``,
     };
   }
-  if (op?.op === "bind" || op?.op === "unbind")
+  if (op?.op === "bind" || op?.op === "unbind" || op?.op === "tap")
     return {
       code,
       cause: `${what}: the broker refused the binding's arguments`,
@@ -281,16 +501,32 @@ function precondition(text: string, op: Operation | undefined, what: string): Cl
         ? "--match takes all, any, all-with-x or any-with-x"
         : "check the binding's arguments",
     };
-  if (op?.op === "delete")
+  if (op?.op === "delete") {
+    const subject = `${op.kind} ${quoteName(op.name)}`;
+    if (/not empty/.test(text))
+      return {
+        code,
+        cause: `${subject} is not empty, so --if-empty kept it`,
+        hint: `drain it first (eventlab consume ${shellQuote(op.name)} --idle-timeout 1s), or delete it without --if-empty`,
+      };
+    if (/in use/.test(text))
+      return op.kind === "queue"
+        ? {
+            code,
+            cause: `${subject} has consumers, so --if-unused kept it`,
+            hint: "stop its consumers first, or delete it without --if-unused",
+          }
+        : {
+            code,
+            cause: `${subject} is in use (it has bindings), so --if-unused kept it`,
+            hint: `remove its bindings first, or delete it without --if-unused: eventlab delete exchange ${shellQuote(op.name)}`,
+          };
     return {
       code,
-      cause: /not empty/.test(text)
-        ? `${what}: it is not empty`
-        : /in use/.test(text)
-          ? `${what}: it is in use`
-          : `${what}: the broker refused it`,
+      cause: `${what}: the broker refused it`,
       hint: "leave out --if-empty / --if-unused to delete it anyway",
     };
+  }
   if (op?.op === "consume")
     return {
       code,
@@ -298,12 +534,6 @@ function precondition(text: string, op: Operation | undefined, what: string): Cl
       hint: /prefetch count is not set/.test(text)
         ? "stream queues need acknowledgements and a prefetch: leave out --no-ack and pass --prefetch 100"
         : "check the consumer's settings (prefetch, no-ack, exclusive)",
-    };
-  if (op?.op === "settle" || /unknown delivery tag/.test(text))
-    return {
-      code: "internal",
-      cause: `${what}: the broker did not know the delivery tag`,
-      hint: "this is a bug in eventlab; run again with --verbose and report it",
     };
   return { code, cause: `${what}: a precondition failed` };
 }

@@ -178,16 +178,7 @@ export async function deleteExchange(
   try {
     await withChannel(connection, (ch) => ch.deleteExchange(name, { ifUnused }));
   } catch (err) {
-    if (replyOf(err)?.code === 406) {
-      throw new EventlabError(
-        "precondition",
-        `exchange "${name}" is in use (it has bindings), so --if-unused kept it`,
-        {
-          hint: `remove its bindings first, or delete it without --if-unused: eventlab delete exchange ${shellQuote(name)}`,
-          cause: err,
-        },
-      );
-    }
+    // brokerError explains a 406 too (bindings, with --if-unused), with the broker's reply.
     throw brokerError(err, { op: "delete", kind: "exchange", name }, connection);
   }
   return { kind: "exchange", name, status: "deleted" };
@@ -203,22 +194,7 @@ export async function deleteQueue(
     const r = await withChannel(connection, (ch) => ch.deleteQueue(name, opts));
     return { kind: "queue", name, status: "deleted", messageCount: r.messageCount };
   } catch (err) {
-    const reply = replyOf(err);
-    if (reply?.code === 406) {
-      const why = /not empty/i.test(reply.text)
-        ? "is not empty"
-        : /in use/i.test(reply.text)
-          ? "has consumers"
-          : `cannot be deleted (${reply.text})`;
-      throw new EventlabError(
-        "precondition",
-        `queue "${name}" ${why}, so ${opts.ifEmpty && /not empty/i.test(reply.text) ? "--if-empty" : "--if-unused"} kept it`,
-        {
-          hint: `purge or drain it first (eventlab consume ${shellQuote(name)} --idle-timeout 1s), or delete it without the flag`,
-          cause: err,
-        },
-      );
-    }
+    // brokerError explains a 406 too (messages with --if-empty, consumers with --if-unused).
     throw brokerError(err, { op: "delete", kind: "queue", name }, connection);
   }
 }
@@ -278,7 +254,10 @@ function declareError(
   const diff = reply?.code === 406 ? parseInequivalent(reply.text) : undefined;
   // Only "inequivalent arg" means the object exists with other settings; any other 406
   // (an invalid argument, a queue type the broker lacks) is a refusal of what was asked.
-  if (!reply || !diff) return brokerError(err, { op: "declare", kind, name }, connection);
+  if (!reply || !diff) {
+    const exclusive = kind === "queue" ? { exclusive: settings.exclusive === true } : {};
+    return brokerError(err, { op: "declare", kind, name, ...exclusive }, connection);
+  }
   const rows: Array<[string, string, string]> = [
     ["setting", "requested", "on the broker"],
     [diff.setting, diff.requested, diff.current],

@@ -1330,6 +1330,68 @@ export const SCENARIOS: Scenario[] = [
       return { results, routed: await ctx.bodies(admin.ch, q) };
     },
   },
+  // ---------------------------------------------------------------- system and default exchanges
+  {
+    name: "exchange.delete of an amq.* name → 403 deletion of system exchange, whether it exists or not",
+    async run(ctx) {
+      const s = await ctx.connect();
+      const out: Record<string, Outcome> = {};
+      for (const name of ["amq.topic", `amq.${ctx.name("none")}`]) {
+        const t = await s.channel();
+        out[name] = await ctx.failure(s, t, () => t.ch.deleteExchange(name));
+      }
+      const t = await s.channel();
+      out.stillThere = await t.ch.checkExchange("amq.topic").then(() => true);
+      return out;
+    },
+  },
+  {
+    name: "default exchange: passive declare, bind and unbind at either end → 403 before the other end is looked up",
+    async run(ctx) {
+      const s = await ctx.connect();
+      const setup = await s.channel();
+      const q = ctx.q("q");
+      const x = ctx.x("x");
+      await setup.ch.assertQueue(q, { durable: false });
+      await setup.ch.assertExchange(x, "fanout", { durable: false });
+      const missing = ctx.name("missing");
+      const cases: Array<[string, (ch: Channel) => Promise<unknown>]> = [
+        ["passive", (ch) => ch.checkExchange("")],
+        ["bindQueue", (ch) => ch.bindQueue(q, "", "k")],
+        ["bindMissingQueue", (ch) => ch.bindQueue(missing, "", "k")],
+        ["unbindQueue", (ch) => ch.unbindQueue(q, "", "k")],
+        ["unbindMissingQueue", (ch) => ch.unbindQueue(missing, "", "k")],
+        ["bindExchangeToDefault", (ch) => ch.bindExchange("", x, "k")],
+        ["bindMissingExchangeToDefault", (ch) => ch.bindExchange("", missing, "k")],
+        ["unbindExchangeFromDefault", (ch) => ch.unbindExchange(x, "", "k")],
+      ];
+      const out: Record<string, Outcome> = {};
+      for (const [label, op] of cases) {
+        const t = await s.channel();
+        out[label] = await ctx.failure(s, t, () => op(t.ch));
+      }
+      return out;
+    },
+  },
+  {
+    name: "a reply text over 255 bytes is cut to 252 bytes and '...' (404 and 405 with long queue names)",
+    async run(ctx) {
+      const owner = await ctx.connect();
+      const own = await owner.channel();
+      const locked = ctx.q(`excl-${"l".repeat(60)}`);
+      await own.ch.assertQueue(locked, { exclusive: true });
+      const s = await ctx.connect();
+      const t1 = await s.channel();
+      const missing = await ctx.failure(s, t1, () =>
+        t1.ch.checkQueue(ctx.name(`missing-${"m".repeat(230)}`)),
+      );
+      const t2 = await s.channel();
+      const lockedOut = await ctx.failure(s, t2, () => t2.ch.checkQueue(locked));
+      const bytes = (o: Outcome) =>
+        Buffer.byteLength(String((o as { text: string | null }).text ?? ""), "utf8");
+      return { missing, locked: lockedOut, rawBytes: [bytes(missing), bytes(lockedOut)] };
+    },
+  },
 ];
 
 /** Stream deliveries carry x-stream-offset; keep only whether it is a number. */

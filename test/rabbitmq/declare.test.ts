@@ -232,7 +232,7 @@ describe.skipIf(!RABBITMQ_URL)("declare, delete and topology apply against Rabbi
     const r = await cli("declare", "exchange", "amq.eventlab-test");
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
-      /error: cannot declare exchange "amq.eventlab-test": access refused \(403 ACCESS_REFUSED - exchange name 'amq.eventlab-test' contains reserved prefix 'amq.\*'\)/,
+      /error: cannot declare exchange "amq.eventlab-test": the amq. prefix belongs to the broker \(403 ACCESS_REFUSED - exchange name 'amq.eventlab-test' contains reserved prefix 'amq.\*'\)/,
     );
     expect(r.stderr).toMatch(/hint: names starting with amq\. are reserved/);
   });

@@ -114,12 +114,13 @@ export class VHost {
     internal: boolean;
     args: FieldTable;
   }): void {
+    // As RabbitMQ: the default exchange may not even be checked passively.
+    if (d.name === "")
+      throw amqpError("ACCESS_REFUSED", "operation not permitted on the default exchange");
     if (d.passive) {
       this.exchange(d.name);
       return;
     }
-    if (d.name === "")
-      throw amqpError("ACCESS_REFUSED", "operation not permitted on the default exchange");
     checkReserved("exchange", d.name);
     if (!KINDS.includes(d.type)) {
       throw amqpError("COMMAND_INVALID", `unknown exchange type '${d.type}'`);
@@ -146,7 +147,13 @@ export class VHost {
   deleteExchange(name: string, ifUnused: boolean): void {
     if (name === "")
       throw amqpError("ACCESS_REFUSED", "operation not permitted on the default exchange");
-    checkReserved("exchange", name);
+    // RabbitMQ refuses any amq.* name here, whether such an exchange exists or not.
+    if (name.startsWith("amq.")) {
+      throw amqpError(
+        "ACCESS_REFUSED",
+        `deletion of system ${resource("exchange", name)} not allowed`,
+      );
+    }
     if (!this.exchanges.has(name)) return;
     if (ifUnused && this.routing.bindingsOf(name).length > 0) {
       throw amqpError("PRECONDITION_FAILED", `${resource("exchange", name)} in use`);
@@ -279,14 +286,15 @@ export class VHost {
     },
     unbind: boolean,
   ): void {
-    // As RabbitMQ 3.10: unbinding what is not there is fine; binding checks the source first.
+    // As RabbitMQ 3.10: the default exchange at either end is refused before anything else;
+    // unbinding what is not there is fine; binding checks the source first.
+    if (b.source === "" || (b.destinationType === "exchange" && b.destination === "")) {
+      throw amqpError("ACCESS_REFUSED", "operation not permitted on the default exchange");
+    }
     if (unbind && (!this.exchanges.has(b.source) || !this.exists(b))) return;
     this.exchange(b.source);
     if (b.destinationType === "queue") this.queue(b.destination, connection);
     else this.exchange(b.destination);
-    if (b.source === "" || (b.destinationType === "exchange" && b.destination === "")) {
-      throw amqpError("ACCESS_REFUSED", "operation not permitted on the default exchange");
-    }
     const def = {
       source: b.source,
       destination: b.destination,

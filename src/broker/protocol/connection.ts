@@ -467,8 +467,8 @@ export class AmqpConnection implements ChannelHost {
     t.unref();
   }
 
-  /** Close from the broker side (shutdown): connection.close 320. */
-  forceClose(reason = "broker shutdown"): void {
+  /** Close from the broker side: connection.close 320, with RabbitMQ's text for a shutdown. */
+  forceClose(reason = "broker forced connection closure with reason 'shutdown'"): void {
     if (this.state === "open")
       this.closeWith(amqpError("CONNECTION_FORCED", reason), { classId: 0, methodId: 0 });
     else this.destroy();
