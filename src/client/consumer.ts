@@ -33,12 +33,18 @@ export type StopReason =
 export class QueueConsumer {
   private consumerTag: string | undefined;
   private closedError: Error | undefined;
+  private onDelivery: (msg: ConsumeMessage | null) => void = () => {};
+  private widening: Promise<void> | undefined;
+  private prefetch: number;
+  private wanted = 0;
 
   private constructor(
     readonly channel: Channel,
     private name: string,
     readonly spec: ConsumerSpec,
-  ) {}
+  ) {
+    this.prefetch = spec.prefetch;
+  }
 
   /** The queue consumed; for a tap, the server-named temporary queue. */
   get queue(): string {
@@ -79,23 +85,16 @@ export class QueueConsumer {
         try {
           await channel.bindQueue(queue, tap.exchange, tap.routingKey, args);
         } catch (err) {
-          throw brokerError(
-            err,
-            { op: "bind", source: tap.exchange, destination: queue, destinationKind: "queue" },
-            connection,
-          );
+          throw brokerError(err, { op: "tap", exchange: tap.exchange, queue }, connection);
         }
       }
       if (spec.prefetch > 0 && !spec.noAck) await channel.prefetch(spec.prefetch);
+      consumer.onDelivery = (msg) => {
+        if (msg === null) stop("cancelled-by-broker");
+        else onMessage(msg, consumer);
+      };
       const ok = await channel
-        .consume(
-          queue,
-          (msg) => {
-            if (msg === null) stop("cancelled-by-broker");
-            else onMessage(msg, consumer);
-          },
-          { noAck: spec.noAck },
-        )
+        .consume(queue, consumer.onDelivery, { noAck: spec.noAck })
         .catch((err: unknown) => {
           throw brokerError(err, { op: "consume", queue }, connection);
         });
@@ -115,6 +114,40 @@ export class QueueConsumer {
     else this.channel.nack(message, false, true);
   }
 
+  /** The prefetch deliveries are limited by now. */
+  get currentPrefetch(): number {
+    return this.prefetch;
+  }
+
+  /**
+   * Let more messages be unacknowledged at once. A consumer's prefetch is fixed when it starts
+   * (basic.qos changes only later consumers, on RabbitMQ and here alike), so a new consumer
+   * with the larger prefetch takes over on the same channel and the old one is cancelled;
+   * unacknowledged messages stay with the channel and are settled as before.
+   */
+  widen(prefetch: number): void {
+    this.wanted = Math.max(this.wanted, prefetch);
+    if (this.spec.noAck || this.closedError || !this.consumerTag || this.widening) return;
+    if (this.wanted <= this.prefetch) return;
+    const next = this.wanted;
+    this.prefetch = next;
+    this.widening = (async () => {
+      try {
+        await this.channel.prefetch(next);
+        const old = this.consumerTag;
+        const ok = await this.channel.consume(this.name, this.onDelivery, { noAck: false });
+        this.consumerTag = ok.consumerTag;
+        if (old) await this.channel.cancel(old);
+      } catch {
+        // the channel closed meanwhile: its close is reported through onStop
+      } finally {
+        this.widening = undefined;
+      }
+      // Asked for more while this one was under way.
+      this.widen(this.wanted);
+    })();
+  }
+
   /** Put a message back without counting it as handled (e.g. past --count). */
   giveBack(message: ConsumeMessage): void {
     if (this.spec.noAck || this.closedError) return;
@@ -123,6 +156,7 @@ export class QueueConsumer {
 
   /** Stop new deliveries. Messages already delivered may still be settled afterwards. */
   async cancel(): Promise<void> {
+    await this.widening;
     if (!this.consumerTag || this.closedError) return;
     const tag = this.consumerTag;
     this.consumerTag = undefined;

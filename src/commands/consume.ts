@@ -67,10 +67,15 @@ const BEHAVIOUR_KEYS = [
 
 export interface ConsumeSummary {
   queue: string;
+  /** Messages printed and settled by the policy (not those put back). */
   consumed: number;
   acked: number;
   rejected: number;
   requeued: number;
+  /** Messages that arrived flagged redelivered. */
+  redelivered: number;
+  /** Printed, then put back (requeued) because the output closed before they were read. */
+  putBack: number;
   elapsedMs: number;
   ratePerSecond: number;
   stoppedBy: string;
@@ -379,8 +384,17 @@ export async function runConsume(ctx: Context, input: ConsumeOptions): Promise<v
       "for example: eventlab consume inventory, or eventlab consume --exchange orders --key '#'",
     );
   }
-  const { QueueConsumer, toPlain } = await import("../client/consumer.js");
-  const { ndjsonLine, prettyMessage } = await import("../ui/message.js");
+  const [
+    { QueueConsumer, toPlain },
+    { ndjsonLine, prettyMessage },
+    { OutputAcks, PIPE_BUFFER_BYTES },
+    { pipeReaderAlive },
+  ] = await Promise.all([
+    import("../client/consumer.js"),
+    import("../ui/message.js"),
+    import("../client/output-acks.js"),
+    import("../ui/io.js"),
+  ]);
   const noAck = o.noAck === true;
   const policy: SettlePolicy = o.policy ?? "ack";
   const limit = o.count ?? Number.POSITIVE_INFINITY;
@@ -389,8 +403,7 @@ export async function runConsume(ctx: Context, input: ConsumeOptions): Promise<v
   const { io, theme } = ctx;
 
   const connection = await ctx.connect({ connectionName: "eventlab consume" });
-  const stats = { consumed: 0, acked: 0, rejected: 0, requeued: 0, beyondCount: 0 };
-  let started = 0;
+  const stats = { consumed: 0, acked: 0, rejected: 0, requeued: 0, redelivered: 0 };
   let stopReason: string | undefined;
   let stopError: Error | undefined;
   let wake: () => void = () => {};
@@ -404,47 +417,33 @@ export async function runConsume(ctx: Context, input: ConsumeOptions): Promise<v
     wake();
   };
 
-  // Output backpressure: while stdout's buffer is full, hold settlements back, so
-  // prefetch stops the broker instead of memory growing.
-  const held: ConsumeMessage[] = [];
-  let outputBlocked = false;
+  // A message is settled once its text is written through (on a pipe: once the reader must
+  // have read it); prefetch bounds what is not written yet, so a slow reader holds the broker
+  // back instead of memory growing.
   let self: QueueConsumerType | undefined;
-  const settle = (c: QueueConsumerType, m: ConsumeMessage) => {
-    c.settle(m, policy);
-    if (policy === "ack") stats.acked += 1;
-    else if (policy === "reject") stats.rejected += 1;
-    else stats.requeued += 1;
-  };
-  const settleHeld = () => {
-    outputBlocked = false;
-    if (self) for (const m of held.splice(0)) settle(self, m);
-  };
-  io.stdout.on("drain", settleHeld);
-
-  // Output is written in batches (one write per turn of the event loop, or per 64 KiB):
-  // a write per message costs more than formatting it. A message is settled only once
-  // its text has been handed to stdout, so the rules above still hold.
-  let batch = "";
-  const batched: ConsumeMessage[] = [];
-  let flushScheduled = false;
-  const flush = () => {
-    flushScheduled = false;
-    if (batch === "") return;
-    if (stopReason === "output-closed") {
-      // Nobody reads any more: these go back to the queue with the held ones.
-      batch = "";
-      held.push(...batched.splice(0));
-      return;
-    }
-    const fits = io.out(batch);
-    batch = "";
-    if (!self) return;
-    if (outputBlocked || !fits) {
-      outputBlocked = true;
-      held.push(...batched.splice(0));
-    } else for (const m of batched.splice(0)) settle(self, m);
-  };
-  const onOutputError = () => stop("output-closed");
+  const acks = new OutputAcks<ConsumeMessage>({
+    write: (text, done) => io.write(text, done),
+    settle: (m) => {
+      self?.settle(m, policy);
+      if (policy === "ack") stats.acked += 1;
+      else if (policy === "reject") stats.rejected += 1;
+      else stats.requeued += 1;
+    },
+    giveBack: (m) => self?.giveBack(m),
+    lagBytes: io.stdoutIsPipe && !noAck ? PIPE_BUFFER_BYTES : 0,
+    readerGone: () => {
+      const fd = (io.stdout as { fd?: unknown }).fd;
+      return typeof fd === "number" && pipeReaderAlive(fd) === false;
+    },
+    onClosed: () => stop("output-closed"),
+    onHeld: (held) => {
+      // Messages held for the pipe must not use up the prefetch the user asked for, or the
+      // broker would stop delivering before the pipe's worth of text is written.
+      if (self && prefetch > 0 && prefetch + held > self.currentPrefetch * 0.75)
+        self.widen(Math.min(65_535, Math.ceil((prefetch + held) * 1.5)));
+    },
+  });
+  const onOutputError = () => acks.close();
   io.stdout.on("error", onOutputError);
 
   let idleTimer: NodeJS.Timeout | undefined;
@@ -453,9 +452,10 @@ export async function runConsume(ctx: Context, input: ConsumeOptions): Promise<v
     if (idleTimer) clearTimeout(idleTimer);
     idleTimer = setTimeout(() => stop("idle"), o.idleTimeoutMs);
   };
+  const loop = new RequeueLoop(policy === "requeue", (text) => io.err(theme.warn(text)));
 
   let consumer: Awaited<ReturnType<typeof QueueConsumer.start>>;
-  started = performance.now();
+  const started = performance.now();
   try {
     const routingKey =
       o.routingKey ?? (o.exchange !== undefined && o.headers === undefined ? "#" : "");
@@ -473,27 +473,25 @@ export async function runConsume(ctx: Context, input: ConsumeOptions): Promise<v
       (message, c) => {
         self = c;
         if (stats.consumed >= limit || stopReason !== undefined) {
-          stats.beyondCount += 1;
           c.giveBack(message);
           return;
         }
         stats.consumed += 1;
+        if (message.fields.redelivered) stats.redelivered += 1;
         const n = stats.consumed;
         const plain = toPlain(message);
-        batch += o.json ? ndjsonLine(n, plain) : prettyMessage(n, plain, theme);
-        if (!noAck) batched.push(message);
-        if (batch.length >= 65_536) flush();
-        else if (!flushScheduled) {
-          flushScheduled = true;
-          setImmediate(flush);
-        }
+        acks.push(
+          o.json ? ndjsonLine(n, plain) : prettyMessage(n, plain, theme),
+          noAck ? undefined : message,
+        );
         if (n >= limit) stop("count");
-        else armIdle();
+        // With --requeue, what comes back is what this consumer put back: not a new message,
+        // so it does not keep --idle-timeout from firing.
+        else if (!loop.returned(message.fields.redelivered)) armIdle();
       },
       (reason, error) => stop(reason, error),
     );
   } catch (err) {
-    io.stdout.off("drain", settleHeld);
     io.stdout.off("error", onOutputError);
     await connection.close();
     throw err;
@@ -514,40 +512,28 @@ export async function runConsume(ctx: Context, input: ConsumeOptions): Promise<v
   if (ctx.signal.aborted) stop("interrupted");
 
   await stopped;
-  flush();
   ctx.signal.removeEventListener("abort", onAbort);
   if (idleTimer) clearTimeout(idleTimer);
+  loop.stop();
   const elapsedMs = performance.now() - started;
   try {
     await consumer.cancel();
-    // Settle what was printed but held back by output backpressure (bounded wait).
-    if (held.length > 0 && stopReason !== "output-closed") {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 5000);
-        io.stdout.once("drain", () => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-    // Output gone: what was not yet settled goes back to the queue, uncounted.
-    if (stopReason === "output-closed") {
-      for (const m of held.splice(0)) consumer.giveBack(m);
-      stats.consumed = stats.acked + stats.rejected + stats.requeued;
-    } else settleHeld();
+    // Write and settle what was printed; a reader that stopped reading gets 5 s.
+    await acks.finish(5000);
     await consumer.close();
   } finally {
-    io.stdout.off("drain", settleHeld);
     io.stdout.off("error", onOutputError);
     await connection.close();
   }
 
   const summary: ConsumeSummary = {
     queue: consumer.queue,
-    consumed: stats.consumed,
+    consumed: stats.consumed - acks.counts.givenBack,
     acked: stats.acked,
     rejected: stats.rejected,
     requeued: stats.requeued,
+    redelivered: stats.redelivered,
+    putBack: acks.counts.givenBack,
     elapsedMs: Math.round(elapsedMs),
     ratePerSecond: Math.round((stats.consumed / Math.max(elapsedMs, 1)) * 10_000) / 10,
     stoppedBy: stopReason ?? "unknown",
@@ -555,8 +541,11 @@ export async function runConsume(ctx: Context, input: ConsumeOptions): Promise<v
   printSummary(ctx, summary, noAck);
   if (stopReason === "channel-closed") {
     const { brokerError } = await import("../client/errors.js");
-    throw stopError
-      ? brokerError(stopError, { op: "consume", queue: consumer.queue }, connection)
+    // A connection closed by the broker (320) closes the channel without an error of its own:
+    // the reply is on the connection.
+    const reason = stopError ?? connection.closeReason;
+    throw reason
+      ? brokerError(reason, { op: "consume", queue: consumer.queue }, connection)
       : new EventlabError("connection", `the channel to ${source} closed unexpectedly`, {
           hint: "check that the broker is still running",
         });
@@ -564,6 +553,43 @@ export async function runConsume(ctx: Context, input: ConsumeOptions): Promise<v
   if (stopReason === "interrupted") ctx.setExitCode(ExitCode.interrupted);
   if (stopReason === "cancelled-by-broker") {
     io.err(theme.warn(`! the broker cancelled the consumer: ${source} was deleted`));
+  }
+}
+
+/**
+ * A requeue loop made visible: with --requeue, a message put back comes straight back to the
+ * same consumer. Counts those redeliveries, and warns once a second while they go on.
+ */
+class RequeueLoop {
+  private count = 0;
+  private lastWarned = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly requeuing: boolean,
+    private readonly warn: (text: string) => void,
+  ) {}
+
+  /** A message arrived; true when it is one this consumer put back. */
+  returned(redelivered: boolean): boolean {
+    if (!this.requeuing || !redelivered) return false;
+    this.count += 1;
+    this.timer ??= setInterval(() => this.report(), 1000);
+    return true;
+  }
+
+  private report(): void {
+    const n = this.count - this.lastWarned;
+    this.lastWarned = this.count;
+    if (n === 0) return;
+    this.warn(
+      `! requeue loop: ${count(n)} messages came back in the last second after --requeue put them back; --reject sends them to the dead-letter exchange instead, and --count or --idle-timeout ends the run`,
+    );
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
   }
 }
 
@@ -576,6 +602,13 @@ function printSummary(ctx: Context, s: ConsumeSummary, noAck: boolean): void {
     if (s.rejected > 0) settled.push(`rejected ${count(s.rejected)}`);
     if (s.requeued > 0) settled.push(`requeued ${count(s.requeued)}`);
   } else settled.push("no-ack");
+  if (s.redelivered > 0) settled.push(`redelivered ${count(s.redelivered)}`);
+  if (s.putBack > 0)
+    settled.push(
+      theme.warn(
+        `put back ${count(s.putBack)} (the output closed before they were read: they stay in the queue)`,
+      ),
+    );
   const why =
     s.stoppedBy === "count"
       ? ""
@@ -585,12 +618,18 @@ function printSummary(ctx: Context, s: ConsumeSummary, noAck: boolean): void {
           ? theme.warn(" — interrupted")
           : ` — ${s.stoppedBy.replace(/-/g, " ")}`;
   const mark =
-    s.stoppedBy === "interrupted" || s.stoppedBy === "channel-closed"
+    s.stoppedBy === "interrupted" || s.stoppedBy === "channel-closed" || s.putBack > 0
       ? theme.warn("!")
       : theme.ok("✓");
   io.err(
     `${mark} consumed ${theme.bold(count(s.consumed))} from ${s.queue} in ${elapsed(s.elapsedMs)} (${rate(s.ratePerSecond)} msg/s) · ${settled.join(" · ")}${why}`,
   );
+  if (s.stoppedBy === "output-closed" && s.putBack > 0 && s.acked + s.rejected + s.requeued > 0)
+    io.err(
+      theme.dim(
+        "hint: to take exactly N messages, use --count N rather than a reader that stops early (| head)",
+      ),
+    );
 }
 
 /** consume with behaviours: the playground's runner with consumers only, a line per decision. */

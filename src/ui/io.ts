@@ -1,3 +1,4 @@
+import { fstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
 
 /**
@@ -10,6 +11,8 @@ export interface Io {
   readonly stderr: Writable & { isTTY?: boolean; columns?: number };
   /** stdout is a terminal: pretty output is the default. */
   readonly stdoutIsTTY: boolean;
+  /** stdout is a pipe or socket: a completed write may still wait there, unread. */
+  readonly stdoutIsPipe: boolean;
   /** stderr is a terminal: spinners and progress lines may be drawn. */
   readonly stderrIsTTY: boolean;
   /** stdin is a terminal: prompts may be asked. */
@@ -18,6 +21,8 @@ export interface Io {
   readonly color: boolean;
   /** Write data (one call may hold several lines). False: the stream's buffer is full, wait for "drain". */
   out(text: string): boolean;
+  /** Write data and call `done` once it is written through, or with the error (EPIPE). */
+  write(text: string, done: (err?: Error | null) => void): void;
   /** Write a diagnostic line to stderr; a newline is added. */
   err(line: string): void;
 }
@@ -54,6 +59,18 @@ function guard(stream: NodeJS.WritableStream & { listenerCount?(e: string): numb
   });
 }
 
+/** A stream over a pipe or socket file descriptor (`… | head`), not a file or terminal. */
+function isPipe(stream: object): boolean {
+  const fd = (stream as { fd?: unknown }).fd;
+  if (typeof fd !== "number") return false;
+  try {
+    const st = fstatSync(fd);
+    return st.isFIFO() || st.isSocket();
+  } catch {
+    return false;
+  }
+}
+
 export function createIo(streams: IoStreams, env: NodeJS.ProcessEnv): Io {
   const stdoutIsTTY = streams.stdout.isTTY === true;
   const stderrIsTTY = streams.stderr.isTTY === true;
@@ -62,12 +79,20 @@ export function createIo(streams: IoStreams, env: NodeJS.ProcessEnv): Io {
   return {
     ...streams,
     stdoutIsTTY,
+    stdoutIsPipe: !stdoutIsTTY && isPipe(streams.stdout),
     stderrIsTTY,
     stdinIsTTY: streams.stdin.isTTY === true,
     color: colorEnabled(env, stderrIsTTY || stdoutIsTTY),
     out(text) {
       if (closedStreams.has(streams.stdout)) return true;
       return streams.stdout.write(text);
+    },
+    write(text, done) {
+      if (closedStreams.has(streams.stdout)) {
+        done(Object.assign(new Error("the output is closed"), { code: "EPIPE" }));
+        return;
+      }
+      streams.stdout.write(text, done);
     },
     err(line) {
       if (closedStreams.has(streams.stderr)) return;
@@ -82,4 +107,43 @@ export function flush(stream: Writable): Promise<void> {
     if (stream.writableEnded || stream.destroyed) return resolve();
     stream.write("", () => resolve());
   });
+}
+
+/**
+ * Whether anyone still holds the reading end of the pipe on `fd` (Linux: the processes' open
+ * files under /proc, as lsof reads them). A reader that exits (`| head -2`) is otherwise seen
+ * only on the next write, and a consumer with nothing more to write would wait for it forever.
+ * Undefined when it cannot tell: another system, not a pipe, or processes it may not inspect.
+ */
+export function pipeReaderAlive(fd: number): boolean | undefined {
+  if (process.platform !== "linux") return undefined;
+  let pipe: string;
+  try {
+    pipe = readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+  if (!pipe.startsWith("pipe:")) return undefined;
+  let unreadable = false;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      unreadable = true;
+      continue;
+    }
+    for (const f of fds) {
+      try {
+        if (readlinkSync(`/proc/${pid}/fd/${f}`) !== pipe) continue;
+        const flags = /^flags:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${f}`, "utf8"));
+        // O_ACCMODE 0 is O_RDONLY: the reading end.
+        if (flags && (Number.parseInt(flags[1]!, 8) & 3) === 0) return true;
+      } catch {
+        // the process or descriptor went away meanwhile
+      }
+    }
+  }
+  return unreadable ? undefined : false;
 }
