@@ -175,6 +175,17 @@ describe("eventlab init", () => {
     expect(r.stdout).toContain("--force");
     expect(r.stdout).toContain("Examples:\n  $ eventlab init");
   });
+
+  it("its help names every preset there is, and says how many", async () => {
+    const { readdir } = await import("node:fs/promises");
+    const presets = (await readdir(path.join(REPO, "config", "presets")))
+      .filter((f) => f.endsWith(".yaml"))
+      .map((f) => f.replace(/\.yaml$/, ""));
+    const help = (await runCli(["init", "--help"])).stdout.replace(/\s+/g, " ");
+    for (const name of presets) expect(help, name).toContain(`${name} (`);
+    const words = ["", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
+    expect(help).toContain(`${words[presets.length]} in all`);
+  });
 });
 
 const presetFile = (name: string) => path.join(REPO, "config", "presets", `${name}.yaml`);
