@@ -193,7 +193,9 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
       `error: cannot publish to exchange "${missing}": exchange "${missing}" does not exist (404 NOT_FOUND - no exchange '${missing}' in vhost '/')`,
     );
     // The summary says what became of the message: no confirm came, it may be lost.
-    expect(r.stdout).toMatch(/published 1 · confirmed 0 · returned 0 · unconfirmed 1 \(may be lost\)/);
+    expect(r.stdout).toMatch(
+      /published 1 · confirmed 0 · returned 0 · unconfirmed 1 \(may be lost\)/,
+    );
     expect(r.stderr).toContain(`hint: declare it: eventlab declare exchange ${missing}`);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
