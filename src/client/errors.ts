@@ -476,6 +476,13 @@ function precondition(text: string, op: Operation | undefined, what: string): Cl
           "quorum and stream queues are durable, shared and kept: leave out the setting the reply names",
       };
     }
+    // The embedded broker names the queue type it lacks; RabbitMQ has it.
+    if (/stream queues are not supported/.test(text))
+      return {
+        code,
+        cause: `${what}: this broker has no stream queues`,
+        hint: "the embedded broker has no stream queues; use a classic or quorum queue, or a RabbitMQ URL",
+      };
     const arg = /invalid arg '([^']*)' for [^:]*: (.*)$/s.exec(text);
     if (arg) {
       const why = ARG_REASONS.find(([re]) => re.test(arg[2]!))?.[1];
@@ -488,9 +495,7 @@ function precondition(text: string, op: Operation | undefined, what: string): Cl
     return {
       code,
       cause: `${what}: the broker refused its settings`,
-      hint: /stream queues are not supported/.test(text)
-        ? "the embedded broker has no stream queues; use a classic or quorum queue, or a RabbitMQ URL"
-        : `check its arguments against \`eventlab declare ${op.kind} --help\``,
+      hint: `check its arguments against \`eventlab declare ${op.kind} --help\``,
     };
   }
   if (op?.op === "bind" || op?.op === "unbind" || op?.op === "tap")

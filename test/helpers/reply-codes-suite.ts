@@ -456,10 +456,9 @@ export function replyCodesSuite(target: ReplyCodesTarget): void {
       );
     });
 
-    it.skipIf(!target.streamQueues)(
-      "consume a stream queue without a prefetch (RabbitMQ only: the embedded broker has no stream queues)",
-      async () => {
-        const stream = names.q("rc-stream");
+    it("stream queues: on RabbitMQ a consumer needs a prefetch; the embedded broker has none", async () => {
+      const stream = names.q("rc-stream");
+      if (target.streamQueues) {
         await ch.assertQueue(stream, { durable: true, arguments: { "x-queue-type": "stream" } });
         expectRefusal(
           await cli("consume", stream, "--prefetch", "0", "--count", "1"),
@@ -467,8 +466,17 @@ export function replyCodesSuite(target: ReplyCodesTarget): void {
           `cannot consume from queue "${stream}": the broker refused the consumer (406 PRECONDITION_FAILED - consumer prefetch count is not set for 'queue '${stream}' in vhost '/'')`,
           "stream queues need acknowledgements and a prefetch: leave out --no-ack and pass --prefetch 100",
         );
-      },
-    );
+      } else {
+        const r = await cli("declare", "queue", stream, "--queue-type", "stream");
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain(
+          `error: cannot declare queue "${stream}": this broker has no stream queues (406 PRECONDITION_FAILED - invalid arg 'x-queue-type' for queue '${stream}' in vhost '/': stream queues are not supported by the embedded broker; use a classic or quorum queue, or RabbitMQ)`,
+        );
+        expect(r.stderr).toContain(
+          "hint: the embedded broker has no stream queues; use a classic or quorum queue, or a RabbitMQ URL",
+        );
+      }
+    });
   });
 
   describe("530 NOT_ALLOWED, 320 CONNECTION_FORCED, 312 NO_ROUTE", () => {
