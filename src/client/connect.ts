@@ -1,4 +1,4 @@
-import amqp, { type ChannelModel } from "amqplib";
+import amqp, { type Channel, type ChannelModel } from "amqplib";
 import { EventlabError, UsageError } from "../errors.js";
 import { type BrokerAddress, maskSecrets, PERCENT_HINT, parseBrokerUrl } from "./url.js";
 
@@ -21,6 +21,20 @@ export interface Connection {
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+
+/** Run `fn` on a channel of its own, closed afterwards: an error (a 404) closes only that one. */
+export async function withChannel<T>(
+  connection: Connection,
+  fn: (ch: Channel) => Promise<T>,
+): Promise<T> {
+  const ch = await connection.model.createChannel();
+  ch.on("error", () => {});
+  try {
+    return await fn(ch);
+  } finally {
+    await ch.close().catch(() => {});
+  }
+}
 const START_HINT = "start RabbitMQ (`rabbitmq-server -detached`), or run `eventlab broker`";
 
 /** Connect to the first broker URL that answers; errors name the URL (password masked). */

@@ -69,60 +69,59 @@ export function isReply(err: unknown, code: number): boolean {
   return replyOf(err)?.code === code;
 }
 
-/** What the operation was, as a person reads it: `cannot publish to exchange "orders"`. */
-function attempt(op: Operation | undefined): string {
-  if (!op) return "the broker refused the operation";
+/** An operation in words: its verb, the verb under way, and what it acts on. */
+function phrase(op: Operation): { verb: string; ing: string; object: string } {
+  const queue = (name: string) => `queue ${quoteName(name)}`;
   switch (op.op) {
     case "declare":
-      return `cannot ${op.passive ? "check" : "declare"} ${op.kind} ${quoteName(op.name)}`;
+      return op.passive
+        ? { verb: "check", ing: "checking", object: `${op.kind} ${quoteName(op.name)}` }
+        : { verb: "declare", ing: "declaring", object: `${op.kind} ${quoteName(op.name)}` };
     case "delete":
-      return `cannot delete ${op.kind} ${quoteName(op.name)}`;
+      return { verb: "delete", ing: "deleting", object: `${op.kind} ${quoteName(op.name)}` };
     case "bind":
-    case "unbind":
-      return `cannot ${op.op} ${op.destinationKind} ${quoteName(op.destination)} ${op.op === "bind" ? "to" : "from"} exchange ${quoteName(op.source)}`;
+    case "unbind": {
+      const object = `${op.destinationKind} ${quoteName(op.destination)} ${op.op === "bind" ? "to" : "from"} exchange ${quoteName(op.source)}`;
+      return { verb: op.op, ing: `${op.op}ing`, object };
+    }
     case "tap":
-      return `cannot tap ${exchangeName(op.exchange)}`;
+      return { verb: "tap", ing: "tapping", object: exchangeName(op.exchange) };
     case "publish":
-      return op.exchange === undefined
-        ? "the broker refused a published message"
-        : `cannot publish to ${exchangeName(op.exchange)}`;
+      return {
+        verb: "publish",
+        ing: "publishing",
+        object: `to ${exchangeName(op.exchange ?? "")}`,
+      };
     case "consume":
-      return `cannot consume from queue ${quoteName(op.queue)}`;
+      return { verb: "consume", ing: "consuming", object: `from ${queue(op.queue)}` };
     case "purge":
-      return `cannot purge queue ${quoteName(op.queue)}`;
+      return { verb: "purge", ing: "purging", object: queue(op.queue) };
     case "get":
-      return `cannot get a message from queue ${quoteName(op.queue)}`;
+      return { verb: "get", ing: "getting", object: `a message from ${queue(op.queue)}` };
     case "settle":
-      return `cannot acknowledge a message from queue ${quoteName(op.queue)}`;
+      return {
+        verb: "acknowledge",
+        ing: "acknowledging",
+        object: `a message from ${queue(op.queue)}`,
+      };
   }
 }
 
-/** The same operation as something under way: `while consuming from queue "jobs"`. */
+/** What the operation was, as a person reads it: `cannot publish to exchange "orders"`. */
+function attempt(op: Operation | undefined): string {
+  if (!op) return "the broker refused the operation";
+  if (op.op === "publish" && op.exchange === undefined)
+    return "the broker refused a published message";
+  const p = phrase(op);
+  return `cannot ${p.verb} ${p.object}`;
+}
+
+/** The same operation as something under way: ` while consuming from queue "jobs"`. */
 function during(op: Operation | undefined): string {
   if (!op) return "";
-  switch (op.op) {
-    case "declare":
-      return ` while ${op.passive ? "checking" : "declaring"} ${op.kind} ${quoteName(op.name)}`;
-    case "delete":
-      return ` while deleting ${op.kind} ${quoteName(op.name)}`;
-    case "bind":
-    case "unbind":
-      return ` while ${op.op === "bind" ? "binding" : "unbinding"} ${op.destinationKind} ${quoteName(op.destination)} ${op.op === "bind" ? "to" : "from"} exchange ${quoteName(op.source)}`;
-    case "tap":
-      return ` while tapping ${exchangeName(op.exchange)}`;
-    case "publish":
-      return op.exchange === undefined
-        ? " while publishing"
-        : ` while publishing to ${exchangeName(op.exchange)}`;
-    case "consume":
-      return ` while consuming from queue ${quoteName(op.queue)}`;
-    case "purge":
-      return ` while purging queue ${quoteName(op.queue)}`;
-    case "get":
-      return ` while getting a message from queue ${quoteName(op.queue)}`;
-    case "settle":
-      return ` while acknowledging a message from queue ${quoteName(op.queue)}`;
-  }
+  if (op.op === "publish" && op.exchange === undefined) return " while publishing";
+  const p = phrase(op);
+  return ` while ${p.ing} ${p.object}`;
 }
 
 function quoteName(name: string): string {

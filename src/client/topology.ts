@@ -12,7 +12,7 @@ import {
 } from "../config/arguments.js";
 import type { BindingConfig, ExchangeConfig, QueueConfig, Topology } from "../config/schema.js";
 import { EventlabError } from "../errors.js";
-import type { Connection } from "./connect.js";
+import { type Connection, withChannel } from "./connect.js";
 import { brokerError, type Operation, replyOf, shellQuote } from "./errors.js";
 
 /** The declarations' flags and arguments, for callers that import them from here. */
@@ -55,16 +55,6 @@ export function describeSettings(settings: Record<string, unknown>): string {
     else if (k === "type") parts.push(String(v));
   }
   return parts.join(", ");
-}
-
-async function withChannel<T>(connection: Connection, fn: (ch: Channel) => Promise<T>): Promise<T> {
-  const ch = await connection.model.createChannel();
-  ch.on("error", () => {});
-  try {
-    return await fn(ch);
-  } finally {
-    await ch.close().catch(() => {});
-  }
 }
 
 /** Passive declare on a throwaway channel (a 404 closes the channel). */

@@ -34,30 +34,19 @@ export function publishedBy(runId: string, headers: Record<string, unknown> | un
 
 const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? "" : "s"}`;
 
-/** Run `fn` on a channel of its own: a 404 closes the channel it happens on. */
-async function onChannel<T>(
-  connection: Connection,
-  fn: (ch: import("amqplib").Channel) => Promise<T>,
-): Promise<T> {
-  const ch = await connection.model.createChannel();
-  ch.on("error", () => {});
-  try {
-    return await fn(ch);
-  } finally {
-    await ch.close().catch(() => {});
-  }
-}
-
 /** Ready messages in each queue that holds any (a passive declare); missing queues hold none. */
 export async function waitingIn(
   connection: Connection,
   queues: Iterable<string>,
 ): Promise<Map<string, number>> {
-  const { brokerError, replyOf } = await import("../client/errors.js");
+  const [{ brokerError, replyOf }, { withChannel }] = await Promise.all([
+    import("../client/errors.js"),
+    import("../client/connect.js"),
+  ]);
   const found = new Map<string, number>();
   for (const queue of new Set(queues)) {
     try {
-      const n = (await onChannel(connection, (ch) => ch.checkQueue(queue))).messageCount;
+      const n = (await withChannel(connection, (ch) => ch.checkQueue(queue))).messageCount;
       if (n > 0) found.set(queue, n);
     } catch (err) {
       if (replyOf(err)?.code !== 404) {
@@ -95,10 +84,13 @@ export async function handleLeftovers(
     });
   }
   if (policy === "purge") {
-    const { brokerError } = await import("../client/errors.js");
+    const [{ brokerError }, { withChannel }] = await Promise.all([
+      import("../client/errors.js"),
+      import("../client/connect.js"),
+    ]);
     for (const queue of found.keys()) {
       try {
-        purged[queue] = (await onChannel(connection, (ch) => ch.purgeQueue(queue))).messageCount;
+        purged[queue] = (await withChannel(connection, (ch) => ch.purgeQueue(queue))).messageCount;
       } catch (err) {
         throw brokerError(err, { op: "purge", queue }, connection);
       }

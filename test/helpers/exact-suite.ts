@@ -113,6 +113,22 @@ export function exactAndHonestSuite(brokerUrl: () => string): void {
   const cli = (args: string[], stdin?: Buffer) =>
     runCli(["--url", brokerUrl(), ...args], stdin === undefined ? {} : { stdin });
 
+  /** `produce` of three messages of "x" without confirms, to `exchange` with `key`. */
+  const unconfirmed = (exchange: string, key: string, ...extra: string[]) =>
+    cli([
+      "produce",
+      "--no-confirm",
+      "--exchange",
+      exchange,
+      "--key",
+      key,
+      "--body",
+      "x",
+      "--amount",
+      "3",
+      ...extra,
+    ]);
+
   /** Publish with `args`, then read one message back as NDJSON. */
   async function roundTrip(q: string, args: string[], stdin?: Buffer) {
     const produced = await cli(["produce", "--exchange", "", "--key", q, ...args], stdin);
@@ -189,18 +205,7 @@ export function exactAndHonestSuite(brokerUrl: () => string): void {
 
   it("--no-confirm to a missing exchange: the broker's 404, what may be lost, exit 1", async () => {
     const missing = uniqueName("no-such-exchange");
-    const r = await cli([
-      "produce",
-      "--no-confirm",
-      "--exchange",
-      missing,
-      "--key",
-      "k",
-      "--body",
-      "x",
-      "--amount",
-      "3",
-    ]);
+    const r = await unconfirmed(missing, "k");
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(
       /^! published 3 · returned 0 · unconfirmed 3 \(may be lost\) in .* — stopped by the error below\n$/,
@@ -211,19 +216,7 @@ export function exactAndHonestSuite(brokerUrl: () => string): void {
     expect(r.stderr).toContain(
       `hint: declare it: eventlab declare exchange ${missing} --type topic`,
     );
-    const json = await cli([
-      "produce",
-      "--no-confirm",
-      "--exchange",
-      missing,
-      "--key",
-      "k",
-      "--body",
-      "x",
-      "--amount",
-      "3",
-      "--json",
-    ]);
+    const json = await unconfirmed(missing, "k", "--json");
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout)).toMatchObject({
       published: 3,
@@ -236,36 +229,13 @@ export function exactAndHonestSuite(brokerUrl: () => string): void {
 
   it("--no-confirm with an unroutable key: the returns are waited for and counted, exit 3", async () => {
     const key = uniqueName("nobody-listens");
-    const r = await cli([
-      "produce",
-      "--no-confirm",
-      "--exchange",
-      "amq.topic",
-      "--key",
-      key,
-      "--body",
-      "x",
-      "--amount",
-      "3",
-      "--json",
-    ]);
+    const r = await unconfirmed("amq.topic", key, "--json");
     expect(r.code).toBe(3);
     expect(JSON.parse(r.stdout)).toMatchObject({ published: 3, returned: 3, unconfirmed: 0 });
     expect(JSON.parse(r.stdout).returnedSamples).toEqual([
       { exchange: "amq.topic", routingKey: key, replyCode: 312, replyText: "NO_ROUTE", count: 3 },
     ]);
-    const text = await cli([
-      "produce",
-      "--no-confirm",
-      "--exchange",
-      "amq.topic",
-      "--key",
-      key,
-      "--body",
-      "x",
-      "--amount",
-      "3",
-    ]);
+    const text = await unconfirmed("amq.topic", key);
     expect(text.code).toBe(3);
     expect(text.stdout).toMatch(/^! published 3 · returned 3 · without confirms in /);
     expect(text.stderr).toContain(`3 × 312 NO_ROUTE: exchange amq.topic, routing key "${key}"`);
