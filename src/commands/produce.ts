@@ -406,6 +406,14 @@ export async function runProduce(ctx: Context, o: ProduceOptions): Promise<void>
       const { file } = await ctx.loadConfig();
       throw new ConfigError(file, err.issues, err.hint);
     }
+    // A message made of flags alone: name the flag, not a config path.
+    if (err instanceof ConfigError) {
+      const lines = err.issues.map((i) => `${flagOf(i.path, o.body)}: ${i.message}`);
+      throw new UsageError(
+        lines.length === 1 ? lines[0]! : `${lines.length} problems:\n  ${lines.join("\n  ")}`,
+        err.hint,
+      );
+    }
     throw err;
   });
 
@@ -507,6 +515,24 @@ export async function runProduce(ctx: Context, o: ProduceOptions): Promise<void>
   } finally {
     await connection.close();
   }
+}
+
+/** The flag a path of the flags-only template (`templates["(flags)"].body`) came from. */
+function flagOf(path: string, body: BodySource | undefined): string {
+  const rest = path.replace(/^templates\["\(flags\)"\]\.?/, "");
+  const [field = "", ...sub] = rest.split(".");
+  const key = sub.join(".");
+  if (field.startsWith("body"))
+    return body?.kind === "file"
+      ? `--body-file ${body.path}`
+      : body?.kind === "stdin"
+        ? "--body -"
+        : "--body";
+  if (field === "routingKey") return "--key";
+  if (field === "exchange") return "--exchange";
+  if (field.startsWith("headers")) return `--header ${key || rest.slice(7)}`;
+  if (field.startsWith("properties")) return `--property ${key || rest.slice(10)}`;
+  return rest;
 }
 
 function errorText(err: unknown): string {

@@ -272,3 +272,20 @@ describe("flag defaults through commander", () => {
     });
   });
 });
+
+describe("placeholder errors in a message made of flags", () => {
+  it("name the flag they came from, not a config path, before any connection", async () => {
+    const cases: Array<[string[], string]> = [
+      [["--body", '{"a": {{nope}}}'], 'error: --body: "{{nope}}": unknown generator "nope"'],
+      [["--key", "k.{{int x}}", "--body", "x"], 'error: --key: "{{int x}}": int takes two'],
+      [["--header", "h={{seq 0 1}}", "--body", "x"], 'error: --header h: "{{seq 0 1}}"'],
+      [["--property", "messageId={{uuid 3}}", "--body", "x"], "error: --property messageId:"],
+    ];
+    for (const [args, error] of cases) {
+      const r = await runCli(["produce", "--url", "amqp://127.0.0.1:1", "--exchange", "", ...args]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(error);
+      expect(r.stderr).not.toMatch(/invalid config|\(flags\)|cannot reach/);
+    }
+  });
+});
