@@ -100,9 +100,13 @@ export function exactAndHonestSuite(brokerUrl: () => string): void {
     dir = await mkdtemp(path.join(tmpdir(), "eventlab-bytes-"));
   });
   afterAll(async () => {
-    const ch = await conn.createChannel();
-    for (const q of queues) await ch.deleteQueue(q);
-    await ch.close();
+    // Each queue on a channel of its own: one failed delete must not leave the others behind.
+    for (const q of queues) {
+      const ch = await conn.createChannel();
+      ch.on("error", () => {});
+      await ch.deleteQueue(q).catch(() => {});
+      await ch.close().catch(() => {});
+    }
     await conn.close();
     await rm(dir, { recursive: true, force: true });
   });
