@@ -94,16 +94,14 @@ export function ndjsonLine(n: number, m: PrintableMessage): string {
   return `${head.slice(0, -1)},"body":${body}}\n`;
 }
 
+const NOT_BLANK = /\S/;
+const LINE_BREAK = /[\n\r\u2028\u2029]/;
+
 /** JSON text that can stand in the line as it is: one line, valid, not declared otherwise. */
 function isSplicableJson(m: PrintableMessage, text: string): boolean {
-  if (isJsonContent(m.properties) === false || text.trim() === "") return false;
-  if (
-    text.includes("\n") ||
-    text.includes("\r") ||
-    text.includes("\u2028") ||
-    text.includes("\u2029")
-  )
-    return false;
+  // One pass each, no copy: a body that is all blanks, or that would break the line.
+  if (isJsonContent(m.properties) === false || !NOT_BLANK.test(text)) return false;
+  if (LINE_BREAK.test(text)) return false;
   try {
     JSON.parse(text);
     return true;

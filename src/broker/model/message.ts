@@ -148,3 +148,21 @@ export function isDeathCycle(m: Message, queue: string): boolean {
   }
   return false;
 }
+
+/** RabbitMQ's longest per-message TTL, in milliseconds. */
+const MAX_EXPIRATION = 4294967295;
+
+/**
+ * Why an expiration property is refused, in RabbitMQ's words, or undefined: it must be a whole
+ * number of milliseconds (an optional sign, leading zeros allowed) from 0 to 2^32-1.
+ */
+export function expirationProblem(text: string): string | undefined {
+  const m = /^([+-]?\d+)(.*)$/s.exec(text);
+  if (!m) return "no_integer";
+  const [, digits = "", rest = ""] = m;
+  if (rest !== "") return `{leftover_string,${JSON.stringify(rest)}}`;
+  const n = BigInt(digits);
+  if (n < 0n) return `{value_negative,${n}}`;
+  if (n > BigInt(MAX_EXPIRATION)) return `{value_too_large,${n}}`;
+  return undefined;
+}

@@ -13,7 +13,7 @@ import {
   type FieldTable,
 } from "../codec/index.js";
 import { amqpError } from "../errors.js";
-import { type Message, makeMessage } from "../model/message.js";
+import { expirationProblem, type Message, makeMessage } from "../model/message.js";
 import type { Queue, QueueConsumer, QueuedMessage } from "../model/queue.js";
 import type { VHost } from "../model/vhost.js";
 
@@ -643,22 +643,4 @@ export class Channel {
   get unackedCount(): number {
     return this.unacked.size;
   }
-}
-
-/** RabbitMQ's longest per-message TTL, in milliseconds. */
-const MAX_EXPIRATION = 4294967295;
-
-/**
- * Why an expiration property is refused, in RabbitMQ's words, or undefined: it must be a whole
- * number of milliseconds (an optional sign, leading zeros allowed) from 0 to 2^32-1.
- */
-export function expirationProblem(text: string): string | undefined {
-  const m = /^([+-]?\d+)(.*)$/s.exec(text);
-  if (!m) return "no_integer";
-  const [, digits = "", rest = ""] = m;
-  if (rest !== "") return `{leftover_string,${JSON.stringify(rest)}}`;
-  const n = BigInt(digits);
-  if (n < 0n) return `{value_negative,${n}}`;
-  if (n > BigInt(MAX_EXPIRATION)) return `{value_too_large,${n}}`;
-  return undefined;
 }
