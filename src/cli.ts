@@ -1,7 +1,12 @@
 /**
  * The command tree, the global flags, and the one place errors become exit codes.
  */
-import { Command, CommanderError, Option } from "commander";
+import {
+  Command,
+  CommanderError,
+  type CommandUnknownOpts,
+  Option,
+} from "@commander-js/extra-typings";
 import { brokerError, replyOf } from "./client/errors.js";
 import { maskSecrets } from "./client/url.js";
 import { brokerCommand } from "./commands/broker.js";
@@ -9,6 +14,7 @@ import { consumeCommand } from "./commands/consume.js";
 import { declareCommand } from "./commands/declare.js";
 import { deleteCommand } from "./commands/delete.js";
 import { initCommand } from "./commands/init.js";
+import type { Run } from "./commands/options.js";
 import { playCommand } from "./commands/play.js";
 import { produceCommand } from "./commands/produce.js";
 import { routeCommand } from "./commands/route.js";
@@ -67,7 +73,11 @@ Exit codes: 0 ok, 1 error, 2 interrupted (Ctrl-C), 3 some messages were nacked o
 
   for (const make of [
     playCommand,
-    produceCommand,
+    (c: Context) =>
+      produceCommand(
+        c,
+        lazy(() => import("./commands/run/produce.js"), "runProduce"),
+      ),
     consumeCommand,
     declareCommand,
     deleteCommand,
@@ -77,9 +87,23 @@ Exit codes: 0 ok, 1 error, 2 interrupted (Ctrl-C), 3 some messages were nacked o
     initCommand,
     brokerCommand,
   ]) {
-    program.addCommand(make(ctx));
+    // Commands not yet built with the typed commander are plain commander commands.
+    program.addCommand(make(ctx) as unknown as CommandUnknownOpts);
   }
   return program;
+}
+
+/**
+ * A command's run function, loaded on first use: `--help` and the parsing of flags load
+ * only the command definitions, never amqplib, the broker or the config machinery.
+ */
+function lazy<M, K extends keyof M>(
+  load: () => Promise<M>,
+  name: K,
+): M[K] extends Run<infer O> ? Run<O> : never {
+  const run: Run<unknown> = async (ctx, options) =>
+    ((await load())[name] as Run<unknown>)(ctx, options);
+  return run as M[K] extends Run<infer O> ? Run<O> : never;
 }
 
 /** Run the CLI. Never throws, never exits: returns the exit code. */
@@ -119,7 +143,7 @@ export async function main(argv: readonly string[], deps?: Partial<ContextDeps>)
   return code;
 }
 
-function applyToTree(cmd: Command, fn: (c: Command) => void): void {
+function applyToTree(cmd: CommandUnknownOpts, fn: (c: CommandUnknownOpts) => void): void {
   fn(cmd);
   for (const sub of cmd.commands) applyToTree(sub, fn);
 }

@@ -1,11 +1,55 @@
 /**
- * Parsers for flag values shared by the commands. Each throws a UsageError that names
- * the flag and what to pass, so the action turns argv into one validated options object.
+ * Parsers for flag values shared by the commands. The `*Arg` factories are commander
+ * argument parsers: commander runs them as it reads argv and turns their
+ * InvalidArgumentError into a usage error that names the flag and the value. The `*Flag`
+ * functions are for checks that span several flags and throw a UsageError themselves.
  */
 
+import { InvalidArgumentError } from "@commander-js/extra-typings";
 import { type HeadersMatch, headersMatchModes } from "../config/constants.js";
 import { DURATION_HINT, parseDuration } from "../config/duration.js";
+import type { Context } from "../context.js";
 import { UsageError } from "../errors.js";
+
+/** What a command does once its flags are parsed; loaded lazily by cli.ts. */
+export type Run<O> = (ctx: Context, options: O) => Promise<void>;
+
+function invalid(message: string): never {
+  throw new InvalidArgumentError(message);
+}
+
+/** `--amount 10` → 10: a whole number within bounds. */
+export function intArg(min = 0, max = Number.MAX_SAFE_INTEGER): (raw: string) => number {
+  const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+  return (raw) => {
+    const n = Number(raw);
+    if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max)
+      invalid(`Expected a whole number ${range}.`);
+    return n;
+  };
+}
+
+/** `--rate 2.5` → 2.5: a number above zero. */
+export function positiveNumberArg(raw: string): number {
+  const n = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(n) || n <= 0) invalid("Expected a number > 0.");
+  return n;
+}
+
+/** `--delay 250ms` → 250. */
+export function durationArg(raw: string): number {
+  return parseDuration(raw) ?? invalid(`Expected ${DURATION_HINT}.`);
+}
+
+/** A repeatable `key=value` flag → a record with typed values (see typedValue). */
+export function keyValueArg(
+  raw: string,
+  previous: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const i = raw.indexOf("=");
+  if (i <= 0) invalid("Expected key=value (values are typed: 5 is a number, '\"5\"' a string).");
+  return { ...previous, [raw.slice(0, i)]: typedValue(raw.slice(i + 1)) };
+}
 
 /** `--flag 10` → 10, with bounds. */
 export function intFlag(
