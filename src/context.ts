@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Connection, ConnectOptions } from "./client/connect.js";
+import { type BrokerTarget, explicitBroker, resolveBroker } from "./config/broker-url.js";
 import { CONFIG_FILE_NAMES, DEFAULT_URL } from "./config/constants.js";
 import type { LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
@@ -34,8 +35,8 @@ export interface Context {
   globals: GlobalOptions;
   /** The config file, loaded once per run. */
   loadConfig(): Promise<LoadedConfig>;
-  /** Broker URLs by precedence: --url, EVENTLAB_URL, the file, the default. */
-  brokerUrls(): Promise<string[]>;
+  /** The broker by precedence (--url, EVENTLAB_URL, the file, the default) and which one it is. */
+  broker(): Promise<BrokerTarget>;
   /** Connect to the broker the flags, environment and config point at. */
   connect(options?: ConnectOptions): Promise<Connection>;
   /** Questions to a person (inquirer on a terminal); only ask when `io.stdinIsTTY`. */
@@ -62,7 +63,7 @@ export function createContext(deps: ContextDeps): Context {
   let theme: Theme | undefined;
   let io = createIo(deps.streams, deps.env);
   let globals: GlobalOptions = { verbose: false };
-  const flagOrEnvUrl = () => globals.url ?? (deps.env.EVENTLAB_URL || undefined);
+  const explicit = () => explicitBroker(globals.url, deps.env);
 
   const ctx: Context = {
     get io() {
@@ -105,17 +106,14 @@ export function createContext(deps: ContextDeps): Context {
       );
       return loaded;
     },
-    async brokerUrls() {
+    async broker() {
       // --url or EVENTLAB_URL decide without the config file: a broken config must not
       // block them, and the loader (yaml, zod) need not load at all.
-      const direct = flagOrEnvUrl();
-      if (direct) return [direct];
-      const { resolveBrokerUrls } = await import("./config/load.js");
-      return resolveBrokerUrls(undefined, deps.env, (await ctx.loadConfig()).config);
+      return explicit() ?? resolveBroker(undefined, deps.env, (await ctx.loadConfig()).config);
     },
     async connect(options = {}) {
-      const urls = await ctx.brokerUrls();
-      const broker = flagOrEnvUrl() ? undefined : (await ctx.loadConfig()).config.broker;
+      const { urls } = await ctx.broker();
+      const broker = explicit() ? undefined : (await ctx.loadConfig()).config.broker;
       const connectImpl = deps.connect ?? (await import("./client/connect.js")).connect;
       return connectImpl(urls, {
         timeoutMs: options.timeoutMs ?? broker?.connectTimeout,

@@ -41,7 +41,6 @@ export interface PublisherStats {
   unanswered: number;
 }
 
-export const DEFAULT_CONFIRM_WINDOW = 1000;
 const MAX_RETURN_SAMPLES = 5;
 
 export class Publisher {

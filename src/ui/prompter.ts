@@ -3,6 +3,7 @@
  * by id with a scripted prompter, and every id has a flag in the command that asks it.
  * Ctrl-C during a question becomes PromptCancelled; nothing else knows about inquirer.
  */
+import { EventlabError } from "../errors.js";
 import type { Io } from "./io.js";
 
 export interface Choice<T extends string> {
@@ -36,10 +37,10 @@ export interface Prompter {
   confirm(q: { id: string; message: string; default?: boolean }): Promise<boolean>;
 }
 
-/** Ctrl-C (or a closed terminal) during a question. */
-export class PromptCancelled extends Error {
+/** Ctrl-C (or a closed terminal) during a question: exit code 2, as any interruption. */
+export class PromptCancelled extends EventlabError {
   constructor() {
-    super("cancelled at a prompt");
+    super("interrupted", "cancelled at a prompt");
     this.name = "PromptCancelled";
   }
 }
