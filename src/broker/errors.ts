@@ -5,7 +5,15 @@
  * protocol layer turns one into channel.close or connection.close.
  */
 
+/**
+ * Every AMQP 0-9-1 reply code by its name in the spec ("-" written "_"), for the broker and
+ * for the client side that explains refusals. The spec test checks it against the spec file.
+ */
 export const REPLY = {
+  REPLY_SUCCESS: 200,
+  CONTENT_TOO_LARGE: 311,
+  NO_ROUTE: 312,
+  NO_CONSUMERS: 313,
   CONNECTION_FORCED: 320,
   INVALID_PATH: 402,
   ACCESS_REFUSED: 403,
@@ -24,9 +32,18 @@ export const REPLY = {
 } as const;
 
 export type ReplyName = keyof typeof REPLY;
+export type ReplyCode = (typeof REPLY)[ReplyName];
 
-/** Codes that close only the channel; every other error code closes the connection. */
-const SOFT = new Set<number>([311, 312, 313, 403, 404, 405, 406]);
+/** Codes that close only the channel (the spec's soft errors); every other closes the connection. */
+export const SOFT_ERRORS: ReadonlySet<number> = new Set<ReplyCode>([
+  REPLY.CONTENT_TOO_LARGE,
+  REPLY.NO_ROUTE,
+  REPLY.NO_CONSUMERS,
+  REPLY.ACCESS_REFUSED,
+  REPLY.NOT_FOUND,
+  REPLY.RESOURCE_LOCKED,
+  REPLY.PRECONDITION_FAILED,
+]);
 
 const NAMES = new Map<number, string>(Object.entries(REPLY).map(([k, v]) => [v, k]));
 
@@ -41,7 +58,7 @@ export class AmqpError extends Error {
     this.name = "AmqpError";
     this.replyCode = replyCode;
     this.replyText = replyText(`${name} - ${detail}`);
-    this.hard = !SOFT.has(replyCode);
+    this.hard = !SOFT_ERRORS.has(replyCode);
   }
 }
 

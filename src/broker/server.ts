@@ -138,6 +138,7 @@ export class Broker implements ConnectionHost {
     return c;
   }
 
+  /** A known user with this password; the built-in guest only over loopback, as in RabbitMQ. */
   authenticate(username: string, password: string, loopback: boolean): boolean {
     const user = this.users.find((u) => u.username === username);
     if (!user || !sameSecret(user.password, password)) return false;

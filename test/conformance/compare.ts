@@ -21,20 +21,30 @@ export function without(v: Outcome, path: string): Outcome {
   return out;
 }
 
-/** Both outcomes with the scenario's accepted paths removed; `skip` when the whole scenario is. */
+/**
+ * The part of a scenario's outcome that is compared: both outcomes with the scenario's accepted
+ * paths removed. Whole-scenario differences are not compared at all (see wholeDifference).
+ */
 export function comparable(
   scenario: string,
   actual: Outcome,
   expected: Outcome,
   differences: AcceptedDifference[],
-): { skip: boolean; actual: Outcome; expected: Outcome } {
+): { actual: Outcome; expected: Outcome } {
   let a = actual;
   let e = expected;
   for (const d of differences) {
-    if (d.scenario !== scenario) continue;
-    if (d.path === undefined) return { skip: true, actual, expected };
+    if (d.scenario !== scenario || d.path === undefined) continue;
     a = without(a, d.path);
     e = without(e, d.path);
   }
-  return { skip: false, actual: a, expected: e };
+  return { actual: a, expected: e };
+}
+
+/** The accepted difference that covers a whole scenario, if any. */
+export function wholeDifference(
+  scenario: string,
+  differences: AcceptedDifference[],
+): AcceptedDifference | undefined {
+  return differences.find((d) => d.scenario === scenario && d.path === undefined);
 }

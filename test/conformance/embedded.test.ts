@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBroker } from "../../src/broker/index.js";
-import { comparable } from "./compare.js";
+import { comparable, wholeDifference } from "./compare.js";
 import { DIFFERENCES } from "./differences.js";
 import { runScenario } from "./harness.js";
 import { loadOutcomes } from "./outcomes.js";
@@ -27,16 +27,24 @@ describe("conformance scenarios on the embedded broker match RabbitMQ", () => {
     expect(DIFFERENCES.filter((d) => !names.has(d.scenario))).toEqual([]);
   });
 
-  it.each(SCENARIOS.map((s) => [s.name, s] as const))("%s", async (name, scenario) => {
-    expect(name in recorded, `no recorded outcome for ${JSON.stringify(name)}`).toBe(true);
-    const whole = DIFFERENCES.find((d) => d.scenario === name && d.path === undefined);
-    if (whole?.embeddedError) {
-      await expect(runScenario(scenario, broker.url)).rejects.toThrow(whole.embeddedError);
-      return;
+  // A whole-scenario difference either names the error the embedded broker must fail with,
+  // or takes the scenario out of the comparison, which the runner then reports as skipped.
+  for (const scenario of SCENARIOS) {
+    const { name } = scenario;
+    const whole = wholeDifference(name, DIFFERENCES);
+    if (whole !== undefined && whole.embeddedError === undefined) {
+      it.skip(`${name} (not compared: ${whole.reason})`, () => {});
+      continue;
     }
-    const outcome = await runScenario(scenario, broker.url);
-    const c = comparable(name, outcome, recorded[name] ?? null, DIFFERENCES);
-    if (c.skip) return;
-    expect(c.actual, name).toEqual(c.expected);
-  });
+    it(name, async () => {
+      expect(name in recorded, `no recorded outcome for ${JSON.stringify(name)}`).toBe(true);
+      if (whole?.embeddedError !== undefined) {
+        await expect(runScenario(scenario, broker.url)).rejects.toThrow(whole.embeddedError);
+        return;
+      }
+      const outcome = await runScenario(scenario, broker.url);
+      const c = comparable(name, outcome, recorded[name] ?? null, DIFFERENCES);
+      expect(c.actual, name).toEqual(c.expected);
+    });
+  }
 });

@@ -101,17 +101,18 @@ export function describeError(
 
 export function summarize(m: Message | false | null): Outcome {
   if (!m) return m === null ? null : false;
-  const out: { [key: string]: Outcome } = { body: m.content.toString() };
   const f = m.fields as Message["fields"] & { redelivered?: boolean };
-  out.redelivered = f.redelivered === true;
-  out.exchange = f.exchange;
-  out.routingKey = f.routingKey;
   const p = m.properties;
-  if (p.expiration !== undefined) out.expiration = String(p.expiration);
-  if (p.priority !== undefined) out.priority = p.priority;
   const headers = p.headers ?? {};
-  if (Object.keys(headers).length > 0) out.headers = plain(headers);
-  return out;
+  return {
+    body: m.content.toString(),
+    redelivered: f.redelivered === true,
+    exchange: f.exchange,
+    routingKey: f.routingKey,
+    ...(p.expiration !== undefined ? { expiration: String(p.expiration) } : {}),
+    ...(p.priority !== undefined ? { priority: p.priority } : {}),
+    ...(Object.keys(headers).length > 0 ? { headers: plain(headers) } : {}),
+  };
 }
 
 /** A JSON-safe copy: Buffers become strings, x-death `time` becomes "<time>", keys sorted. */
@@ -123,7 +124,7 @@ export function plain(v: unknown, key = ""): Outcome {
   if (typeof v === "bigint") return Number(v);
   if (Array.isArray(v)) return v.map((x) => plain(x));
   if (typeof v === "object") {
-    const o = v as Record<string, unknown>;
+    const o = v as { value?: unknown; [key: string]: unknown };
     // amqplib's typed field values: { '!': type, value }
     if ("!" in o && "value" in o) return plain(o.value, key);
     const out: { [key: string]: Outcome } = {};

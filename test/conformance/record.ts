@@ -14,7 +14,7 @@ import { runScenario } from "./harness.js";
 import { FIXTURE_PATH, type Outcomes } from "./outcomes.js";
 import { SCENARIOS } from "./scenarios.js";
 
-const url = process.env.EVENTLAB_TEST_AMQP_URL;
+const { EVENTLAB_TEST_AMQP_URL: url } = process.env;
 if (!url) {
   console.error("set EVENTLAB_TEST_AMQP_URL");
   process.exit(2);

@@ -1341,8 +1341,8 @@ export const SCENARIOS: Scenario[] = [
         out[name] = await ctx.failure(s, t, () => t.ch.deleteExchange(name));
       }
       const t = await s.channel();
-      out.stillThere = await t.ch.checkExchange("amq.topic").then(() => true);
-      return out;
+      const stillThere = await t.ch.checkExchange("amq.topic").then(() => true);
+      return { ...out, stillThere };
     },
   },
   {

@@ -7,19 +7,22 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  type ArgsParam,
   encodeBodyFrame,
   encodeFrame,
   encodeHeaderFrame,
-  encodeMethodFrame,
+  encodeMethodFrameByName,
   FRAME_METHOD,
   HEARTBEAT_FRAME,
   METHODS,
-  methodByName,
+  type MethodInput,
+  type MethodName,
   PROTOCOL_HEADER,
 } from "../../src/broker/codec/index.js";
 import { BrokerHarness, type TestClient, waitFor } from "./broker-helpers.js";
 
-const SEED = Number(process.env.BROKER_FUZZ_SEED ?? 0x5eed1234);
+const { BROKER_FUZZ_SEED } = process.env;
+const SEED = Number(BROKER_FUZZ_SEED ?? 0x5eed1234);
 const CONNECTIONS = 220;
 const FRAMES_PER_CONNECTION = 50;
 const PRE_HANDSHAKE = 40;
@@ -53,11 +56,8 @@ function prng(seed: number) {
 }
 type Rng = ReturnType<typeof prng>;
 
-const m = (ch: number, name: string, args: Record<string, unknown> = {}): Buffer => {
-  const spec = methodByName(name);
-  if (!spec) throw new Error(name);
-  return encodeMethodFrame(ch, spec.classId, spec.methodId, args as never);
-};
+const m = <K extends MethodName>(ch: number, name: K, ...args: ArgsParam<MethodInput<K>>): Buffer =>
+  encodeMethodFrameByName(ch, name, ...args);
 
 /** Sequences of real frames a client might send on an open connection. */
 function corpus(rng: Rng): Buffer[][] {
@@ -244,6 +244,34 @@ function mutate(rng: Rng, f: Buffer): Buffer {
   }
 }
 
+/** One connection's input: usually its channels opened, then corpus units, some mutated. */
+function fuzzInput(r: Rng, units: Buffer[][]): { frames: number; bytes: Buffer } {
+  const chunks: Buffer[] = [];
+  // Usually open the corpus's channels first, so the fuzz reaches channel states.
+  if (r.next() < 0.9) chunks.push(m(1, "channel.open"), m(2, "channel.open"), m(3, "channel.open"));
+  // Some connections get few or no mutations, so valid sequences reach deeper states.
+  const rate = r.pick([0, 0.02, 0.1, 0.35, 0.35]);
+  let n = 0;
+  while (n < FRAMES_PER_CONNECTION) {
+    const unit = r.pick(units);
+    const mutateOne = r.next() < rate ? r.int(unit.length) : -1;
+    for (let k = 0; k < unit.length && n < FRAMES_PER_CONNECTION; k++, n++) {
+      chunks.push(k === mutateOne ? mutate(r, unit[k] as Buffer) : (unit[k] as Buffer));
+    }
+  }
+  return { frames: n, bytes: Buffer.concat(chunks) };
+}
+
+/** Random write boundaries: whole frames, coalesced, or split mid-frame. */
+function sendInPieces(r: Rng, c: TestClient, all: Buffer): void {
+  let at = 0;
+  while (at < all.length) {
+    const len = r.next() < 0.5 ? all.length - at : 1 + r.int(600);
+    c.send(all.subarray(at, at + len));
+    at += len;
+  }
+}
+
 interface Outcome {
   responsive: boolean;
   closeCodes: number[];
@@ -263,7 +291,7 @@ async function finish(c: TestClient): Promise<Outcome> {
       if (f.channel === PROBE_CHANNEL && f.method?.name === "channel.open-ok")
         outcome.responsive = true;
       if (f.channel === 0 && f.method?.name === "connection.close") {
-        outcome.closeCodes.push(Number(f.method.args.replyCode));
+        outcome.closeCodes.push(f.method.args.replyCode);
         c.sendMethod(0, "connection.close-ok");
       }
       continue;
@@ -303,29 +331,9 @@ describe("broker fuzz", () => {
       const r = prng(SEED + i + 1);
       const c = h.connect();
       await c.handshake({ frameMax: FRAME_MAX, heartbeat: 0 });
-      const chunks: Buffer[] = [];
-      // Usually open the corpus's channels first, so the fuzz reaches channel states.
-      if (r.next() < 0.9)
-        chunks.push(m(1, "channel.open"), m(2, "channel.open"), m(3, "channel.open"));
-      // Some connections get few or no mutations, so valid sequences reach deeper states.
-      const rate = r.pick([0, 0.02, 0.1, 0.35, 0.35]);
-      let n = 0;
-      while (n < FRAMES_PER_CONNECTION) {
-        const unit = r.pick(units);
-        const mutateOne = r.next() < rate ? r.int(unit.length) : -1;
-        for (let k = 0; k < unit.length && n < FRAMES_PER_CONNECTION; k++, n++) {
-          chunks.push(k === mutateOne ? mutate(r, unit[k] as Buffer) : (unit[k] as Buffer));
-        }
-      }
-      framesSent += n;
-      // Random write boundaries: whole frames, coalesced, or split mid-frame.
-      const all = Buffer.concat(chunks);
-      let at = 0;
-      while (at < all.length) {
-        const len = r.next() < 0.5 ? all.length - at : 1 + r.int(600);
-        c.send(all.subarray(at, at + len));
-        at += len;
-      }
+      const input = fuzzInput(r, units);
+      framesSent += input.frames;
+      sendInPieces(r, c, input.bytes);
       const out = await finish(c);
       if (out.responsive) responsive += 1;
       for (const code of out.closeCodes) codes.set(code, (codes.get(code) ?? 0) + 1);
@@ -350,10 +358,8 @@ describe("broker fuzz", () => {
       while (!c.closed) {
         const f = c.frames.shift();
         if (f?.method?.name === "connection.close") {
-          codes.set(
-            Number(f.method.args.replyCode),
-            (codes.get(Number(f.method.args.replyCode)) ?? 0) + 1,
-          );
+          const code = f.method.args.replyCode;
+          codes.set(code, (codes.get(code) ?? 0) + 1);
           c.sendMethod(0, "connection.close-ok");
         }
         if (Date.now() > until)

@@ -7,20 +7,23 @@
 import { Duplex } from "node:stream";
 import { expect } from "vitest";
 import {
-  type ArgValue,
+  type ArgsParam,
   type BasicProperties,
   type ContentHeader,
+  type ContentMethodName,
   type DecodedMethod,
   decodeContentHeader,
   decodeMethod,
   encodeBodyFrame,
   encodeHeaderFrame,
-  encodeMethodFrame,
+  encodeMethodFrameByName,
   FRAME_HEADER,
   FRAME_METHOD,
   type Frame,
   FrameReader,
-  methodByName,
+  type MethodInput,
+  type MethodName,
+  type MethodOf,
   PROTOCOL_HEADER,
 } from "../../src/broker/codec/index.js";
 import { Broker, type BrokerOptions } from "../../src/broker/server.js";
@@ -72,9 +75,16 @@ export async function waitFor(cond: () => boolean, what: string, ms = WAIT_MS): 
 
 export interface InFrame extends Frame {
   /** Decoded when the frame is a method frame. */
-  readonly method?: DecodedMethod;
+  readonly method?: DecodedMethod | undefined;
   /** Decoded when the frame is a content header frame. */
-  readonly header?: ContentHeader;
+  readonly header?: ContentHeader | undefined;
+}
+
+/** The reply text of a close frame, to show beside an unexpected method. */
+function closeText(m: DecodedMethod | undefined): string {
+  return m?.name === "connection.close" || m?.name === "channel.close"
+    ? ` (${m.args.replyText})`
+    : "";
 }
 
 export class TestClient {
@@ -143,10 +153,13 @@ export class TestClient {
     this.send(PROTOCOL_HEADER);
   }
 
-  sendMethod(channel: number, name: string, args: Record<string, ArgValue | undefined> = {}): void {
-    const spec = methodByName(name);
-    if (!spec) throw new Error(`unknown method ${name}`);
-    this.send(encodeMethodFrame(channel, spec.classId, spec.methodId, args));
+  /** A method frame; arguments the spec gives a default may be left out. */
+  sendMethod<K extends MethodName>(
+    channel: number,
+    name: K,
+    ...args: ArgsParam<MethodInput<K>>
+  ): void {
+    this.send(encodeMethodFrameByName(channel, name, ...args));
   }
 
   /** basic.publish with its header and one body frame (none for an empty body). */
@@ -156,7 +169,7 @@ export class TestClient {
     routingKey: string,
     body: Buffer | string,
     properties: BasicProperties = {},
-    extra: Record<string, ArgValue> = {},
+    extra: Partial<MethodInput<"basic.publish">> = {},
   ): void {
     const b = Buffer.from(body);
     this.sendMethod(channel, "basic.publish", { exchange, routingKey, ...extra });
@@ -180,32 +193,32 @@ export class TestClient {
   }
 
   /** The next frame, which must be the method `name` (on `channel` when given). */
-  async expect(name: string, channel?: number, ms = WAIT_MS): Promise<DecodedMethod> {
+  async expect<K extends MethodName>(
+    name: K,
+    channel?: number,
+    ms = WAIT_MS,
+  ): Promise<MethodOf<K>> {
     const f = await this.next(ms);
     const got = f.method ? f.method.name : `frame type ${f.type}`;
-    const detail = f.method?.args.replyText ? ` (${String(f.method.args.replyText)})` : "";
-    if (got !== name)
-      throw new Error(`expected ${name}, got ${got}${detail} on channel ${f.channel}`);
-    if (channel !== undefined && f.channel !== channel) {
-      throw new Error(`expected ${name} on channel ${channel}, got it on ${f.channel}`);
-    }
-    return f.method as DecodedMethod;
+    expect(got, `${got}${closeText(f.method)} on channel ${f.channel}`).toBe(name);
+    if (channel !== undefined) expect(f.channel, `the channel of ${name}`).toBe(channel);
+    return f.method as MethodOf<K>;
   }
 
   /** Skip frames until the method `name` arrives; returns it. */
-  async until(name: string, ms = WAIT_MS): Promise<DecodedMethod> {
+  async until<K extends MethodName>(name: K, ms = WAIT_MS): Promise<MethodOf<K>> {
     const until = Date.now() + ms;
     for (;;) {
       const f = await this.next(Math.max(1, until - Date.now()));
-      if (f.method?.name === name) return f.method;
+      if (f.method?.name === name) return f.method as MethodOf<K>;
     }
   }
 
   /** A method plus its content header and body (basic.deliver, get-ok, return). */
-  async expectContent(
-    name: string,
+  async expectContent<K extends ContentMethodName>(
+    name: K,
     ms = WAIT_MS,
-  ): Promise<{ method: DecodedMethod; header: ContentHeader; body: Buffer }> {
+  ): Promise<{ method: MethodOf<K>; header: ContentHeader; body: Buffer }> {
     const method = await this.expect(name, undefined, ms);
     const h = await this.next(ms);
     if (!h.header) throw new Error(`expected a content header after ${name}`);
@@ -226,8 +239,7 @@ export class TestClient {
     ms = WAIT_MS,
   ): Promise<{ replyCode: number; replyText: string }> {
     const m = await this.until("connection.close", ms);
-    const replyCode = Number(m.args.replyCode);
-    const replyText = String(m.args.replyText);
+    const { replyCode, replyText } = m.args;
     expect({ replyCode, replyText }).toMatchObject({ replyCode: code });
     this.sendMethod(0, "connection.close-ok");
     await this.waitClosed(ms);
@@ -241,12 +253,7 @@ export class TestClient {
     ms = WAIT_MS,
   ): Promise<{ replyCode: number; replyText: string; classId: number; methodId: number }> {
     const m = await this.expect("channel.close", channel, ms);
-    const out = {
-      replyCode: Number(m.args.replyCode),
-      replyText: String(m.args.replyText),
-      classId: Number(m.args.classId),
-      methodId: Number(m.args.methodId),
-    };
+    const out = { ...m.args };
     expect(out).toMatchObject({ replyCode: code });
     this.sendMethod(channel, "channel.close-ok");
     return out;
@@ -265,9 +272,8 @@ export class TestClient {
   async quiet(ms = 100): Promise<void> {
     const before = this.frames.length;
     await this.changed(ms);
-    if (this.frames.length !== before) {
-      throw new Error(`unexpected frame: ${this.frames[before]?.method?.name ?? "non-method"}`);
-    }
+    const extra = this.frames[before];
+    expect(extra, `unexpected frame: ${extra?.method?.name ?? "non-method"}`).toBeUndefined();
   }
 
   /**
@@ -283,11 +289,11 @@ export class TestClient {
       channelMax?: number;
       capabilities?: Record<string, boolean>;
     } = {},
-  ): Promise<{ start: DecodedMethod; tune: DecodedMethod }> {
+  ): Promise<{ start: MethodOf<"connection.start">; tune: MethodOf<"connection.tune"> }> {
     const { start, tune } = await this.toTune(opts);
     this.sendMethod(0, "connection.tune-ok", {
-      channelMax: opts.channelMax ?? Number(tune.args.channelMax),
-      frameMax: opts.frameMax ?? Number(tune.args.frameMax),
+      channelMax: opts.channelMax ?? tune.args.channelMax,
+      frameMax: opts.frameMax ?? tune.args.frameMax,
       heartbeat: opts.heartbeat ?? 0,
     });
     this.sendMethod(0, "connection.open", { virtualHost: "/" });
@@ -298,7 +304,7 @@ export class TestClient {
   /** The handshake up to connection.tune, which the caller answers. */
   async toTune(
     opts: Parameters<TestClient["startOk"]>[0] = {},
-  ): Promise<{ start: DecodedMethod; tune: DecodedMethod }> {
+  ): Promise<{ start: MethodOf<"connection.start">; tune: MethodOf<"connection.tune"> }> {
     this.sendHeader();
     const start = await this.expect("connection.start", 0);
     this.startOk(opts);

@@ -129,6 +129,8 @@ describe("method byte vectors, checked against amqplib's encoder", () => {
       nowait: false,
       arguments: {},
     });
+    // A missing required argument is a compile error, and a run-time one for untyped callers.
+    // @ts-expect-error deliveryTag, exchange and routingKey have no default
     expect(() => encodeMethodByName("basic.deliver", { consumerTag: "c" })).toThrow(/deliveryTag/);
     expect(() => encodeMethodByName("basic.qos", { prefetchCount: 70000 })).toThrow(RangeError);
     expect(() => encodeMethodByName("basic.publish", { exchange: "x".repeat(256) })).toThrow(

@@ -8,6 +8,32 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 /** RabbitMQ's machine-readable spec, kept beside the project (../shared/spec). */
 export const specPath = path.resolve(repoRoot, "../shared/spec/amqp-rabbitmq-0.9.1.json");
 
+/** The parts of the spec file the tests read. */
+export interface JsonArg {
+  name: string;
+  type?: string;
+  domain?: string;
+  "default-value"?: unknown;
+}
+export interface JsonMethod {
+  id: number;
+  name: string;
+  synchronous?: boolean;
+  content?: boolean;
+  arguments: JsonArg[];
+}
+export interface JsonClass {
+  id: number;
+  name: string;
+  methods: JsonMethod[];
+  properties?: { name: string; type: string }[];
+}
+export interface JsonSpec {
+  domains: [string, string][];
+  constants: { name: string; value: number; class?: string }[];
+  classes: JsonClass[];
+}
+
 const require = createRequire(import.meta.url);
 // amqplib's package exports hide lib/, so resolve its files by path. Used only as an oracle.
 const amqplibDir = path.dirname(require.resolve("amqplib"));

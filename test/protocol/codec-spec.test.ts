@@ -14,32 +14,7 @@ import {
   methodById,
   methodByName,
 } from "../../src/broker/codec/index.js";
-import { specPath } from "./codec-oracle.js";
-
-interface JsonArg {
-  name: string;
-  type?: string;
-  domain?: string;
-  "default-value"?: unknown;
-}
-interface JsonMethod {
-  id: number;
-  name: string;
-  synchronous?: boolean;
-  content?: boolean;
-  arguments: JsonArg[];
-}
-interface JsonClass {
-  id: number;
-  name: string;
-  methods: JsonMethod[];
-  properties?: { name: string; type: string }[];
-}
-interface JsonSpec {
-  domains: [string, string][];
-  constants: { name: string; value: number }[];
-  classes: JsonClass[];
-}
+import { type JsonSpec, specPath } from "./codec-oracle.js";
 
 const present = existsSync(specPath);
 const why = present ? "" : " (skipped: ../shared/spec/amqp-rabbitmq-0.9.1.json not found)";

@@ -1,10 +1,6 @@
 import { CodecError, frameError } from "./errors.js";
-import {
-  type BasicProperties,
-  type MethodArgs,
-  writeContentHeader,
-  writeMethod,
-} from "./methods.js";
+import { type MethodArgs, methodSpec, writeContentHeader, writeMethod } from "./methods.js";
+import type { ArgsParam, BasicProperties, MethodInput, MethodName } from "./params.js";
 import { Writer } from "./reader.js";
 import {
   FRAME_BODY,
@@ -77,6 +73,18 @@ export function encodeMethodFrame(
   const spec = methodById(classId, methodId);
   if (spec === undefined) throw new RangeError(`unknown method ${classId}/${methodId}`);
   return framed(FRAME_METHOD, channel, (w) => writeMethod(w, spec, args));
+}
+
+/** A method frame by name, its arguments typed by the table (see params.ts). */
+export function encodeMethodFrameByName<K extends MethodName>(
+  channel: number,
+  name: K,
+  ...[args]: ArgsParam<MethodInput<K>>
+): Buffer {
+  const spec = methodSpec(name);
+  // The type of `args` was checked against the table above; the writer walks the table.
+  const values = (args ?? {}) as MethodArgs;
+  return framed(FRAME_METHOD, channel, (w) => writeMethod(w, spec, values));
 }
 
 export function encodeHeaderFrame(

@@ -1,4 +1,11 @@
 import { COMMAND_INVALID, CodecError, syntaxError } from "./errors.js";
+import type {
+  ArgsParam,
+  BasicProperties,
+  DecodedMethod,
+  MethodInput,
+  MethodName,
+} from "./params.js";
 import { narrow, Reader, Writer } from "./reader.js";
 import {
   type AmqpType,
@@ -17,18 +24,14 @@ import { type FieldTable, readTable, writeTable } from "./table.js";
  *   a safe integer, else bigint (either is accepted when encoding); shortstr → string;
  *   longstr → Buffer (a string is accepted when encoding, as UTF-8); table → FieldTable.
  * Consecutive bit arguments share octets, first bit in the lowest position, eight to an octet.
+ * The exact argument type of each method is in params.ts (MethodParams); the functions that
+ * take a method by name are typed with it. Those that take class and method ids take any
+ * argument object and check it against the table at run time.
  */
 
 export type ArgValue = boolean | number | bigint | string | Buffer | Uint8Array | FieldTable;
-export type MethodArgs = Record<string, ArgValue | undefined>;
-
-export interface DecodedMethod {
-  readonly classId: number;
-  readonly methodId: number;
-  readonly name: string;
-  readonly spec: MethodSpec;
-  readonly args: Record<string, ArgValue>;
-}
+/** Arguments of a method chosen at run time (by ids); checked against the table when encoded. */
+export type MethodArgs = Readonly<Record<string, ArgValue | undefined>>;
 
 function lookup(classId: number, methodId: number): MethodSpec {
   const spec = methodById(classId, methodId);
@@ -158,13 +161,26 @@ export function encodeMethod(classId: number, methodId: number, args: MethodArgs
   return Buffer.from(w.result());
 }
 
-export function encodeMethodByName(name: string, args: MethodArgs = {}): Buffer {
+/** The table entry of a method named by the type system. */
+export function methodSpec(name: MethodName): MethodSpec {
   const spec = methodByName(name);
   if (spec === undefined) throw new RangeError(`unknown method ${name}`);
-  return encodeMethod(spec.classId, spec.methodId, args);
+  return spec;
 }
 
-/** Decode a method frame's payload. Trailing bytes after the last argument are an error. */
+/** A method's payload by name; arguments with a spec default may be left out. */
+export function encodeMethodByName<K extends MethodName>(
+  name: K,
+  ...[args]: ArgsParam<MethodInput<K>>
+): Buffer {
+  const spec = methodSpec(name);
+  return encodeMethod(spec.classId, spec.methodId, (args ?? {}) as MethodArgs);
+}
+
+/**
+ * Decode a method frame's payload. Trailing bytes after the last argument are an error.
+ * The result's `args` are built from the same table the types are derived from.
+ */
 export function decodeMethod(payload: Buffer): DecodedMethod {
   const r = new Reader(payload);
   const classId = r.u16("class id");
@@ -190,27 +206,10 @@ export function decodeMethod(payload: Buffer): DecodedMethod {
   if (r.remaining !== 0) {
     throw syntaxError(`${spec.name}: ${r.remaining} unexpected bytes after the arguments`);
   }
-  return { classId, methodId, name: spec.name, spec, args };
+  return { classId, methodId, name: spec.name, spec, args } as DecodedMethod;
 }
 
 // ---------------------------------------------------------------- content headers
-
-export interface BasicProperties {
-  contentType?: string;
-  contentEncoding?: string;
-  headers?: FieldTable;
-  deliveryMode?: number;
-  priority?: number;
-  correlationId?: string;
-  replyTo?: string;
-  expiration?: string;
-  messageId?: string;
-  timestamp?: number | bigint;
-  type?: string;
-  userId?: string;
-  appId?: string;
-  clusterId?: string;
-}
 
 export interface ContentHeader {
   classId: number;
@@ -221,22 +220,22 @@ export interface ContentHeader {
   properties: BasicProperties;
 }
 
-export function writeContentHeader(
-  w: Writer,
-  header: {
-    classId?: number;
-    weight?: number;
-    bodySize: number | bigint;
-    properties?: BasicProperties;
-  },
-): void {
+/** What encoding a content header takes; class (basic) and weight (0) have defaults. */
+export interface ContentHeaderInput {
+  classId?: number | undefined;
+  weight?: number | undefined;
+  bodySize: number | bigint;
+  properties?: BasicProperties | undefined;
+}
+
+export function writeContentHeader(w: Writer, header: ContentHeaderInput): void {
   const classId = header.classId ?? BASIC_CLASS_ID;
   if (classId !== BASIC_CLASS_ID)
     throw new RangeError(`no content properties for class ${classId}`);
   w.u16(classId);
   w.u16(uint(header.weight ?? 0, 0xffff, "weight"));
   w.u64(uint64(header.bodySize, "body size"));
-  const props = (header.properties ?? {}) as Record<string, unknown>;
+  const props: Readonly<Record<string, unknown>> = header.properties ?? {};
   const flagsAt = w.offset;
   w.u16(0);
   let flags = 0;
@@ -249,12 +248,7 @@ export function writeContentHeader(
   w.buf.writeUInt16BE(flags, flagsAt);
 }
 
-export function encodeContentHeader(header: {
-  classId?: number;
-  weight?: number;
-  bodySize: number | bigint;
-  properties?: BasicProperties;
-}): Buffer {
+export function encodeContentHeader(header: ContentHeaderInput): Buffer {
   const w = new Writer(64);
   writeContentHeader(w, header);
   return Buffer.from(w.result());

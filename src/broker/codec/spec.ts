@@ -4,7 +4,8 @@
  * which checks every entry here against that file). One row per method: class id, method id,
  * whether it carries content, whether it is synchronous, and its ordered arguments as
  * [spec name, domain, default?]. The domain resolves to a wire type through DOMAINS.
- * The codec in methods.ts is driven by this table alone.
+ * The codec in methods.ts is driven by this table alone, and the argument types of every
+ * method (params.ts) are derived from its literal type, so the two cannot disagree.
  */
 
 export type AmqpType =
@@ -19,7 +20,7 @@ export type AmqpType =
   | "table";
 
 /** Domain → wire type, exactly as the spec lists them. */
-export const DOMAINS: Readonly<Record<string, AmqpType>> = {
+export const DOMAINS = {
   bit: "bit",
   "channel-id": "longstr",
   "class-id": "short",
@@ -51,9 +52,12 @@ export const DOMAINS: Readonly<Record<string, AmqpType>> = {
   shortstr: "shortstr",
   table: "table",
   timestamp: "timestamp",
-};
+} as const satisfies Readonly<Record<string, AmqpType>>;
 
-type RawArg = readonly [name: string, domain: string, defaultValue?: unknown];
+/** A domain name the table may use (or a type name, which is also a domain). */
+export type Domain = keyof typeof DOMAINS;
+
+type RawArg = readonly [name: string, domain: Domain, defaultValue?: unknown];
 type RawMethod = readonly [
   id: number,
   name: string,
@@ -64,7 +68,7 @@ type RawClass = readonly [id: number, name: string, methods: readonly RawMethod[
 
 // Arguments given by "type" in the spec use the type name as their domain (each type is
 // also a domain of the same name), so one column serves both.
-const RAW: readonly RawClass[] = [
+const RAW = [
   [
     10,
     "connection",
@@ -490,10 +494,16 @@ const RAW: readonly RawClass[] = [
       [11, "select-ok", {}, []],
     ],
   ],
-];
+] as const satisfies readonly RawClass[];
+
+/**
+ * The table's literal type: codec/params.ts derives the argument types of every method
+ * (MethodParams) from it, so the types and the codec cannot disagree.
+ */
+export type SpecTable = typeof RAW;
 
 /** basic content-header properties, in flag order (first = bit 15). */
-const RAW_BASIC_PROPERTIES: readonly (readonly [name: string, type: AmqpType])[] = [
+const RAW_BASIC_PROPERTIES = [
   ["content-type", "shortstr"],
   ["content-encoding", "shortstr"],
   ["headers", "table"],
@@ -508,7 +518,11 @@ const RAW_BASIC_PROPERTIES: readonly (readonly [name: string, type: AmqpType])[]
   ["user-id", "shortstr"],
   ["app-id", "shortstr"],
   ["cluster-id", "shortstr"],
-];
+] as const satisfies readonly (readonly [name: string, type: AmqpType])[];
+
+/** The basic properties' literal type, from which params.ts derives BasicProperties. */
+export type BasicPropertyTable = typeof RAW_BASIC_PROPERTIES;
+
 export interface ArgSpec {
   /** The spec's name, e.g. "routing-key". */
   readonly name: string;
@@ -548,17 +562,19 @@ export interface ClassSpec {
   readonly methods: readonly MethodSpec[];
 }
 
-export function camelCase(name: string): string {
-  return name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+/** A spec name as an args key: "routing-key" → "routingKey". */
+export function camelCase<S extends string>(name: S): CamelCase<S> {
+  return name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase()) as CamelCase<S>;
 }
 
-function resolve(domain: string): AmqpType {
-  const t = DOMAINS[domain];
-  if (t === undefined) throw new Error(`spec table: unknown domain ${domain}`);
-  return t;
-}
+/** camelCase at the type level, for the types derived from the table. */
+export type CamelCase<S extends string> = S extends `${infer Head}-${infer Tail}`
+  ? `${Head}${Capitalize<CamelCase<Tail>>}`
+  : S;
 
-export const CLASSES: readonly ClassSpec[] = RAW.map(([classId, className, methods]) => ({
+const TABLE: readonly RawClass[] = RAW;
+
+export const CLASSES: readonly ClassSpec[] = TABLE.map(([classId, className, methods]) => ({
   id: classId,
   name: className,
   methods: methods.map(
@@ -575,7 +591,7 @@ export const CLASSES: readonly ClassSpec[] = RAW.map(([classId, className, metho
         name,
         key: camelCase(name),
         domain,
-        type: resolve(domain),
+        type: DOMAINS[domain],
         hasDefault: rest.length > 0,
         defaultValue: rest[0],
       })),
@@ -601,6 +617,19 @@ export const BASIC_CLASS_ID = 60;
 export const BASIC_PROPERTIES: readonly PropertySpec[] = RAW_BASIC_PROPERTIES.map(
   ([name, type], i) => ({ name, key: camelCase(name), type, flag: 1 << (15 - i) }),
 );
+
+/** The names of a property table's rows in camelCase, as a tuple in the same order. */
+type CamelNames<T extends readonly (readonly [name: string, type: AmqpType])[]> = {
+  readonly [I in keyof T]: CamelCase<T[I][0]>;
+};
+/** The 14 basic property names as args keys ("contentType", …), in wire (flag) order. */
+export type BasicPropertyNames = CamelNames<BasicPropertyTable>;
+export type BasicPropertyName = BasicPropertyNames[number];
+
+/** The 14 basic property names, camelCase as the codec uses them, in wire (flag) order. */
+export const BASIC_PROPERTY_NAMES = Object.freeze(
+  RAW_BASIC_PROPERTIES.map(([name]) => camelCase(name)),
+) as BasicPropertyNames;
 
 export const FRAME_METHOD = 1;
 export const FRAME_HEADER = 2;

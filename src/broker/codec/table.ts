@@ -69,6 +69,19 @@ export interface FieldTable {
 
 const MAX_DEPTH = 64;
 
+/**
+ * The value of `key` in a field table: the table's own, never one inherited from
+ * Object.prototype. Undefined when `t` is not a plain table (an array, bytes, a number…).
+ */
+export function tableField(t: FieldValue | undefined, key: string): FieldValue | undefined {
+  if (t === null || typeof t !== "object" || Array.isArray(t) || t instanceof Uint8Array) {
+    return undefined;
+  }
+  if (t instanceof Decimal || t instanceof Timestamp || t instanceof Typed) return undefined;
+  const table = t as FieldTable;
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 // ---------------------------------------------------------------- decode
 
 /** Decode a table body (the bytes after its uint32 length). */

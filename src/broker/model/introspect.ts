@@ -3,35 +3,25 @@
  * `amq.eventlab.route` with a JSON body {exchange, routingKey, headers} and a reply-to
  * queue gets back the explanation of where such a message would go now (the same
  * explanation `eventlab route` prints offline). Nothing is routed. RabbitMQ has no such
- * exchange, so asking it gives a 404 that the CLI turns into a hint.
+ * exchange, so asking it gives a 404 that the CLI turns into a hint. The contract (exchange
+ * name, question and answer shapes) is in ../route-contract.ts.
  */
-import { explainRoute, type RouteExplanation, type RoutingTable } from "../routing/index.js";
+import type { RouteAnswer, RouteQuestion } from "../route-contract.js";
+import { explainRoute, type RoutingTable } from "../routing/index.js";
 import { type Message, makeMessage } from "./message.js";
 
-export const ROUTE_EXCHANGE = "amq.eventlab.route";
-
-interface Question {
-  exchange: string;
-  routingKey: string;
-  headers: Record<string, unknown>;
-}
-
-function question(body: Buffer): Question | string {
+function question(body: Buffer): RouteQuestion | string {
   let q: unknown;
   try {
     q = JSON.parse(body.toString("utf8"));
   } catch {
     return "the body is not JSON";
   }
-  const o = q as Partial<Question> | null;
+  const o = q as Partial<RouteQuestion> | null;
   if (!o || typeof o.exchange !== "string") return "expected {exchange, routingKey, headers}";
   const headers = o.headers && typeof o.headers === "object" ? o.headers : {};
   return { exchange: o.exchange, routingKey: String(o.routingKey ?? ""), headers };
 }
-
-export type RouteAnswer =
-  | { ok: true; explanation: RouteExplanation; exists: boolean }
-  | { ok: false; error: string };
 
 /** The reply to a routing question, addressed to its reply-to queue; undefined without one. */
 export function answerRoute(table: RoutingTable, m: Message): Message | undefined {

@@ -10,6 +10,7 @@ import {
   type FieldValue,
   Timestamp,
   Typed,
+  tableField,
 } from "../codec/index.js";
 
 export interface Message {
@@ -56,7 +57,7 @@ export function withHeader(m: Message, name: string, value: FieldValue): Message
 
 /** The routing keys a message was published with: its key plus any CC header. */
 export function routingKeys(m: Message): string[] {
-  const cc = m.properties.headers?.CC;
+  const cc = tableField(m.properties.headers, "CC");
   const extra = Array.isArray(cc) ? cc.filter((k): k is string => typeof k === "string") : [];
   return [m.routingKey, ...extra];
 }
@@ -98,15 +99,18 @@ export function deadLettered(
   routingKey: string,
   nowMs: number,
 ): Message {
-  const headers: FieldTable = { ...(m.properties.headers ?? {}) };
+  // BCC never travels on (RabbitMQ removes it whenever it routes a message).
+  const { BCC: _bcc, ...headers }: FieldTable = m.properties.headers ?? {};
   const deaths = Array.isArray(headers["x-death"])
     ? (headers["x-death"] as FieldValue[]).filter(isTable)
     : [];
-  const match = deaths.findIndex((d) => text(d.queue) === queue && text(d.reason) === reason);
+  const match = deaths.findIndex(
+    (d) => text(tableField(d, "queue")) === queue && text(tableField(d, "reason")) === reason,
+  );
   let entry: FieldTable;
   if (match >= 0) {
     const old = deaths[match] as FieldTable;
-    const raw = old.count;
+    const raw = tableField(old, "count");
     const count = raw instanceof Typed ? Number(raw.value) : typeof raw === "number" ? raw : 0;
     entry = sortTable({ ...old, count: new Typed("l", count + 1) });
     deaths.splice(match, 1);
@@ -129,7 +133,6 @@ export function deadLettered(
     headers["x-first-death-queue"] = queue;
     headers["x-first-death-exchange"] = m.exchange;
   }
-  delete headers.BCC;
   const { expiration: _dropped, ...rest } = m.properties;
   return withProperties(m, { ...rest, headers }, exchange, routingKey);
 }
@@ -143,8 +146,8 @@ export function isDeathCycle(m: Message, queue: string): boolean {
   if (!Array.isArray(deaths)) return false;
   for (const d of deaths as FieldValue[]) {
     if (!isTable(d)) return false;
-    if (text(d.reason) === "rejected") return false;
-    if (text(d.queue) === queue) return true;
+    if (text(tableField(d, "reason")) === "rejected") return false;
+    if (text(tableField(d, "queue")) === queue) return true;
   }
   return false;
 }

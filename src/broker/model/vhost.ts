@@ -6,29 +6,29 @@
 import { randomBytes } from "node:crypto";
 import type { FieldTable } from "../codec/index.js";
 import { AmqpError, amqpError, notFound, resource } from "../errors.js";
+import { ROUTE_EXCHANGE } from "../route-contract.js";
 import {
-  type ExchangeKind,
+  type ExchangeType,
   InvalidMatchError,
+  isExchangeType,
   type RouteResult,
   RoutingTable,
 } from "../routing/index.js";
 import { assertArgsEquivalent, assertSame, queueSettings } from "./arguments.js";
-import { answerRoute, ROUTE_EXCHANGE } from "./introspect.js";
+import { answerRoute } from "./introspect.js";
 import { type DeathReason, deadLettered, isDeathCycle, type Message } from "./message.js";
 import { type EnqueueResult, Queue, type QueuedMessage } from "./queue.js";
 
 export interface Exchange {
   readonly name: string;
-  readonly type: ExchangeKind;
+  readonly type: ExchangeType;
   readonly durable: boolean;
   readonly autoDelete: boolean;
   readonly internal: boolean;
   readonly args: FieldTable;
 }
 
-const KINDS: readonly string[] = ["direct", "fanout", "topic", "headers"];
-
-const PREDECLARED: ReadonlyArray<[string, ExchangeKind, boolean]> = [
+const PREDECLARED: ReadonlyArray<[string, ExchangeType, boolean]> = [
   ["", "direct", false],
   ["amq.direct", "direct", false],
   ["amq.fanout", "fanout", false],
@@ -122,8 +122,9 @@ export class VHost {
       return;
     }
     checkReserved("exchange", d.name);
-    if (!KINDS.includes(d.type)) {
-      throw amqpError("COMMAND_INVALID", `unknown exchange type '${d.type}'`);
+    const type = d.type;
+    if (!isExchangeType(type)) {
+      throw amqpError("COMMAND_INVALID", `unknown exchange type '${type}'`);
     }
     const existing = this.exchanges.get(d.name);
     if (existing) {
@@ -136,7 +137,7 @@ export class VHost {
     }
     this.addExchange({
       name: d.name,
-      type: d.type as ExchangeKind,
+      type,
       durable: d.durable,
       autoDelete: d.autoDelete,
       internal: d.internal,

@@ -7,43 +7,35 @@
  */
 import type { Duplex } from "node:stream";
 import {
-  type ArgValue,
+  type ArgsParam,
   CodecError,
+  type ContentMethodName,
   type DecodedMethod,
   decodeMethod,
-  decodeTableBody,
-  encodeFrame,
-  encodeMethodFrame,
-  type FieldTable,
-  FRAME_BODY,
-  FRAME_HEADER,
   FRAME_HEARTBEAT,
   FRAME_METHOD,
-  FRAME_MIN_SIZE,
-  FRAME_OVERHEAD,
   type Frame,
   FrameReader,
-  HEARTBEAT_FRAME,
-  methodByName,
+  type MethodName,
+  type MethodParams,
   PROTOCOL_HEADER,
 } from "../codec/index.js";
 import { AmqpError, amqpError } from "../errors.js";
 import type { Message } from "../model/message.js";
 import type { Queue } from "../model/queue.js";
 import type { VHost } from "../model/vhost.js";
-import { Channel, type ChannelHost } from "./channel.js";
+import type { Channel, ChannelHost } from "./channel.js";
+import { type Blame, Channels, NO_METHOD } from "./channels.js";
+import {
+  clientFeatures,
+  credentials,
+  negotiate,
+  type ProtocolSettings,
+  startArgs,
+} from "./handshake.js";
+import { Outbox } from "./outbox.js";
 
-export interface ProtocolSettings {
-  /** Largest frame offered in connection.tune, header and frame-end included. */
-  frameMax: number;
-  channelMax: number;
-  /** Heartbeat offered in connection.tune, seconds; 0 offers none. */
-  heartbeat: number;
-  maxMessageSize: number;
-  /** Time allowed from accept to connection.open-ok, ms. */
-  handshakeTimeout: number;
-  productVersion: string;
-}
+export type { ProtocolSettings } from "./handshake.js";
 
 /** What the broker counted since it started, whatever became of the connections and queues. */
 export interface Totals {
@@ -59,7 +51,10 @@ export interface ConnectionHost {
   readonly settings: ProtocolSettings;
   /** Counted into as messages pass; never reset. */
   readonly totals: Totals;
-  /** The user name, or an error text for a refused login. */
+  /**
+   * Whether these credentials may log in: a known user with this password; the built-in
+   * guest only over a loopback connection (`loopback`), as in RabbitMQ.
+   */
   authenticate(username: string, password: string, loopback: boolean): boolean;
   /** Why a new connection may not open (connection limit), or undefined. */
   refuseOpen(): string | undefined;
@@ -69,22 +64,6 @@ export interface ConnectionHost {
 
 type State = "header" | "start" | "tune" | "open-wait" | "open" | "closing" | "closed";
 
-const CAPABILITIES: FieldTable = {
-  publisher_confirms: true,
-  exchange_exchange_bindings: true,
-  "basic.nack": true,
-  consumer_cancel_notify: true,
-  "connection.blocked": true,
-  consumer_priorities: false,
-  authentication_failure_close: true,
-  per_consumer_qos: true,
-  direct_reply_to: false,
-};
-
-function text(v: unknown): string {
-  return typeof v === "string" ? v : Buffer.isBuffer(v) ? v.toString("utf8") : "";
-}
-
 export class AmqpConnection implements ChannelHost {
   readonly vhost: VHost;
   readonly maxMessageSize: number;
@@ -93,20 +72,13 @@ export class AmqpConnection implements ChannelHost {
   private blockedNotify = false;
   private state: State = "header";
   private readonly reader: FrameReader;
-  private readonly channels = new Map<number, Channel>();
-  /** Channels we closed, waiting for channel.close-ok; their frames are ignored. */
-  private readonly closingChannels = new Set<number>();
-  private channelMax: number;
-  private frameMax: number;
+  private readonly channels: Channels;
   private heartbeat = 0;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private deadline: NodeJS.Timeout | undefined;
   private lastReceived = Date.now();
-  private lastSent = Date.now();
-  private out: Buffer[] = [];
-  private outBytes = 0;
+  private readonly outbox: Outbox;
   private tickScheduled = false;
-  private backpressure = false;
   private readonly dirty = new Set<Queue>();
   private hasPublished = false;
   private paused = false;
@@ -119,12 +91,16 @@ export class AmqpConnection implements ChannelHost {
   ) {
     this.vhost = host.vhost;
     this.maxMessageSize = host.settings.maxMessageSize;
-    this.channelMax = host.settings.channelMax;
-    this.frameMax = host.settings.frameMax;
-    this.reader = new FrameReader({ frameMax: this.frameMax, protocolHeader: true });
+    this.channels = new Channels(
+      this,
+      (err, ch, blame) => this.fail(err, ch, blame),
+      host.settings.channelMax,
+    );
+    this.outbox = new Outbox(transport, host.settings.frameMax, () => this.schedule());
+    this.reader = new FrameReader({ frameMax: host.settings.frameMax, protocolHeader: true });
     transport.on("data", (chunk: Buffer) => this.onData(chunk));
     transport.on("drain", () => {
-      this.backpressure = false;
+      this.outbox.backpressure = false;
       this.redrainAll();
     });
     transport.on("error", () => this.teardown());
@@ -135,7 +111,7 @@ export class AmqpConnection implements ChannelHost {
   }
 
   get writable(): boolean {
-    return !this.backpressure && this.state === "open";
+    return !this.outbox.backpressure && this.state === "open";
   }
 
   private isClosed(): boolean {
@@ -179,15 +155,7 @@ export class AmqpConnection implements ChannelHost {
       return;
     }
     if (this.state === "closing") {
-      if (f.channel === 0 && f.type === FRAME_METHOD) {
-        const m = decodeMethod(f.payload);
-        if (m.name === "connection.close-ok" || m.name === "connection.close") {
-          if (m.name === "connection.close") this.sendMethod(0, "connection.close-ok");
-          this.flush();
-          this.transport.end();
-          this.teardown();
-        }
-      }
+      this.whileClosing(f);
       return;
     }
     if (f.channel === 0) {
@@ -203,206 +171,106 @@ export class AmqpConnection implements ChannelHost {
     if (this.state !== "open") {
       throw amqpError("CHANNEL_ERROR", `frame on channel ${f.channel} before connection.open`);
     }
-    if (this.closingChannels.has(f.channel)) {
-      if (f.type === FRAME_METHOD) {
-        const m = decodeMethod(f.payload);
-        if (m.name === "channel.close-ok") this.closingChannels.delete(f.channel);
-        else if (m.name === "channel.close") {
-          this.closingChannels.delete(f.channel);
-          this.sendMethod(f.channel, "channel.close-ok");
-        }
-      }
-      return;
-    }
-    const ch = this.channels.get(f.channel);
-    if (f.type === FRAME_METHOD) {
-      const m = decodeMethod(f.payload);
-      if (ch?.expectingContent) {
-        throw amqpError(
-          "UNEXPECTED_FRAME",
-          "expected content header for class 60, got non content header frame instead",
-        );
-      }
-      this.channelMethod(f.channel, ch, m);
-      return;
-    }
-    if (!ch?.expectingContent) {
-      throw amqpError("UNEXPECTED_FRAME", "expected method frame, got non method frame instead");
-    }
-    const publish = { classId: 60, methodId: 40 };
-    try {
-      if (f.type === FRAME_HEADER) {
-        if (!ch.expectingHeader) {
-          throw amqpError("UNEXPECTED_FRAME", "expected content body, got content header instead");
-        }
-        ch.contentHeader(f.payload);
-      } else if (f.type === FRAME_BODY) {
-        if (ch.expectingHeader) {
-          throw amqpError(
-            "UNEXPECTED_FRAME",
-            "expected content header for class 60, got body instead",
-          );
-        }
-        if (!ch.contentBody(f.payload)) {
-          throw amqpError("UNEXPECTED_FRAME", "content body larger than the size in its header");
-        }
-      }
-    } catch (err) {
-      this.fail(err, ch, publish);
-    }
+    this.channels.frame(f);
   }
 
-  private channelMethod(n: number, ch: Channel | undefined, m: DecodedMethod): void {
-    if (!ch) {
-      if (m.name !== "channel.open") {
-        throw amqpError("CHANNEL_ERROR", `expected 'channel.open' on channel ${n}`);
-      }
-      if (n > this.channelMax) {
-        throw amqpError(
-          "NOT_ALLOWED",
-          `channel ${n} is above the negotiated channel_max ${this.channelMax}`,
-        );
-      }
-      this.channels.set(n, new Channel(n, this));
-      this.sendMethod(n, "channel.open-ok", { channelId: Buffer.alloc(0) });
-      return;
-    }
-    if (m.name === "channel.open") {
-      throw amqpError("CHANNEL_ERROR", "second 'channel.open' seen");
-    }
-    if (m.name === "channel.close") {
-      ch.close();
-      this.channels.delete(n);
-      this.sendMethod(n, "channel.close-ok");
-      return;
-    }
-    if (m.name === "channel.close-ok") return;
-    try {
-      ch.handle(m);
-    } catch (err) {
-      this.fail(err, ch, m);
-    }
+  /** We sent connection.close: only the client's close-ok (or its own close) counts now. */
+  private whileClosing(f: Frame): void {
+    if (f.channel !== 0 || f.type !== FRAME_METHOD) return;
+    const m = decodeMethod(f.payload);
+    if (m.name !== "connection.close-ok" && m.name !== "connection.close") return;
+    if (m.name === "connection.close") this.sendMethod(0, "connection.close-ok");
+    this.end();
   }
 
   // ------------------------------------------------------------ handshake
 
   private sendStart(): void {
     this.state = "start";
-    this.sendMethod(0, "connection.start", {
-      versionMajor: 0,
-      versionMinor: 9,
-      serverProperties: {
-        product: "eventlab embedded broker",
-        version: this.host.settings.productVersion,
-        platform: `Node.js ${process.version}`,
-        copyright: "eventlab contributors",
-        information: "An in-memory AMQP 0-9-1 broker for learning, demos and tests",
-        capabilities: CAPABILITIES,
-      },
-      mechanisms: Buffer.from("PLAIN AMQPLAIN"),
-      locales: Buffer.from("en_US"),
+    this.sendMethod(0, "connection.start", startArgs(this.host.settings));
+  }
+
+  /** A method on channel 0: the handshake step the state expects, or one of an open connection. */
+  private connectionMethod(m: DecodedMethod): void {
+    const unexpected = (expected: string) =>
+      amqpError("COMMAND_INVALID", `expected ${expected}, got ${m.name}`);
+    switch (this.state) {
+      case "start":
+        if (m.name !== "connection.start-ok") throw unexpected("connection.start-ok");
+        this.startOk(m.args);
+        return;
+      case "tune":
+        if (m.name !== "connection.tune-ok") throw unexpected("connection.tune-ok");
+        this.tuneOk(m.args);
+        return;
+      case "open-wait":
+        if (m.name !== "connection.open") throw unexpected("connection.open");
+        this.openOk(m.args);
+        return;
+      case "open":
+        this.whileOpen(m);
+        return;
+      default:
+        throw amqpError("COMMAND_INVALID", `unexpected method ${m.name}`);
+    }
+  }
+
+  private startOk(a: MethodParams["connection.start-ok"]): void {
+    const features = clientFeatures(a.clientProperties);
+    this.consumerCancelNotify = features.consumerCancelNotify;
+    this.blockedNotify = features.blockedNotify;
+    const { user, password } = credentials(a.mechanism, a.response);
+    if (!this.host.authenticate(user, password, this.loopback)) {
+      throw amqpError(
+        "ACCESS_REFUSED",
+        `Login was refused using authentication mechanism ${a.mechanism}. For details see the broker logfile.`,
+      );
+    }
+    this.user = user;
+    this.state = "tune";
+    const s = this.host.settings;
+    this.sendMethod(0, "connection.tune", {
+      channelMax: s.channelMax,
+      frameMax: s.frameMax,
+      heartbeat: s.heartbeat,
     });
   }
 
-  private connectionMethod(m: DecodedMethod): void {
-    const a = m.args;
-    const expect = (state: State, name: string) => {
-      if (this.state !== state || m.name !== name) {
-        throw amqpError("COMMAND_INVALID", `expected ${name}, got ${m.name}`);
-      }
-    };
-    switch (this.state) {
-      case "start": {
-        expect("start", "connection.start-ok");
-        const caps = (a.clientProperties as FieldTable | undefined)?.capabilities as
-          | FieldTable
-          | undefined;
-        this.consumerCancelNotify = caps?.consumer_cancel_notify === true;
-        this.blockedNotify = caps?.["connection.blocked"] === true;
-        const mechanism = text(a.mechanism);
-        const response = Buffer.isBuffer(a.response) ? a.response : Buffer.alloc(0);
-        let user: string;
-        let password: string;
-        if (mechanism === "PLAIN") {
-          const parts = response.toString("utf8").split("\u0000");
-          user = parts[1] ?? "";
-          password = parts[2] ?? "";
-        } else if (mechanism === "AMQPLAIN") {
-          const t = decodeTableBody(response);
-          user = text(t.LOGIN);
-          password = text(t.PASSWORD);
-        } else {
-          throw amqpError("COMMAND_INVALID", `unknown authentication mechanism '${mechanism}'`);
-        }
-        if (!this.host.authenticate(user, password, this.loopback)) {
-          throw amqpError(
-            "ACCESS_REFUSED",
-            `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`,
-          );
-        }
-        this.user = user;
-        this.state = "tune";
-        const s = this.host.settings;
-        this.sendMethod(0, "connection.tune", {
-          channelMax: s.channelMax,
-          frameMax: s.frameMax,
-          heartbeat: s.heartbeat,
-        });
+  private tuneOk(a: MethodParams["connection.tune-ok"]): void {
+    const tuned = negotiate(a, this.host.settings);
+    this.channels.channelMax = tuned.channelMax;
+    this.outbox.frameMax = tuned.frameMax;
+    this.reader.frameMax = tuned.frameMax;
+    this.heartbeat = tuned.heartbeat;
+    this.state = "open-wait";
+    this.startHeartbeat();
+  }
+
+  private openOk(a: MethodParams["connection.open"]): void {
+    const vhost = a.virtualHost;
+    if (vhost !== "/") throw amqpError("NOT_ALLOWED", `vhost ${vhost} not found`);
+    const refused = this.host.refuseOpen();
+    if (refused) throw amqpError("NOT_ALLOWED", refused);
+    this.state = "open";
+    if (this.deadline) clearTimeout(this.deadline);
+    this.deadline = undefined;
+    this.sendMethod(0, "connection.open-ok", { knownHosts: "" });
+  }
+
+  private whileOpen(m: DecodedMethod): void {
+    switch (m.name) {
+      case "connection.close":
+        this.sendMethod(0, "connection.close-ok");
+        this.end();
         return;
-      }
-      case "tune": {
-        expect("tune", "connection.tune-ok");
-        const s = this.host.settings;
-        const channelMax = Number(a.channelMax);
-        const frameMax = Number(a.frameMax);
-        if (channelMax > s.channelMax) {
-          throw amqpError(
-            "NOT_ALLOWED",
-            `negotiated channel_max = ${channelMax} is higher than the maximum allowed value (${s.channelMax})`,
-          );
-        }
-        if (frameMax !== 0 && (frameMax < FRAME_MIN_SIZE || frameMax > s.frameMax)) {
-          throw amqpError(
-            "NOT_ALLOWED",
-            `frame_max=${frameMax} < ${FRAME_MIN_SIZE} min size or > ${s.frameMax} max size`,
-          );
-        }
-        this.channelMax = channelMax === 0 ? s.channelMax : channelMax;
-        this.frameMax = frameMax === 0 ? s.frameMax : frameMax;
-        this.reader.frameMax = this.frameMax;
-        this.heartbeat = Number(a.heartbeat);
-        this.state = "open-wait";
-        this.startHeartbeat();
+      case "connection.update-secret":
+        this.sendMethod(0, "connection.update-secret-ok");
         return;
-      }
-      case "open-wait": {
-        expect("open-wait", "connection.open");
-        const vhost = text(a.virtualHost);
-        if (vhost !== "/") throw amqpError("NOT_ALLOWED", `vhost ${vhost} not found`);
-        const refused = this.host.refuseOpen();
-        if (refused) throw amqpError("NOT_ALLOWED", refused);
-        this.state = "open";
-        if (this.deadline) clearTimeout(this.deadline);
-        this.deadline = undefined;
-        this.sendMethod(0, "connection.open-ok", { knownHosts: "" });
+      case "connection.blocked":
+      case "connection.unblocked":
         return;
-      }
-      case "open":
-        if (m.name === "connection.close") {
-          this.sendMethod(0, "connection.close-ok");
-          this.flush();
-          this.transport.end();
-          this.teardown();
-          return;
-        }
-        if (m.name === "connection.update-secret") {
-          this.sendMethod(0, "connection.update-secret-ok");
-          return;
-        }
-        if (m.name === "connection.blocked" || m.name === "connection.unblocked") return;
-        throw amqpError("COMMAND_INVALID", `unexpected method ${m.name} on channel 0`);
       default:
-        throw amqpError("COMMAND_INVALID", `unexpected method ${m.name}`);
+        throw amqpError("COMMAND_INVALID", `unexpected method ${m.name} on channel 0`);
     }
   }
 
@@ -416,7 +284,7 @@ export class AmqpConnection implements ChannelHost {
         this.destroy();
         return;
       }
-      if (now - this.lastSent >= period) this.write(HEARTBEAT_FRAME);
+      if (now - this.outbox.lastSent >= period) this.outbox.heartbeat();
     }, period);
     this.heartbeatTimer.unref();
   }
@@ -424,20 +292,14 @@ export class AmqpConnection implements ChannelHost {
   // ------------------------------------------------------------ errors
 
   /** Turn an error into channel.close (soft) or connection.close (hard). */
-  private fail(
-    err: unknown,
-    ch: Channel | undefined,
-    cause?: { classId: number; methodId: number },
-  ): void {
+  private fail(err: unknown, ch: Channel | undefined, cause: Blame = NO_METHOD): void {
     let e: AmqpError;
     if (err instanceof AmqpError) e = err;
     else if (err instanceof CodecError) e = new AmqpError(err.replyCode, err.message);
     else e = amqpError("INTERNAL_ERROR", err instanceof Error ? err.message : String(err));
-    const ids = { classId: cause?.classId ?? 0, methodId: cause?.methodId ?? 0 };
+    const ids = { classId: cause.classId, methodId: cause.methodId };
     if (!e.hard && ch && this.state === "open") {
-      ch.close();
-      this.channels.delete(ch.number);
-      this.closingChannels.add(ch.number);
+      this.channels.closedByBroker(ch);
       this.sendMethod(ch.number, "channel.close", {
         replyCode: e.replyCode,
         replyText: e.replyText,
@@ -448,20 +310,20 @@ export class AmqpConnection implements ChannelHost {
     this.closeWith(e, ids);
   }
 
-  private closeWith(e: AmqpError, ids: { classId: number; methodId: number }): void {
+  private closeWith(e: AmqpError, ids: Blame): void {
     if (this.state === "closing" || this.state === "closed") return;
     if (this.state === "header") {
       this.destroy();
       return;
     }
-    this.closeChannels();
+    this.channels.closeAll();
     this.state = "closing";
     this.sendMethod(0, "connection.close", {
       replyCode: e.replyCode,
       replyText: e.replyText,
       ...ids,
     });
-    this.flush();
+    this.outbox.flush();
     // Wait briefly for close-ok, then drop the socket anyway.
     const t = setTimeout(() => this.destroy(), 1000);
     t.unref();
@@ -469,14 +331,15 @@ export class AmqpConnection implements ChannelHost {
 
   /** Close from the broker side: connection.close 320, with RabbitMQ's text for a shutdown. */
   forceClose(reason = "broker forced connection closure with reason 'shutdown'"): void {
-    if (this.state === "open")
-      this.closeWith(amqpError("CONNECTION_FORCED", reason), { classId: 0, methodId: 0 });
+    if (this.state === "open") this.closeWith(amqpError("CONNECTION_FORCED", reason), NO_METHOD);
     else this.destroy();
   }
 
-  private closeChannels(): void {
-    for (const ch of this.channels.values()) ch.close();
-    this.channels.clear();
+  /** The close handshake is done: write what is queued, end the stream, forget everything. */
+  private end(): void {
+    this.outbox.flush();
+    this.transport.end();
+    this.teardown();
   }
 
   destroy(): void {
@@ -487,9 +350,10 @@ export class AmqpConnection implements ChannelHost {
   private teardown(): void {
     if (this.state === "closed") return;
     this.state = "closed";
+    this.outbox.closed = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.deadline) clearTimeout(this.deadline);
-    this.closeChannels();
+    this.channels.closeAll();
     this.vhost.connectionClosed(this.id);
     this.drainDirty();
     this.host.connectionClosed(this);
@@ -497,32 +361,21 @@ export class AmqpConnection implements ChannelHost {
 
   // ------------------------------------------------------------ output
 
-  sendMethod(channel: number, name: string, args: Record<string, ArgValue | undefined> = {}): void {
-    const spec = methodByName(name);
-    if (!spec) throw new Error(`unknown method ${name}`);
-    this.push(encodeMethodFrame(channel, spec.classId, spec.methodId, args));
+  sendMethod<K extends MethodName>(
+    channel: number,
+    name: K,
+    ...args: ArgsParam<MethodParams[K]>
+  ): void {
+    this.outbox.method(channel, name, ...args);
   }
 
-  sendContent(
+  sendContent<K extends ContentMethodName>(
     channel: number,
-    name: string,
-    args: Record<string, ArgValue | undefined>,
+    name: K,
+    args: MethodParams[K],
     message: Message,
   ): void {
-    this.sendMethod(channel, name, args);
-    this.push(encodeFrame(FRAME_HEADER, channel, message.header));
-    const body = message.body;
-    const max = this.frameMax - FRAME_OVERHEAD;
-    for (let at = 0; at < body.length; at += max) {
-      this.push(encodeFrame(FRAME_BODY, channel, body.subarray(at, at + max)));
-    }
-  }
-
-  private push(buf: Buffer): void {
-    if (this.state === "closed") return;
-    this.out.push(buf);
-    this.outBytes += buf.length;
-    this.schedule();
+    this.outbox.content(channel, name, args, message);
   }
 
   markDirty(queue: Queue): void {
@@ -549,13 +402,13 @@ export class AmqpConnection implements ChannelHost {
   private tick(): void {
     this.tickScheduled = false;
     try {
-      for (const ch of this.channels.values()) ch.flushConfirms();
+      for (const ch of this.channels.values()) ch.publisher.flushConfirms();
       this.drainDirty();
       if (this.host.memoryBlocked && this.hasPublished && !this.paused) this.setBlocked(true);
     } catch (err) {
       this.fail(err, undefined);
     }
-    this.flush();
+    this.outbox.flush();
   }
 
   private drainDirty(): void {
@@ -571,21 +424,6 @@ export class AmqpConnection implements ChannelHost {
       if (q.consumers.length > 0 && q.messageCount > 0) this.dirty.add(q);
     }
     this.schedule();
-  }
-
-  private flush(): void {
-    if (this.out.length === 0) return;
-    const data =
-      this.out.length === 1 ? (this.out[0] as Buffer) : Buffer.concat(this.out, this.outBytes);
-    this.out = [];
-    this.outBytes = 0;
-    this.write(data);
-  }
-
-  private write(data: Buffer): void {
-    if (this.transport.destroyed) return;
-    this.lastSent = Date.now();
-    if (!this.transport.write(data)) this.backpressure = true;
   }
 
   /** The memory alarm: tell a publishing client and stop reading from it, or resume. */

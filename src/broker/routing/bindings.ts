@@ -2,7 +2,16 @@
 import { compileHeaders, matchHeaders } from "./headers.js";
 import { compileTopic } from "./topic.js";
 
-export type ExchangeKind = "direct" | "fanout" | "topic" | "headers";
+/**
+ * The exchange types the broker routes (RabbitMQ's built-in ones). The one list of them:
+ * the model checks exchange.declare against it and the CLI offers it.
+ */
+export const EXCHANGE_TYPES = ["direct", "topic", "fanout", "headers"] as const;
+export type ExchangeType = (typeof EXCHANGE_TYPES)[number];
+
+export function isExchangeType(name: string): name is ExchangeType {
+  return (EXCHANGE_TYPES as readonly string[]).includes(name);
+}
 
 export interface RoutedMessage {
   routingKey: string;
@@ -13,7 +22,7 @@ export type BindingMatcher = (message: RoutedMessage) => boolean;
 
 /** Compile one binding of an exchange of `kind`; throws InvalidMatchError for a bad x-match. */
 export function compileBinding(
-  kind: ExchangeKind,
+  kind: ExchangeType,
   bindingKey: string,
   args?: Readonly<Record<string, unknown>>,
 ): BindingMatcher {

@@ -4,7 +4,7 @@
  * that route messages (RoutingTable.route with a tracer); this module only adds the reason.
  */
 
-import type { ExchangeKind, RoutedMessage } from "./bindings.js";
+import type { ExchangeType, RoutedMessage } from "./bindings.js";
 import { compileHeaders, matchHeaders, sameValue } from "./headers.js";
 import type { BindingDef, ExchangeDef, RouteResult, RoutingTable, Via } from "./resolve.js";
 import { compileTopic } from "./topic.js";
@@ -18,6 +18,70 @@ const q = (s: string) => `'${s}'`;
 
 function words(s: string): string[] {
   return s === "" ? [] : s.split(".");
+}
+
+/**
+ * The search behind explainTopic: an alignment of the pattern's words with the key's, with
+ * what each wildcard took, or else the failure that got furthest into the key.
+ */
+class TopicAlignment {
+  private readonly seen = new Set<string>();
+  /** The furthest failure so far: key word, pattern word, and why it failed there. */
+  private best = { ki: -1, pi: -1, why: "" };
+
+  constructor(
+    private readonly p: readonly string[],
+    private readonly k: readonly string[],
+  ) {}
+
+  get failure(): string {
+    return this.best.why;
+  }
+
+  private fail(pi: number, ki: number, why: string): undefined {
+    if (ki > this.best.ki || (ki === this.best.ki && pi > this.best.pi))
+      this.best = { ki, pi, why };
+    return undefined;
+  }
+
+  /** Align pattern words from `pi` with key words from `ki`; `acc` says what wildcards took. */
+  search(pi: number, ki: number, acc: string[]): string[] | undefined {
+    const id = `${pi},${ki}`;
+    if (this.seen.has(id)) return undefined;
+    this.seen.add(id);
+    const { p, k } = this;
+    if (pi === p.length) {
+      if (ki === k.length) return acc;
+      return this.fail(
+        pi,
+        ki,
+        `the key has words the binding does not take: ${q(k.slice(ki).join("."))} (a trailing \`#\` would)`,
+      );
+    }
+    const w = p[pi] as string;
+    if (w === "#") return this.hash(pi, ki, acc);
+    if (ki === k.length) return this.fail(pi, ki, this.keyEnded(pi, w));
+    const kw = k[ki] as string;
+    if (w === "*") return this.search(pi + 1, ki + 1, [...acc, `\`*\` took ${q(kw)}`]);
+    if (w === kw) return this.search(pi + 1, ki + 1, acc);
+    return this.fail(pi, ki, `word ${ki + 1} of the key is ${q(kw)}; the binding wants ${q(w)}`);
+  }
+
+  /** `#` at pattern word `pi`: try it taking no words, then one, two, … */
+  private hash(pi: number, ki: number, acc: string[]): string[] | undefined {
+    for (let n = 0; ki + n <= this.k.length; n++) {
+      const got = this.k.slice(ki, ki + n).join(".");
+      const took = n === 0 ? "`#` took no words" : `\`#\` took ${q(got)}`;
+      const r = this.search(pi + 1, ki + n, [...acc, took]);
+      if (r) return r;
+    }
+    return undefined;
+  }
+
+  private keyEnded(pi: number, w: string): string {
+    if (w !== "*") return `the binding wants ${q(w)} as word ${pi + 1}; the key ends before it`;
+    return `\`*\` needs exactly one word; the key has ${this.k.length === 0 ? "none" : "none left"}`;
+  }
 }
 
 /** Why a topic binding key matches a routing key, or where it stops matching. */
@@ -37,61 +101,15 @@ export function explainTopic(pattern: string, key: string): BindingVerdict {
   }
   if (p.every((w) => w === "#")) return { match, reason: "`#` matches any key, the empty one too" };
   // Search the alignments; keep the one that got furthest, to say where matching stops.
-  const seen = new Set<string>();
-  let best: { ki: number; pi: number; why: string } = { ki: -1, pi: -1, why: "" };
-  const fail = (pi: number, ki: number, why: string) => {
-    if (ki > best.ki || (ki === best.ki && pi > best.pi)) best = { ki, pi, why };
-  };
-  const took: string[] = [];
-  const search = (pi: number, ki: number, acc: string[]): string[] | undefined => {
-    const id = `${pi},${ki}`;
-    if (seen.has(id)) return undefined;
-    seen.add(id);
-    if (pi === p.length) {
-      if (ki === k.length) return acc;
-      fail(
-        pi,
-        ki,
-        `the key has words the binding does not take: ${q(k.slice(ki).join("."))} (a trailing \`#\` would)`,
-      );
-      return undefined;
-    }
-    const w = p[pi] as string;
-    if (w === "#") {
-      for (let n = 0; ki + n <= k.length; n++) {
-        const got = k.slice(ki, ki + n).join(".");
-        const r = search(pi + 1, ki + n, [
-          ...acc,
-          n === 0 ? "`#` took no words" : `\`#\` took ${q(got)}`,
-        ]);
-        if (r) return r;
-      }
-      return undefined;
-    }
-    if (ki === k.length) {
-      fail(
-        pi,
-        ki,
-        w === "*"
-          ? `\`*\` needs exactly one word; the key has ${k.length === 0 ? "none" : "none left"}`
-          : `the binding wants ${q(w)} as word ${pi + 1}; the key ends before it`,
-      );
-      return undefined;
-    }
-    const kw = k[ki] as string;
-    if (w === "*") return search(pi + 1, ki + 1, [...acc, `\`*\` took ${q(kw)}`]);
-    if (w === kw) return search(pi + 1, ki + 1, acc);
-    fail(pi, ki, `word ${ki + 1} of the key is ${q(kw)}; the binding wants ${q(w)}`);
-    return undefined;
-  };
-  const alignment = search(0, 0, took);
+  const search = new TopicAlignment(p, k);
+  const alignment = search.search(0, 0, []);
   if (match) {
     return {
       match,
       reason: alignment && alignment.length > 0 ? alignment.join(", ") : "the key fits the pattern",
     };
   }
-  return { match, reason: best.why || "the key does not fit the pattern" };
+  return { match, reason: search.failure || "the key does not fit the pattern" };
 }
 
 function show(v: unknown): string {
@@ -154,7 +172,7 @@ export function explainHeaders(
 
 /** Why one binding of an exchange of `kind` takes a message or not. */
 export function explainBinding(
-  kind: ExchangeKind,
+  kind: ExchangeType,
   bindingKey: string,
   args: Readonly<Record<string, unknown>> | undefined,
   message: RoutedMessage,
@@ -190,7 +208,7 @@ export interface BindingStep {
 export interface Hop {
   exchange: string;
   /** Undefined when the exchange does not exist. */
-  type: ExchangeKind | undefined;
+  type: ExchangeType | undefined;
   internal: boolean;
   via: Via;
   bindings: BindingStep[];
@@ -229,7 +247,7 @@ export function explainRoute(
     },
     binding(b: BindingDef, matched) {
       const hop = current();
-      const v = explainBinding(hop.type as ExchangeKind, b.routingKey, b.arguments, message);
+      const v = explainBinding(hop.type as ExchangeType, b.routingKey, b.arguments, message);
       hop.bindings.push({
         destination: b.destination,
         destinationType: b.destinationType,

@@ -6,8 +6,13 @@
  * With nothing to compare, "all" matches every message and "any" none.
  */
 
-export type HeadersMode = "all" | "any" | "all-with-x" | "any-with-x";
-export const HEADERS_MODES: readonly HeadersMode[] = ["all", "any", "all-with-x", "any-with-x"];
+/** The x-match values a headers binding may have, "all" (the default) first. */
+export const HEADERS_MODES = ["all", "any", "all-with-x", "any-with-x"] as const;
+export type HeadersMode = (typeof HEADERS_MODES)[number];
+
+export function isHeadersMode(value: unknown): value is HeadersMode {
+  return typeof value === "string" && (HEADERS_MODES as readonly string[]).includes(value);
+}
 
 export interface HeadersBinding {
   mode: HeadersMode;
@@ -31,9 +36,8 @@ export function compileHeaders(
 ): HeadersBinding {
   const raw = args?.["x-match"];
   const text = raw === undefined ? "all" : Buffer.isBuffer(raw) ? raw.toString("utf8") : raw;
-  if (typeof text !== "string" || !(HEADERS_MODES as readonly string[]).includes(text))
-    throw new InvalidMatchError(raw);
-  const mode = text as HeadersMode;
+  if (!isHeadersMode(text)) throw new InvalidMatchError(raw);
+  const mode = text;
   const withX = mode.endsWith("-with-x");
   const pairs: Array<readonly [string, unknown]> = [];
   for (const [key, value] of Object.entries(args ?? {})) {

@@ -6,7 +6,9 @@
 export {
   type BindingMatcher,
   compileBinding,
-  type ExchangeKind,
+  EXCHANGE_TYPES,
+  type ExchangeType,
+  isExchangeType,
   type RoutedMessage,
 } from "./bindings.js";
 export {
@@ -25,6 +27,7 @@ export {
   type HeadersBinding,
   type HeadersMode,
   InvalidMatchError,
+  isHeadersMode,
   matchHeaders,
   sameValue,
 } from "./headers.js";

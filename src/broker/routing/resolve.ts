@@ -10,13 +10,13 @@
 import {
   type BindingMatcher,
   compileBinding,
-  type ExchangeKind,
+  type ExchangeType,
   type RoutedMessage,
 } from "./bindings.js";
 
 export interface ExchangeDef {
   name: string;
-  type: ExchangeKind;
+  type: ExchangeType;
   internal?: boolean;
   alternateExchange?: string | undefined;
 }

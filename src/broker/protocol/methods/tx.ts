@@ -1,0 +1,33 @@
+/**
+ * The tx class: a transactional channel holds its publishes and settlements until
+ * tx.commit applies them (publishes first) or tx.rollback drops them.
+ */
+import { amqpError } from "../../errors.js";
+import type { Channel } from "../channel.js";
+import type { ClassHandlers } from "./types.js";
+
+export const TX_METHODS: ClassHandlers<"tx"> = {
+  "tx.select": (ch) => {
+    if (ch.mode === "confirm") {
+      throw amqpError("PRECONDITION_FAILED", "cannot switch from confirm to tx mode");
+    }
+    ch.mode = "tx";
+    ch.send("tx.select-ok");
+  },
+  "tx.commit": (ch) => {
+    needTx(ch);
+    ch.publisher.commit();
+    ch.deliveries.commit();
+    ch.send("tx.commit-ok");
+  },
+  "tx.rollback": (ch) => {
+    needTx(ch);
+    ch.publisher.rollback();
+    ch.deliveries.rollback();
+    ch.send("tx.rollback-ok");
+  },
+};
+
+function needTx(ch: Channel): void {
+  if (ch.mode !== "tx") throw amqpError("PRECONDITION_FAILED", "channel is not transactional");
+}
