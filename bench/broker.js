@@ -23,12 +23,99 @@ import {
   usageError,
 } from "./lib/stats.js";
 
+/** @import { Started } from "./lib/proc.js" */
+/** @import { RabbitQueueInfo } from "./lib/procstat.js" */
+/** @typedef {"throughput" | "latency" | "memory"} BenchId */
+/** @typedef {"embedded" | "rabbitmq"} SideId */
+/**
+ * @template T
+ * @typedef {{ embedded: T[]; rabbitmq: T[] }} BySide
+ */
+/**
+ * One broker under test. `error` says why it is not available; `process` is the embedded
+ * broker's own process, when this harness started it.
+ * @typedef {object} Side
+ * @property {SideId} id
+ * @property {string} label
+ * @property {string | undefined} [url]
+ * @property {number | undefined} [pid]
+ * @property {string | undefined} [version]
+ * @property {Started | undefined} [process]
+ * @property {string | undefined} [error]
+ * @property {"rabbitmq"} [kind]
+ */
+/**
+ * A promise raced against the connections' failures and the run's deadline.
+ * @typedef {<T>(promise: Promise<T>, what: string) => Promise<T>} Guard
+ */
+/**
+ * One memory run on one broker.
+ * @typedef {object} MemorySample
+ * @property {number} amount
+ * @property {number} publishRate
+ * @property {number} beforeKb
+ * @property {number | undefined} beforeSettledAfterMs
+ * @property {number} afterKb
+ * @property {number | undefined} afterSettledAfterMs
+ * @property {number | undefined} hwmKb
+ * @property {number} bytesPerMessage
+ * @property {number | undefined} brokerCpuMs
+ * @property {number | undefined} purged
+ * @property {RabbitQueueInfo | undefined} rabbitmqctl
+ * @property {number | undefined} rabbitQueueBytesPerMessage
+ */
+/**
+ * @typedef {object} ThroughputDetail
+ * @property {BySide<number | undefined>} brokerCpuMsPer100k
+ * @property {BySide<number | undefined>} clientCpuMs
+ * @property {BySide<number>} wallMs
+ */
+/**
+ * @typedef {object} LatencyDetail
+ * @property {BySide<{ p50: number; p90: number; p99: number; p999: number; max: number }>} latencyMs
+ * @property {BySide<number>} achievedRate
+ */
+/**
+ * One benchmark's line: the medians of both brokers and the target their ratio must meet.
+ * @typedef {object} RowFields
+ * @property {string} id
+ * @property {string} name
+ * @property {string} unit
+ * @property {number} embedded
+ * @property {number} rabbitmq
+ * @property {{ op: ">=" | "<="; value: number }} target
+ * @property {boolean} [info] shown for information, not counted as a target
+ * @property {BySide<number>} runs
+ * @property {ThroughputDetail | LatencyDetail | BySide<MemorySample>} detail
+ * @property {Partial<Record<SideId, string>> | undefined} notMeasured
+ */
+/** @typedef {RowFields & { ratio: number; pairedRatio: number; pass: boolean | undefined }} Row */
+/**
+ * @typedef {object} Meta
+ * @property {string} date
+ * @property {string} node
+ * @property {number} cpus
+ * @property {string | undefined} cpuModel
+ * @property {number} runs
+ * @property {number} memoryRuns
+ * @property {number} warmup
+ * @property {number} amount
+ * @property {number} memoryAmount
+ * @property {number} size
+ * @property {number} rate
+ * @property {number} durationS
+ * @property {{ start: number; end?: number }} loadAverage
+ * @property {string} runsNote
+ */
+
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "..");
 const PUBSUB = join(HERE, "raw", "pubsub.js");
 const EMBEDDED = join(HERE, "lib", "embedded-broker.js");
 const NODE = process.execPath;
+/** @type {readonly BenchId[]} */
 const BENCHMARKS = ["throughput", "latency", "memory"];
+/** @type {readonly SideId[]} */
 const SIDES = ["embedded", "rabbitmq"];
 const DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672";
 
@@ -65,6 +152,7 @@ Examples:
 // ---------------------------------------------------------------------------------------------
 // Flags
 
+/** @param {string[]} argv */
 function parseFlags(argv) {
   const { values } = parseArgsOrExit(USAGE, {
     args: argv,
@@ -88,6 +176,10 @@ function parseFlags(argv) {
       dist: { type: "string" },
     },
   });
+  /**
+   * @param {"runs" | "memory-runs" | "warmup" | "amount" | "memory-amount" | "size" | "rate" | "duration" | "timeout" | "embedded-pid" | "rabbitmq-pid"} flag
+   * @param {number} min
+   */
   const int = (flag, min) => {
     const n = Number(values[flag]);
     if (!Number.isInteger(n) || n < min) usage(`--${flag} expects a whole number ≥ ${min}`);
@@ -95,8 +187,10 @@ function parseFlags(argv) {
   };
   const only = values.only ? values.only.split(",").map((s) => s.trim().toLowerCase()) : BENCHMARKS;
   for (const b of only) {
-    if (!BENCHMARKS.includes(b)) usage(`--only: unknown benchmark "${b}"`);
+    if (!(/** @type {readonly string[]} */ (BENCHMARKS).includes(b)))
+      usage(`--only: unknown benchmark "${b}"`);
   }
+  /** @param {"embedded-pid" | "rabbitmq-pid"} flag */
   const pid = (flag) => (values[flag] === undefined ? undefined : int(flag, 1));
   return {
     help: values.help,
@@ -110,7 +204,7 @@ function parseFlags(argv) {
     rate: int("rate", 1),
     durationS: int("duration", 1),
     timeoutMs: int("timeout", 1) * 1000,
-    url: values.url ?? process.env.EVENTLAB_BENCH_URL ?? DEFAULT_URL,
+    url: values.url ?? process.env["EVENTLAB_BENCH_URL"] ?? DEFAULT_URL,
     json: values.json,
     embeddedUrl: values["embedded-url"],
     embeddedPid: pid("embedded-pid"),
@@ -119,6 +213,10 @@ function parseFlags(argv) {
   };
 }
 
+/**
+ * @param {string} message
+ * @returns {never}
+ */
 function usage(message) {
   usageError(message, USAGE);
 }
@@ -126,20 +224,30 @@ function usage(message) {
 // ---------------------------------------------------------------------------------------------
 // Statistics and formatting
 
-const fixed = (n, d) => (Number.isFinite(n) ? n.toFixed(d) : "—");
+/**
+ * @param {number | undefined} n
+ * @param {number} d decimals
+ */
+const fixed = (n, d) => (n !== undefined && Number.isFinite(n) ? n.toFixed(d) : "—");
+/**
+ * @param {number} v
+ * @param {string} unit
+ */
 const fmt = (v, unit) => {
   if (!Number.isFinite(v)) return "—";
   if (unit === "ms") return `${v < 10 ? v.toFixed(3) : v.toFixed(1)} ms`;
   return `${group(v)} ${unit}`;
 };
+/** @param {number} ms */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------
 // The two brokers
 
+/** @type {ReturnType<typeof parseFlags>} */
 let opts;
-/** side id → { id, label, url, pid, version, process?, error? } */
-const sides = {};
+/** side id → { id, label, url, pid, version, process?, error? }; filled by setupSides(). */
+const sides = /** @type {Record<SideId, Side>} */ ({});
 
 const childEnv = () => {
   const env = { ...process.env };
@@ -147,7 +255,10 @@ const childEnv = () => {
   return env;
 };
 
-/** Connect once: reachable? which product and version? */
+/**
+ * Connect once: reachable? which product and version?
+ * @param {string} url
+ */
 async function probe(url) {
   const c = await connect(url, 5000);
   const p = c.connection.serverProperties ?? {};
@@ -155,8 +266,12 @@ async function probe(url) {
   return `${p.product ?? "?"} ${p.version ?? "?"}`;
 }
 
-/** Start lib/embedded-broker.js and wait (15 s at most) for its {url, pid} line. */
+/**
+ * Start lib/embedded-broker.js and wait (15 s at most) for its {url, pid} line.
+ * @returns {Promise<Side>}
+ */
 async function startEmbedded() {
+  /** @type {Side} */
   const side = { id: "embedded", label: "embedded" };
   const proc = start(NODE, [EMBEDDED, ...(opts.dist ? ["--dist", opts.dist] : [])], {
     cwd: ROOT,
@@ -171,19 +286,25 @@ async function startEmbedded() {
   } catch (err) {
     if (proc.child.exitCode === null) proc.child.kill("SIGKILL");
     const r = await proc.result;
-    side.error = failure(r, "embedded broker") ?? `embedded broker did not start: ${err.message}`;
+    side.error =
+      failure(r, "embedded broker") ??
+      `embedded broker did not start: ${/** @type {Error} */ (err).message}`;
     return side;
   }
   try {
-    side.version = await probe(side.url);
+    side.version = await probe(/** @type {string} */ (side.url));
   } catch (err) {
-    side.error = `embedded broker at ${maskUrl(side.url)} refused amqplib: ${err.code ?? err.message}`;
+    const e = /** @type {NodeJS.ErrnoException} */ (err);
+    side.error = `embedded broker at ${maskUrl(side.url)} refused amqplib: ${e.code ?? e.message}`;
     await stopEmbedded(side);
   }
   return side;
 }
 
-/** SIGTERM, then SIGKILL if it has not exited within 10 s. */
+/**
+ * SIGTERM, then SIGKILL if it has not exited within 10 s.
+ * @param {Side} side
+ */
 async function stopEmbedded(side) {
   const proc = side.process;
   if (!proc) return;
@@ -203,20 +324,25 @@ async function stopEmbedded(side) {
 }
 
 async function setupSides() {
+  /** @type {Side} */
   const rabbit = { id: "rabbitmq", label: "rabbitmq", url: opts.url, kind: "rabbitmq" };
   try {
     rabbit.version = await probe(opts.url);
     rabbit.pid = opts.rabbitPid ?? (isLocal(opts.url) ? await rabbitPid() : undefined);
   } catch (err) {
-    rabbit.error = `cannot reach RabbitMQ at ${maskUrl(opts.url)} (${err.code ?? err.message}); start it, or set EVENTLAB_BENCH_URL / --url`;
+    const e = /** @type {NodeJS.ErrnoException} */ (err);
+    rabbit.error = `cannot reach RabbitMQ at ${maskUrl(opts.url)} (${e.code ?? e.message}); start it, or set EVENTLAB_BENCH_URL / --url`;
   }
   sides.rabbitmq = rabbit;
   if (opts.embeddedUrl) {
-    const e = { id: "embedded", label: "embedded", url: opts.embeddedUrl, pid: opts.embeddedPid };
+    const url = opts.embeddedUrl;
+    /** @type {Side} */
+    const e = { id: "embedded", label: "embedded", url, pid: opts.embeddedPid };
     try {
-      e.version = `${await probe(e.url)} (--embedded-url)`;
+      e.version = `${await probe(url)} (--embedded-url)`;
     } catch (err) {
-      e.error = `cannot reach --embedded-url ${maskUrl(e.url)} (${err.code ?? err.message})`;
+      const { code, message } = /** @type {NodeJS.ErrnoException} */ (err);
+      e.error = `cannot reach --embedded-url ${maskUrl(url)} (${code ?? message})`;
     }
     sides.embedded = e;
   } else {
@@ -238,11 +364,25 @@ async function restartEmbedded() {
  * Rounds of A/B/A/B over the sides that work, `warmup` unmeasured rounds first. A side that
  * fails a run is dropped from the rest of this benchmark (its error is kept), the other goes on.
  * `variants` run inside each round, each side in turn. Returns variant → side → [measurements].
+ * @template {string} V
+ * @template M
+ * @param {string} name
+ * @param {readonly V[]} variants
+ * @param {number} n
+ * @param {number} warmup
+ * @param {(side: Side, variant: V) => Promise<M>} sample
+ * @param {(m: M) => string} show
+ * @returns {Promise<{ out: Record<V, BySide<M>>; errors: Partial<Record<SideId, string>> }>}
  */
 async function alternate(name, variants, n, warmup, sample, show) {
-  const out = {};
+  const out = /** @type {Record<V, BySide<M>>} */ ({});
+  /** @type {Partial<Record<SideId, string>>} */
   const errors = {};
-  for (const v of variants) out[v] = Object.fromEntries(SIDES.map((s) => [s, []]));
+  for (const v of variants) {
+    const perSide = /** @type {BySide<M>} */ ({});
+    for (const s of SIDES) perSide[s] = [];
+    out[v] = perSide;
+  }
   for (let round = 0; round < warmup + n; round++) {
     const measured = round >= warmup;
     for (const v of variants) {
@@ -255,8 +395,9 @@ async function alternate(name, variants, n, warmup, sample, show) {
           if (measured) out[v][id].push(m);
           progress(`${label}: ${show(m)}`);
         } catch (err) {
-          errors[id] = err.message;
-          progress(`${label}: failed: ${err.message}`);
+          const { message } = /** @type {Error} */ (err);
+          errors[id] = message;
+          progress(`${label}: failed: ${message}`);
         }
       }
     }
@@ -264,13 +405,17 @@ async function alternate(name, variants, n, warmup, sample, show) {
   return { out, errors };
 }
 
+/**
+ * @param {RowFields} fields
+ * @returns {Row}
+ */
 function row(fields) {
   const { embedded, rabbitmq, target, runs } = fields;
   const ratio = embedded / rabbitmq;
   // Runs i of both sides ran back to back: their ratio cancels slow drift on a busy machine.
   const pairs =
     runs.embedded.length === runs.rabbitmq.length
-      ? runs.embedded.map((e, i) => e / runs.rabbitmq[i])
+      ? runs.embedded.map((e, i) => e / /** @type {number} */ (runs.rabbitmq[i]))
       : [];
   const pass = !Number.isFinite(ratio)
     ? undefined
@@ -280,8 +425,12 @@ function row(fields) {
   return { ...fields, ratio, pairedRatio: median(pairs), pass };
 }
 
-/** The error of each side that was not measured, for a row. */
+/**
+ * The error of each side that was not measured, for a row.
+ * @param {Partial<Record<SideId, string>>} errors
+ */
 function notMeasured(errors) {
+  /** @type {Partial<Record<SideId, string>>} */
   const out = {};
   for (const id of SIDES) {
     // A broker that was never available is reported once, under the table.
@@ -290,10 +439,14 @@ function notMeasured(errors) {
   return Object.keys(out).length ? out : undefined;
 }
 
+/**
+ * @param {Side} side an available one: it has a URL
+ * @param {string[]} extra
+ */
 const pubsubArgs = (side, extra) => [
   PUBSUB,
   "--url",
-  side.url,
+  /** @type {string} */ (side.url),
   "--size",
   String(opts.size),
   "--prefetch",
@@ -308,6 +461,7 @@ const pubsubArgs = (side, extra) => [
 /**
  * Wait (10 s at most) until no broker burns CPU: a broker still deleting the previous run's
  * queue, or collecting its garbage, would otherwise slow down the next run, on either side.
+ * A pid whose CPU time cannot be read counts as idle.
  */
 async function quiesce(maxMs = 10_000) {
   const pids = [...new Set(SIDES.map((id) => sides[id].pid).filter(Boolean))];
@@ -315,12 +469,20 @@ async function quiesce(maxMs = 10_000) {
   while (performance.now() < until) {
     const before = pids.map(cpuMs);
     await sleep(250);
-    const busy = pids.some((pid, i) => cpuMs(pid) - before[i] > 25); // > 10 % of a CPU
+    const busy = pids.some(
+      (pid, i) => /** @type {number} */ (cpuMs(pid)) - /** @type {number} */ (before[i]) > 25,
+    ); // > 10 % of a CPU
     if (!busy) return;
   }
 }
 
-/** Run the client once against `side`; its summary plus client and broker CPU time. */
+/**
+ * Run the client once against `side`; its summary plus client and broker CPU time.
+ * @param {Side} side
+ * @param {string[]} extra
+ * @param {(summary: any) => string | undefined} check what is wrong with the summary, if anything
+ * @returns {Promise<any>} the summary pubsub.js printed, and the times
+ */
 async function runClient(side, extra, check) {
   await quiesce();
   const brokerCpu0 = cpuMs(side.pid);
@@ -341,7 +503,8 @@ async function runClient(side, extra, check) {
     ...s,
     wallMs: r.ms,
     clientCpuMs: r.cpuMs,
-    brokerCpuMs: brokerCpu0 === undefined ? undefined : brokerCpu1 - brokerCpu0,
+    brokerCpuMs:
+      brokerCpu0 === undefined ? undefined : /** @type {number} */ (brokerCpu1) - brokerCpu0,
   };
 }
 
@@ -350,7 +513,11 @@ async function runClient(side, extra, check) {
 
 async function benchThroughput() {
   const amount = opts.amount;
-  const variants = ["confirms", "no-confirms"];
+  const variants = /** @type {const} */ (["confirms", "no-confirms"]);
+  /**
+   * @param {Side} side
+   * @param {(typeof variants)[number]} variant
+   */
   const sample = (side, variant) =>
     runClient(
       side,
@@ -380,11 +547,14 @@ async function benchThroughput() {
     sample,
     (m) => `publish ${group(m.publishRate)} msg/s, end-to-end ${group(m.e2eRate)} msg/s`,
   );
+  /** @type {Row[]} */
   const rows = [];
+  /** @param {{ brokerCpuMs: number | undefined }} m */
   const per100k = (m) => (m.brokerCpuMs === undefined ? undefined : (m.brokerCpuMs * 1e5) / amount);
   for (const v of variants) {
     const m = out[v];
     const label = v === "confirms" ? "confirms, window 1000" : "no confirms";
+    /** @type {ThroughputDetail} */
     const detail = {
       brokerCpuMsPer100k: {
         embedded: m.embedded.map(per100k),
@@ -399,10 +569,10 @@ async function benchThroughput() {
         rabbitmq: m.rabbitmq.map((x) => x.wallMs),
       },
     };
-    for (const [key, what] of [
+    for (const [key, what] of /** @type {const} */ ([
       ["publishRate", "publish"],
       ["e2eRate", "end-to-end"],
-    ]) {
+    ])) {
       const runs = {
         embedded: m.embedded.map((x) => x[key]),
         rabbitmq: m.rabbitmq.map((x) => x[key]),
@@ -431,6 +601,7 @@ async function benchThroughput() {
 // 2. Latency at a fixed rate
 
 async function benchLatency() {
+  /** @param {Side} side */
   const sample = (side) =>
     runClient(
       side,
@@ -461,10 +632,12 @@ async function benchLatency() {
       `p50 ${m.latencyMs.p50} ms, p99 ${m.latencyMs.p99} ms, max ${m.latencyMs.max} ms at ${m.achievedRate} msg/s`,
   );
   const m = out[""];
+  /** @param {"p50" | "p99"} q */
   const pick = (q) => ({
     embedded: m.embedded.map((x) => x.latencyMs[q]),
     rabbitmq: m.rabbitmq.map((x) => x.latencyMs[q]),
   });
+  /** @type {LatencyDetail} */
   const detail = {
     latencyMs: {
       embedded: m.embedded.map((x) => x.latencyMs),
@@ -475,12 +648,14 @@ async function benchLatency() {
       rabbitmq: m.rabbitmq.map((x) => x.achievedRate),
     },
   };
-  const name = (q) => `latency ${q} at ${group(opts.rate)} msg/s for ${opts.durationS} s`;
+  const name = (/** @type {string} */ q) =>
+    `latency ${q} at ${group(opts.rate)} msg/s for ${opts.durationS} s`;
+  /** @type {Row[]} */
   const rows = [];
-  for (const [q, info] of [
+  for (const [q, info] of /** @type {const} */ ([
     ["p50", true],
     ["p99", false],
-  ]) {
+  ])) {
     const runs = pick(q);
     rows.push(
       row({
@@ -509,10 +684,14 @@ async function benchLatency() {
  * gives memory back to the system in steps over some 30 s after a queue is deleted or a
  * connection closes, so a "before" taken too early starts from a high-water mark and the
  * messages then fill memory it was about to release.
+ * @param {number} pid
+ * @param {number} windowMs
+ * @param {number} maxMs
  */
 async function settledRss(pid, windowMs, maxMs) {
   const started = performance.now();
   const need = Math.ceil(windowMs / 500) + 1;
+  /** @type {number[]} */
   const xs = [];
   for (;;) {
     const m = memory(pid);
@@ -529,6 +708,10 @@ async function settledRss(pid, windowMs, maxMs) {
 
 let memorySeq = 0;
 
+/**
+ * @param {Side} side
+ * @returns {Promise<MemorySample>}
+ */
 async function memorySample(side) {
   const pid = side.pid;
   if (!pid)
@@ -542,8 +725,9 @@ async function memorySample(side) {
   const queue = `eventlab-bench.broker-memory.${process.pid}.${Date.now().toString(36)}.${++memorySeq}`;
   // The queue is exclusive to the harness's connection: should the harness die, the broker
   // drops it with the connection.
-  const owner = await within(connect(side.url), deadline, "memory: connect");
-  const publisher = await within(connect(side.url), deadline, "memory: connect");
+  const url = /** @type {string} */ (side.url);
+  const owner = await within(connect(url), deadline, "memory: connect");
+  const publisher = await within(connect(url), deadline, "memory: connect");
   try {
     const ch = await owner.createChannel();
     const confirmCh = await publisher.createConfirmChannel();
@@ -553,6 +737,7 @@ async function memorySample(side) {
       ["owner channel", ch],
       ["publisher channel", confirmCh],
     ]);
+    /** @type {Guard} */
     const guard = (p, what) => within(Promise.race([p, watch.promise]), deadline, what);
     await guard(ch.assertQueue(queue, { exclusive: true, durable: false }), "memory: declare");
     await quiesce();
@@ -599,7 +784,7 @@ async function memorySample(side) {
       afterSettledAfterMs: after.settled ? after.waitedMs : undefined,
       hwmKb,
       bytesPerMessage,
-      brokerCpuMs: cpu0 === undefined ? undefined : cpu1 - cpu0,
+      brokerCpuMs: cpu0 === undefined ? undefined : /** @type {number} */ (cpu1) - cpu0,
       purged: purged?.messageCount,
       rabbitmqctl: rabbit,
       rabbitQueueBytesPerMessage: rabbit?.memory === undefined ? undefined : rabbit.memory / amount,
@@ -644,119 +829,214 @@ async function benchMemory() {
 // ---------------------------------------------------------------------------------------------
 // Output
 
-function printTable(rows, meta) {
-  const header = ["benchmark", "embedded", "rabbitmq", "ratio", "target", "result"];
-  const result = (r) => {
-    if (r.pass === undefined) return "not measured";
-    if (r.info) return r.pass ? "(info) ok" : "(info) miss";
-    return r.pass ? "pass" : "MISS ✗";
-  };
-  const lines = rows.map((r) => [
+/** @param {Row} r */
+function resultCell(r) {
+  if (r.pass === undefined) return "not measured";
+  if (r.info) return r.pass ? "(info) ok" : "(info) miss";
+  return r.pass ? "pass" : "MISS ✗";
+}
+
+/**
+ * One row of the table, a cell for each column of the header.
+ * @param {Row} r
+ * @returns {string[]}
+ */
+function rowCells(r) {
+  return [
     r.name,
     fmt(r.embedded, r.unit),
     fmt(r.rabbitmq, r.unit),
     Number.isFinite(r.ratio) ? `${r.ratio.toFixed(3)}×` : "—",
     `${r.target.op === ">=" ? "≥" : "≤"} ${r.target.value}`,
-    result(r),
-  ]);
+    resultCell(r),
+  ];
+}
+
+/**
+ * A row's colour: red when it was not measured or missed a target, dim when for information.
+ * @param {Row} r
+ * @param {string} text
+ */
+function paintRow(r, text) {
+  if (r.pass === undefined || (!r.pass && !r.info)) return paint("31", text);
+  return r.info ? paint("2", text) : text;
+}
+
+/** @param {Side} s */
+function who(s) {
+  return s.error
+    ? "not available"
+    : `${s.version}${s.pid ? ` (pid ${s.pid})` : ""} at ${maskUrl(s.url)}`;
+}
+
+/**
+ * The lines above the table: what ran where, and how loaded the machine was.
+ * @param {Meta} meta
+ */
+function metaLines(meta) {
+  const busy = meta.loadAverage.start > meta.cpus * 0.5;
+  return [
+    `broker benchmarks · node ${meta.node} · ${meta.cpus} CPU · ${meta.runsNote}`,
+    `embedded: ${who(sides.embedded)}`,
+    `rabbitmq: ${who(sides.rabbitmq)}`,
+    `load average ${meta.loadAverage.start.toFixed(2)} at start, ${/** @type {number} */ (meta.loadAverage.end).toFixed(2)} at the end${busy ? paint("33", " — the machine was busy: figures are noisy") : ""}`,
+  ];
+}
+
+/**
+ * The table itself: the header, a rule under it, and a line for each row.
+ * @param {Row[]} rows
+ */
+function tableLines(rows) {
+  const header = ["benchmark", "embedded", "rabbitmq", "ratio", "target", "result"];
+  const lines = rows.map(rowCells);
   const all = [header, ...lines];
-  const widths = header.map((_, i) => Math.max(...all.map((l) => l[i].length)));
+  // Every line has a cell for each column of the header.
+  const cell = (/** @type {string[]} */ l, /** @type {number} */ i) => /** @type {string} */ (l[i]);
+  const widths = header.map((_, i) => Math.max(...all.map((l) => cell(l, i).length)));
+  const width = (/** @type {number} */ i) => /** @type {number} */ (widths[i]);
+  /** @param {string[]} l */
   const line = (l) =>
     l
-      .map((c, i) => (i === 0 || i === l.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .map((c, i) => (i === 0 || i === l.length - 1 ? c.padEnd(width(i)) : c.padStart(width(i))))
       .join("  ")
       .trimEnd();
-  const out = [];
-  const who = (s) =>
-    s.error
-      ? "not available"
-      : `${s.version}${s.pid ? ` (pid ${s.pid})` : ""} at ${maskUrl(s.url)}`;
-  out.push(`broker benchmarks · node ${meta.node} · ${meta.cpus} CPU · ${meta.runsNote}`);
-  out.push(`embedded: ${who(sides.embedded)}`);
-  out.push(`rabbitmq: ${who(sides.rabbitmq)}`);
-  const busy = meta.loadAverage.start > meta.cpus * 0.5;
-  out.push(
-    `load average ${meta.loadAverage.start.toFixed(2)} at start, ${meta.loadAverage.end.toFixed(2)} at the end${busy ? paint("33", " — the machine was busy: figures are noisy") : ""}`,
-  );
-  out.push("");
-  out.push(paint("1", line(header)));
-  out.push(widths.map((w) => "─".repeat(w)).join("  "));
-  lines.forEach((l, i) => {
-    const r = rows[i];
-    const text = line(l);
-    out.push(
-      r.pass === undefined || (!r.pass && !r.info)
-        ? paint("31", text)
-        : r.info
-          ? paint("2", text)
-          : text,
+  return [
+    paint("1", line(header)),
+    widths.map((w) => "─".repeat(w)).join("  "),
+    ...lines.map((l, i) => paintRow(/** @type {Row} */ (rows[i]), line(l))),
+  ];
+}
+
+/**
+ * @param {number[]} xs
+ * @param {string} unit
+ */
+function runList(xs, unit) {
+  return xs
+    .map((x) => (unit === "ms" ? fixed(x, 3) : unit === "B/msg" ? fixed(x, 1) : group(x)))
+    .join(" ");
+}
+
+/** @param {Row} r */
+function runsNote(r) {
+  return `${r.id} runs (${r.unit}): embedded [${runList(r.runs.embedded, r.unit)}] vs rabbitmq [${runList(r.runs.rabbitmq, r.unit)}]${Number.isFinite(r.pairedRatio) ? `; paired ratio ${/** @type {number} */ (r.pairedRatio).toFixed(3)}` : ""}`;
+}
+
+/**
+ * The CPU times of a throughput variant; its publish and e2e rows share one detail.
+ * @param {Row} r
+ * @param {ThroughputDetail} d
+ */
+function throughputNote(r, d) {
+  const variant = r.id.replace(/-(publish|e2e)$/, "");
+  const e = median(d.brokerCpuMsPer100k.embedded);
+  const b = median(d.brokerCpuMsPer100k.rabbitmq);
+  return `${variant} broker CPU per 100,000 messages (ms, medians): embedded ${group(e)} vs rabbitmq ${group(b)} (×${fixed(e / b, 2)}); client CPU (ms): embedded ${group(median(d.clientCpuMs.embedded))} vs rabbitmq ${group(median(d.clientCpuMs.rabbitmq))}; client wall (ms): embedded ${group(median(d.wallMs.embedded))} vs rabbitmq ${group(median(d.wallMs.rabbitmq))}`;
+}
+
+/** @param {LatencyDetail} d */
+function latencyNote(d) {
+  const { latencyMs, achievedRate } = d;
+  /** @param {SideId} id */
+  const tail = (id) => {
+    const xs = latencyMs[id];
+    return xs.length
+      ? `p90 ${fixed(median(xs.map((x) => x.p90)), 3)}, p99.9 ${fixed(median(xs.map((x) => x.p999)), 3)}, max ${fixed(median(xs.map((x) => x.max)), 3)}, at ${fixed(median(achievedRate[id]), 1)} msg/s`
+      : "—";
+  };
+  return `latency (ms, medians): embedded ${tail("embedded")}; rabbitmq ${tail("rabbitmq")}`;
+}
+
+/** @param {MemorySample} x */
+function rabbitmqctlNote(x) {
+  if (!x.rabbitmqctl) return "";
+  if (x.rabbitmqctl.error) return `; rabbitmqctl: ${x.rabbitmqctl.error}`;
+  return `; rabbitmqctl queue memory ${fixed(x.rabbitQueueBytesPerMessage, 1)} B/msg, ${group(x.rabbitmqctl.messagesRam)} of ${group(x.rabbitmqctl.messages)} messages in RAM${/** @type {number} */ (x.rabbitmqctl.messagesRam) < /** @type {number} */ (x.rabbitmqctl.messages) ? paint("33", " (paged to disk: RSS understates)") : ""}`;
+}
+
+/**
+ * A line for each broker with memory samples: its median run.
+ * @param {BySide<MemorySample>} samples
+ */
+function memoryNotes(samples) {
+  /** @type {string[]} */
+  const notes = [];
+  for (const id of SIDES) {
+    const xs = samples[id];
+    if (!xs.length) continue;
+    const x = /** @type {MemorySample} */ (xs[xs.length >> 1]);
+    notes.push(
+      `memory ${id}: RSS ${group(x.beforeKb / 1024)} → ${group(x.afterKb / 1024)} MB (peak ${group(/** @type {number} */ (x.hwmKb) / 1024)} MB), filled at ${group(x.publishRate)} msg/s${rabbitmqctlNote(x)}`,
     );
-  });
-  out.push("");
-  const dim = (s) => out.push(paint("2", `  ${s}`));
-  const list = (xs, unit) =>
-    xs
-      .map((x) => (unit === "ms" ? fixed(x, 3) : unit === "B/msg" ? fixed(x, 1) : group(x)))
-      .join(" ");
-  const shown = new Set();
-  for (const r of rows) {
-    dim(
-      `${r.id} runs (${r.unit}): embedded [${list(r.runs.embedded, r.unit)}] vs rabbitmq [${list(r.runs.rabbitmq, r.unit)}]${Number.isFinite(r.pairedRatio) ? `; paired ratio ${r.pairedRatio.toFixed(3)}` : ""}`,
-    );
-    const d = r.detail;
-    if (d?.brokerCpuMsPer100k && !shown.has(d)) {
-      shown.add(d);
-      const variant = r.id.replace(/-(publish|e2e)$/, "");
-      const e = median(d.brokerCpuMsPer100k.embedded);
-      const b = median(d.brokerCpuMsPer100k.rabbitmq);
-      dim(
-        `${variant} broker CPU per 100,000 messages (ms, medians): embedded ${group(e)} vs rabbitmq ${group(b)} (×${fixed(e / b, 2)}); client CPU (ms): embedded ${group(median(d.clientCpuMs.embedded))} vs rabbitmq ${group(median(d.clientCpuMs.rabbitmq))}; client wall (ms): embedded ${group(median(d.wallMs.embedded))} vs rabbitmq ${group(median(d.wallMs.rabbitmq))}`,
-      );
-    }
-    if (r.id === "latency-p99") {
-      const tail = (id) => {
-        const xs = d.latencyMs[id];
-        return xs.length
-          ? `p90 ${fixed(median(xs.map((x) => x.p90)), 3)}, p99.9 ${fixed(median(xs.map((x) => x.p999)), 3)}, max ${fixed(median(xs.map((x) => x.max)), 3)}, at ${fixed(median(d.achievedRate[id]), 1)} msg/s`
-          : "—";
-      };
-      dim(`latency (ms, medians): embedded ${tail("embedded")}; rabbitmq ${tail("rabbitmq")}`);
-    }
-    if (r.id === "memory") {
-      for (const id of SIDES) {
-        const xs = d[id];
-        if (!xs.length) continue;
-        const x = xs[xs.length >> 1];
-        const extra = x.rabbitmqctl
-          ? x.rabbitmqctl.error
-            ? `; rabbitmqctl: ${x.rabbitmqctl.error}`
-            : `; rabbitmqctl queue memory ${fixed(x.rabbitQueueBytesPerMessage, 1)} B/msg, ${group(x.rabbitmqctl.messagesRam)} of ${group(x.rabbitmqctl.messages)} messages in RAM${x.rabbitmqctl.messagesRam < x.rabbitmqctl.messages ? paint("33", " (paged to disk: RSS understates)") : ""}`
-          : "";
-        dim(
-          `memory ${id}: RSS ${group(x.beforeKb / 1024)} → ${group(x.afterKb / 1024)} MB (peak ${group(x.hwmKb / 1024)} MB), filled at ${group(x.publishRate)} msg/s${extra}`,
-        );
-      }
-    }
-    if (r.notMeasured) {
-      for (const [id, e] of Object.entries(r.notMeasured))
-        out.push(paint("31", `  ${r.id}: ${id} not measured: ${e}`));
-    }
   }
+  return notes;
+}
+
+/**
+ * The notes under one row, dim, then what was not measured, in red.
+ * @param {Row} r
+ * @param {Set<object>} shown the throughput details already noted
+ */
+function rowNotes(r, shown) {
+  const notes = [runsNote(r)];
+  const d = r.detail;
+  if ("brokerCpuMsPer100k" in d && !shown.has(d)) {
+    shown.add(d);
+    notes.push(throughputNote(r, d));
+  }
+  if (r.id === "latency-p99") notes.push(latencyNote(/** @type {LatencyDetail} */ (d)));
+  if (r.id === "memory") notes.push(...memoryNotes(/** @type {BySide<MemorySample>} */ (d)));
+  const out = notes.map((s) => paint("2", `  ${s}`));
+  for (const [id, e] of Object.entries(r.notMeasured ?? {}))
+    out.push(paint("31", `  ${r.id}: ${id} not measured: ${e}`));
+  return out;
+}
+
+/**
+ * The lines under the table: the notes of each row, then the brokers not available.
+ * @param {Row[]} rows
+ */
+function notesLines(rows) {
+  /** @type {Set<object>} */
+  const shown = new Set();
+  const out = rows.flatMap((r) => rowNotes(r, shown));
   for (const id of SIDES) {
     if (sides[id].error) out.push(paint("31", `${id} not available: ${sides[id].error}`));
   }
+  return out;
+}
+
+/**
+ * The last line: how many targets were met.
+ * @param {Row[]} rows
+ */
+function summaryLine(rows) {
   const counted = rows.filter((r) => !r.info);
   const met = counted.filter((r) => r.pass === true).length;
   const missing = rows.filter((r) => r.pass === undefined);
-  out.push("");
-  out.push(
-    met === counted.length
-      ? paint("32", `all ${counted.length} targets met`)
-      : paint(
-          "31",
-          `${met} of ${counted.length} targets met${missing.length ? `; not measured: ${missing.map((r) => r.id).join(", ")}` : ""}`,
-        ),
-  );
+  return met === counted.length
+    ? paint("32", `all ${counted.length} targets met`)
+    : paint(
+        "31",
+        `${met} of ${counted.length} targets met${missing.length ? `; not measured: ${missing.map((r) => r.id).join(", ")}` : ""}`,
+      );
+}
+
+/**
+ * @param {Row[]} rows
+ * @param {Meta} meta
+ */
+function printTable(rows, meta) {
+  const out = [
+    ...metaLines(meta),
+    "",
+    ...tableLines(rows),
+    "",
+    ...notesLines(rows),
+    "",
+    summaryLine(rows),
+  ];
   process.stdout.write(`${out.join("\n")}\n`);
 }
 
@@ -769,6 +1049,7 @@ async function main() {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  /** @type {Meta} */
   const meta = {
     date: new Date().toISOString(),
     node: process.version,
@@ -782,7 +1063,8 @@ async function main() {
     size: opts.size,
     rate: opts.rate,
     durationS: opts.durationS,
-    loadAverage: { start: loadavg()[0] },
+    // loadavg() always has three figures.
+    loadAverage: { start: /** @type {number} */ (loadavg()[0]) },
     runsNote: `medians of ${opts.runs} runs (throughput, latency), ${opts.memoryRuns} (memory)`,
   };
 
@@ -798,6 +1080,7 @@ async function main() {
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
 
+  /** @type {Row[]} */
   const rows = [];
   try {
     await setupSides();
@@ -815,7 +1098,7 @@ async function main() {
   }
   if (interrupted) return new Promise(() => {});
 
-  meta.loadAverage.end = loadavg()[0];
+  meta.loadAverage.end = /** @type {number} */ (loadavg()[0]);
   const brokers = Object.fromEntries(
     SIDES.map((id) => {
       const { process: _p, ...s } = sides[id];

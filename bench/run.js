@@ -21,11 +21,69 @@ import {
   usageError,
 } from "./lib/stats.js";
 
+/** @typedef {"produce" | "consume" | "oneshot" | "help" | "rate"} BenchId */
+/**
+ * @template T
+ * @typedef {{ eventlab: T[]; baseline: T[] }} PerSide
+ */
+/**
+ * What a throughput benchmark keeps of its runs, besides the figure itself.
+ * @typedef {object} Detail
+ * @property {PerSide<number>} wallMs
+ * @property {PerSide<number | undefined>} cpuMs
+ * @property {PerSide<number>} [publishToLastConfirmMs]
+ */
+/**
+ * One --rate run, as the sender's summary and the receiver saw it.
+ * @typedef {object} RateSample
+ * @property {number} wallMs
+ * @property {number} elapsedMs
+ * @property {number} summaryRatePerSecond
+ * @property {{ spanMs: number; ratePerSecond: number; gapMs: { p50: number; p99: number; max: number } }} arrival
+ */
+/**
+ * One benchmark's line: the medians of both sides and the target their ratio must meet.
+ * @typedef {object} RowFields
+ * @property {string} id
+ * @property {string} name
+ * @property {"throughput" | "time" | "error-pct"} kind
+ * @property {"msg/s" | "ms"} unit
+ * @property {number} eventlab
+ * @property {number} baseline
+ * @property {string} baselineLabel
+ * @property {boolean} [info] shown for information, not counted as a target
+ * @property {{ op: ">=" | "<="; value: number }} target
+ * @property {{ eventlab: number[]; baseline?: number[] }} runs
+ * @property {Detail | RateSample[]} [detail]
+ */
+/**
+ * @typedef {RowFields & { ratio: number; pairedRatio: number | undefined; pass: boolean | undefined }} Row
+ */
+/** @typedef {{ id: string; error: string }} Failure */
+/**
+ * @typedef {object} Meta
+ * @property {string} date
+ * @property {string} node
+ * @property {number} cpus
+ * @property {string | undefined} cpuModel
+ * @property {string} url
+ * @property {string} bin
+ * @property {Date | undefined} builtAt
+ * @property {string} broker
+ * @property {number} runs
+ * @property {number} quickRuns
+ * @property {number} rateRuns
+ * @property {number} warmup
+ * @property {{ start: number; end?: number }} loadAverage
+ * @property {string} runsNote
+ */
+
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "..");
 let BIN = join(ROOT, "bin", "eventlab.js");
-const RAW = (name) => join(HERE, "raw", `${name}.js`);
+const RAW = (/** @type {string} */ name) => join(HERE, "raw", `${name}.js`);
 const NODE = process.execPath;
+/** @type {readonly BenchId[]} */
 const BENCHMARKS = ["produce", "consume", "oneshot", "help", "rate"];
 const DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672";
 
@@ -55,6 +113,7 @@ Examples:
 // ---------------------------------------------------------------------------------------------
 // Flags
 
+/** @param {string[]} argv */
 function parseFlags(argv) {
   const { values } = parseArgsOrExit(USAGE, {
     args: argv,
@@ -73,6 +132,10 @@ function parseFlags(argv) {
       help: { type: "boolean", short: "h", default: false },
     },
   });
+  /**
+   * @param {"runs" | "quick-runs" | "rate-runs" | "warmup" | "amount"} flag
+   * @param {number} min
+   */
   const int = (flag, min) => {
     const n = Number(values[flag]);
     if (!Number.isInteger(n) || n < min) usage(`--${flag} expects a whole number ≥ ${min}`);
@@ -80,7 +143,8 @@ function parseFlags(argv) {
   };
   const only = values.only ? values.only.split(",").map((s) => s.trim().toLowerCase()) : BENCHMARKS;
   for (const b of only) {
-    if (!BENCHMARKS.includes(b)) usage(`--only: unknown benchmark "${b}"`);
+    if (!(/** @type {readonly string[]} */ (BENCHMARKS).includes(b)))
+      usage(`--only: unknown benchmark "${b}"`);
   }
   return {
     help: values.help,
@@ -91,13 +155,17 @@ function parseFlags(argv) {
     warmup: int("warmup", 0),
     amount: int("amount", 1),
     pretty: !values["no-pretty"],
-    url: values.url ?? process.env.EVENTLAB_BENCH_URL ?? DEFAULT_URL,
+    url: values.url ?? process.env["EVENTLAB_BENCH_URL"] ?? DEFAULT_URL,
     bin: values.bin ? resolve(values.bin) : undefined,
     json: values.json,
     save: values.save,
   };
 }
 
+/**
+ * @param {string} message
+ * @returns {never}
+ */
 function usage(message) {
   usageError(message, USAGE);
 }
@@ -105,16 +173,31 @@ function usage(message) {
 // ---------------------------------------------------------------------------------------------
 // Statistics and formatting
 
-const fmtMs = (ms) => (ms < 100 ? `${ms.toFixed(1)} ms` : `${group(ms)} ms`);
+const fmtMs = (/** @type {number} */ ms) => (ms < 100 ? `${ms.toFixed(1)} ms` : `${group(ms)} ms`);
+/**
+ * @param {number} r
+ * @param {number} [digits]
+ */
 const fmtRate = (r, digits = 0) =>
   `${digits ? r.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) : group(r)} msg/s`;
+/**
+ * @param {number} v
+ * @param {"msg/s" | "ms"} unit
+ * @param {number} [digits]
+ */
 const fmtUnit = (v, unit, digits) => (unit === "ms" ? fmtMs(v) : fmtRate(v, digits));
 
 // ---------------------------------------------------------------------------------------------
 // Harness state
 
+/** @type {ReturnType<typeof parseFlags>} */
 let opts;
+/**
+ * Connected before any benchmark but `help` runs (those are skipped without it).
+ * @type {Broker}
+ */
 let broker;
+/** @type {string} */
 let workdir;
 let queueSeq = 0;
 const body = payload(100);
@@ -125,6 +208,12 @@ const childEnv = () => {
   for (const k of ["EVENTLAB_URL", "EVENTLAB_CONFIG", "NODE_OPTIONS", "FORCE_COLOR"]) delete env[k];
   return env;
 };
+/**
+ * @param {number} timeoutMs
+ * @param {"capture" | "ignore"} [stdout]
+ * @param {boolean} [cpu]
+ * @returns {import("./lib/proc.js").StartOptions}
+ */
 const spawnOpts = (timeoutMs, stdout = "capture", cpu = false) => ({
   cwd: workdir,
   env: childEnv(),
@@ -132,15 +221,25 @@ const spawnOpts = (timeoutMs, stdout = "capture", cpu = false) => ({
   stdout,
   cpu,
 });
-const queueName = (bench) =>
+const queueName = (/** @type {string} */ bench) =>
   `eventlab-bench.${bench}.${process.pid}.${Date.now().toString(36)}.${++queueSeq}`;
 
 /**
  * Run `sides` alternately (A/B/A/B…), `warmup` unmeasured rounds first, then `n` measured
  * ones. `sample(side)` returns a measurement object; the result maps side → measurements.
+ * @template {string} S
+ * @template M
+ * @param {string} name
+ * @param {readonly S[]} sides
+ * @param {number} n
+ * @param {number} warmup
+ * @param {(side: S) => Promise<M>} sample
+ * @param {(m: M) => string} show
+ * @returns {Promise<Record<S, M[]>>}
  */
 async function alternate(name, sides, n, warmup, sample, show) {
-  const out = Object.fromEntries(sides.map((s) => [s, []]));
+  const out = /** @type {Record<S, M[]>} */ ({});
+  for (const s of sides) out[s] = [];
   for (let round = 0; round < warmup + n; round++) {
     const measured = round >= warmup;
     for (const side of sides) {
@@ -153,15 +252,20 @@ async function alternate(name, sides, n, warmup, sample, show) {
   return out;
 }
 
+/**
+ * @param {RowFields} fields
+ * @returns {Row}
+ */
 function row(fields) {
   const { kind, eventlab, baseline, target, runs } = fields;
+  const runsBaseline = runs.baseline;
   let ratio;
   if (kind === "error-pct") ratio = (Math.abs(eventlab - baseline) / baseline) * 100;
   else ratio = eventlab / baseline;
   // Runs i of both sides ran back to back: their ratio cancels slow drift on a busy machine.
   const pairedRatio =
-    runs.baseline && kind !== "error-pct"
-      ? median(runs.eventlab.map((e, i) => e / runs.baseline[i]))
+    runsBaseline && kind !== "error-pct"
+      ? median(runs.eventlab.map((e, i) => e / /** @type {number} */ (runsBaseline[i])))
       : undefined;
   const pass =
     target === undefined
@@ -177,6 +281,7 @@ function row(fields) {
 
 async function benchProduce() {
   const amount = opts.amount;
+  /** @param {"eventlab" | "raw"} side */
   const sample = async (side) => {
     const q = queueName("produce");
     await broker.declare(q);
@@ -270,7 +375,14 @@ async function benchProduce() {
 async function benchConsume() {
   const amount = opts.amount;
   const content = Buffer.from(body);
-  const sides = ["eventlab", "raw", ...(opts.pretty ? ["eventlab-pretty"] : [])];
+  /** @typedef {"eventlab" | "raw" | "eventlab-pretty"} Side */
+  /** @type {Side[]} */
+  const sides = [
+    "eventlab",
+    "raw",
+    ...(opts.pretty ? /** @type {const} */ (["eventlab-pretty"]) : []),
+  ];
+  /** @param {Side} side */
   const sample = async (side) => {
     const q = queueName("consume");
     await broker.declare(q);
@@ -371,6 +483,7 @@ async function benchOneshot() {
   await broker.declare(q);
   let sent = 0;
   try {
+    /** @param {"eventlab" | "raw"} side */
     const sample = async (side) => {
       const r =
         side === "eventlab"
@@ -439,6 +552,7 @@ async function benchOneshot() {
 // 4. eventlab --help vs node -e 0
 
 async function benchHelp() {
+  /** @param {"eventlab" | "node"} side */
   const sample = async (side) => {
     const args = side === "eventlab" ? [BIN, "--help"] : ["-e", "0"];
     const r = await run(NODE, args, spawnOpts(30_000, "ignore"));
@@ -477,8 +591,11 @@ async function benchHelp() {
 async function benchRate() {
   const asked = 1000;
   const amount = 10_000;
+  /** @type {number[]} */
   const sender = [];
+  /** @type {number[]} */
   const receiver = [];
+  /** @type {RateSample[]} */
   const samples = [];
   for (let i = 0; i < opts.rateRuns; i++) {
     const q = queueName("rate");
@@ -508,7 +625,8 @@ async function benchRate() {
       } catch (err) {
         consumer.child.kill("SIGKILL");
         const r = await consumer.result;
-        throw new Error(`rate: consumer did not start (${failure(r, "consumer") ?? err.message})`);
+        const why = failure(r, "consumer") ?? /** @type {Error} */ (err).message;
+        throw new Error(`rate: consumer did not start (${why})`);
       }
       const r = await run(
         NODE,
@@ -587,6 +705,11 @@ async function benchRate() {
 // ---------------------------------------------------------------------------------------------
 // Output
 
+/**
+ * @param {Row[]} rows
+ * @param {Failure[]} failures
+ * @param {Meta} meta
+ */
 function printTable(rows, failures, meta) {
   const header = ["benchmark", "eventlab", "baseline", "ratio", "target", "result"];
   const lines = rows.map((r) => {
@@ -606,10 +729,14 @@ function printTable(rows, failures, meta) {
     ];
   });
   const all = [header, ...lines];
-  const widths = header.map((_, i) => Math.max(...all.map((l) => l[i].length)));
+  // Every line has a cell for each column of the header.
+  const cell = (/** @type {string[]} */ l, /** @type {number} */ i) => /** @type {string} */ (l[i]);
+  const widths = header.map((_, i) => Math.max(...all.map((l) => cell(l, i).length)));
+  const width = (/** @type {number} */ i) => /** @type {number} */ (widths[i]);
+  /** @param {string[]} l */
   const fmt = (l) =>
     l
-      .map((c, i) => (i === 0 || i === l.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .map((c, i) => (i === 0 || i === l.length - 1 ? c.padEnd(width(i)) : c.padStart(width(i))))
       .join("  ")
       .trimEnd();
   const out = [];
@@ -620,19 +747,20 @@ function printTable(rows, failures, meta) {
   // something else was running.
   const busy = meta.loadAverage.start > meta.cpus * 0.5;
   out.push(
-    `load average ${meta.loadAverage.start.toFixed(2)} at start, ${meta.loadAverage.end.toFixed(2)} at the end${busy ? paint("33", " — the machine was busy: wall-time figures are noisy, prefer the paired ratios and CPU times") : ""}`,
+    `load average ${meta.loadAverage.start.toFixed(2)} at start, ${/** @type {number} */ (meta.loadAverage.end).toFixed(2)} at the end${busy ? paint("33", " — the machine was busy: wall-time figures are noisy, prefer the paired ratios and CPU times") : ""}`,
   );
   out.push("");
   out.push(paint("1", fmt(header)));
   out.push(widths.map((w) => "─".repeat(w)).join("  "));
   lines.forEach((l, i) => {
-    const r = rows[i];
+    const r = /** @type {Row} */ (rows[i]);
     const text = fmt(l);
     out.push(r.info ? paint("2", text) : r.pass ? text : paint("31", text));
   });
   for (const f of failures) out.push(paint("31", `${f.id}: not measured: ${f.error}`));
   out.push("");
   for (const r of rows) {
+    /** @param {number[]} xs */
     const list = (xs) =>
       xs
         .map((x) =>
@@ -640,10 +768,12 @@ function printTable(rows, failures, meta) {
         )
         .join(" ");
     const spread = r.runs.baseline
-      ? `eventlab [${list(r.runs.eventlab)}] vs ${r.baselineLabel} [${list(r.runs.baseline)}]; paired ratio ${r.pairedRatio.toFixed(3)}`
+      ? `eventlab [${list(r.runs.eventlab)}] vs ${r.baselineLabel} [${list(r.runs.baseline)}]; paired ratio ${/** @type {number} */ (r.pairedRatio).toFixed(3)}`
       : `[${list(r.runs.eventlab)}]`;
     out.push(paint("2", `  ${r.id} runs (${r.unit}): ${spread}`));
-    const cpu = r.detail?.cpuMs;
+    // The --rate row's detail is its list of samples: no CPU or inner times there.
+    const detail = Array.isArray(r.detail) ? undefined : r.detail;
+    const cpu = detail?.cpuMs;
     if (cpu?.eventlab.every((x) => x !== undefined)) {
       // CPU time hardly depends on what else the machine does: each side's own cost.
       const e = median(cpu.eventlab);
@@ -655,13 +785,18 @@ function printTable(rows, failures, meta) {
         ),
       );
     }
-    const inner = r.detail?.publishToLastConfirmMs;
-    if (inner) {
+    const inner = detail?.publishToLastConfirmMs;
+    if (detail && inner) {
+      /**
+       * @param {number[]} wall
+       * @param {number[]} within
+       */
+      const rest = (wall, within) => wall.map((w, i) => w - /** @type {number} */ (within[i]));
       // Wall time minus this is the fixed cost: startup, connecting, closing.
       out.push(
         paint(
           "2",
-          `  ${r.id} first publish → last confirm (ms, medians): eventlab ${group(median(inner.eventlab))} vs ${r.baselineLabel} ${group(median(inner.baseline))}; wall − that: eventlab ${group(median(r.detail.wallMs.eventlab.map((w, i) => w - inner.eventlab[i])))} vs ${r.baselineLabel} ${group(median(r.detail.wallMs.baseline.map((w, i) => w - inner.baseline[i])))}`,
+          `  ${r.id} first publish → last confirm (ms, medians): eventlab ${group(median(inner.eventlab))} vs ${r.baselineLabel} ${group(median(inner.baseline))}; wall − that: eventlab ${group(median(rest(detail.wallMs.eventlab, inner.eventlab)))} vs ${r.baselineLabel} ${group(median(rest(detail.wallMs.baseline, inner.baseline)))}`,
         ),
       );
     }
@@ -683,24 +818,33 @@ function printTable(rows, failures, meta) {
 // ---------------------------------------------------------------------------------------------
 // Main
 
-async function main() {
-  opts = parseFlags(process.argv.slice(2));
-  if (opts.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+/** Set by Ctrl-C or SIGTERM: stop() then deletes the queues and exits. */
+let interrupted = false;
+
+/**
+ * Picks the eventlab to measure: `--bin`, or this checkout's build.
+ * @returns {boolean} false when this checkout is not built
+ */
+function chooseBin() {
   if (opts.bin) {
     if (!existsSync(opts.bin)) usage(`--bin: no such file ${opts.bin}`);
     BIN = opts.bin;
-  } else if (!existsSync(join(ROOT, "dist", "cli.js"))) {
-    process.stderr.write("error: eventlab is not built\nhint: run `npm run build` first\n");
-    return 1;
+    return true;
   }
-  workdir = await mkdtemp(join(tmpdir(), "eventlab-bench-"));
-  const needsBroker = opts.only.some((b) => b !== "help");
-  const failures = [];
-  const rows = [];
-  const meta = {
+  if (!existsSync(join(ROOT, "dist", "cli.js"))) {
+    process.stderr.write("error: eventlab is not built\nhint: run `npm run build` first\n");
+    return false;
+  }
+  return true;
+}
+
+/**
+ * What the report records about this invocation, as far as it is known before the runs.
+ * @param {boolean} needsBroker
+ * @returns {Meta}
+ */
+function startMeta(needsBroker) {
+  return {
     date: new Date().toISOString(),
     node: process.version,
     cpus: availableParallelism?.() ?? cpus().length,
@@ -714,11 +858,14 @@ async function main() {
     quickRuns: opts.quickRuns,
     rateRuns: opts.rateRuns,
     warmup: opts.warmup,
-    loadAverage: { start: loadavg()[0] },
+    // loadavg() always has three figures.
+    loadAverage: { start: /** @type {number} */ (loadavg()[0]) },
     runsNote: `${opts.runs} (produce, consume), ${opts.quickRuns} (oneshot, help), ${opts.rateRuns} (rate)`,
   };
+}
 
-  let interrupted = false;
+/** On Ctrl-C or SIGTERM: kill the runs, delete the queues and the work directory, exit 130. */
+function stopOnSignals() {
   const stop = async () => {
     interrupted = true;
     process.stderr.write("interrupted: stopping the runs and deleting the queues\n");
@@ -729,52 +876,65 @@ async function main() {
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
+}
 
+/**
+ * Connects the harness to the broker; when it cannot, every benchmark that needs it is
+ * not measured.
+ * @param {Meta} meta
+ * @param {Failure[]} failures
+ */
+async function connectBroker(meta, failures) {
   try {
-    if (needsBroker) {
-      try {
-        broker = await Broker.connect(opts.url);
-        meta.broker = broker.version;
-      } catch (err) {
-        meta.broker = "broker unreachable";
-        meta.broker = "broker unreachable";
-        process.stderr.write(
-          `error: cannot reach ${maskUrl(opts.url)} (${err.code ?? err.message})\nhint: start RabbitMQ, or set EVENTLAB_BENCH_URL / --url\n`,
-        );
-        for (const b of opts.only)
-          if (b !== "help") failures.push({ id: b, error: "broker unreachable" });
-      }
-    }
-    const table = {
-      produce: benchProduce,
-      consume: benchConsume,
-      oneshot: benchOneshot,
-      help: benchHelp,
-      rate: benchRate,
-    };
-    for (const id of BENCHMARKS) {
-      if (!opts.only.includes(id)) continue;
-      if (id !== "help" && !broker) continue;
-      process.stderr.write(`${id}…\n`);
-      try {
-        rows.push(...(await table[id]()));
-      } catch (err) {
-        if (interrupted) break;
-        process.stderr.write(`  ${id}: ${err.message}\n`);
-        failures.push({ id, error: err.message });
-      }
-    }
-  } finally {
-    // After Ctrl-C, stop() cleans up and exits.
-    if (!interrupted) {
-      await broker?.close();
-      await rm(workdir, { recursive: true, force: true });
+    broker = await Broker.connect(opts.url);
+    meta.broker = broker.version;
+  } catch (err) {
+    const e = /** @type {NodeJS.ErrnoException} */ (err);
+    meta.broker = "broker unreachable";
+    process.stderr.write(
+      `error: cannot reach ${maskUrl(opts.url)} (${e.code ?? e.message})\nhint: start RabbitMQ, or set EVENTLAB_BENCH_URL / --url\n`,
+    );
+    for (const b of opts.only)
+      if (b !== "help") failures.push({ id: b, error: "broker unreachable" });
+  }
+}
+
+/**
+ * Runs the chosen benchmarks in order; one that throws is reported and not measured.
+ * @param {Row[]} rows
+ * @param {Failure[]} failures
+ */
+async function runBenchmarks(rows, failures) {
+  const table = {
+    produce: benchProduce,
+    consume: benchConsume,
+    oneshot: benchOneshot,
+    help: benchHelp,
+    rate: benchRate,
+  };
+  for (const id of BENCHMARKS) {
+    if (!opts.only.includes(id)) continue;
+    if (id !== "help" && !broker) continue;
+    process.stderr.write(`${id}…\n`);
+    try {
+      rows.push(...(await table[id]()));
+    } catch (err) {
+      if (interrupted) break;
+      const { message } = /** @type {Error} */ (err);
+      process.stderr.write(`  ${id}: ${message}\n`);
+      failures.push({ id, error: message });
     }
   }
+}
 
-  // Interrupted: stop() deletes the queues and exits; print nothing half-measured.
-  if (interrupted) return new Promise(() => {});
-  meta.loadAverage.end = loadavg()[0];
+/**
+ * The table (or the JSON) on stdout, and with --save the JSON in bench/results/.
+ * @param {Row[]} rows
+ * @param {Failure[]} failures
+ * @param {Meta} meta
+ */
+async function report(rows, failures, meta) {
+  meta.loadAverage.end = /** @type {number} */ (loadavg()[0]);
   const report = { meta, results: rows, failures };
   if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else printTable(rows, failures, meta);
@@ -785,6 +945,38 @@ async function main() {
     await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
     process.stderr.write(`saved ${file}\n`);
   }
+}
+
+async function main() {
+  opts = parseFlags(process.argv.slice(2));
+  if (opts.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (!chooseBin()) return 1;
+  workdir = await mkdtemp(join(tmpdir(), "eventlab-bench-"));
+  const needsBroker = opts.only.some((b) => b !== "help");
+  /** @type {Failure[]} */
+  const failures = [];
+  /** @type {Row[]} */
+  const rows = [];
+  const meta = startMeta(needsBroker);
+  stopOnSignals();
+
+  try {
+    if (needsBroker) await connectBroker(meta, failures);
+    await runBenchmarks(rows, failures);
+  } finally {
+    // After Ctrl-C, stop() cleans up and exits.
+    if (!interrupted) {
+      await broker?.close();
+      await rm(workdir, { recursive: true, force: true });
+    }
+  }
+
+  // Interrupted: stop() deletes the queues and exits; print nothing half-measured.
+  if (interrupted) return new Promise(() => {});
+  await report(rows, failures, meta);
   return failures.length > 0 ? 1 : 0;
 }
 

@@ -2,13 +2,22 @@
 // them before consume runs. Nothing here is timed.
 import amqp from "amqplib";
 
+/** @import { Channel, ChannelModel } from "amqplib" */
+
 export class Broker {
+  /** @param {ChannelModel} model */
   constructor(model) {
     this.model = model;
+    /** @type {Channel | undefined} */
     this.channel = undefined;
+    /** @type {Set<string>} */
     this.created = new Set();
   }
 
+  /**
+   * @param {string} url
+   * @param {number} [timeoutMs]
+   */
   static async connect(url, timeoutMs = 5000) {
     const model = await amqp.connect(url, { timeout: timeoutMs });
     model.on("error", () => {});
@@ -33,15 +42,18 @@ export class Broker {
     return this.channel;
   }
 
+  /** @param {string} queue */
   async declare(queue) {
     this.created.add(queue);
     await (await this.ch()).assertQueue(queue, { durable: false, autoDelete: false });
   }
 
+  /** @param {string} queue */
   async depth(queue) {
     return (await (await this.ch()).checkQueue(queue)).messageCount;
   }
 
+  /** @param {string} queue */
   async delete(queue) {
     this.created.delete(queue);
     try {
@@ -59,6 +71,10 @@ export class Broker {
   /**
    * Put `amount` messages on `queue` as fast as possible (confirmed), then check the depth.
    * Bounded by `timeoutMs`.
+   * @param {string} queue
+   * @param {number} amount
+   * @param {Buffer} body
+   * @param {number} [timeoutMs]
    */
   async fill(queue, amount, body, timeoutMs = 120_000) {
     const deadline = Date.now() + timeoutMs;
@@ -94,13 +110,23 @@ export class Broker {
   }
 }
 
+/**
+ * @template T
+ * @param {Promise<T>} promise
+ * @param {number} deadline a Date.now() time
+ * @param {string} what
+ * @returns {Promise<T>}
+ */
 function withDeadline(promise, deadline, what) {
+  /** @type {NodeJS.Timeout | undefined} */
   let timer;
   const left = Math.max(0, deadline - Date.now());
   return Promise.race([
     promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: timed out`)), left);
-    }),
+    /** @type {Promise<never>} */ (
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: timed out`)), left);
+      })
+    ),
   ]).finally(() => clearTimeout(timer));
 }

@@ -14,12 +14,22 @@ const dist = values.dist
   ? resolve(values.dist)
   : fileURLToPath(new URL("../../dist/index.js", import.meta.url));
 
+/**
+ * @param {string} message
+ * @param {string} [hint]
+ * @returns {never}
+ */
 function fail(message, hint) {
   process.stderr.write(`embedded-broker: ${message}\n${hint ? `hint: ${hint}\n` : ""}`);
   process.exit(2);
 }
 
 if (!existsSync(dist)) fail(`${dist} does not exist`, "run `npm run build` first");
+/**
+ * The part of the built package this script uses.
+ * @typedef {{ url: string; close(): Promise<void> }} RunningBroker
+ * @type {{ startBroker?: (options: { port: number }) => Promise<RunningBroker> }}
+ */
 const api = await import(pathToFileURL(dist).href);
 if (typeof api.startBroker !== "function") {
   fail(
@@ -28,11 +38,12 @@ if (typeof api.startBroker !== "function") {
   );
 }
 
+/** @type {RunningBroker} */
 let broker;
 try {
   broker = await api.startBroker({ port: 0 });
 } catch (err) {
-  fail(`startBroker({ port: 0 }) failed: ${err?.stack ?? err}`);
+  fail(`startBroker({ port: 0 }) failed: ${/** @type {Error | undefined} */ (err)?.stack ?? err}`);
 }
 process.stdout.write(`${JSON.stringify({ url: broker.url, pid: process.pid })}\n`);
 
@@ -48,7 +59,9 @@ const stop = async () => {
   try {
     await broker.close();
   } catch (err) {
-    process.stderr.write(`embedded-broker: close() failed: ${err?.message ?? err}\n`);
+    process.stderr.write(
+      `embedded-broker: close() failed: ${/** @type {Error | undefined} */ (err)?.message ?? err}\n`,
+    );
     process.exitCode = 3;
   }
   clearTimeout(timer);

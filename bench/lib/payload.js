@@ -2,6 +2,10 @@
 // start with { or [ (eventlab would send it as JSON) and holds no {{placeholders}}.
 const SEED = "eventlab benchmark payload: the quick brown fox jumps over the lazy dog. ";
 
+/**
+ * @param {number} size bytes (the text is ASCII)
+ * @returns {string}
+ */
 export function payload(size) {
   let text = "";
   while (text.length < size) text += SEED;

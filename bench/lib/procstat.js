@@ -5,11 +5,16 @@
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 
-/** { rssKb, hwmKb } of a process, or undefined. */
+/**
+ * { rssKb, hwmKb } of a process, or undefined.
+ * @param {number | undefined} pid
+ * @returns {{ rssKb: number; hwmKb: number } | undefined}
+ */
 export function memory(pid) {
   try {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
+    const kb = (/** @type {string} */ key) =>
+      Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
     return { rssKb: kb("VmRSS"), hwmKb: kb("VmHWM") };
   } catch {
     return undefined;
@@ -19,7 +24,22 @@ export function memory(pid) {
 // Clock ticks per second for /proc/<pid>/stat; 100 on every Linux this runs on.
 const TICKS = 100;
 
-/** User + system CPU time of a process so far (ms), or undefined. */
+/**
+ * RabbitMQ's figures for one queue (each as rabbitmqctl gave it), or only `error`.
+ * @typedef {object} RabbitQueueInfo
+ * @property {string} [error]
+ * @property {number} [messages]
+ * @property {number} [memory]
+ * @property {number} [messagesRam]
+ * @property {number} [messageBytesRam]
+ * @property {number} [messageBytes]
+ */
+
+/**
+ * User + system CPU time of a process so far (ms), or undefined.
+ * @param {number | undefined} pid
+ * @returns {number | undefined}
+ */
 export function cpuMs(pid) {
   if (!pid) return undefined;
   try {
@@ -32,6 +52,12 @@ export function cpuMs(pid) {
   }
 }
 
+/**
+ * @param {string} command
+ * @param {string[]} args
+ * @param {number} timeoutMs
+ * @returns {Promise<{ error: import("node:child_process").ExecFileException | null; stdout: string; stderr: string }>}
+ */
 function exec(command, args, timeoutMs) {
   return new Promise((resolve) => {
     execFile(command, args, { timeout: timeoutMs, encoding: "utf8" }, (error, stdout, stderr) =>
@@ -40,7 +66,10 @@ function exec(command, args, timeoutMs) {
   });
 }
 
-/** The pid of the local RabbitMQ node (the beam.smp with the largest RSS), or undefined. */
+/**
+ * The pid of the local RabbitMQ node (the beam.smp with the largest RSS), or undefined.
+ * @returns {Promise<number | undefined>}
+ */
 export async function rabbitPid() {
   const { error, stdout } = await exec("pgrep", ["-f", "beam.smp"], 5000);
   if (error) return undefined;
@@ -49,7 +78,10 @@ export async function rabbitPid() {
   return pids[0];
 }
 
-/** Is the broker at `url` on this machine (so that its process can be read)? */
+/**
+ * Is the broker at `url` on this machine (so that its process can be read)?
+ * @param {string} url
+ */
 export function isLocal(url) {
   try {
     const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
@@ -62,6 +94,9 @@ export function isLocal(url) {
 /**
  * RabbitMQ's figures for one queue: { messages, memory, messagesRam, messageBytesRam,
  * messageBytes }, or { error } when rabbitmqctl is missing, not allowed, or slow.
+ * @param {string} queue
+ * @param {string} [vhost]
+ * @returns {Promise<RabbitQueueInfo>}
  */
 export async function rabbitQueueInfo(queue, vhost = "/") {
   const columns = [
@@ -77,9 +112,11 @@ export async function rabbitQueueInfo(queue, vhost = "/") {
     ["-q", "list_queues", "-p", vhost, "--formatter", "json", ...columns],
     30_000,
   );
-  if (error) return { error: (stderr || error.message).trim().split("\n")[0] };
+  if (error) return { error: (stderr || error.message).trim().split("\n")[0] ?? "" };
   try {
-    const row = JSON.parse(stdout).find((r) => r.name === queue);
+    /** @type {Array<{ name: string; messages: number; memory: number; messages_ram: number; message_bytes_ram: number; message_bytes: number }>} */
+    const rows = JSON.parse(stdout);
+    const row = rows.find((r) => r.name === queue);
     if (!row) return { error: `rabbitmqctl does not list ${queue}` };
     return {
       messages: row.messages,
@@ -89,6 +126,6 @@ export async function rabbitQueueInfo(queue, vhost = "/") {
       messageBytes: row.message_bytes,
     };
   } catch (err) {
-    return { error: `rabbitmqctl output: ${err.message}` };
+    return { error: `rabbitmqctl output: ${/** @type {Error} */ (err).message}` };
   }
 }

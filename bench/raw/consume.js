@@ -20,20 +20,26 @@ const { values } = parseArgs({
     "timeout-ms": { type: "string", default: "120000" },
   },
 });
+// --url and --queue are required: the harness always passes them.
+const url = /** @type {string} */ (values.url);
+const queue = /** @type {string} */ (values.queue);
 const count = Number(values.count);
 const arrivals = values.timings ? new Float64Array(count) : undefined;
 
 // The socket options eventlab uses (Nagle off), so neither side waits on delayed ACKs.
-const connection = await amqp.connect(values.url, { noDelay: true });
+const connection = await amqp.connect(url, { noDelay: true });
 const channel = await connection.createChannel();
 await channel.prefetch(Number(values.prefetch));
 
 let consumed = 0;
-let finish;
+/** @typedef {"count" | "cancelled" | "timeout"} StoppedBy */
+/** @type {(why: StoppedBy) => void} */
+let finish = () => {};
+/** @type {Promise<StoppedBy>} */
 const done = new Promise((resolve) => (finish = resolve));
 const started = performance.now();
 await channel.consume(
-  values.queue,
+  queue,
   (msg) => {
     if (msg === null) return finish("cancelled");
     if (arrivals) arrivals[consumed] = performance.now();
@@ -53,14 +59,26 @@ const elapsedMs = performance.now() - started;
 await channel.close();
 await connection.close();
 
+/**
+ * @type {{
+ *   consumed: number;
+ *   stoppedBy: StoppedBy;
+ *   elapsedMs: number;
+ *   arrival?: { spanMs: number; ratePerSecond: number; gapMs: { p50: number; p99: number; max: number } };
+ * }}
+ */
 const summary = { consumed, stoppedBy, elapsedMs: Math.round(elapsedMs) };
 if (arrivals && consumed > 1) {
-  const first = arrivals[0];
-  const last = arrivals[consumed - 1];
+  // Indexes below `consumed` (≥ 2) are within both arrays.
+  const first = /** @type {number} */ (arrivals[0]);
+  const last = /** @type {number} */ (arrivals[consumed - 1]);
   const gaps = new Float64Array(consumed - 1);
-  for (let i = 1; i < consumed; i++) gaps[i - 1] = arrivals[i] - arrivals[i - 1];
+  for (let i = 1; i < consumed; i++)
+    gaps[i - 1] = /** @type {number} */ (arrivals[i]) - /** @type {number} */ (arrivals[i - 1]);
   gaps.sort();
-  const pick = (q) => gaps[Math.min(gaps.length - 1, Math.floor(q * gaps.length))];
+  /** @param {number} q */
+  const pick = (q) =>
+    /** @type {number} */ (gaps[Math.min(gaps.length - 1, Math.floor(q * gaps.length))]);
   summary.arrival = {
     spanMs: Math.round((last - first) * 10) / 10,
     // n messages span n - 1 intervals.
@@ -68,7 +86,7 @@ if (arrivals && consumed > 1) {
     gapMs: {
       p50: Math.round(pick(0.5) * 100) / 100,
       p99: Math.round(pick(0.99) * 100) / 100,
-      max: Math.round(gaps[gaps.length - 1] * 100) / 100,
+      max: Math.round(/** @type {number} */ (gaps[gaps.length - 1]) * 100) / 100,
     },
   };
 }

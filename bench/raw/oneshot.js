@@ -14,10 +14,14 @@ const { values } = parseArgs({
   },
 });
 
+// --url and --queue are required: the harness always passes them.
+const url = /** @type {string} */ (values.url);
+const queue = /** @type {string} */ (values.queue);
+
 // The socket options eventlab uses (Nagle off), so neither side waits on delayed ACKs.
-const connection = await amqp.connect(values.url, { noDelay: true });
+const connection = await amqp.connect(url, { noDelay: true });
 const channel = await connection.createConfirmChannel();
-channel.publish("", values.queue, Buffer.from(payload(Number(values.size))), {
+channel.publish("", queue, Buffer.from(payload(Number(values.size))), {
   mandatory: true,
   contentType: "text/plain",
   headers: {},

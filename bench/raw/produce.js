@@ -16,6 +16,9 @@ const { values } = parseArgs({
     window: { type: "string", default: "1000" },
   },
 });
+// --url and --queue are required: the harness always passes them.
+const url = /** @type {string} */ (values.url);
+const queue = /** @type {string} */ (values.queue);
 const amount = Number(values.amount);
 const windowSize = Number(values.window);
 const body = Buffer.from(payload(Number(values.size)));
@@ -23,14 +26,16 @@ const body = Buffer.from(payload(Number(values.size)));
 const options = { mandatory: true, contentType: "text/plain", headers: {} };
 
 // The socket options eventlab uses (Nagle off), so neither side waits on delayed ACKs.
-const connection = await amqp.connect(values.url, { noDelay: true });
+const connection = await amqp.connect(url, { noDelay: true });
 const channel = await connection.createConfirmChannel();
 const started = performance.now();
 
 let outstanding = 0;
 let confirmed = 0;
 let nacked = 0;
+/** @type {(() => void) | undefined} */
 let wake;
+/** @param {unknown} err */
 const onConfirm = (err) => {
   outstanding -= 1;
   if (err) nacked += 1;
@@ -43,9 +48,10 @@ const onConfirm = (err) => {
 };
 
 for (let i = 0; i < amount; i++) {
-  if (outstanding >= windowSize) await new Promise((resolve) => (wake = resolve));
+  if (outstanding >= windowSize)
+    await /** @type {Promise<void>} */ (new Promise((resolve) => (wake = resolve)));
   outstanding += 1;
-  const writable = channel.publish("", values.queue, body, options, onConfirm);
+  const writable = channel.publish("", queue, body, options, onConfirm);
   if (!writable) await new Promise((resolve) => channel.once("drain", resolve));
 }
 await channel.waitForConfirms();

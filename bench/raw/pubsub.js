@@ -23,6 +23,12 @@ import {
 } from "../lib/amqp-load.js";
 import { payload } from "../lib/payload.js";
 
+/** @import { Channel, ConfirmChannel } from "amqplib" */
+/**
+ * A promise raced against the connections' failures and the run's deadline.
+ * @typedef {<T>(promise: Promise<T>, what: string) => Promise<T>} Guard
+ */
+
 const { values } = parseArgs({
   options: {
     url: { type: "string" },
@@ -39,13 +45,20 @@ const { values } = parseArgs({
     "timeout-ms": { type: "string", default: "120000" },
   },
 });
+/** @param {keyof typeof values} k */
 const num = (k) => Number(values[k]);
 const deadline = performance.now() + num("timeout-ms");
+/**
+ * @param {number} x
+ * @param {number} [d] decimals
+ */
 const round = (x, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+// --url is required: the harness always passes it.
+const url = /** @type {string} */ (values.url);
 
 async function main() {
-  const consumerConnection = await within(connect(values.url), deadline, "consumer connect");
-  const publisherConnection = await within(connect(values.url), deadline, "publisher connect");
+  const consumerConnection = await within(connect(url), deadline, "consumer connect");
+  const publisherConnection = await within(connect(url), deadline, "publisher connect");
   const consumerChannel = await consumerConnection.createChannel();
   const publisherChannel = values.confirm
     ? await publisherConnection.createConfirmChannel()
@@ -56,6 +69,7 @@ async function main() {
     ["consumer channel", consumerChannel],
     ["publisher channel", publisherChannel],
   ]);
+  /** @type {Guard} */
   const guard = (promise, what) => within(Promise.race([promise, watch.promise]), deadline, what);
 
   await guard(consumerChannel.prefetch(num("prefetch")), "prefetch");
@@ -77,7 +91,13 @@ async function main() {
   return summary;
 }
 
-/** N messages as fast as possible; publish rate and end-to-end rate. */
+/**
+ * N messages as fast as possible; publish rate and end-to-end rate.
+ * @param {string} queue
+ * @param {Channel} consumerChannel
+ * @param {Channel | ConfirmChannel} publisherChannel a ConfirmChannel with --confirm
+ * @param {Guard} guard
+ */
 async function throughput(queue, consumerChannel, publisherChannel, guard) {
   const amount = num("amount");
   const size = num("size");
@@ -109,7 +129,9 @@ async function throughput(queue, consumerChannel, publisherChannel, guard) {
   try {
     c = await guard(consumer.done, "consume");
   } catch (err) {
-    throw new Error(`${err.message} (consumed ${consumer.progress()} of ${amount})`);
+    throw new Error(
+      `${/** @type {Error} */ (err).message} (consumed ${consumer.progress()} of ${amount})`,
+    );
   }
   if (p.nacked > 0) throw new Error(`${p.nacked} messages nacked by the broker`);
   if (badSize > 0)
@@ -135,6 +157,10 @@ async function throughput(queue, consumerChannel, publisherChannel, guard) {
  * A steady `rate` msg/s for warm-up + duration. Each body starts with the send time
  * (process.hrtime, ns, 8 bytes) and the message index (4 bytes); the consumer, in the same
  * process and so on the same clock, records arrival − send. The warm-up messages are not counted.
+ * @param {string} queue
+ * @param {Channel} consumerChannel
+ * @param {Channel} publisherChannel
+ * @param {Guard} guard
  */
 async function latency(queue, consumerChannel, publisherChannel, guard) {
   const rate = num("rate");
@@ -166,6 +192,7 @@ async function latency(queue, consumerChannel, publisherChannel, guard) {
   // timers fire about every millisecond, so at 1000 msg/s that is one or two per tick).
   const started = performance.now();
   let sent = 0;
+  /** @type {Promise<number>} */
   const paced = new Promise((resolve) => {
     const tick = () => {
       const due = Math.min(total, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
@@ -185,7 +212,9 @@ async function latency(queue, consumerChannel, publisherChannel, guard) {
   try {
     await guard(consumer.done, "consume");
   } catch (err) {
-    throw new Error(`${err.message} (consumed ${consumer.progress()} of ${total})`);
+    throw new Error(
+      `${/** @type {Error} */ (err).message} (consumed ${consumer.progress()} of ${total})`,
+    );
   }
   const sorted = latencies.slice().sort();
   let sum = 0;
@@ -203,7 +232,8 @@ async function latency(queue, consumerChannel, publisherChannel, guard) {
       p90: round(percentile(sorted, 0.9)),
       p99: round(percentile(sorted, 0.99)),
       p999: round(percentile(sorted, 0.999)),
-      max: round(sorted[sorted.length - 1]),
+      // NaN when nothing was measured, like the percentiles.
+      max: round(/** @type {number} */ (sorted[sorted.length - 1])),
       mean: round(sum / sorted.length),
     },
   };
@@ -214,6 +244,6 @@ try {
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   process.exit(0);
 } catch (err) {
-  process.stderr.write(`pubsub: ${err.message}\n`);
+  process.stderr.write(`pubsub: ${/** @type {Error} */ (err).message}\n`);
   process.exit(1);
 }
