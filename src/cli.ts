@@ -5,6 +5,7 @@ import {
   Command,
   CommanderError,
   type CommandUnknownOpts,
+  Help,
   Option,
 } from "@commander-js/extra-typings";
 import { brokerError, replyOf } from "./client/errors.js";
@@ -72,23 +73,58 @@ Exit codes: 0 ok, 1 error, 2 interrupted (Ctrl-C), 3 some messages were nacked o
   });
 
   for (const make of [
-    playCommand,
+    (c: Context) =>
+      playCommand(
+        c,
+        lazy(() => import("./commands/run/play.js"), "runPlay"),
+      ),
     (c: Context) =>
       produceCommand(
         c,
         lazy(() => import("./commands/run/produce.js"), "runProduce"),
       ),
-    consumeCommand,
-    declareCommand,
-    deleteCommand,
-    topologyCommand,
-    routeCommand,
-    setupCommand,
-    initCommand,
-    brokerCommand,
+    (c: Context) =>
+      consumeCommand(
+        c,
+        lazy(() => import("./commands/run/consume.js"), "runConsume"),
+      ),
+    (c: Context) =>
+      declareCommand(
+        c,
+        lazy(() => import("./commands/run/declare.js"), "runDeclare"),
+      ),
+    (c: Context) =>
+      deleteCommand(
+        c,
+        lazy(() => import("./commands/run/delete.js"), "runDelete"),
+      ),
+    (c: Context) =>
+      topologyCommand(
+        c,
+        lazy(() => import("./commands/run/topology.js"), "runTopology"),
+      ),
+    (c: Context) =>
+      routeCommand(
+        c,
+        lazy(() => import("./commands/run/route.js"), "runRoute"),
+      ),
+    (c: Context) =>
+      setupCommand(
+        c,
+        lazy(() => import("./commands/run/setup.js"), "runSetup"),
+      ),
+    (c: Context) =>
+      initCommand(
+        c,
+        lazy(() => import("./commands/run/init.js"), "runInit"),
+      ),
+    (c: Context) =>
+      brokerCommand(
+        c,
+        lazy(() => import("./commands/run/broker.js"), "runBroker"),
+      ),
   ]) {
-    // Commands not yet built with the typed commander are plain commander commands.
-    program.addCommand(make(ctx) as unknown as CommandUnknownOpts);
+    program.addCommand(make(ctx));
   }
   return program;
 }
@@ -125,7 +161,7 @@ export async function main(argv: readonly string[], deps?: Partial<ContextDeps>)
   applyToTree(program, (cmd) => {
     cmd.exitOverride();
     // Every command's help also lists --url, --config, --verbose and --no-color.
-    cmd.configureHelp({ showGlobalOptions: true });
+    cmd.configureHelp({ showGlobalOptions: true, optionDescription: describeOption });
     cmd.configureOutput({
       writeOut: (s) => ctx.io.out(s),
       writeErr: (s) => ctx.io.stderr.write(s),
@@ -141,6 +177,11 @@ export async function main(argv: readonly string[], deps?: Partial<ContextDeps>)
   }
   await flush(ctx.io.stdout);
   return code;
+}
+
+/** An option's help line; a flag that is simply off unless given does not say "(default: false)". */
+function describeOption(this: Help, option: Option): string {
+  return Help.prototype.optionDescription.call(this, option).replace(/ \(default: false\)$/, "");
 }
 
 function applyToTree(cmd: CommandUnknownOpts, fn: (c: CommandUnknownOpts) => void): void {

@@ -37,8 +37,8 @@ export interface Context {
   loadConfig(): Promise<LoadedConfig>;
   /** The broker by precedence (--url, EVENTLAB_URL, the file, the default) and which one it is. */
   broker(): Promise<BrokerTarget>;
-  /** Connect to the broker the flags, environment and config point at. */
-  connect(options?: ConnectOptions): Promise<Connection>;
+  /** Connect to the broker the flags, environment and config point at, or to `urls`. */
+  connect(options?: ConnectOptions & { urls?: readonly string[] }): Promise<Connection>;
   /** Questions to a person (inquirer on a terminal); only ask when `io.stdinIsTTY`. */
   prompter(): Promise<Prompter>;
   /** A command's exit code when it is not 0 and nothing was thrown (e.g. undelivered messages). */
@@ -85,9 +85,9 @@ export function createContext(deps: ContextDeps): Context {
       if (g.color !== undefined) {
         const env = { ...deps.env };
         if (g.color) {
-          env.FORCE_COLOR = "1";
-          delete env.NO_COLOR;
-        } else env.NO_COLOR = "1";
+          env["FORCE_COLOR"] = "1";
+          delete env["NO_COLOR"];
+        } else env["NO_COLOR"] = "1";
         io = createIo(deps.streams, env);
         theme = undefined;
       }
@@ -96,7 +96,7 @@ export function createContext(deps: ContextDeps): Context {
       // No file to read: the defaults, without loading yaml and zod at all.
       if (
         !globals.config &&
-        !deps.env.EVENTLAB_CONFIG &&
+        !deps.env["EVENTLAB_CONFIG"] &&
         !CONFIG_FILE_NAMES.some((n) => existsSync(join(deps.cwd, n)))
       ) {
         loaded ??= Promise.resolve({ config: emptyConfig(), file: undefined, source: "none" });
@@ -112,8 +112,9 @@ export function createContext(deps: ContextDeps): Context {
       return explicit() ?? resolveBroker(undefined, deps.env, (await ctx.loadConfig()).config);
     },
     async connect(options = {}) {
-      const { urls } = await ctx.broker();
-      const broker = explicit() ? undefined : (await ctx.loadConfig()).config.broker;
+      const urls = options.urls ?? (await ctx.broker()).urls;
+      const broker =
+        explicit() || options.urls ? undefined : (await ctx.loadConfig()).config.broker;
       const connectImpl = deps.connect ?? (await import("./client/connect.js")).connect;
       return connectImpl(urls, {
         timeoutMs: options.timeoutMs ?? broker?.connectTimeout,

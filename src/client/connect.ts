@@ -35,6 +35,22 @@ export async function withChannel<T>(
     await ch.close().catch(() => {});
   }
 }
+/**
+ * Open a connection with `open` (a command passes its context's connect, with the connection
+ * name it shows the broker), run `fn` on it, and close it however `fn` ends.
+ */
+export async function withConnection<T>(
+  open: () => Promise<Connection>,
+  fn: (connection: Connection) => Promise<T>,
+): Promise<T> {
+  const connection = await open();
+  try {
+    return await fn(connection);
+  } finally {
+    await connection.close();
+  }
+}
+
 const START_HINT = "start RabbitMQ (`rabbitmq-server -detached`), or run `eventlab broker`";
 
 /** Connect to the first broker URL that answers; errors name the URL (password masked). */
@@ -64,7 +80,7 @@ export async function connect(
 }
 
 async function connectOne(address: BrokerAddress, options: ConnectOptions): Promise<Connection> {
-  const q = address.query;
+  const { frameMax, channelMax, heartbeat } = address.query;
   const int = (v: string | undefined) => (v === undefined ? undefined : Number.parseInt(v, 10));
   const model = await amqp.connect(
     {
@@ -75,9 +91,9 @@ async function connectOne(address: BrokerAddress, options: ConnectOptions): Prom
       password: address.password,
       vhost: address.vhost,
       locale: "en_US",
-      frameMax: int(q.frameMax) ?? 131072,
-      channelMax: int(q.channelMax) ?? 0,
-      heartbeat: options.heartbeat ?? int(q.heartbeat) ?? 60,
+      frameMax: int(frameMax) ?? 131072,
+      channelMax: int(channelMax) ?? 0,
+      heartbeat: options.heartbeat ?? int(heartbeat) ?? 60,
     },
     {
       timeout: options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,

@@ -3,8 +3,11 @@
  * prefetch and an explicit settle policy. The caller decides when each message is
  * settled (so output backpressure can hold acks back).
  */
+
 import type { Channel, ConsumeMessage } from "amqplib";
+import { BASIC_PROPERTY_NAMES } from "../broker/codec/spec.js";
 import type { HeadersMatch, SettlePolicy } from "../config/constants.js";
+import type { PrintableMessage } from "../ui/message.js";
 import type { Connection } from "./connect.js";
 import { brokerError } from "./errors.js";
 
@@ -177,37 +180,16 @@ export class QueueConsumer {
 }
 
 /** A delivered message as plain data, for printers that know nothing of AMQP. */
-export interface PlainMessage {
-  exchange: string;
-  routingKey: string;
-  redelivered: boolean;
+export interface PlainMessage extends PrintableMessage {
   deliveryTag: number;
-  headers: Record<string, unknown>;
-  /** Properties that are set, without headers. */
-  properties: Record<string, unknown>;
-  body: Buffer;
 }
 
 /** The basic properties of AMQP 0-9-1 other than headers, in the spec's order. */
-const PROPERTY_NAMES = [
-  "contentType",
-  "contentEncoding",
-  "deliveryMode",
-  "priority",
-  "correlationId",
-  "replyTo",
-  "expiration",
-  "messageId",
-  "timestamp",
-  "type",
-  "userId",
-  "appId",
-  "clusterId",
-] as const;
+const PROPERTY_NAMES = BASIC_PROPERTY_NAMES.filter((name) => name !== "headers");
 
 export function toPlain(message: ConsumeMessage): PlainMessage {
   const p = message.properties as unknown as Record<string, unknown>;
-  const headers = p.headers;
+  const { headers } = p;
   const properties: Record<string, unknown> = {};
   for (const k of PROPERTY_NAMES) {
     const v = p[k];

@@ -81,41 +81,40 @@ export type Speaker =
   | { kind: "silent" }
   | { kind: "other"; guess: string | undefined };
 
+/** The AMQP protocol headers other than 0-9-1 a server may answer with, by their last four bytes. */
+const OTHER_AMQP: Readonly<Record<string, string>> = {
+  "0,1,0,0": "1.0",
+  "2,1,0,0": "1.0 (TLS)",
+  "3,1,0,0": "1.0 (SASL)",
+  "1,1,0,10": "0-10",
+  "1,1,0,9": "0-9",
+  "1,1,8,0": "0-8",
+};
+
+/** The first words of other servers, and what they say the server is. */
+const GREETINGS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^HTTP\/\d/, "an HTTP server (RabbitMQ's management UI and API listen on 15672)"],
+  [/^INFO \{/, "a NATS server"],
+  [/^[-+]ERR|^[-+]OK|^-NOAUTH/, "a Redis server"],
+  [/^SSH-/, "an SSH server"],
+  [/^220[ -]/, "an SMTP or FTP server"],
+  [/mysql|mariadb/i, "a MySQL or MariaDB server"],
+];
+
 export function identify(bytes: Buffer): Speaker {
   if (bytes.length === 0) return { kind: "silent" };
   if (bytes.subarray(0, 4).toString("latin1") === "AMQP" && bytes.length >= 8) {
     // A server that refuses our version answers with the header of the one it speaks.
     const id = [...bytes.subarray(4, 8)].join(",");
     if (id === "0,0,9,1") return { kind: "amqp-0-9-1" };
-    const known: Record<string, string> = {
-      "0,1,0,0": "1.0",
-      "2,1,0,0": "1.0 (TLS)",
-      "3,1,0,0": "1.0 (SASL)",
-      "1,1,0,10": "0-10",
-      "1,1,0,9": "0-9",
-      "1,1,8,0": "0-8",
-    };
-    return { kind: "amqp-other", version: known[id] ?? `with protocol header bytes ${id}` };
+    return { kind: "amqp-other", version: OTHER_AMQP[id] ?? `with protocol header bytes ${id}` };
   }
   // A method frame on channel 0 (connection.start): AMQP 0-9-1 already talking.
   if (bytes[0] === 1 && bytes[1] === 0 && bytes[2] === 0) return { kind: "amqp-0-9-1" };
   // A TLS record: alert (21) or handshake (22), version 3.x.
   if ((bytes[0] === 0x15 || bytes[0] === 0x16) && bytes[1] === 0x03) return { kind: "tls" };
   const text = bytes.toString("latin1");
-  const guess = /^HTTP\/\d/.test(text)
-    ? "an HTTP server (RabbitMQ's management UI and API listen on 15672)"
-    : /^INFO \{/.test(text)
-      ? "a NATS server"
-      : /^[-+]ERR|^[-+]OK|^-NOAUTH/.test(text)
-        ? "a Redis server"
-        : /^SSH-/.test(text)
-          ? "an SSH server"
-          : /^220[ -]/.test(text)
-            ? "an SMTP or FTP server"
-            : /mysql|mariadb/i.test(text)
-              ? "a MySQL or MariaDB server"
-              : undefined;
-  return { kind: "other", guess };
+  return { kind: "other", guess: GREETINGS.find(([re]) => re.test(text))?.[1] };
 }
 
 /** The first bytes as readable text: printable ASCII as it is, the rest as \xNN. */

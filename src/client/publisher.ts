@@ -246,19 +246,7 @@ export class Publisher {
   }
 }
 
+/** The rendered properties carry amqplib's names already: only `mandatory` is added. */
 export function toAmqpOptions(p: PublishProperties, mandatory: boolean): Options.Publish {
-  const o: Options.Publish = { mandatory, headers: p.headers };
-  if (p.contentType !== undefined) o.contentType = p.contentType;
-  if (p.contentEncoding !== undefined) o.contentEncoding = p.contentEncoding;
-  if (p.persistent !== undefined) o.persistent = p.persistent;
-  if (p.priority !== undefined) o.priority = p.priority;
-  if (p.expiration !== undefined) o.expiration = p.expiration;
-  if (p.messageId !== undefined) o.messageId = p.messageId;
-  if (p.correlationId !== undefined) o.correlationId = p.correlationId;
-  if (p.replyTo !== undefined) o.replyTo = p.replyTo;
-  if (p.type !== undefined) o.type = p.type;
-  if (p.appId !== undefined) o.appId = p.appId;
-  if (p.userId !== undefined) o.userId = p.userId;
-  if (p.timestamp !== undefined) o.timestamp = p.timestamp;
-  return o;
+  return { ...p, mandatory };
 }

@@ -1,14 +1,15 @@
 /**
  * Asking a running embedded broker where a message would go, from its live state: a
- * question to its `amq.eventlab.route` exchange, answered on a temporary reply queue.
- * RabbitMQ has no such exchange (and no way to list bindings over AMQP).
+ * question to its `amq.eventlab.route` exchange, answered on a temporary reply queue (the
+ * contract is the broker's route-contract.ts). RabbitMQ has no such exchange (and no way to
+ * list bindings over AMQP).
  */
+import { REPLY } from "../broker/errors.js";
+import { ROUTE_EXCHANGE, type RouteAnswer, type RouteQuestion } from "../broker/route-contract.js";
 import type { RouteExplanation } from "../broker/routing/index.js";
 import { EventlabError } from "../errors.js";
 import type { Connection } from "./connect.js";
 import { isReply } from "./errors.js";
-
-const ROUTE_EXCHANGE = "amq.eventlab.route";
 
 export interface LiveRoute {
   explanation: RouteExplanation;
@@ -18,7 +19,7 @@ export interface LiveRoute {
 
 export async function liveRoute(
   connection: Connection,
-  q: { exchange: string; routingKey: string; headers: Record<string, unknown> },
+  q: RouteQuestion,
   timeoutMs = 5000,
 ): Promise<LiveRoute> {
   const ch = await connection.model.createChannel();
@@ -27,7 +28,7 @@ export async function liveRoute(
     try {
       await ch.checkExchange(ROUTE_EXCHANGE);
     } catch (err) {
-      if (!isReply(err, 404)) throw err;
+      if (!isReply(err, REPLY.NOT_FOUND)) throw err;
       throw new EventlabError(
         "broker",
         `${connection.address.display} is not eventlab's embedded broker: it cannot answer routing questions`,
@@ -52,14 +53,17 @@ export async function liveRoute(
         { noAck: true },
       );
     });
-    ch.publish(ROUTE_EXCHANGE, "", Buffer.from(JSON.stringify(q)), {
+    const question: RouteQuestion = {
+      exchange: q.exchange,
+      routingKey: q.routingKey,
+      headers: q.headers,
+    };
+    ch.publish(ROUTE_EXCHANGE, "", Buffer.from(JSON.stringify(question)), {
       replyTo: queue,
       correlationId: "route",
       contentType: "application/json",
     });
-    const answer = JSON.parse((await reply).toString("utf8")) as
-      | { ok: true; explanation: RouteExplanation; exists: boolean }
-      | { ok: false; error: string };
+    const answer = JSON.parse((await reply).toString("utf8")) as RouteAnswer;
     if (!answer.ok)
       throw new EventlabError("broker", `the broker could not answer: ${answer.error}`);
     return { explanation: answer.explanation, exists: answer.exists };

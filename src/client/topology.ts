@@ -4,6 +4,7 @@
  * error that shows what was asked beside what the broker has.
  */
 import type { Channel } from "amqplib";
+import { REPLY } from "../broker/errors.js";
 import {
   bindingArguments,
   exchangeOptions,
@@ -12,11 +13,14 @@ import {
 } from "../config/arguments.js";
 import type { BindingConfig, ExchangeConfig, QueueConfig, Topology } from "../config/schema.js";
 import { EventlabError } from "../errors.js";
+import { describeSettings } from "../ui/declared-view.js";
+import { table } from "../ui/table.js";
 import { type Connection, withChannel } from "./connect.js";
 import { brokerError, type Operation, replyOf, shellQuote } from "./errors.js";
 
 /** The declarations' flags and arguments, for callers that import them from here. */
-export { bindingArguments, exchangeOptions, queueArguments, queueOptions };
+/** Settings in words, for callers that import them from here (the printer is in ui/). */
+export { bindingArguments, describeSettings, exchangeOptions, queueArguments, queueOptions };
 
 export type ObjectKind = "exchange" | "queue" | "binding";
 
@@ -43,20 +47,6 @@ export function bindingName(
   return `${b.source} → ${dest}${b.routingKey !== "" ? ` (${b.routingKey})` : ""}`;
 }
 
-/** Settings shown to people: only what differs from the defaults, plus the type. */
-export function describeSettings(settings: Record<string, unknown>): string {
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(settings)) {
-    if (k === "arguments" && v && typeof v === "object") {
-      for (const [ak, av] of Object.entries(v))
-        parts.push(`${ak}=${typeof av === "string" ? av : JSON.stringify(av)}`);
-    } else if (v === true) parts.push(k === "autoDelete" ? "auto-delete" : k);
-    else if (k === "durable" && v === false) parts.push("transient");
-    else if (k === "type") parts.push(String(v));
-  }
-  return parts.join(", ");
-}
-
 /** Passive declare on a throwaway channel (a 404 closes the channel). */
 export async function exists(
   connection: Connection,
@@ -69,7 +59,7 @@ export async function exists(
     );
     return true;
   } catch (err) {
-    if (replyOf(err)?.code === 404) return false;
+    if (replyOf(err)?.code === REPLY.NOT_FOUND) return false;
     throw brokerError(err, { op: "declare", kind, name, passive: true }, connection);
   }
 }
@@ -98,8 +88,10 @@ export async function declareQueue(
   q: Partial<QueueConfig>,
 ): Promise<DeclareResult> {
   const options = queueOptions(q);
-  const settings: Record<string, unknown> = { ...options };
-  if (Object.keys(options.arguments ?? {}).length === 0) delete settings.arguments;
+  const { arguments: args, ...flags } = options;
+  // Settings as shown: the x- arguments only when there are some.
+  const settings: Record<string, unknown> =
+    Object.keys(args ?? {}).length > 0 ? { ...flags, arguments: args } : flags;
   const already = name !== "" && (await exists(connection, "queue", name));
   let actual = name;
   try {
@@ -127,8 +119,8 @@ export async function declareBinding(
   const settings: Record<string, unknown> = {
     routingKey: b.routingKey,
     destinationType: b.destinationType,
+    ...(Object.keys(args).length > 0 ? { arguments: args } : {}),
   };
-  if (Object.keys(args).length > 0) settings.arguments = args;
   // AMQP cannot ask whether a binding exists; binding twice is harmless.
   return { kind: "binding", name: bindingName(b), status: "bound", settings };
 }
@@ -241,14 +233,16 @@ function declareError(
   connection: Connection,
 ): EventlabError {
   const reply = replyOf(err);
-  const diff = reply?.code === 406 ? parseInequivalent(reply.text) : undefined;
+  const diff =
+    reply?.code === REPLY.PRECONDITION_FAILED ? parseInequivalent(reply.text) : undefined;
   // Only "inequivalent arg" means the object exists with other settings; any other 406
   // (an invalid argument, a queue type the broker lacks) is a refusal of what was asked.
   if (!reply || !diff) {
-    const exclusive = kind === "queue" ? { exclusive: settings.exclusive === true } : {};
-    return brokerError(err, { op: "declare", kind, name, ...exclusive }, connection);
+    const { exclusive } = settings;
+    const flag = kind === "queue" ? { exclusive: exclusive === true } : {};
+    return brokerError(err, { op: "declare", kind, name, ...flag }, connection);
   }
-  const rows: Array<[string, string, string]> = [
+  const rows = [
     ["setting", "requested", "on the broker"],
     [diff.setting, diff.requested, diff.current],
   ];
@@ -257,14 +251,11 @@ function declareError(
     diff.requested === diff.current
       ? "\n  (the same value with another type: a number on one side, a string on the other; on the command line '\"1000\"' is a string, 1000 a number)"
       : "";
-  const widths = [0, 1].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const table = rows
-    .map((r) => `  ${r[0].padEnd(widths[0]!)}   ${r[1].padEnd(widths[1]!)}   ${r[2]}`)
-    .join("\n");
+  const shown = table(rows, { indent: "  ", gap: "   " }).join("\n");
   const asked = describeSettings(settings);
   return new EventlabError(
     "precondition",
-    `${kind} "${name}" already exists with other settings\n${table}${typeNote}${asked ? `\n  (requested: ${asked})` : ""}\n  (${reply.code} ${reply.text})`,
+    `${kind} "${name}" already exists with other settings\n${shown}${typeNote}${asked ? `\n  (requested: ${asked})` : ""}\n  (${reply.code} ${reply.text})`,
     {
       hint: `delete it first (eventlab delete ${kind} ${shellQuote(name)}), or change the settings to match what the broker has`,
       cause: err,
@@ -325,7 +316,7 @@ async function diffObject(
     return { kind, name, status: "same" };
   } catch (err) {
     const reply = replyOf(err);
-    if (reply?.code === 405) {
+    if (reply?.code === REPLY.RESOURCE_LOCKED) {
       return {
         kind,
         name,
@@ -333,7 +324,8 @@ async function diffObject(
         differences: [{ setting: "exclusive", config: "true", broker: "not exclusive to us" }],
       };
     }
-    if (reply?.code !== 406) throw brokerError(err, { op: "declare", kind, name }, connection);
+    if (reply?.code !== REPLY.PRECONDITION_FAILED)
+      throw brokerError(err, { op: "declare", kind, name }, connection);
     const d = parseInequivalent(reply.text);
     return {
       kind,

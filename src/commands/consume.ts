@@ -1,26 +1,22 @@
 /**
  * `eventlab consume [queue]`: read a queue, or tap an exchange through a temporary
- * exclusive queue, printing each message (pretty, or NDJSON with --json).
+ * exclusive queue, printing each message (pretty, or NDJSON with --json). This file is the
+ * command's definition: its flags fill a consumer profile, checked by the config's own
+ * schema; the work is in run/consume.ts, loaded lazily.
  */
-
-import type { ConsumeMessage } from "amqplib";
-import { Command } from "commander";
-import type { QueueConsumer as QueueConsumerType } from "../client/consumer.js";
-import type { HeadersMatch, SettlePolicy } from "../config/constants.js";
-import { parseDuration } from "../config/duration.js";
-import type { ConsumerConfig } from "../config/schema.js";
-import type { Context } from "../context.js";
-import { EventlabError, ExitCode, UsageError } from "../errors.js";
-import { count, elapsed, rate } from "../ui/format.js";
+import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import type { z } from "zod";
 import {
-  choiceFlag,
-  collect,
-  durationFlag,
-  intFlag,
-  keyValueFlags,
-  matchFlag,
-  typedValue,
-} from "./options.js";
+  failureActions,
+  type HeadersMatch,
+  headersMatchModes,
+  type SettlePolicy,
+} from "../config/constants.js";
+import type { ConsumerConfig, consumerSchema } from "../config/schema.js";
+import type { Context } from "../context.js";
+import { UsageError } from "../errors.js";
+import { keyValueArg, listArg, numberArg, type Run, typedValue } from "./options.js";
+import { checkFlags, type FlagNames } from "./schema-flags.js";
 
 export interface ConsumeOptions {
   /** Queue name, or the name of a consumer profile in the config. */
@@ -39,19 +35,8 @@ export interface ConsumeOptions {
   json: boolean;
 }
 
-/** The behaviour fields of a consumer profile. */
-export type BehaviourSettings = Pick<
-  ConsumerConfig,
-  | "concurrency"
-  | "workTime"
-  | "failures"
-  | "onFailure"
-  | "retry"
-  | "dedupe"
-  | "ordering"
-  | "breaker"
-  | "crashAt"
->;
+/** The prefetch when neither the flags nor the profile give one. */
+export const DEFAULT_PREFETCH = 100;
 
 const BEHAVIOUR_KEYS = [
   "concurrency",
@@ -65,199 +50,87 @@ const BEHAVIOUR_KEYS = [
   "crashAt",
 ] as const;
 
-export interface ConsumeSummary {
-  queue: string;
-  /** Messages printed and settled by the policy (not those put back). */
-  consumed: number;
-  acked: number;
-  rejected: number;
-  requeued: number;
-  /** Messages that arrived flagged redelivered. */
-  redelivered: number;
-  /** Printed, then put back (requeued) because the output closed before they were read. */
-  putBack: number;
-  elapsedMs: number;
-  ratePerSecond: number;
-  stoppedBy: string;
+/** The behaviour fields of a consumer profile. */
+export type BehaviourSettings = Pick<ConsumerConfig, (typeof BEHAVIOUR_KEYS)[number]>;
+
+/** The behaviour fields that are set; undefined when none is. */
+export function behaviourOf(c: BehaviourSettings): BehaviourSettings | undefined {
+  const set = BEHAVIOUR_KEYS.filter((k) => c[k] !== undefined);
+  if (set.length === 0) return undefined;
+  return Object.fromEntries(set.map((k) => [k, c[k]])) as BehaviourSettings;
 }
 
-interface RawConsumeFlags {
-  exchange?: string;
-  key?: string;
-  header?: string[];
-  match?: string;
-  prefetch?: string;
-  /** undefined unless --ack or --no-ack was given. */
-  ack?: boolean | undefined;
-  count?: string;
-  idleTimeout?: string;
-  reject?: boolean;
-  requeue?: boolean;
-  json?: boolean;
-  concurrency?: string;
-  workTime?: string;
-  failRate?: string;
-  failWhen?: string;
-  onFailure?: string;
-  retryDelays?: string;
-  deadLetterQueue?: string;
-  dedupe?: string;
-  ordering?: string;
-  breaker?: string;
-  crashAt?: string;
+/** Where each flag lands in a consumer profile: the one table between flags and fields. */
+const CONSUMER_FLAGS: FlagNames = {
+  queue: "a queue",
+  exchange: "--exchange",
+  routingKey: "--key",
+  headers: "--header",
+  match: "--match",
+  prefetch: "--prefetch",
+  "ack=false": "--no-ack",
+  "policy=reject": "--reject",
+  "policy=requeue": "--requeue",
+  count: "--count",
+  idleTimeout: "--idle-timeout",
+  concurrency: "--concurrency",
+  workTime: "--work-time",
+  failures: "--fail-rate or --fail-when",
+  "failures.rate": "--fail-rate",
+  "failures.when": "--fail-when",
+  onFailure: "--on-failure",
+  retry: "--retry-delays",
+  "retry.delays": "--retry-delays",
+  "retry.deadLetterQueue": "--dead-letter-queue",
+  dedupe: "--dedupe",
+  ordering: "--ordering",
+  breaker: "--breaker",
+  crashAt: "--crash-at",
+};
+
+type ConsumerInput = z.input<typeof consumerSchema>;
+type FailureCondition = NonNullable<NonNullable<ConsumerInput["failures"]>["when"]>;
+
+/** `--fail-when body.quantity>4` → { field, above: 4 }; `headers.region=eu` → { field, equals }. */
+export function failWhenArg(raw: string): FailureCondition {
+  const m = /^([^=<>]+)(=|>|<)(.*)$/.exec(raw);
+  const [, field, op, value] = m ?? [];
+  if (field === undefined || op === undefined || value === undefined) {
+    throw new InvalidArgumentError(
+      "Expected field=value, field>number or field<number, like body.quantity>4 or headers.region=eu.",
+    );
+  }
+  if (op === "=") return { field, equals: typedValue(value) };
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n))
+    throw new InvalidArgumentError(`Expected a number after ${op}, like ${field}${op}4.`);
+  return op === ">" ? { field, above: n } : { field, below: n };
 }
 
-/** The behaviour flags → the same settings a profile gives; undefined when none is given. */
-export function behaviourFlags(f: RawConsumeFlags): BehaviourSettings | undefined {
-  const b: BehaviourSettings = {};
-  const duration = (flag: string, raw: string) => {
-    const ms = parseDuration(raw);
-    if (ms === undefined) {
-      throw new UsageError(
-        `${flag} expects a duration like 50ms or 2s, got ${JSON.stringify(raw)}`,
-      );
-    }
-    return ms;
-  };
-  const concurrency = intFlag("--concurrency", f.concurrency, 1, 64);
-  if (concurrency !== undefined) b.concurrency = concurrency;
-  if (f.workTime !== undefined) {
-    const [lo, hi = lo] = f.workTime.split("..") as [string, string?];
-    const minMs = duration("--work-time", lo);
-    const maxMs = duration("--work-time", hi);
-    if (minMs > maxMs) throw new UsageError(`--work-time ${f.workTime}: low..high, low first`);
-    b.workTime = { minMs, maxMs };
-  }
-  if (f.failRate !== undefined || f.failWhen !== undefined) {
-    b.failures = {};
-    if (f.failRate !== undefined) {
-      const rate = Number(f.failRate);
-      if (f.failRate.trim() === "" || !(rate >= 0 && rate <= 1)) {
-        throw new UsageError(
-          `--fail-rate expects a fraction from 0 to 1, got ${JSON.stringify(f.failRate)}`,
-          "for example --fail-rate 0.1",
-        );
-      }
-      b.failures.rate = rate;
-    }
-    if (f.failWhen !== undefined) {
-      const m = /^([^=<>]+)(=|>|<)(.*)$/.exec(f.failWhen);
-      if (!m) {
-        throw new UsageError(
-          `--fail-when expects field=value, field>number or field<number, got ${JSON.stringify(f.failWhen)}`,
-          "for example --fail-when body.quantity>4 or --fail-when headers.region=eu",
-        );
-      }
-      const [, field, op, raw] = m as unknown as [string, string, string, string];
-      const n = Number(raw);
-      if (op !== "=" && !Number.isFinite(n)) {
-        throw new UsageError(`--fail-when ${f.failWhen}: ${op} needs a number`);
-      }
-      b.failures.when =
-        op === "="
-          ? { field, equals: typedValue(raw) as never }
-          : op === ">"
-            ? { field, above: n }
-            : { field, below: n };
-    }
-  }
-  const onFailure = choiceFlag("--on-failure", f.onFailure, [
-    "requeue",
-    "reject",
-    "retry",
-  ] as const);
-  if (onFailure !== undefined) b.onFailure = onFailure;
-  if (f.retryDelays !== undefined) {
-    b.retry = { delays: f.retryDelays.split(",").map((d) => duration("--retry-delays", d.trim())) };
-    b.onFailure ??= "retry";
-  }
-  if (f.deadLetterQueue !== undefined) {
-    if (!b.retry) throw new UsageError("--dead-letter-queue goes with --retry-delays");
-    b.retry.deadLetterQueue = f.deadLetterQueue;
-  }
-  if (b.onFailure === "retry" && !b.retry) {
-    throw new UsageError(
-      "--on-failure retry needs --retry-delays",
-      "for example --retry-delays 1s,5s",
-    );
-  }
-  if (f.dedupe !== undefined) b.dedupe = f.dedupe;
-  if (f.ordering !== undefined) {
-    const [key, sequence] = f.ordering.split(":");
-    if (!key || !sequence) {
-      throw new UsageError(
-        `--ordering expects key-field:sequence-field, got ${JSON.stringify(f.ordering)}`,
-        "for example --ordering body.order_id:body.seq",
-      );
-    }
-    b.ordering = { key, sequence };
-  }
-  if (f.breaker !== undefined) {
-    const [n, pause] = f.breaker.split(":");
-    const failures = Number(n);
-    if (!Number.isInteger(failures) || failures < 1 || pause === undefined) {
-      throw new UsageError(
-        `--breaker expects failures:pause, got ${JSON.stringify(f.breaker)}`,
-        "for example --breaker 5:2s",
-      );
-    }
-    b.breaker = { failures, pause: duration("--breaker", pause) };
-  }
-  const crashAt = intFlag("--crash-at", f.crashAt, 1);
-  if (crashAt !== undefined) b.crashAt = crashAt;
-  return Object.keys(b).length > 0 ? b : undefined;
+/** `a:b` → [a, b], both given; else commander's error with `expected`. */
+function pair(raw: string, expected: string): [string, string] {
+  const i = raw.indexOf(":");
+  const [a, b] = [raw.slice(0, i), raw.slice(i + 1)];
+  if (i <= 0 || b === "") throw new InvalidArgumentError(expected);
+  return [a, b];
 }
 
-export const DEFAULT_PREFETCH = 100;
-
-export function parseConsumeArgs(queue: string | undefined, f: RawConsumeFlags): ConsumeOptions {
-  if (queue !== undefined && f.exchange !== undefined) {
-    throw new UsageError(
-      "give a queue or --exchange, not both",
-      "a queue is read as it is; --exchange taps the exchange through a temporary queue",
-    );
-  }
-  if (
-    f.exchange === undefined &&
-    (f.key !== undefined || f.header !== undefined || f.match !== undefined)
-  ) {
-    throw new UsageError(
-      "--key, --header and --match go with --exchange",
-      "for example: eventlab consume --exchange orders --key 'order.#'",
-    );
-  }
-  if (f.reject && f.requeue) throw new UsageError("give either --reject or --requeue, not both");
-  const noAck = f.ack === false;
-  if (noAck && (f.reject || f.requeue)) {
-    throw new UsageError(
-      `--${f.reject ? "reject" : "requeue"} needs acknowledgements; it cannot go with --no-ack`,
-    );
-  }
-  const headers = f.header ? keyValueFlags("--header", f.header) : undefined;
-  const match = matchFlag(f.match);
-  if (match !== undefined && headers === undefined) {
-    throw new UsageError(
-      "--match needs at least one --header to match on",
-      "for example --header region=eu --match all",
-    );
-  }
-  return {
-    queue,
-    exchange: f.exchange,
-    routingKey: f.key,
-    headers,
-    match,
-    prefetch: intFlag("--prefetch", f.prefetch, 0, 65535),
-    noAck: noAck ? true : undefined,
-    count: intFlag("--count", f.count, 1),
-    idleTimeoutMs: durationFlag("--idle-timeout", f.idleTimeout),
-    policy: f.reject ? "reject" : f.requeue ? "requeue" : undefined,
-    behaviour: behaviourFlags(f),
-    json: f.json === true,
-  };
+/** `--ordering body.user:body.seq` → { key, sequence }. */
+export function orderingArg(raw: string): { key: string; sequence: string } {
+  const [key, sequence] = pair(
+    raw,
+    "Expected key-field:sequence-field, like body.order_id:body.seq.",
+  );
+  return { key, sequence };
 }
 
-export function consumeCommand(ctx: Context, run = runConsume): Command {
+/** `--breaker 5:2s` → { failures: 5, pause: "2s" }; the schema checks both. */
+export function breakerArg(raw: string): { failures: number; pause: string } {
+  const [failures, pause] = pair(raw, "Expected failures:pause, like 5:2s.");
+  return { failures: numberArg(failures), pause };
+}
+
+export function consumeCommand(ctx: Context, run: Run<ConsumeOptions>) {
   return new Command("consume")
     .description("read messages from a queue, or tap an exchange through a temporary queue")
     .argument("[queue]", "queue to read, or a consumer name from the config's consumers: section")
@@ -269,10 +142,16 @@ export function consumeCommand(ctx: Context, run = runConsume): Command {
     .option(
       "-H, --header <key=value>",
       "header to match for a headers-exchange tap, repeatable",
-      collect,
+      keyValueArg,
     )
-    .option("--match <mode>", "headers match mode: all, any, all-with-x, any-with-x (default all)")
-    .option("--prefetch <n>", `unacknowledged messages in flight (default ${DEFAULT_PREFETCH})`)
+    .addOption(
+      new Option("--match <mode>", "how headers match, all by default").choices(headersMatchModes),
+    )
+    .option(
+      "--prefetch <n>",
+      `unacknowledged messages in flight (default ${DEFAULT_PREFETCH})`,
+      numberArg,
+    )
     .option("--ack", "acknowledge each message (default)")
     .option("--no-ack", "no-ack mode: the broker forgets a message as soon as it is sent")
     .option(
@@ -280,20 +159,41 @@ export function consumeCommand(ctx: Context, run = runConsume): Command {
       "reject each message without requeue (it goes to the dead-letter exchange, if any)",
     )
     .option("--requeue", "nack each message with requeue (it comes back, redelivered)")
-    .option("-n, --count <n>", "exit after N messages (all settled)")
+    .option("-n, --count <n>", "exit after N messages (all settled)", numberArg)
     .option("--idle-timeout <duration>", "exit when no message arrives for this long, e.g. 5s")
-    .option("--json", "print NDJSON: one message per line")
-    .option("--concurrency <n>", "behaviour: competing consumers, each on its own channel")
+    .option("--json", "print NDJSON: one message per line", false)
+    .option(
+      "--concurrency <n>",
+      "behaviour: competing consumers, each on its own channel",
+      numberArg,
+    )
     .option("--work-time <duration>", "behaviour: time per message, e.g. 50ms or 20ms..200ms")
-    .option("--fail-rate <fraction>", "behaviour: fraction of messages that fail, 0..1")
-    .option("--fail-when <condition>", "behaviour: fail when field=value, field>n or field<n")
-    .option("--on-failure <what>", "behaviour: requeue (default), reject, or retry")
-    .option("--retry-delays <list>", "behaviour: retry through delay queues, e.g. 1s,5s")
+    .option("--fail-rate <fraction>", "behaviour: fraction of messages that fail, 0..1", numberArg)
+    .option(
+      "--fail-when <condition>",
+      "behaviour: fail when field=value, field>n or field<n",
+      failWhenArg,
+    )
+    .addOption(
+      new Option(
+        "--on-failure <what>",
+        "behaviour: what a failure does, requeue by default",
+      ).choices(failureActions),
+    )
+    .option("--retry-delays <list>", "behaviour: retry through delay queues, e.g. 1s,5s", listArg)
     .option("--dead-letter-queue <name>", "behaviour: after the last retry (default <queue>.dlq)")
     .option("--dedupe <field>", "behaviour: idempotency key, e.g. messageId or body.order_id")
-    .option("--ordering <key:sequence>", "behaviour: check order per key, e.g. body.user:body.seq")
-    .option("--breaker <failures:pause>", "behaviour: circuit breaker, e.g. 5:2s")
-    .option("--crash-at <n>", "behaviour: drop the connection without acking at message n")
+    .option(
+      "--ordering <key:sequence>",
+      "behaviour: check order per key, e.g. body.user:body.seq",
+      orderingArg,
+    )
+    .option("--breaker <failures:pause>", "behaviour: circuit breaker, e.g. 5:2s", breakerArg)
+    .option(
+      "--crash-at <n>",
+      "behaviour: drop the connection without acking at message n",
+      numberArg,
+    )
     .addHelpText(
       "after",
       `
@@ -309,369 +209,76 @@ Examples:
   $ eventlab consume inventory --idle-timeout 2s --requeue
   $ eventlab consume --exchange orders --key 'order.*.eu'   # tap a topic exchange
   $ eventlab consume --exchange alerts --header region=eu --header priority=high --match any
-  $ eventlab consume inventory --concurrency 4 --work-time 20ms..80ms --fail-rate 0.1 \
+  $ eventlab consume inventory --concurrency 4 --work-time 20ms..80ms --fail-rate 0.1 \\
       --retry-delays 1s,5s --dedupe messageId --idle-timeout 10s
 
 Exit codes: 0 done (count reached, idle, or queue deleted), 1 error, 2 interrupted (Ctrl-C)`,
     )
-    .action(async (queue: string | undefined, flags: RawConsumeFlags) => {
-      await run(ctx, parseConsumeArgs(queue, flags));
+    .action(async (queue, flags) => {
+      // The schema has this rule too; on the command line it is said in its own words.
+      if (queue === undefined && flags.exchange === undefined) {
+        throw new UsageError(
+          "name a queue to read, or --exchange to tap",
+          "for example: eventlab consume inventory, or eventlab consume --exchange orders --key '#'",
+        );
+      }
+      // Checks across flags that fill one field, or none.
+      if (flags.reject && flags.requeue)
+        throw new UsageError("give either --reject or --requeue, not both");
+      if (flags.deadLetterQueue !== undefined && flags.retryDelays === undefined)
+        throw new UsageError("--dead-letter-queue goes with --retry-delays");
+      const failures =
+        flags.failRate !== undefined || flags.failWhen !== undefined
+          ? { rate: flags.failRate, when: flags.failWhen }
+          : undefined;
+      const retry =
+        flags.retryDelays !== undefined
+          ? { delays: flags.retryDelays, deadLetterQueue: flags.deadLetterQueue }
+          : undefined;
+      const profile = await checkFlags(
+        (m) => m.consumerSchema,
+        {
+          queue,
+          exchange: flags.exchange,
+          routingKey: flags.key,
+          headers: flags.header,
+          match: flags.match,
+          prefetch: flags.prefetch,
+          ack: flags.ack,
+          policy: flags.reject ? "reject" : flags.requeue ? "requeue" : undefined,
+          count: flags.count,
+          idleTimeout: flags.idleTimeout,
+          concurrency: flags.concurrency,
+          workTime: flags.workTime,
+          failures,
+          // --retry-delays alone means retrying.
+          onFailure: flags.onFailure ?? (retry ? "retry" : undefined),
+          retry,
+          dedupe: flags.dedupe,
+          ordering: flags.ordering,
+          breaker: flags.breaker,
+          crashAt: flags.crashAt,
+        },
+        CONSUMER_FLAGS,
+      );
+      await run(ctx, consumeOptions(profile, flags.json));
     });
 }
 
-/** Merge a consumer profile from the config under the flags. */
-async function withProfile(ctx: Context, o: ConsumeOptions): Promise<ConsumeOptions> {
-  if (o.queue === undefined) return o;
-  const { config } = await ctx.loadConfig();
-  const p = config.consumers[o.queue];
-  if (!p) return o;
-  if (p.queue === undefined && p.exchange === undefined) {
-    throw new EventlabError(
-      "config",
-      `consumer "${o.queue}" in the config names neither a queue nor an exchange`,
-      {
-        hint: `add queue: <name> (or exchange: <name>) under consumers.${o.queue}`,
-      },
-    );
-  }
+/** A consumer profile made of flags → what the run gets. */
+function consumeOptions(c: ConsumerConfig, json: boolean): ConsumeOptions {
   return {
-    queue: p.exchange !== undefined ? undefined : p.queue,
-    exchange: p.exchange,
-    routingKey: o.routingKey ?? p.routingKey,
-    headers: o.headers ?? p.headers,
-    match: o.match ?? p.match,
-    prefetch: o.prefetch ?? p.prefetch,
-    noAck: o.noAck ?? (p.ack === false ? true : undefined),
-    count: o.count ?? p.count,
-    idleTimeoutMs: o.idleTimeoutMs ?? p.idleTimeout,
-    policy: o.policy ?? p.policy,
-    behaviour: mergeBehaviour(p, o.behaviour),
-    json: o.json,
+    queue: c.queue,
+    exchange: c.exchange,
+    routingKey: c.routingKey,
+    headers: c.headers,
+    match: c.match,
+    prefetch: c.prefetch,
+    noAck: c.ack === false ? true : undefined,
+    count: c.count,
+    idleTimeoutMs: c.idleTimeout,
+    policy: c.policy,
+    behaviour: behaviourOf(c),
+    json,
   };
-}
-
-function mergeBehaviour(
-  p: ConsumerConfig,
-  flags: BehaviourSettings | undefined,
-): BehaviourSettings | undefined {
-  const b: Record<string, unknown> = {};
-  for (const k of BEHAVIOUR_KEYS) if (p[k] !== undefined) b[k] = p[k];
-  Object.assign(b, flags ?? {});
-  return Object.keys(b).length > 0 ? (b as BehaviourSettings) : undefined;
-}
-
-export async function runConsume(ctx: Context, input: ConsumeOptions): Promise<void> {
-  const o = await withProfile(ctx, input);
-  if (o.behaviour) {
-    if (o.queue === undefined) {
-      throw new UsageError(
-        "consumer behaviours work on a queue, not on an exchange tap",
-        "name the queue: eventlab consume <queue> --work-time 50ms …",
-      );
-    }
-    if (o.noAck || o.policy !== undefined) {
-      throw new UsageError(
-        "behaviours decide how each message is settled: leave out --no-ack, --reject and --requeue",
-        "use --on-failure requeue|reject|retry for what a failure does",
-      );
-    }
-    await runBehaviourConsume(ctx, { ...o, queue: o.queue, behaviour: o.behaviour });
-    return;
-  }
-  if (o.queue === undefined && o.exchange === undefined) {
-    throw new UsageError(
-      "name a queue to read, or --exchange to tap",
-      "for example: eventlab consume inventory, or eventlab consume --exchange orders --key '#'",
-    );
-  }
-  const [
-    { QueueConsumer, toPlain },
-    { ndjsonLine, prettyMessage },
-    { OutputAcks, PIPE_BUFFER_BYTES },
-    { pipeReaderAlive },
-  ] = await Promise.all([
-    import("../client/consumer.js"),
-    import("../ui/message.js"),
-    import("../client/output-acks.js"),
-    import("../ui/io.js"),
-  ]);
-  const noAck = o.noAck === true;
-  const policy: SettlePolicy = o.policy ?? "ack";
-  const limit = o.count ?? Number.POSITIVE_INFINITY;
-  // No point holding more in flight than we will take.
-  const prefetch = Math.min(o.prefetch ?? DEFAULT_PREFETCH, Number.isFinite(limit) ? limit : 65535);
-  const { io, theme } = ctx;
-
-  const connection = await ctx.connect({ connectionName: "eventlab consume" });
-  const stats = { consumed: 0, acked: 0, rejected: 0, requeued: 0, redelivered: 0 };
-  let stopReason: string | undefined;
-  let stopError: Error | undefined;
-  let wake: () => void = () => {};
-  const stopped = new Promise<void>((resolve) => {
-    wake = resolve;
-  });
-  const stop = (reason: string, error?: Error) => {
-    if (stopReason !== undefined) return;
-    stopReason = reason;
-    stopError = error;
-    wake();
-  };
-
-  // A message is settled once its text is written through (on a pipe: once the reader must
-  // have read it); prefetch bounds what is not written yet, so a slow reader holds the broker
-  // back instead of memory growing.
-  let self: QueueConsumerType | undefined;
-  const acks = new OutputAcks<ConsumeMessage>({
-    write: (text, done) => io.write(text, done),
-    settle: (m) => {
-      self?.settle(m, policy);
-      if (policy === "ack") stats.acked += 1;
-      else if (policy === "reject") stats.rejected += 1;
-      else stats.requeued += 1;
-    },
-    giveBack: (m) => self?.giveBack(m),
-    lagBytes: io.stdoutIsPipe && !noAck ? PIPE_BUFFER_BYTES : 0,
-    readerGone: () => {
-      const fd = (io.stdout as { fd?: unknown }).fd;
-      return typeof fd === "number" && pipeReaderAlive(fd) === false;
-    },
-    onClosed: () => stop("output-closed"),
-    onHeld: (held) => {
-      // Messages held for the pipe must not use up the prefetch the user asked for, or the
-      // broker would stop delivering before the pipe's worth of text is written.
-      if (self && prefetch > 0 && prefetch + held > self.currentPrefetch * 0.75)
-        self.widen(Math.min(65_535, Math.ceil((prefetch + held) * 1.5)));
-    },
-  });
-  const onOutputError = () => acks.close();
-  io.stdout.on("error", onOutputError);
-
-  let idleTimer: NodeJS.Timeout | undefined;
-  const armIdle = () => {
-    if (o.idleTimeoutMs === undefined) return;
-    if (idleTimer) clearTimeout(idleTimer);
-    idleTimer = setTimeout(() => stop("idle"), o.idleTimeoutMs);
-  };
-  const loop = new RequeueLoop(policy === "requeue", (text) => io.err(theme.warn(text)));
-
-  let consumer: Awaited<ReturnType<typeof QueueConsumer.start>>;
-  const started = performance.now();
-  try {
-    const routingKey =
-      o.routingKey ?? (o.exchange !== undefined && o.headers === undefined ? "#" : "");
-    consumer = await QueueConsumer.start(
-      connection,
-      {
-        queue: o.queue,
-        tap:
-          o.exchange !== undefined
-            ? { exchange: o.exchange, routingKey, headers: o.headers, match: o.match }
-            : undefined,
-        prefetch,
-        noAck,
-      },
-      (message, c) => {
-        self = c;
-        if (stats.consumed >= limit || stopReason !== undefined) {
-          c.giveBack(message);
-          return;
-        }
-        stats.consumed += 1;
-        if (message.fields.redelivered) stats.redelivered += 1;
-        const n = stats.consumed;
-        const plain = toPlain(message);
-        acks.push(
-          o.json ? ndjsonLine(n, plain) : prettyMessage(n, plain, theme),
-          noAck ? undefined : message,
-        );
-        if (n >= limit) stop("count");
-        // With --requeue, what comes back is what this consumer put back: not a new message,
-        // so it does not keep --idle-timeout from firing.
-        else if (!loop.returned(message.fields.redelivered)) armIdle();
-      },
-      (reason, error) => stop(reason, error),
-    );
-  } catch (err) {
-    io.stdout.off("error", onOutputError);
-    await connection.close();
-    throw err;
-  }
-  const source =
-    o.exchange !== undefined
-      ? `exchange ${o.exchange} (temporary queue ${consumer.queue})`
-      : `queue ${consumer.queue}`;
-  if (!o.json || io.stderrIsTTY)
-    io.err(
-      theme.dim(
-        `consuming from ${source}${noAck ? ", no-ack" : `, prefetch ${prefetch}`}; Ctrl-C to stop`,
-      ),
-    );
-  armIdle();
-  const onAbort = () => stop("interrupted");
-  ctx.signal.addEventListener("abort", onAbort, { once: true });
-  if (ctx.signal.aborted) stop("interrupted");
-
-  await stopped;
-  ctx.signal.removeEventListener("abort", onAbort);
-  if (idleTimer) clearTimeout(idleTimer);
-  loop.stop();
-  const elapsedMs = performance.now() - started;
-  try {
-    await consumer.cancel();
-    // Write and settle what was printed; a reader that stopped reading gets 5 s.
-    await acks.finish(5000);
-    await consumer.close();
-  } finally {
-    io.stdout.off("error", onOutputError);
-    await connection.close();
-  }
-
-  const summary: ConsumeSummary = {
-    queue: consumer.queue,
-    consumed: stats.consumed - acks.counts.givenBack,
-    acked: stats.acked,
-    rejected: stats.rejected,
-    requeued: stats.requeued,
-    redelivered: stats.redelivered,
-    putBack: acks.counts.givenBack,
-    elapsedMs: Math.round(elapsedMs),
-    ratePerSecond: Math.round((stats.consumed / Math.max(elapsedMs, 1)) * 10_000) / 10,
-    stoppedBy: stopReason ?? "unknown",
-  };
-  printSummary(ctx, summary, noAck);
-  if (stopReason === "channel-closed") {
-    const { brokerError } = await import("../client/errors.js");
-    // A connection closed by the broker (320) closes the channel without an error of its own:
-    // the reply is on the connection.
-    const reason = stopError ?? connection.closeReason;
-    throw reason
-      ? brokerError(reason, { op: "consume", queue: consumer.queue }, connection)
-      : new EventlabError("connection", `the channel to ${source} closed unexpectedly`, {
-          hint: "check that the broker is still running",
-        });
-  }
-  if (stopReason === "interrupted") ctx.setExitCode(ExitCode.interrupted);
-  if (stopReason === "cancelled-by-broker") {
-    io.err(theme.warn(`! the broker cancelled the consumer: ${source} was deleted`));
-  }
-}
-
-/**
- * A requeue loop made visible: with --requeue, a message put back comes straight back to the
- * same consumer. Counts those redeliveries, and warns once a second while they go on.
- */
-class RequeueLoop {
-  private count = 0;
-  private lastWarned = 0;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly requeuing: boolean,
-    private readonly warn: (text: string) => void,
-  ) {}
-
-  /** A message arrived; true when it is one this consumer put back. */
-  returned(redelivered: boolean): boolean {
-    if (!this.requeuing || !redelivered) return false;
-    this.count += 1;
-    this.timer ??= setInterval(() => this.report(), 1000);
-    return true;
-  }
-
-  private report(): void {
-    const n = this.count - this.lastWarned;
-    this.lastWarned = this.count;
-    if (n === 0) return;
-    this.warn(
-      `! requeue loop: ${count(n)} messages came back in the last second after --requeue put them back; --reject sends them to the dead-letter exchange instead, and --count or --idle-timeout ends the run`,
-    );
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-  }
-}
-
-function printSummary(ctx: Context, s: ConsumeSummary, noAck: boolean): void {
-  const { io, theme } = ctx;
-  const settled: string[] = [];
-  if (!noAck) {
-    if (s.acked > 0 || (s.rejected === 0 && s.requeued === 0))
-      settled.push(`acked ${count(s.acked)}`);
-    if (s.rejected > 0) settled.push(`rejected ${count(s.rejected)}`);
-    if (s.requeued > 0) settled.push(`requeued ${count(s.requeued)}`);
-  } else settled.push("no-ack");
-  if (s.redelivered > 0) settled.push(`redelivered ${count(s.redelivered)}`);
-  if (s.putBack > 0)
-    settled.push(
-      theme.warn(
-        `put back ${count(s.putBack)} (the output closed before they were read: they stay in the queue)`,
-      ),
-    );
-  const why =
-    s.stoppedBy === "count"
-      ? ""
-      : s.stoppedBy === "idle"
-        ? " — idle"
-        : s.stoppedBy === "interrupted"
-          ? theme.warn(" — interrupted")
-          : ` — ${s.stoppedBy.replace(/-/g, " ")}`;
-  const mark =
-    s.stoppedBy === "interrupted" || s.stoppedBy === "channel-closed" || s.putBack > 0
-      ? theme.warn("!")
-      : theme.ok("✓");
-  io.err(
-    `${mark} consumed ${theme.bold(count(s.consumed))} from ${s.queue} in ${elapsed(s.elapsedMs)} (${rate(s.ratePerSecond)} msg/s) · ${settled.join(" · ")}${why}`,
-  );
-  if (s.stoppedBy === "output-closed" && s.putBack > 0 && s.acked + s.rejected + s.requeued > 0)
-    io.err(
-      theme.dim(
-        "hint: to take exactly N messages, use --count N rather than a reader that stops early (| head)",
-      ),
-    );
-}
-
-/** consume with behaviours: the playground's runner with consumers only, a line per decision. */
-async function runBehaviourConsume(
-  ctx: Context,
-  o: ConsumeOptions & { queue: string; behaviour: BehaviourSettings },
-): Promise<void> {
-  const [{ runScenario }, { decisionLine, decisionRecord }] = await Promise.all([
-    import("../lab/runner.js"),
-    import("../ui/decision-view.js"),
-  ]);
-  const { io, theme } = ctx;
-  const { config } = await ctx.loadConfig();
-  const name = config.consumers[o.queue] ? o.queue : `consume ${o.queue}`;
-  const queue = config.consumers[o.queue]?.queue ?? o.queue;
-  const consumer: ConsumerConfig = {
-    queue,
-    ...(o.prefetch !== undefined ? { prefetch: o.prefetch } : {}),
-    ...o.behaviour,
-  };
-  let n = 0;
-  const report = await runScenario({
-    name,
-    scenario: { producers: [], consumers: [name], faults: [] },
-    config: { ...config, consumers: { ...config.consumers, [name]: consumer } },
-    connect: () => ctx.connect({ connectionName: "eventlab consume" }),
-    applyTopology: false,
-    // Without producers, what is in the queue is the work: consume it, never refuse.
-    leftovers: "process",
-    consumeOnly: { count: o.count, idleMs: o.idleTimeoutMs },
-    env: ctx.env,
-    signal: ctx.signal,
-    onDecision: (e) => {
-      n += 1;
-      const r = decisionRecord(n, e);
-      io.out(o.json ? `${JSON.stringify(r)}\n` : `${decisionLine(r, theme)}\n`);
-    },
-  });
-  const c = report.consumers[0];
-  const q = report.queues[0];
-  io.err(
-    `${report.stoppedBy === "interrupted" ? theme.warn(theme.symbols.warn) : theme.ok(theme.symbols.ok)} ${queue}: ${c?.processed ?? 0} processed · ${c?.failed ?? 0} failed · ${c?.retried ?? 0} retried · ${q?.deadLettered ?? 0} dead-lettered · ${q?.duplicates ?? 0} duplicates · ${q?.outOfOrder ?? 0} out of order · ${q?.redelivered ?? 0} redelivered${report.stoppedBy === "idle" ? theme.dim(" — idle") : ""}`,
-  );
-  if (report.stoppedBy === "interrupted") ctx.setExitCode(ExitCode.interrupted);
 }

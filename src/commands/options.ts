@@ -6,7 +6,7 @@
  */
 
 import { InvalidArgumentError } from "@commander-js/extra-typings";
-import { type HeadersMatch, headersMatchModes } from "../config/constants.js";
+import { DEFAULT_CONFIG_FILE, type HeadersMatch, headersMatchModes } from "../config/constants.js";
 import { DURATION_HINT, parseDuration } from "../config/duration.js";
 import type { Context } from "../context.js";
 import { UsageError } from "../errors.js";
@@ -34,6 +34,21 @@ export function positiveNumberArg(raw: string): number {
   const n = Number(raw);
   if (raw.trim() === "" || !Number.isFinite(n) || n <= 0) invalid("Expected a number > 0.");
   return n;
+}
+
+/**
+ * `--prefetch 10` → 10: any number. For a flag that fills a config field, whose schema checks
+ * the range (see schema-flags.ts).
+ */
+export function numberArg(raw: string): number {
+  const n = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(n)) invalid("Expected a number.");
+  return n;
+}
+
+/** `--retry-delays 1s,5s` → ["1s", "5s"]: a comma-separated list, each item trimmed. */
+export function listArg(raw: string): string[] {
+  return raw.split(",").map((item) => item.trim());
 }
 
 /** `--delay 250ms` → 250. */
@@ -150,4 +165,19 @@ export function choiceFlag<T extends string>(
   if (raw === undefined) return undefined;
   if ((choices as readonly string[]).includes(raw)) return raw as T;
   throw new UsageError(`${flag} expects one of ${choices.join(", ")}, got ${JSON.stringify(raw)}`);
+}
+
+/** `--file <path>` of the commands that write a config: a path, not empty. */
+export function configFileArg(raw: string): string {
+  if (raw.trim() === "") invalid(`Expected a path, e.g. ${DEFAULT_CONFIG_FILE}.`);
+  return raw;
+}
+
+/** The file a command writes: --file, else the global --config, else the default name. */
+export function configFileTarget(file: string | undefined, ctx: Context): string {
+  const target = file ?? ctx.globals.config ?? DEFAULT_CONFIG_FILE;
+  // Only the global --config can still be empty here: --file refuses it.
+  if (target.trim() === "")
+    throw new UsageError("--config needs a path", `for example --file ${DEFAULT_CONFIG_FILE}`);
+  return target;
 }

@@ -1,6 +1,7 @@
 /**
  * What the config's exchanges, queues and bindings mean as AMQP declarations: the flags and
- * the x- arguments. Pure; `topology apply` declares these, `topology export` writes them.
+ * the x- arguments. Pure; `topology apply` declares these, `topology export` writes them, and
+ * `topology import` reads the same tables backwards.
  */
 import type { BindingConfig, ExchangeConfig, QueueConfig } from "./schema.js";
 
@@ -18,21 +19,34 @@ export interface ExchangeOptions {
   arguments: Record<string, unknown>;
 }
 
+/** The queue fields that are x- arguments, in the order they are declared. */
+export const QUEUE_ARGUMENTS = [
+  ["messageTtl", "x-message-ttl"],
+  ["expires", "x-expires"],
+  ["maxLength", "x-max-length"],
+  ["maxLengthBytes", "x-max-length-bytes"],
+  ["overflow", "x-overflow"],
+  ["deadLetterExchange", "x-dead-letter-exchange"],
+  ["deadLetterRoutingKey", "x-dead-letter-routing-key"],
+  ["maxPriority", "x-max-priority"],
+  ["queueType", "x-queue-type"],
+] as const satisfies ReadonlyArray<readonly [keyof QueueConfig, string]>;
+
+/** The exchange fields that are arguments. */
+export const EXCHANGE_ARGUMENTS = [
+  ["alternateExchange", "alternate-exchange"],
+] as const satisfies ReadonlyArray<readonly [keyof ExchangeConfig, string]>;
+
+/** Durations are milliseconds in the config; the broker takes whole ones. */
+const whole = (v: unknown) => (typeof v === "number" ? Math.round(v) : v);
+
 /** x- arguments for a queue: the named fields, then `arguments` as given. */
 export function queueArguments(q: Partial<QueueConfig>): Record<string, unknown> {
   const args: Record<string, unknown> = {};
-  const put = (key: string, value: unknown) => {
-    if (value !== undefined) args[key] = value;
-  };
-  put("x-message-ttl", q.messageTtl === undefined ? undefined : Math.round(q.messageTtl));
-  put("x-expires", q.expires === undefined ? undefined : Math.round(q.expires));
-  put("x-max-length", q.maxLength);
-  put("x-max-length-bytes", q.maxLengthBytes);
-  put("x-overflow", q.overflow);
-  put("x-dead-letter-exchange", q.deadLetterExchange);
-  put("x-dead-letter-routing-key", q.deadLetterRoutingKey);
-  put("x-max-priority", q.maxPriority);
-  put("x-queue-type", q.queueType);
+  for (const [field, arg] of QUEUE_ARGUMENTS) {
+    const value = q[field];
+    if (value !== undefined) args[arg] = whole(value);
+  }
   return { ...args, ...(q.arguments ?? {}) };
 }
 
@@ -45,14 +59,22 @@ export function queueOptions(q: Partial<QueueConfig>): QueueOptions {
   };
 }
 
-export function exchangeOptions(e: Partial<ExchangeConfig>): ExchangeOptions {
+/** Arguments for an exchange: `arguments` as given, then the named fields. */
+export function exchangeArguments(e: Partial<ExchangeConfig>): Record<string, unknown> {
   const args: Record<string, unknown> = { ...(e.arguments ?? {}) };
-  if (e.alternateExchange !== undefined) args["alternate-exchange"] = e.alternateExchange;
+  for (const [field, arg] of EXCHANGE_ARGUMENTS) {
+    const value = e[field];
+    if (value !== undefined) args[arg] = value;
+  }
+  return args;
+}
+
+export function exchangeOptions(e: Partial<ExchangeConfig>): ExchangeOptions {
   return {
     durable: e.durable ?? true,
     autoDelete: e.autoDelete ?? false,
     internal: e.internal ?? false,
-    arguments: args,
+    arguments: exchangeArguments(e),
   };
 }
 

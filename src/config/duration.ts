@@ -2,6 +2,12 @@
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const DURATION = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/;
+/** The units a duration is written in, largest first (milliseconds stay a bare number). */
+const WHOLE_UNITS = [
+  ["h", 3_600_000],
+  ["m", 60_000],
+  ["s", 1000],
+] as const;
 
 /** Milliseconds, or undefined when the text is not a duration. */
 export function parseDuration(input: string | number): number | undefined {
@@ -12,11 +18,16 @@ export function parseDuration(input: string | number): number | undefined {
   return Number.isFinite(value) ? value : undefined;
 }
 
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
-  const m = Math.floor(ms / 60_000);
-  return `${m}m${Math.round((ms % 60_000) / 1000)}s`;
+/**
+ * 3600000 → "1h", 90000 → "90s": milliseconds in the largest unit that holds them whole, as a
+ * person writes them in the config; undefined when no unit does (then the number is the way to
+ * write it). parseDuration reads the text back as the same number.
+ */
+export function durationInUnits(ms: number): string | undefined {
+  for (const [unit, size] of WHOLE_UNITS) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return undefined;
 }
 
 export const DURATION_HINT = "a duration like 250ms, 1s, 2m or a number of milliseconds";

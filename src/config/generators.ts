@@ -47,18 +47,6 @@ export type CompiledGenerator =
   | { generator: Generator; name: string; args: string[]; faker?: FakerSlot }
   | { error: string };
 
-export const GENERATORS = [
-  "seq",
-  "uuid",
-  "now",
-  "int",
-  "float",
-  "pick",
-  "bool",
-  "faker",
-  "env",
-] as const;
-
 export interface CompileOptions {
   env: NodeJS.ProcessEnv;
   /** Whether values come from a seeded stream (then uuids do too). */
@@ -94,6 +82,166 @@ const NUMBER = /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/;
 const INTEGER = /^-?\d+$/;
 const TWO_32 = 4294967296;
 
+/** What one generator's compiler gives: its generator (and Faker slot), or what is wrong. */
+type Compiled = { generator: Generator; faker?: FakerSlot } | { error: string };
+
+interface GeneratorSpec {
+  /** How many arguments it takes, at least and at most. */
+  args: readonly [min: number, max: number];
+  /** What it takes, for the message when the count is wrong: `seq takes …`. */
+  usage: string;
+  /** `args` is the words after the name, in the number it takes. */
+  compile(args: Arg[], options: CompileOptions): Compiled;
+}
+
+const fail = (error: string): Compiled => ({ error });
+
+/** `{{seq}}`, `{{seq 100}}`: 1, 2, 3, … (or from the start given). */
+function compileSeq([a]: Arg[]): Compiled {
+  if (a !== undefined && !(INTEGER.test(a.text) && Number.isSafeInteger(Number(a.text))))
+    return fail(`seq expects a whole start number, got ${JSON.stringify(a.text)}`);
+  const start = a === undefined ? 1 : Number(a.text);
+  return { generator: (rt) => start + rt.index };
+}
+
+const NOW_FORMATS: Record<string, Generator> = {
+  iso: (rt) => new Date(rt.now()).toISOString(),
+  ms: (rt) => rt.now(),
+  s: (rt) => Math.floor(rt.now() / 1000),
+};
+
+function compileNow([a]: Arg[]): Compiled {
+  const format = a?.text ?? "iso";
+  const generator = Object.hasOwn(NOW_FORMATS, format) ? NOW_FORMATS[format] : undefined;
+  if (generator === undefined)
+    return fail(`now expects iso, ms or s, got ${JSON.stringify(format)}`);
+  return { generator };
+}
+
+function compileInt([a, b]: Arg[]): Compiled {
+  const [lo = "", hi = ""] = [a?.text, b?.text];
+  if (!INTEGER.test(lo) || !INTEGER.test(hi))
+    return fail(
+      `int expects two whole numbers, got ${JSON.stringify(lo)} and ${JSON.stringify(hi)}`,
+    );
+  const min = Number(lo);
+  const max = Number(hi);
+  if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max))
+    return fail(`int expects numbers within ±${Number.MAX_SAFE_INTEGER}`);
+  if (min > max) return fail(`int expects MIN ≤ MAX, got ${min} > ${max}`);
+  const span = max - min + 1;
+  if (span <= TWO_32) return { generator: (rt) => min + Math.floor(rt.random() * span) };
+  // Wider than one 32-bit draw: combine two.
+  return { generator: (rt) => min + Math.floor((rt.random() + rt.random() / TWO_32) * span) };
+}
+
+function compileFloat([a, b, d]: Arg[]): Compiled {
+  const [lo = "", hi = ""] = [a?.text, b?.text];
+  const decimals = d?.text;
+  if (!NUMBER.test(lo) || !NUMBER.test(hi))
+    return fail(`float expects two numbers, got ${JSON.stringify(lo)} and ${JSON.stringify(hi)}`);
+  if (
+    decimals !== undefined &&
+    (!INTEGER.test(decimals) || Number(decimals) < 0 || Number(decimals) > 15)
+  )
+    return fail(`float expects decimals from 0 to 15, got ${JSON.stringify(decimals)}`);
+  const min = Number(lo);
+  const max = Number(hi);
+  if (min > max) return fail(`float expects MIN ≤ MAX, got ${min} > ${max}`);
+  const factor = 10 ** (decimals === undefined ? 2 : Number(decimals));
+  return { generator: (rt) => Math.round((min + rt.random() * (max - min)) * factor) / factor };
+}
+
+function compilePick(args: Arg[]): Compiled {
+  // Unquoted items that look like numbers are numbers; quote one to keep it text.
+  const items = args.map((a) => (!a.quoted && NUMBER.test(a.text) ? Number(a.text) : a.text));
+  if (items.length === 1) {
+    const only = items[0];
+    return { generator: () => only };
+  }
+  const n = items.length;
+  return { generator: (rt) => items[Math.floor(rt.random() * n)] };
+}
+
+function compileBool([a]: Arg[]): Compiled {
+  const p = a === undefined ? 0.5 : Number(a.text);
+  if (a !== undefined && !(NUMBER.test(a.text) && p >= 0 && p <= 1))
+    return fail(`bool expects a probability from 0 to 1, got ${JSON.stringify(a.text)}`);
+  return { generator: (rt) => rt.random() < p };
+}
+
+/** A Faker path, bound to its function once Faker is loaded (see resolveFakerPath). */
+function compileFaker([a]: Arg[]): Compiled {
+  const path = a?.text ?? "";
+  if (!/^[A-Za-z]\w*(\.[A-Za-z]\w*)+$/.test(path))
+    return fail(
+      `faker expects a path like person.fullName or location.city, got ${JSON.stringify(path)}`,
+    );
+  let fn: () => unknown = () => {
+    throw new Error(`faker path ${path} was not bound at compile time`);
+  };
+  return {
+    generator: () => fakerValue(fn()),
+    faker: {
+      path,
+      bind(f) {
+        fn = f;
+      },
+    },
+  };
+}
+
+function compileEnv([a, b]: Arg[], options: CompileOptions): Compiled {
+  const variable = a?.text ?? "";
+  const value = options.env[variable] ?? b?.text;
+  if (value === undefined)
+    return fail(
+      `environment variable ${variable} is not set; set it, or give a default: {{env ${variable} value}}`,
+    );
+  return { generator: () => value };
+}
+
+/** Every generator by name: what it takes and how it compiles. */
+const SPECS: Record<string, GeneratorSpec> = {
+  seq: { args: [0, 1], usage: "an optional start number, like {{seq 100}}", compile: compileSeq },
+  uuid: {
+    args: [0, 0],
+    usage: "no arguments: {{uuid}}",
+    compile: (_, options) => ({
+      generator: options.seeded ? (rt) => uuidFrom(rt.random) : () => randomUUID(),
+    }),
+  },
+  now: {
+    args: [0, 1],
+    usage: "an optional format: iso (default), ms or s, like {{now ms}}",
+    compile: compileNow,
+  },
+  int: { args: [2, 2], usage: "two whole numbers MIN MAX, like {{int 1 6}}", compile: compileInt },
+  float: {
+    args: [2, 3],
+    usage: "MIN MAX and optional decimals, like {{float 0 1 3}}",
+    compile: compileFloat,
+  },
+  pick: {
+    args: [1, Number.POSITIVE_INFINITY],
+    usage: 'one or more items, like {{pick eu us "south america" 3}}',
+    compile: compilePick,
+  },
+  bool: {
+    args: [0, 1],
+    usage: "an optional probability from 0 to 1, like {{bool 0.2}}",
+    compile: compileBool,
+  },
+  faker: { args: [1, 1], usage: "one path, like {{faker person.fullName}}", compile: compileFaker },
+  env: {
+    args: [1, 2],
+    usage: "a variable name and an optional default, like {{env REGION}} or {{env REGION eu}}",
+    compile: compileEnv,
+  },
+};
+
+const GENERATORS = Object.keys(SPECS);
+
 /** Compile the text between `{{` and `}}`. */
 export function compileGenerator(source: string, options: CompileOptions): CompiledGenerator {
   const split = splitArgs(source);
@@ -102,129 +250,14 @@ export function compileGenerator(source: string, options: CompileOptions): Compi
   if (head === undefined)
     return { error: `empty placeholder; known generators: ${GENERATORS.join(", ")}` };
   const name = head.text;
-  const args = rest.map((a) => a.text);
-  const ok = (generator: Generator) => ({ generator, name, args });
-  const argCount = (min: number, max: number, usage: string): { error: string } | undefined =>
-    args.length < min || args.length > max ? { error: `${name} takes ${usage}` } : undefined;
-
-  switch (name) {
-    case "seq": {
-      const bad = argCount(0, 1, "an optional start number, like {{seq 100}}");
-      if (bad) return bad;
-      const [a] = args;
-      if (a !== undefined && !(INTEGER.test(a) && Number.isSafeInteger(Number(a))))
-        return { error: `seq expects a whole start number, got ${JSON.stringify(a)}` };
-      const start = a === undefined ? 1 : Number(a);
-      return ok((rt) => start + rt.index);
-    }
-    case "uuid": {
-      const bad = argCount(0, 0, "no arguments: {{uuid}}");
-      if (bad) return bad;
-      return ok(options.seeded ? (rt) => uuidFrom(rt.random) : () => randomUUID());
-    }
-    case "now": {
-      const bad = argCount(0, 1, "an optional format: iso (default), ms or s, like {{now ms}}");
-      if (bad) return bad;
-      const format = args[0] ?? "iso";
-      if (format === "iso") return ok((rt) => new Date(rt.now()).toISOString());
-      if (format === "ms") return ok((rt) => rt.now());
-      if (format === "s") return ok((rt) => Math.floor(rt.now() / 1000));
-      return { error: `now expects iso, ms or s, got ${JSON.stringify(format)}` };
-    }
-    case "int": {
-      const bad = argCount(2, 2, "two whole numbers MIN MAX, like {{int 1 6}}");
-      if (bad) return bad;
-      const [a, b] = args as [string, string];
-      if (!INTEGER.test(a) || !INTEGER.test(b))
-        return {
-          error: `int expects two whole numbers, got ${JSON.stringify(a)} and ${JSON.stringify(b)}`,
-        };
-      const min = Number(a);
-      const max = Number(b);
-      if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max))
-        return { error: `int expects numbers within ±${Number.MAX_SAFE_INTEGER}` };
-      if (min > max) return { error: `int expects MIN ≤ MAX, got ${min} > ${max}` };
-      const span = max - min + 1;
-      if (span <= TWO_32) return ok((rt) => min + Math.floor(rt.random() * span));
-      // Wider than one 32-bit draw: combine two.
-      return ok((rt) => min + Math.floor((rt.random() + rt.random() / TWO_32) * span));
-    }
-    case "float": {
-      const bad = argCount(2, 3, "MIN MAX and optional decimals, like {{float 0 1 3}}");
-      if (bad) return bad;
-      const [a, b, d] = args as [string, string, string | undefined];
-      if (!NUMBER.test(a) || !NUMBER.test(b))
-        return {
-          error: `float expects two numbers, got ${JSON.stringify(a)} and ${JSON.stringify(b)}`,
-        };
-      if (d !== undefined && (!INTEGER.test(d) || Number(d) < 0 || Number(d) > 15))
-        return { error: `float expects decimals from 0 to 15, got ${JSON.stringify(d)}` };
-      const min = Number(a);
-      const max = Number(b);
-      if (min > max) return { error: `float expects MIN ≤ MAX, got ${min} > ${max}` };
-      const factor = 10 ** (d === undefined ? 2 : Number(d));
-      return ok((rt) => Math.round((min + rt.random() * (max - min)) * factor) / factor);
-    }
-    case "pick": {
-      if (args.length === 0)
-        return { error: 'pick takes one or more items, like {{pick eu us "south america" 3}}' };
-      // Unquoted items that look like numbers are numbers; quote one to keep it text.
-      const items = rest.map((a) => (!a.quoted && NUMBER.test(a.text) ? Number(a.text) : a.text));
-      if (items.length === 1) {
-        const only = items[0];
-        return ok(() => only);
-      }
-      const n = items.length;
-      return ok((rt) => items[Math.floor(rt.random() * n)]);
-    }
-    case "bool": {
-      const bad = argCount(0, 1, "an optional probability from 0 to 1, like {{bool 0.2}}");
-      if (bad) return bad;
-      const [a] = args;
-      const p = a === undefined ? 0.5 : Number(a);
-      if (a !== undefined && !(NUMBER.test(a) && p >= 0 && p <= 1))
-        return { error: `bool expects a probability from 0 to 1, got ${JSON.stringify(a)}` };
-      return ok((rt) => rt.random() < p);
-    }
-    case "faker": {
-      const bad = argCount(1, 1, "one path, like {{faker person.fullName}}");
-      if (bad) return bad;
-      const path = args[0] as string;
-      if (!/^[A-Za-z]\w*(\.[A-Za-z]\w*)+$/.test(path))
-        return {
-          error: `faker expects a path like person.fullName or location.city, got ${JSON.stringify(path)}`,
-        };
-      let fn: () => unknown = () => {
-        throw new Error(`faker path ${path} was not bound at compile time`);
-      };
-      return {
-        ...ok(() => fakerValue(fn())),
-        faker: {
-          path,
-          bind(f) {
-            fn = f;
-          },
-        },
-      };
-    }
-    case "env": {
-      const bad = argCount(
-        1,
-        2,
-        "a variable name and an optional default, like {{env REGION}} or {{env REGION eu}}",
-      );
-      if (bad) return bad;
-      const [variable, fallback] = args as [string, string | undefined];
-      const value = options.env[variable] ?? fallback;
-      if (value === undefined)
-        return {
-          error: `environment variable ${variable} is not set; set it, or give a default: {{env ${variable} value}}`,
-        };
-      return ok(() => value);
-    }
-    default:
-      return { error: `unknown generator "${name}"; known generators: ${GENERATORS.join(", ")}` };
-  }
+  const spec = Object.hasOwn(SPECS, name) ? SPECS[name] : undefined;
+  if (spec === undefined)
+    return { error: `unknown generator "${name}"; known generators: ${GENERATORS.join(", ")}` };
+  const [min, max] = spec.args;
+  if (rest.length < min || rest.length > max) return { error: `${name} takes ${spec.usage}` };
+  const compiled = spec.compile(rest, options);
+  if ("error" in compiled) return compiled;
+  return { ...compiled, name, args: rest.map((a) => a.text) };
 }
 
 /** Faker values as they travel: dates as ISO-8601 text, big integers as text. */

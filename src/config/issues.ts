@@ -280,9 +280,24 @@ function distance(a: string, b: string): number {
   return dp[b.length]!;
 }
 
+/** What zod's schema definitions hold that the walk below reads. */
+interface SchemaDef {
+  type?: string;
+  /** record */
+  valueType?: SchemaLike;
+  /** array */
+  element?: SchemaLike;
+  /** default, optional, nullable */
+  innerType?: SchemaLike;
+  /** pipe */
+  in?: SchemaLike;
+  /** lazy */
+  getter?: () => SchemaLike;
+}
+
 interface SchemaLike {
-  def?: Record<string, unknown>;
-  shape?: Record<string, unknown>;
+  def?: SchemaDef;
+  shape?: Record<string, SchemaLike | undefined>;
 }
 
 /** The field names of the object schema at `segments` (records and lists are stepped through). */
@@ -291,9 +306,9 @@ function objectKeysAt(segments: readonly Segment[]): string[] {
   for (const seg of segments) {
     if (!cur) return [];
     const def = cur.def ?? {};
-    if (cur.shape) cur = cur.shape[String(seg)] as SchemaLike | undefined;
-    else if (def.type === "record") cur = def.valueType as SchemaLike;
-    else if (def.type === "array") cur = def.element as SchemaLike;
+    if (cur.shape) cur = cur.shape[String(seg)];
+    else if (def.type === "record") cur = def.valueType;
+    else if (def.type === "array") cur = def.element;
     else return [];
     cur = unwrap(cur);
   }
@@ -306,9 +321,9 @@ function unwrap(schema: SchemaLike | undefined): SchemaLike | undefined {
   for (let i = 0; i < 10 && cur?.def; i++) {
     const def = cur.def;
     if (def.type === "default" || def.type === "optional" || def.type === "nullable")
-      cur = def.innerType as SchemaLike;
-    else if (def.type === "pipe") cur = def.in as SchemaLike;
-    else if (def.type === "lazy") cur = (def.getter as () => SchemaLike)();
+      cur = def.innerType;
+    else if (def.type === "pipe") cur = def.in;
+    else if (def.type === "lazy") cur = def.getter?.();
     else break;
   }
   return cur;

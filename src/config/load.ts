@@ -8,13 +8,13 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { ConfigError, type ConfigIssue, EventlabError } from "../errors.js";
+import { CONFIG_FILE_NAMES } from "./constants.js";
 import { firstLine, joinPath, lineOf, rangeLine, toConfigIssues, typeName } from "./issues.js";
 import { JsonNumber, keepNumber } from "./json.js";
-import { type Config, configSchema, crossFieldIssues, DEFAULT_URL } from "./schema.js";
+import { type Config, configSchema, crossFieldIssues } from "./schema.js";
 
-export { CONFIG_FILE_NAMES } from "./constants.js";
-
-import { CONFIG_FILE_NAMES } from "./constants.js";
+/** Which broker a command talks to: the one rule lives in broker-url.ts. */
+export { resolveBrokerUrls } from "./broker-url.js";
 
 const CONFIG_HINT =
   "every field is documented in the starter config: `eventlab init --file eventlab.example.yaml` writes a copy";
@@ -36,7 +36,7 @@ export interface LoadOptions {
 
 /** Locate and load the config. No file at all is fine: defaults apply. */
 export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
-  const fromEnv = options.env.EVENTLAB_CONFIG;
+  const { EVENTLAB_CONFIG: fromEnv } = options.env;
   const explicit =
     options.file !== undefined && options.file !== ""
       ? options.file
@@ -274,17 +274,4 @@ function syntaxMessage(
   }
   if (code === "TAB_AS_INDENT") return `${kind} syntax error: indent with spaces, not tabs`;
   return `${kind} syntax error: ${firstLine(message)}`;
-}
-
-/** Broker URLs by precedence: flag, then EVENTLAB_URL, then the file, then the default. */
-export function resolveBrokerUrls(
-  flag: string | undefined,
-  env: NodeJS.ProcessEnv,
-  config: Config | undefined,
-): string[] {
-  if (flag !== undefined && flag !== "") return [flag];
-  if (env.EVENTLAB_URL !== undefined && env.EVENTLAB_URL !== "") return [env.EVENTLAB_URL];
-  const fromFile = config?.broker.url;
-  if (fromFile !== undefined) return Array.isArray(fromFile) ? fromFile : [fromFile];
-  return [DEFAULT_URL];
 }

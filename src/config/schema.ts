@@ -6,23 +6,48 @@
  * Messages are written for a person reading `file:line path: message`: they start with
  * what was expected ("expected a whole number ≥ 0"); the loader adds what it got.
  * Rules that span several fields run even when other fields of the same object are
- * wrong (`when`), so one pass reports every problem.
+ * wrong (`when`), so one pass reports every problem. Those rules are in rules.ts, the
+ * building blocks (durations, names, field tables) in schema-fields.ts.
  */
 import { z } from "zod";
 import {
   DEFAULT_URL,
   exchangeTypes,
+  failureActions,
   headersMatchModes,
   overflowModes,
   queueTypes,
   settlePolicies,
 } from "./constants.js";
-import { DURATION_HINT, parseDuration } from "./duration.js";
+import {
+  bindingRules,
+  consumerRules,
+  queueRules,
+  refineWith,
+  templateRules,
+  whenMapping,
+} from "./rules.js";
+import {
+  amqpUrl,
+  bool,
+  declaredName,
+  durationRangeSchema,
+  durationSchema,
+  failureSchema,
+  fieldPath,
+  fieldTable,
+  fieldValueSchema,
+  name,
+  text,
+  URL_EXAMPLE,
+  wholeNumber,
+} from "./schema-fields.js";
 
 export {
   DEFAULT_URL,
   type ExchangeType,
   exchangeTypes,
+  failureActions,
   type HeadersMatch,
   headersMatchModes,
   overflowModes,
@@ -30,203 +55,20 @@ export {
   type SettlePolicy,
   settlePolicies,
 } from "./constants.js";
-
-const isMapping = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
-
-/** Cross-field rules run whenever the object itself is a mapping, whatever else is wrong in it. */
-const whenMapping = { when: (payload: { value: unknown }) => isMapping(payload.value) };
-
-const given = (o: Record<string, unknown>, key: string) => o[key] !== undefined;
-
-/** A rule that spans several fields of one mapping; `add` reports a problem at a field. */
-type Rule = (o: Record<string, unknown>, add: (path: string[], message: string) => void) => void;
-
-function refineWith<T>(rule: Rule) {
-  return (value: T, ctx: z.core.$RefinementCtx<T>): void => {
-    if (!isMapping(value)) return;
-    rule(value, (path, message) => ctx.addIssue({ code: "custom", path, message }));
-  };
-}
-
-/** A duration: `250ms`, `1s`, `2m`, or a number of milliseconds. Parsed to milliseconds. */
-export const durationSchema = z
-  .union([z.number(), z.string()], { error: `expected ${DURATION_HINT}` })
-  .transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        message: `expected ${DURATION_HINT}, got ${JSON.stringify(v)}`,
-        input: v,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  })
-  .meta({ description: DURATION_HINT });
-
-/** A whole number in a range, with one message for every way it can be wrong. */
-function wholeNumber(min: number, max?: number) {
-  const expected =
-    max === undefined
-      ? `expected a whole number ≥ ${min}`
-      : `expected a whole number from ${min} to ${max}`;
-  const s = z.number({ error: expected }).int({ error: expected }).min(min, { error: expected });
-  return max === undefined ? s : s.max(max, { error: expected });
-}
-
-const name = (what: string) =>
-  z
-    .string({ error: `expected ${what === "exchange" ? "an" : "a"} ${what} name (text)` })
-    .min(1, `${what} name must not be empty`)
-    .max(255, `${what} name is longer than 255 characters`);
-
-/** A name the config declares: the broker refuses to declare `amq.` names. */
-const declaredName = (what: "exchange" | "queue") =>
-  name(what).refine((s) => !s.startsWith("amq."), {
-    message: `${what} names starting with "amq." are reserved by the broker; pick another name`,
-  });
-
-const queueRules: Rule = (o, add) => {
-  if (given(o, "deadLetterRoutingKey") && !given(o, "deadLetterExchange")) {
-    add(
-      ["deadLetterRoutingKey"],
-      "`deadLetterRoutingKey` needs `deadLetterExchange` (the broker refuses it alone)",
-    );
-  }
-  const type = o.queueType;
-  if (type === "quorum" || type === "stream") {
-    for (const [key, bad] of [
-      ["durable", false],
-      ["exclusive", true],
-      ["autoDelete", true],
-    ] as const) {
-      if (o[key] === bad) add([key], `a ${type} queue cannot have ${key}: ${String(bad)}`);
-    }
-  }
-};
-
-// A binding may name an exchange or queue the topology does not declare: it may exist on the broker.
-const bindingRules: Rule = (o, add) => {
-  if (given(o, "match") && !given(o, "headers")) {
-    add(["match"], "`match` needs `headers` to match on");
-  }
-};
-
-const templateRules: Rule = (o, add) => {
-  if (given(o, "delay") && given(o, "rate")) {
-    add(["rate"], "give either `delay` or `rate`, not both");
-  }
-};
-
-const consumerRules: Rule = (o, add) => {
-  const tap = given(o, "exchange");
-  if (given(o, "queue") && tap) add(["exchange"], "give either `queue` or `exchange`, not both");
-  else if (!given(o, "queue") && !tap) {
-    add([], "name a `queue` to consume from, or an `exchange` to tap");
-  }
-  if (!tap) {
-    for (const key of ["routingKey", "headers", "match"]) {
-      if (given(o, key)) {
-        add([key], `\`${key}\` goes with \`exchange\` (it binds the temporary queue of a tap)`);
-      }
-    }
-  } else if (given(o, "match") && !given(o, "headers")) {
-    add(["match"], "`match` needs `headers` to match on");
-  }
-  if (o.ack === false && (o.policy === "reject" || o.policy === "requeue")) {
-    add(["policy"], `policy ${o.policy} needs acknowledgements; it cannot go with ack: false`);
-  }
-  if (o.onFailure === "retry" && !given(o, "retry")) {
-    add(["retry"], "onFailure: retry needs `retry: { delays: [1s, 5s] }`");
-  }
-  if (given(o, "retry") && o.onFailure !== "retry") {
-    add(["onFailure"], "`retry` goes with `onFailure: retry`");
-  }
-  if (o.ack === false && (given(o, "failures") || given(o, "crashAt"))) {
-    add(["ack"], "failures and crashes need acknowledgements; they cannot go with ack: false");
-  }
-};
-
-export interface CrossFieldIssue {
-  path: (string | number)[];
-  message: string;
-}
-
-/**
- * The rules that span several fields, run on the raw document. zod skips an object's
- * refinements once one of its fields failed, so the loader runs these as well and
- * reports every problem in one pass.
- */
-export function crossFieldIssues(data: unknown): CrossFieldIssue[] {
-  const out: CrossFieldIssue[] = [];
-  if (!isMapping(data)) return out;
-  const run = (rule: Rule, value: unknown, at: (string | number)[]) => {
-    if (isMapping(value))
-      rule(value, (path, message) => out.push({ path: [...at, ...path], message }));
-  };
-  const eachEntry = (section: unknown, at: string[], rule: Rule) => {
-    if (isMapping(section)) for (const [k, v] of Object.entries(section)) run(rule, v, [...at, k]);
-  };
-  const topology = data.topology;
-  if (isMapping(topology)) {
-    eachEntry(topology.queues, ["topology", "queues"], queueRules);
-    if (Array.isArray(topology.bindings)) {
-      topology.bindings.forEach((b, i) => {
-        run(bindingRules, b, ["topology", "bindings", i]);
-      });
-    }
-  }
-  eachEntry(data.templates, ["templates"], templateRules);
-  eachEntry(data.consumers, ["consumers"], consumerRules);
-  return out;
-}
-
-const URL_EXAMPLE = "amqp://guest:guest@127.0.0.1:5672";
-
-const amqpUrl = z
-  .string({ error: `expected an amqp:// or amqps:// URL such as ${URL_EXAMPLE}` })
-  .superRefine((s, ctx) => {
-    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(s)?.[1]?.toLowerCase();
-    let problem: string | undefined;
-    if (scheme === undefined)
-      problem = `expected an amqp:// or amqps:// URL such as ${URL_EXAMPLE}`;
-    else if (scheme !== "amqp" && scheme !== "amqps")
-      problem = `expected an amqp:// or amqps:// URL, not ${scheme}://`;
-    else if (s.includes("#"))
-      problem = "the URL contains '#', which ends it early; percent-encode it as %23";
-    else if (!URL.canParse(s))
-      problem =
-        "not a valid URL; use amqp://user:password@host:port/vhost and percent-encode special characters (@ → %40, / → %2F)";
-    // The URL itself is left out: it may hold a password.
-    if (problem) ctx.addIssue({ code: "custom", message: problem });
-  })
-  .meta({
-    description: "amqp://user:password@host:port/vhost (percent-encode special characters)",
-  });
-
-const FIELD_VALUE = "expected a string, number, true/false, null, list or mapping";
-
-/** Field-table values: what AMQP can carry in headers and arguments. */
-export const fieldValueSchema: z.ZodType<unknown> = z.lazy(() =>
-  z.union(
-    [
-      z.string(),
-      z.number(),
-      z.boolean(),
-      z.null(),
-      z.array(fieldValueSchema),
-      z.record(z.string(), fieldValueSchema),
-    ],
-    { error: FIELD_VALUE },
-  ),
-);
-const fieldTable = z.record(z.string(), fieldValueSchema, {
-  error: "expected a mapping of names to values",
-});
-const bool = () => z.boolean({ error: "expected true or false" });
-const text = () => z.string({ error: "expected text (quote it if it looks like a number)" });
+export {
+  type CrossFieldIssue,
+  configNames,
+  crossFieldIssues,
+  type FieldNamer,
+  type RuleMessage,
+  ruleMessageOf,
+} from "./rules.js";
+export {
+  declaredName,
+  durationSchema,
+  fieldValueSchema,
+  name as nameSchema,
+} from "./schema-fields.js";
 
 export const brokerSchema = z
   .strictObject({
@@ -281,6 +123,7 @@ export const queueSchema = z
       .optional()
       .meta({ description: "x-message-ttl: messages older than this expire (or dead-letter)" }),
     expires: durationSchema
+      .refine((ms) => ms > 0, { error: "expected a duration above 0 (the broker refuses 0)" })
       .optional()
       .meta({ description: "x-expires: the queue is deleted after being unused this long" }),
     maxLength: wholeNumber(0)
@@ -312,13 +155,13 @@ export const queueSchema = z
   .superRefine(refineWith(queueRules), whenMapping)
   .meta({ description: "A queue, declared by `eventlab topology apply`" });
 
-export const bindingSchema = z
+/**
+ * A binding's settings without its two ends. `eventlab declare binding` and `delete binding`
+ * check their flags with it: their ends may be names the config refuses (the default exchange
+ * ''), which the broker then refuses with its own reason.
+ */
+export const bindingSettingsSchema = z
   .strictObject({
-    source: name("exchange").meta({ description: "The exchange messages come from" }),
-    destination: name("destination").meta({
-      description:
-        "The queue (or exchange) messages go to; it may also be one that exists on the broker only",
-    }),
     destinationType: z
       .enum(["queue", "exchange"])
       .default("queue")
@@ -338,7 +181,16 @@ export const bindingSchema = z
       .default({})
       .meta({ description: "Extra binding arguments, passed to the broker as given" }),
   })
-  .superRefine(refineWith(bindingRules), whenMapping)
+  .superRefine(refineWith(bindingRules), whenMapping);
+
+export const bindingSchema = bindingSettingsSchema
+  .safeExtend({
+    source: name("exchange").meta({ description: "The exchange messages come from" }),
+    destination: name("destination").meta({
+      description:
+        "The queue (or exchange) messages go to; it may also be one that exists on the broker only",
+    }),
+  })
   .meta({ description: "A binding from an exchange to a queue or exchange" });
 
 export const topologySchema = z
@@ -435,57 +287,6 @@ export const templateSchema = z
   .superRefine(refineWith(templateRules), whenMapping)
   .meta({ description: "A message template: `eventlab produce <name>`" });
 
-/** `50ms`, or a random range `20ms..200ms`. */
-const durationRangeSchema = z
-  .union([z.number(), z.string()], {
-    error: `expected ${DURATION_HINT}, or a range like 20ms..200ms`,
-  })
-  .transform((v, ctx) => {
-    const [a, b] = typeof v === "string" && v.includes("..") ? v.split("..") : [v, v];
-    const min = parseDuration((a as string | number) ?? "");
-    const max = parseDuration((b as string | number) ?? "");
-    if (min === undefined || max === undefined || min > max) {
-      ctx.addIssue({
-        code: "custom",
-        message: `expected ${DURATION_HINT}, or a range like 20ms..200ms (low..high), got ${JSON.stringify(v)}`,
-        input: v,
-      });
-      return z.NEVER;
-    }
-    return { minMs: min, maxMs: max };
-  });
-
-const fieldPath = text().meta({
-  description:
-    "Where the value is: messageId, correlationId, routingKey, headers.<name> or body.<path>",
-});
-
-const failureSchema = z
-  .strictObject({
-    rate: z
-      .number({ error: "expected a fraction from 0 to 1, like 0.1" })
-      .min(0, { error: "expected a fraction from 0 to 1" })
-      .max(1, { error: "expected a fraction from 0 to 1" })
-      .optional()
-      .meta({ description: "Fraction of messages that fail, 0..1" }),
-    when: z
-      .strictObject({
-        field: fieldPath,
-        equals: fieldValueSchema
-          .optional()
-          .meta({ description: "Fails when the value equals this" }),
-        in: z
-          .array(fieldValueSchema)
-          .optional()
-          .meta({ description: "Fails when the value is one of these" }),
-        above: z.number().optional().meta({ description: "Fails when the value is above this" }),
-        below: z.number().optional().meta({ description: "Fails when the value is below this" }),
-      })
-      .optional()
-      .meta({ description: "Fail when a field compares so (equals, in, above, below)" }),
-  })
-  .meta({ description: "Failure injection: at a rate, or by a condition on a field" });
-
 export const consumerSchema = z
   .strictObject({
     description: text().optional().meta({ description: "What this consumer is for" }),
@@ -519,7 +320,7 @@ export const consumerSchema = z
       .optional()
       .meta({ description: "Processing time per message: 50ms, or a range 20ms..200ms" }),
     failures: failureSchema.optional(),
-    onFailure: z.enum(["requeue", "reject", "retry"]).optional().meta({
+    onFailure: z.enum(failureActions).optional().meta({
       description:
         "What a failure does: requeue it, reject it (to the queue's dead-letter exchange), or retry through delay queues",
     }),
@@ -626,8 +427,6 @@ export const configSchema = z
   });
 
 export type Config = z.output<typeof configSchema>;
-export type ConfigInput = z.input<typeof configSchema>;
-export type BrokerConfig = Config["broker"];
 export type Topology = Config["topology"];
 export type ExchangeConfig = z.output<typeof exchangeSchema>;
 export type QueueConfig = z.output<typeof queueSchema>;
@@ -643,4 +442,17 @@ export function configJsonSchema(): Record<string, unknown> {
     string,
     unknown
   >;
+}
+
+/** The config's rules for the names of exchanges, queues and templates. */
+const NAME_RULES = {
+  exchange: topologySchema.shape.exchanges.unwrap().keyType,
+  queue: topologySchema.shape.queues.unwrap().keyType,
+  template: configSchema.shape.templates.unwrap().keyType,
+};
+
+/** True when the config accepts `value` as a name of this kind, else what is wrong with it. */
+export function nameIssue(what: keyof typeof NAME_RULES, value: string): true | string {
+  const checked = NAME_RULES[what].safeParse(value);
+  return checked.success ? true : (checked.error.issues[0]?.message ?? `not a ${what} name`);
 }

@@ -408,8 +408,8 @@ class Patcher {
 function bare(n: unknown, keepComment = false): unknown {
   if (!(n instanceof Scalar) && !isMap(n) && !isSeq(n)) return n;
   const copy = (n as Node).clone() as Node;
-  if (!keepComment) copy.comment = undefined;
-  copy.commentBefore = undefined;
-  copy.spaceBefore = undefined;
+  if (!keepComment) delete copy.comment;
+  delete copy.commentBefore;
+  delete copy.spaceBefore;
   return copy;
 }

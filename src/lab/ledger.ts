@@ -1,38 +1,72 @@
 /**
  * The playground's accounting: how many copies of each message every consumed queue should
- * get, how each was settled for good (processed, duplicate, dead-lettered, dropped), and the
- * per-queue counters the dashboard shows. `lost` is what was expected and never settled.
- * Messages from before the run are counted apart (`preexisting`), never as the run's copies.
+ * get, how each was settled for good, and the per-queue counters the dashboard shows. The
+ * ledger decides `lost`, and it tells whoever watches it when anything changes, so a run
+ * ends when the last expected copy is accounted for rather than when a poll notices.
+ *
+ * What each copy counts as:
+ * - routed to a queue the run consumes: expected there (`routed`), until it is settled;
+ * - settled for good as processed, duplicate (acknowledged, not processed again),
+ *   dead-lettered (rejected into a dead-letter exchange, or parked after its last retry), or
+ *   dropped (rejected from a queue without a dead-letter exchange, on purpose): not lost;
+ * - dead-lettered back into a consumed queue (directly or through a delay queue): expected
+ *   there once more, as another copy;
+ * - expected and never settled when the run ends (never delivered, nacked or returned by the
+ *   broker although the routing sends it somewhere, requeued forever, left unacked): `lost`;
+ * - settled again (at-least-once after a lost ack), or settled where it was not expected:
+ *   not counted, neither as settled nor against `lost`;
+ * - routed to a queue no consumer of the run reads: `unconsumed`, never lost;
+ * - routed nowhere (the broker returns it as unroutable): neither expected nor lost;
+ * - from before the run: `preexisting`, never the run's, never lost.
  */
 
 export type Settled = "processed" | "duplicate" | "dead-lettered" | "dropped";
 
-/** What happened to every copy, and the counters the dashboard shows. */
+/** The counters of one queue that the dashboard shows. */
+export interface QueueCounters {
+  redelivered: number;
+  deadLettered: number;
+  duplicates: number;
+  outOfOrder: number;
+  /** Messages from before the run, settled for good here (not copies of this run). */
+  preexisting: number;
+  /** Copies expected here, and copies settled for good here: the flow the rates come from. */
+  in: number;
+  out: number;
+}
+
+const noneSettled = (): Record<Settled, number> => ({
+  processed: 0,
+  duplicate: 0,
+  "dead-lettered": 0,
+  dropped: 0,
+});
+
 export class Ledger {
-  /** Copies expected per queue, and per message id within it. */
+  /** The queues the run's consumers read: copies routed elsewhere are unconsumed. */
+  readonly consumed: ReadonlySet<string>;
+  /** Copies expected per queue. */
   readonly expected = new Map<string, number>();
+  /** Copies routed to queues the run does not consume, per queue. */
+  readonly unconsumed: Record<string, number> = {};
+  readonly counters = new Map<string, QueueCounters>();
+  /** Publish-to-processed times of processed copies, in milliseconds. */
+  readonly latencies: number[] = [];
+  /** Copies settled for good, counting repeats of an id (consume without producers). */
+  finals = 0;
   private readonly expectedById = new Map<string, Map<string, number>>();
   private readonly settledById = new Map<string, Map<string, number>>();
   private readonly settledHow = new Map<string, Record<Settled, number>>();
   private readonly settledTotal = new Map<string, number>();
-  readonly counters = new Map<
-    string,
-    {
-      redelivered: number;
-      deadLettered: number;
-      duplicates: number;
-      outOfOrder: number;
-      /** Messages from before the run, settled for good here (not copies of this run). */
-      preexisting: number;
-      in: number;
-      out: number;
-    }
-  >();
-  readonly latencies: number[] = [];
-  /** Copies settled for good, counting repeats of an id (consume without producers). */
-  finals = 0;
+  private expectedAll = 0;
+  private settledAll = 0;
+  private readonly watchers = new Set<() => void>();
 
-  queue(name: string) {
+  constructor(consumed: Iterable<string>) {
+    this.consumed = new Set(consumed);
+  }
+
+  queue(name: string): QueueCounters {
     let c = this.counters.get(name);
     if (!c) {
       c = {
@@ -49,6 +83,14 @@ export class Ledger {
     return c;
   }
 
+  /** Message `id` was published, and the routing sends a copy to each of `queues`. */
+  routed(id: string, queues: Iterable<string>): void {
+    for (const q of queues) {
+      if (this.consumed.has(q)) this.expect(q, id);
+      else this.leave(q);
+    }
+  }
+
   /** A copy of message `id` will reach `queue` (again, when dead-lettering loops back). */
   expect(queue: string, id: string): void {
     this.expected.set(queue, (this.expected.get(queue) ?? 0) + 1);
@@ -56,6 +98,13 @@ export class Ledger {
     m.set(id, (m.get(id) ?? 0) + 1);
     this.expectedById.set(queue, m);
     this.queue(queue).in += 1;
+    this.expectedAll += 1;
+    this.changed();
+  }
+
+  /** A copy went to `queue`, which no consumer of the run reads: it stays there. */
+  leave(queue: string): void {
+    this.unconsumed[queue] = (this.unconsumed[queue] ?? 0) + 1;
   }
 
   /**
@@ -68,18 +117,18 @@ export class Ledger {
     const m = this.settledById.get(queue) ?? new Map<string, number>();
     this.settledById.set(queue, m);
     const done = m.get(id) ?? 0;
-    if (done >= expected) return false;
+    if (done >= expected) {
+      this.changed();
+      return false;
+    }
     m.set(id, done + 1);
-    const how$ = this.settledHow.get(queue) ?? {
-      processed: 0,
-      duplicate: 0,
-      "dead-lettered": 0,
-      dropped: 0,
-    };
-    how$[how] += 1;
-    this.settledHow.set(queue, how$);
+    const counts = this.settledHow.get(queue) ?? noneSettled();
+    counts[how] += 1;
+    this.settledHow.set(queue, counts);
     this.settledTotal.set(queue, (this.settledTotal.get(queue) ?? 0) + 1);
     this.queue(queue).out += 1;
+    this.settledAll += 1;
+    this.changed();
     return true;
   }
 
@@ -91,6 +140,7 @@ export class Ledger {
   settleOlder(queue: string): void {
     this.finals += 1;
     this.queue(queue).preexisting += 1;
+    this.changed();
   }
 
   count(queue: string, how: Settled): number {
@@ -101,9 +151,23 @@ export class Ledger {
     return this.settledTotal.get(queue) ?? 0;
   }
 
-  outstanding(queues: Iterable<string>): number {
-    let n = 0;
-    for (const q of queues) n += (this.expected.get(q) ?? 0) - this.settledIn(q);
-    return n;
+  /** Copies expected in `queue` and not settled for good (yet). */
+  lost(queue: string): number {
+    return Math.max(0, (this.expected.get(queue) ?? 0) - this.settledIn(queue));
+  }
+
+  /** Copies expected anywhere and not settled for good (yet): 0 when the run is done. */
+  outstanding(): number {
+    return this.expectedAll - this.settledAll;
+  }
+
+  /** Call `listener` after every change; returns the function that stops the calls. */
+  watch(listener: () => void): () => void {
+    this.watchers.add(listener);
+    return () => this.watchers.delete(listener);
+  }
+
+  private changed(): void {
+    for (const w of this.watchers) w();
   }
 }

@@ -5,7 +5,8 @@
  * what each queue holds, and the run refuses, purges, or keeps them (consumed, and counted
  * apart as `preexisting`, never as this run's).
  */
-import type { Connection } from "../client/connect.js";
+import { type Connection, withChannel } from "../client/connect.js";
+import { brokerError, replyOf } from "../client/errors.js";
 import { EventlabError } from "../errors.js";
 
 /** The header that carries `<run id>:<message>` on every message a run publishes. */
@@ -39,10 +40,6 @@ export async function waitingIn(
   connection: Connection,
   queues: Iterable<string>,
 ): Promise<Map<string, number>> {
-  const [{ brokerError, replyOf }, { withChannel }] = await Promise.all([
-    import("../client/errors.js"),
-    import("../client/connect.js"),
-  ]);
   const found = new Map<string, number>();
   for (const queue of new Set(queues)) {
     try {
@@ -84,10 +81,6 @@ export async function handleLeftovers(
     });
   }
   if (policy === "purge") {
-    const [{ brokerError }, { withChannel }] = await Promise.all([
-      import("../client/errors.js"),
-      import("../client/connect.js"),
-    ]);
     for (const queue of found.keys()) {
       try {
         purged[queue] = (await withChannel(connection, (ch) => ch.purgeQueue(queue))).messageCount;

@@ -1,24 +1,26 @@
 /**
- * A produce-and-consume round trip: apply the topology, run every template (in parallel,
- * at its own pace) with confirms and mandatory returns, consume every queue the messages
- * route to, and account for each copy. Where each message should go is computed with the
- * same pure routing code the embedded broker uses, so `lost` is measured, not assumed.
- * Messages that were in those queues before the round trip are refused, purged, or consumed
- * and counted apart (leftovers.ts): they never stand in for a copy that did not arrive.
+ * A produce-and-consume round trip of a config's templates, as a scenario generated for the
+ * runner: every template is a producer (in parallel, at its own pace), and every queue its
+ * messages route to gets a plain consumer that acknowledges what it receives. The runner
+ * then applies the topology, publishes with confirms and mandatory returns, accounts for each
+ * copy in its ledger and reports as for any scenario. Messages that were in those queues
+ * before are refused, purged, or consumed and counted apart, as for any scenario.
+ *
+ * Which queues to consume is known only from the messages themselves (a routing key may be
+ * generated), so the round trip renders its messages first and hands them to the runner.
  */
-
-import type { RouteResult } from "../broker/routing/index.js";
 import type { Connection } from "../client/connect.js";
-import type { Config } from "../config/schema.js";
+import type { Config, ConsumerConfig, ScenarioConfig } from "../config/schema.js";
 import {
-  handleLeftovers,
-  ID_HEADER,
-  type LeftoverPolicy,
-  newRunId,
-  publishedBy,
-} from "./leftovers.js";
-import { Pacer, paceOf, sleep } from "./pacer.js";
+  type CompiledTemplate,
+  compileTemplate,
+  type RenderedMessage,
+} from "../config/templates.js";
+import type { LeftoverPolicy } from "./leftovers.js";
 import { routingTableOf } from "./routing.js";
+import { runScenario } from "./runner.js";
+import type { ScenarioRunOptions } from "./state.js";
+import type { PlayReport, Snapshot } from "./types.js";
 
 export interface RoundTripOptions {
   templates: string[];
@@ -26,209 +28,116 @@ export interface RoundTripOptions {
   amount?: number | undefined;
   seed?: number | undefined;
   env: NodeJS.ProcessEnv;
-  signal: AbortSignal;
-  /** How long consumers wait for a missing copy once publishing is done. */
-  idleMs?: number;
-  /** Messages already in the queues the messages route to (default "keep": counted apart). */
-  leftovers?: Exclude<LeftoverPolicy, "process">;
+  /** How long consumers wait for a missing copy once nothing moves (default 2 s). */
+  idleMs?: number | undefined;
 }
 
-export interface TemplateReport {
-  name: string;
-  exchange: string;
-  published: number;
-  confirmed: number;
-  nacked: number;
-  returned: number;
+/** The consumers of a round trip: plain, acknowledging, up to this many messages in flight. */
+const PREFETCH = 100;
+const IDLE_MS = 2000;
+
+/** A template that replays messages rendered beforehand, in order. */
+function replay(t: CompiledTemplate, messages: RenderedMessage[]): CompiledTemplate {
+  let next = 0;
+  return {
+    name: t.name,
+    amount: messages.length,
+    delayMs: t.delayMs,
+    rate: t.rate,
+    render: () => messages[next++] ?? t.render(),
+  };
 }
 
-export interface QueueReport {
-  name: string;
-  /** Copies the routing rules send here. */
-  routed: number;
-  consumed: number;
-  /** Messages from before the round trip consumed here, not counted in `consumed`. */
-  preexisting: number;
+/** What the runner needs to run a round trip as a scenario. */
+export type RoundTrip = Pick<
+  ScenarioRunOptions,
+  "name" | "scenario" | "config" | "templates" | "idleMs" | "amount"
+>;
+
+/** The name a round trip's report carries: `round trip of order`, `round trip of 3 templates`. */
+export function roundTripName(templates: readonly string[]): string {
+  return `round trip of ${templates.length === 1 ? templates[0] : `${templates.length} templates`}`;
 }
 
-export interface RoundTripReport {
-  templates: TemplateReport[];
-  queues: QueueReport[];
-  published: number;
-  confirmed: number;
-  nacked: number;
-  returned: number;
-  /** Copies routed to queues, summed over queues. */
-  routed: number;
-  consumed: number;
-  /** Routed copies that were never consumed. */
-  lost: number;
-  /** Messages from before the round trip consumed (with "keep"), apart from `consumed`. */
-  preexisting: number;
-  /** Messages from before the round trip deleted first, per queue (with "purge"). */
-  purged: Record<string, number>;
-  interrupted: boolean;
-  elapsedMs: number;
+/**
+ * The round trip of `templates` (all in `config.templates`) as a scenario: their messages
+ * rendered, the queues those messages route to each consumed by a plain consumer (named after
+ * its queue), and the config's own consumers and scenarios left out.
+ */
+export async function roundTripOf(config: Config, o: RoundTripOptions): Promise<RoundTrip> {
+  const table = routingTableOf(config.topology);
+  const targets = new Set<string>();
+  const templates = new Map<string, CompiledTemplate>();
+  for (const name of o.templates) {
+    const t = await compileTemplate(
+      name,
+      config.templates[name] as NonNullable<Config["templates"][string]>,
+      { seed: o.seed, env: o.env },
+    );
+    const messages = Array.from({ length: o.amount ?? t.amount }, () => t.render());
+    for (const m of messages) {
+      const route = table.route(m.exchange, {
+        routingKey: m.routingKey,
+        headers: m.properties.headers,
+      });
+      for (const q of route.queues) targets.add(q);
+    }
+    templates.set(name, replay(t, messages));
+  }
+  const consumers: Record<string, ConsumerConfig> = {};
+  for (const queue of targets) consumers[queue] = { queue, prefetch: PREFETCH };
+  const scenario: ScenarioConfig = {
+    producers: o.templates.map((template) => ({ template })),
+    consumers: [...targets],
+    faults: [],
+  };
+  return {
+    name: roundTripName(o.templates),
+    scenario,
+    config: { ...config, consumers, scenarios: {} },
+    templates,
+    idleMs: o.idleMs ?? IDLE_MS,
+    amount: undefined,
+  };
 }
 
-export interface RoundTripProgress {
-  published: number;
-  planned: number;
-  consumed: number;
-  routed: number;
+/** `connection` for the runner, which closes what it opens: closing this leaves it open. */
+function borrowed(connection: Connection): Connection {
+  return {
+    get model() {
+      return connection.model;
+    },
+    address: connection.address,
+    get closeReason() {
+      return connection.closeReason;
+    },
+    close: async () => {},
+  };
 }
 
+/**
+ * Run the round trip of `o.templates` on one connection the caller holds (and closes): each
+ * consumer and publisher of the run gets a channel of its own on it.
+ */
 export async function runRoundTrip(
   connection: Connection,
   config: Config,
-  options: RoundTripOptions,
-  onProgress: (p: RoundTripProgress) => void = () => {},
-): Promise<RoundTripReport> {
-  const started = Date.now();
-  const [{ applyTopology }, { Publisher }, { QueueConsumer }, { compileTemplate }] =
-    await Promise.all([
-      import("../client/topology.js"),
-      import("../client/publisher.js"),
-      import("../client/consumer.js"),
-      import("../config/templates.js"),
-    ]);
-  const table = routingTableOf(config.topology);
-  const runId = newRunId();
-
-  const compiled = await Promise.all(
-    options.templates.map((name) =>
-      compileTemplate(name, config.templates[name] as NonNullable<Config["templates"][string]>, {
-        seed: options.seed,
-        env: options.env,
-      }),
-    ),
-  );
-  const planned = compiled.reduce((n, t) => n + (options.amount ?? t.amount), 0);
-
-  // Plan every message first: its copies decide which queues to consume and how many.
-  const routed = new Map<string, number>();
-  const consumed = new Map<string, number>();
-  const progress: RoundTripProgress = { published: 0, planned, consumed: 0, routed: 0 };
-  const targets = new Set<string>();
-  const plans = compiled.map((t) => {
-    const n = options.amount ?? t.amount;
-    return Array.from({ length: n }, (_, k) => {
-      const message = t.render();
-      message.properties.headers = {
-        ...message.properties.headers,
-        [ID_HEADER]: `${runId}:${t.name}-${k + 1}`,
-      };
-      const route: RouteResult = table.route(message.exchange, {
-        routingKey: message.routingKey,
-        headers: message.properties.headers,
-      });
-      for (const q of route.queues) targets.add(q);
-      return { message, queues: route.queues };
-    });
+  o: RoundTripOptions & {
+    signal: AbortSignal;
+    /** Messages already in the queues the messages route to (default "keep": counted apart). */
+    leftovers?: Exclude<LeftoverPolicy, "process"> | undefined;
+    onSnapshot?: ((s: Snapshot) => void) | undefined;
+  },
+): Promise<PlayReport> {
+  const trip = await roundTripOf(config, o);
+  const shared = borrowed(connection);
+  return runScenario({
+    ...trip,
+    connect: async () => shared,
+    seed: o.seed,
+    env: o.env,
+    signal: o.signal,
+    leftovers: o.leftovers ?? "keep",
+    onSnapshot: o.onSnapshot,
   });
-
-  // Before anything is declared or consumed: messages from before the round trip.
-  const purged = await handleLeftovers(connection, targets, options.leftovers ?? "keep");
-  await applyTopology(connection, config.topology, () => {});
-
-  // Consumers first, so nothing waits in a queue longer than it must.
-  const older = new Map<string, number>();
-  let wake: () => void = () => {};
-  const consumers = await Promise.all(
-    [...targets].map((queue) =>
-      QueueConsumer.start(
-        connection,
-        { queue, prefetch: 100, noAck: false },
-        (msg, self) => {
-          self.settle(msg, "ack");
-          if (!publishedBy(runId, msg.properties.headers)) {
-            older.set(queue, (older.get(queue) ?? 0) + 1);
-            return;
-          }
-          consumed.set(queue, (consumed.get(queue) ?? 0) + 1);
-          progress.consumed += 1;
-          onProgress(progress);
-          wake();
-        },
-        () => wake(),
-      ),
-    ),
-  );
-
-  const reports: TemplateReport[] = [];
-  await Promise.all(
-    compiled.map(async (t, i) => {
-      const messages = plans[i] ?? [];
-      const publisher = await Publisher.open(connection, {
-        confirm: true,
-        mandatory: true,
-        window: 1000,
-      });
-      const pacer = new Pacer(paceOf(t.delayMs, t.rate));
-      for (let k = 0; k < messages.length && !options.signal.aborted; k++) {
-        await sleep(pacer.waitFor(k), options.signal);
-        if (options.signal.aborted) break;
-        const { message, queues } = messages[k] as (typeof messages)[number];
-        if (!publisher.publish(message)) await publisher.ready(options.signal);
-        for (const q of queues) routed.set(q, (routed.get(q) ?? 0) + 1);
-        progress.routed += queues.length;
-        progress.published += 1;
-        onProgress(progress);
-      }
-      await publisher.settle(5000);
-      const s = publisher.stats;
-      reports.push({
-        name: t.name,
-        exchange: messages[0]?.message.exchange ?? "",
-        published: s.published,
-        confirmed: s.confirmed,
-        nacked: s.nacked,
-        returned: s.returned,
-      });
-      await publisher.close();
-    }),
-  );
-
-  // Wait until every routed copy arrived, or nothing has arrived for idleMs.
-  const idleMs = options.idleMs ?? 2000;
-  let last = progress.consumed;
-  let quietSince = Date.now();
-  while (progress.consumed < progress.routed && !options.signal.aborted) {
-    await new Promise<void>((resolve) => {
-      wake = resolve;
-      setTimeout(resolve, 100).unref();
-    });
-    if (progress.consumed !== last) {
-      last = progress.consumed;
-      quietSince = Date.now();
-    } else if (Date.now() - quietSince > idleMs) break;
-  }
-  await Promise.all(consumers.map((c) => c.close()));
-
-  const order = options.templates;
-  reports.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
-  const queues = [...routed.entries()].map(([name, n]) => ({
-    name,
-    routed: n,
-    consumed: consumed.get(name) ?? 0,
-    preexisting: older.get(name) ?? 0,
-  }));
-  const sum = (f: (t: TemplateReport) => number) => reports.reduce((n, t) => n + f(t), 0);
-  const total = queues.reduce((n, q) => n + q.routed, 0);
-  const got = queues.reduce((n, q) => n + Math.min(q.consumed, q.routed), 0);
-  return {
-    templates: reports,
-    queues,
-    published: sum((t) => t.published),
-    confirmed: sum((t) => t.confirmed),
-    nacked: sum((t) => t.nacked),
-    returned: sum((t) => t.returned),
-    routed: total,
-    consumed: queues.reduce((n, q) => n + q.consumed, 0),
-    lost: total - got,
-    preexisting: [...older.values()].reduce((n, k) => n + k, 0),
-    purged,
-    interrupted: options.signal.aborted,
-    elapsedMs: Date.now() - started,
-  };
 }

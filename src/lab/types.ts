@@ -1,7 +1,7 @@
 /**
  * The shapes the playground passes around: what a consumer profile asks of its consumers
  * (behaviours), and the snapshot of a running scenario that the dashboard and the report
- * show. Plain data, no AMQP.
+ * show, the decisions consumers report, and the report at the end. Plain data, no AMQP.
  */
 
 /** Where a value lives in a delivery: messageId, correlationId, headers.<name>, body.<path>. */
@@ -9,15 +9,17 @@ export type FieldPath = string;
 
 export interface FailureRule {
   /** Fraction of messages that fail, 0..1. */
-  rate?: number;
+  rate?: number | undefined;
   /** Fail when a field compares so. */
-  when?: {
-    field: FieldPath;
-    equals?: unknown;
-    in?: unknown[];
-    above?: number;
-    below?: number;
-  };
+  when?:
+    | {
+        field: FieldPath;
+        equals?: unknown;
+        in?: unknown[] | undefined;
+        above?: number | undefined;
+        below?: number | undefined;
+      }
+    | undefined;
 }
 
 export interface Behaviour {
@@ -87,5 +89,85 @@ export interface Snapshot {
   queues: QueueRow[];
   consumers: ConsumerRow[];
   /** Recent happenings, newest last: breaker changes, faults, crashes. */
+  events: string[];
+}
+
+/** One entry of a message's x-death header: a queue it was dead-lettered from, why, how often. */
+export interface DeathEntry {
+  queue: string;
+  reason: string;
+  count: number;
+}
+
+/** A decision a consumer made about one delivery, as it is carried out. Plain data. */
+export interface DecisionEvent {
+  consumer: string;
+  instance: number;
+  routingKey: string;
+  messageId?: string | undefined;
+  redelivered: boolean;
+  /** What the behaviour decided: ack, duplicate, requeue, reject, retry, dead-letter, crash. */
+  outcome: string;
+  workMs: number;
+  /** For retry and dead-letter: which attempt failed, and where the copy went. */
+  attempt?: number | undefined;
+  to?: string | undefined;
+  outOfOrder: boolean;
+  gap: number;
+  /** The broker's x-death entries of the message, when it has been dead-lettered before. */
+  xDeath?: DeathEntry[] | undefined;
+}
+
+export interface QueueReport {
+  name: string;
+  /** Copies the routing rules sent here (to queues the scenario consumes). */
+  routed: number;
+  /** Copies consumed and acknowledged: processed, plus duplicates acknowledged unprocessed. */
+  consumed: number;
+  processed: number;
+  duplicates: number;
+  retried: number;
+  deadLettered: number;
+  redelivered: number;
+  outOfOrder: number;
+  gaps: number;
+  /** Copies never settled for good. */
+  lost: number;
+  /** Messages from before the run settled here (kept with "keep"), not counted above. */
+  preexisting: number;
+}
+
+export type StoppedBy = "done" | "duration" | "interrupted" | "idle";
+
+export interface PlayReport {
+  scenario: string;
+  stoppedBy: StoppedBy;
+  elapsedMs: number;
+  published: number;
+  confirmed: number;
+  nacked: number;
+  returned: number;
+  routed: number;
+  consumed: number;
+  retried: number;
+  deadLettered: number;
+  /** Rejected to a queue without a dead-letter exchange: dropped, on purpose. */
+  dropped: number;
+  duplicates: number;
+  outOfOrder: number;
+  gaps: number;
+  redelivered: number;
+  /** Copies routed to queues no consumer of the scenario reads, left there. */
+  unconsumed: Record<string, number>;
+  /** Messages from before the run consumed and settled (with "keep"), apart from the above. */
+  preexisting: number;
+  /** Messages from before the run deleted before it started, per queue (with "purge"). */
+  purged: Record<string, number>;
+  lost: number;
+  /** Why lost may be above 0 on purpose, when it may. */
+  lostNote?: string | undefined;
+  latencyMs: { p50: number; p90: number; p99: number; max: number } | undefined;
+  queues: QueueReport[];
+  consumers: ConsumerRow[];
   events: string[];
 }

@@ -1,55 +1,16 @@
 /**
- * One line per message a consumer with behaviours handled: what it decided and did.
+ * One line per message a consumer with behaviours handled: what it decided and did. The
+ * decisions arrive as plain data (the x-death header already read by the playground).
  */
-import type { DecisionEvent } from "../lab/runner.js";
+import type { DecisionEvent } from "../lab/types.js";
 import type { Theme } from "./theme.js";
 
-export interface DecisionRecord {
-  n: number;
-  consumer: string;
-  instance: number;
-  routingKey: string;
-  messageId?: string | undefined;
-  redelivered: boolean;
-  outcome: string;
-  workMs: number;
-  attempt?: number | undefined;
-  to?: string | undefined;
-  outOfOrder: boolean;
-  gap: number;
-  /** The broker's x-death entries of the message: where it died before, why, how often. */
-  xDeath?: Array<{ queue: string; reason: string; count: number }> | undefined;
-}
+/** A decision as printed: its number in the run, then the decision itself. */
+export type DecisionRecord = { n: number } & DecisionEvent;
 
-function deaths(headers: Record<string, unknown> | undefined): DecisionRecord["xDeath"] {
-  const raw = headers?.["x-death"];
-  if (!Array.isArray(raw) || raw.length === 0) return undefined;
-  return raw.map((d) => {
-    const t = (d ?? {}) as Record<string, unknown>;
-    return {
-      queue: String(t.queue ?? ""),
-      reason: String(t.reason ?? ""),
-      count: Number(t.count ?? 0),
-    };
-  });
-}
-
+/** The `n`-th decision, as printed (one JSON object per line with --json). */
 export function decisionRecord(n: number, e: DecisionEvent): DecisionRecord {
-  return {
-    n,
-    consumer: e.consumer,
-    instance: e.instance,
-    routingKey: e.message.fields.routingKey,
-    messageId: e.message.properties.messageId as string | undefined,
-    redelivered: e.message.fields.redelivered,
-    outcome: e.outcome,
-    workMs: e.workMs,
-    attempt: e.attempt,
-    to: e.to,
-    outOfOrder: e.outOfOrder,
-    gap: e.gap,
-    xDeath: deaths(e.message.properties.headers as Record<string, unknown> | undefined),
-  };
+  return { n, ...e };
 }
 
 export function decisionLine(r: DecisionRecord, theme: Theme): string {

@@ -5,11 +5,13 @@
 import { isUtf8 } from "node:buffer";
 import type { Theme } from "./theme.js";
 
+/** A delivered message as plain data. */
 export interface PrintableMessage {
   exchange: string;
   routingKey: string;
   redelivered: boolean;
   headers: Record<string, unknown>;
+  /** Properties that are set, without headers. */
   properties: Record<string, unknown>;
   body: Buffer;
 }
@@ -18,7 +20,7 @@ let lastContentType = "";
 let lastIsJson = false;
 
 function isJsonContent(properties: Record<string, unknown>): boolean | undefined {
-  const ct = properties.contentType;
+  const { contentType: ct } = properties;
   if (typeof ct !== "string") return undefined;
   // Messages of one stream mostly share a content type: test each new one once.
   if (ct !== lastContentType) {
@@ -36,7 +38,7 @@ function hasEntries(o: Record<string, unknown>): boolean {
 /** amqplib's notation for AMQP field types JSON has no word for: `{"!": "timestamp", value}`. */
 function typedValue(value: Record<string, unknown>): unknown {
   const type = value["!"];
-  const v = value.value;
+  const { value: v } = value;
   if (type === "timestamp" && typeof v === "number") return new Date(v * 1000).toISOString();
   if (type === "decimal" && v && typeof v === "object") {
     const { places, digits } = v as { places?: number; digits?: number };

@@ -3,6 +3,7 @@
  * and the reason, the hops to other exchanges, and the queues at the end.
  */
 import type { Hop, RouteExplanation } from "../broker/routing/index.js";
+import { table } from "./table.js";
 import type { Theme } from "./theme.js";
 
 export interface RouteInput {
@@ -55,58 +56,9 @@ export function routeVerdict(e: RouteExplanation, internalRefused: boolean): str
 }
 
 export function renderRoute(e: RouteExplanation, input: RouteInput, theme: Theme): string {
-  const lines: string[] = [];
-  const s = theme.symbols;
   const first = e.hops[0];
   const internalRefused = first?.internal === true && first.via.kind === "publish";
-  for (const hop of e.hops) {
-    if (hop.exchange === "") {
-      lines.push(`${theme.bold("(default exchange)")} ${theme.dim(`← ${viaText(hop, input)}`)}`);
-      const d = hop.defaultQueue;
-      if (d) {
-        lines.push(
-          d.exists
-            ? `  ${theme.ok(s.ok)} ${d.name}  ${theme.dim("the default exchange routes to the queue the key names")}`
-            : `  ${theme.error(s.fail)} ${theme.dim(`no queue named '${d.name}': the default exchange routes only to the queue the key names`)}`,
-        );
-      }
-      continue;
-    }
-    if (hop.type === undefined) {
-      lines.push(
-        `${theme.error(s.fail)} ${theme.bold(hop.exchange)} ${theme.dim(`← ${viaText(hop, input)}`)}: no such exchange`,
-      );
-      continue;
-    }
-    const flags = [hop.type, ...(hop.internal ? ["internal"] : [])].join(", ");
-    lines.push(`${theme.bold(hop.exchange)} ${theme.dim(`(${flags}) ← ${viaText(hop, input)}`)}`);
-    if (hop.internal && hop.via.kind === "publish") continue;
-    if (hop.bindings.length === 0) lines.push(`  ${theme.dim("no bindings")}`);
-    const width = Math.max(
-      0,
-      ...hop.bindings.map((b) =>
-        b.destinationType === "exchange" ? b.destination.length + 2 : b.destination.length,
-      ),
-    );
-    const keyWidth = Math.max(0, ...hop.bindings.map((b) => bindingLabel(b, hop.type).length));
-    for (const b of hop.bindings) {
-      const mark = b.matched ? theme.ok(s.ok) : theme.error(s.fail);
-      const dest = b.destinationType === "exchange" ? `${s.arrow} ${b.destination}` : b.destination;
-      const key = bindingLabel(b, hop.type);
-      lines.push(
-        `  ${mark} ${dest.padEnd(width)}  ${theme.accent(key.padEnd(keyWidth))}  ${theme.dim(b.reason)}`,
-      );
-    }
-    if (hop.alternate)
-      lines.push(
-        `  ${theme.dim(`nothing matched: on to the alternate exchange ${hop.alternate}`)}`,
-      );
-    if (hop.alternateMissing) {
-      lines.push(
-        `  ${theme.warn(s.warn)} ${theme.dim(`nothing matched, and the alternate exchange '${hop.alternateMissing}' does not exist`)}`,
-      );
-    }
-  }
+  const lines = e.hops.flatMap((hop) => hopLines(hop, input, theme));
   for (const c of e.cycles) {
     const from = c.via.kind === "publish" ? "" : ` (from ${c.via.from})`;
     lines.push(
@@ -114,7 +66,52 @@ export function renderRoute(e: RouteExplanation, input: RouteInput, theme: Theme
     );
   }
   const verdict = routeVerdict(e, internalRefused);
+  const arrow = theme.symbols.arrow;
   const ok = e.queues.length > 0 && !internalRefused;
-  lines.push(`${ok ? theme.ok(s.arrow) : theme.warn(s.arrow)} ${verdict}`);
+  lines.push(`${ok ? theme.ok(arrow) : theme.warn(arrow)} ${verdict}`);
   return `${lines.join("\n")}\n`;
+}
+
+/** One exchange reached: its line, then each binding tested, then where the message goes on. */
+function hopLines(hop: Hop, input: RouteInput, theme: Theme): string[] {
+  const s = theme.symbols;
+  const via = viaText(hop, input);
+  if (hop.exchange === "") return defaultExchangeLines(hop, via, theme);
+  if (hop.type === undefined)
+    return [
+      `${theme.error(s.fail)} ${theme.bold(hop.exchange)} ${theme.dim(`← ${via}`)}: no such exchange`,
+    ];
+  const flags = [hop.type, ...(hop.internal ? ["internal"] : [])].join(", ");
+  const lines = [`${theme.bold(hop.exchange)} ${theme.dim(`(${flags}) ← ${via}`)}`];
+  if (hop.internal && hop.via.kind === "publish") return lines;
+  if (hop.bindings.length === 0) lines.push(`  ${theme.dim("no bindings")}`);
+  const rows = hop.bindings.map((b) => [
+    `${b.matched ? theme.ok(s.ok) : theme.error(s.fail)} ${b.destinationType === "exchange" ? `${s.arrow} ${b.destination}` : b.destination}`,
+    theme.accent(bindingLabel(b, hop.type)),
+    theme.dim(b.reason),
+  ]);
+  lines.push(...table(rows, { indent: "  " }));
+  if (hop.alternate)
+    lines.push(`  ${theme.dim(`nothing matched: on to the alternate exchange ${hop.alternate}`)}`);
+  if (hop.alternateMissing) {
+    lines.push(
+      `  ${theme.warn(s.warn)} ${theme.dim(`nothing matched, and the alternate exchange '${hop.alternateMissing}' does not exist`)}`,
+    );
+  }
+  return lines;
+}
+
+/** The default exchange routes by queue name: the queue the key names, or none. */
+function defaultExchangeLines(hop: Hop, via: string, theme: Theme): string[] {
+  const s = theme.symbols;
+  const lines = [`${theme.bold("(default exchange)")} ${theme.dim(`← ${via}`)}`];
+  const d = hop.defaultQueue;
+  if (d) {
+    lines.push(
+      d.exists
+        ? `  ${theme.ok(s.ok)} ${d.name}  ${theme.dim("the default exchange routes to the queue the key names")}`
+        : `  ${theme.error(s.fail)} ${theme.dim(`no queue named '${d.name}': the default exchange routes only to the queue the key names`)}`,
+    );
+  }
+  return lines;
 }

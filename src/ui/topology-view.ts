@@ -1,9 +1,10 @@
 /**
- * Renderers for a topology as a picture: a tree for the terminal, Mermaid and Graphviz dot
- * for documents. Pure and small: they get a ready-made view (names, a kind, detail strings,
- * labelled links) and know nothing of AMQP or the config; `commands/topology.ts` builds it.
+ * A topology as a picture: a tree for the terminal, Mermaid and Graphviz dot for documents.
+ * `topologyView` turns the config's topology (a plain record, no broker connection) into a
+ * view of names, kinds, detail strings and labelled links; the renderers draw only that view.
  * Output is deterministic: the order of the view is the order of the output.
  */
+import type { BindingConfig, ExchangeConfig, QueueConfig, Topology } from "../config/schema.js";
 import type { Theme } from "./theme.js";
 
 export type NodeKind = "exchange" | "queue";
@@ -34,6 +35,116 @@ export interface TopologyView {
 }
 
 const nodeKey = (n: { kind: NodeKind; name: string }) => `${n.kind}\u0000${n.name}`;
+
+/** `3600000` → `1h`: durations as a person writes them in the config. */
+export function durationText(n: number): string {
+  for (const [unit, size] of [
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1000],
+  ] as const) {
+    if (n >= size && n % size === 0) return `${n / size}${unit}`;
+  }
+  return `${n}ms`;
+}
+
+const value = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
+const argList = (args: Record<string, unknown>) =>
+  Object.entries(args).map(([k, v]) => `${k}=${value(v)}`);
+
+/** The view the renderers draw: config order, then objects only referenced, in order of mention. */
+export function topologyView(t: Topology): TopologyView {
+  const nodes = new Map<string, ViewNode>();
+  const add = (n: ViewNode) => {
+    if (!nodes.has(nodeKey(n))) nodes.set(nodeKey(n), n);
+  };
+  for (const [name, e] of Object.entries(t.exchanges))
+    add({ kind: "exchange", name, type: e.type, details: exchangeDetails(e), declared: true });
+  for (const [name, q] of Object.entries(t.queues))
+    add({ kind: "queue", name, type: "", details: queueDetails(q), declared: true });
+  const links = [
+    ...Object.entries(t.exchanges).flatMap(([name, e]) => alternateLink(name, e)),
+    ...t.bindings.map((b) => bindingLink(b, t)),
+    ...Object.entries(t.queues).flatMap(([name, q]) => deadLetterLink(name, q)),
+  ];
+  // Objects a link mentions but the topology does not declare are drawn too, as such.
+  for (const end of links.flatMap((l) => [l.from, l.to]))
+    add({ ...end, type: "", details: [], declared: false });
+  return { nodes: [...nodes.values()], links };
+}
+
+function exchangeDetails(e: ExchangeConfig): string[] {
+  return [
+    e.durable ? "durable" : "transient",
+    ...(e.autoDelete ? ["auto-delete"] : []),
+    ...(e.internal ? ["internal"] : []),
+    ...(e.alternateExchange !== undefined ? [`alternate-exchange → ${e.alternateExchange}`] : []),
+    ...argList(e.arguments),
+  ];
+}
+
+/** A queue's settings that differ from a plain durable classic queue, in config order. */
+function queueDetails(q: QueueConfig): string[] {
+  const d: string[] = [];
+  if (q.queueType !== undefined) d.push(q.queueType);
+  if (!q.durable) d.push("transient");
+  if (q.exclusive) d.push("exclusive");
+  if (q.autoDelete) d.push("auto-delete");
+  if (q.messageTtl !== undefined) d.push(`message-ttl ${durationText(q.messageTtl)}`);
+  if (q.expires !== undefined) d.push(`expires ${durationText(q.expires)}`);
+  if (q.maxLength !== undefined) d.push(`max-length ${q.maxLength}`);
+  if (q.maxLengthBytes !== undefined) d.push(`max-length-bytes ${q.maxLengthBytes}`);
+  if (q.overflow !== undefined) d.push(`overflow ${q.overflow}`);
+  if (q.maxPriority !== undefined) d.push(`max-priority ${q.maxPriority}`);
+  if (q.deadLetterExchange !== undefined) d.push(deadLetterText(q));
+  return [...d, ...argList(q.arguments)];
+}
+
+function deadLetterText(q: QueueConfig): string {
+  const key =
+    q.deadLetterRoutingKey !== undefined ? `, dead-letter-key ${q.deadLetterRoutingKey}` : "";
+  return `dead-letter → ${q.deadLetterExchange || '""'}${key}`;
+}
+
+function alternateLink(name: string, e: ExchangeConfig): ViewLink[] {
+  if (e.alternateExchange === undefined) return [];
+  return [
+    {
+      from: { kind: "exchange", name },
+      to: { kind: "exchange", name: e.alternateExchange },
+      kind: "alternate",
+      label: "",
+    },
+  ];
+}
+
+function bindingLink(b: BindingConfig, t: Topology): ViewLink {
+  const key =
+    b.headers !== undefined
+      ? `match ${b.match ?? "all"}: ${argList(b.headers).join(", ")}`
+      : b.routingKey === "" && t.exchanges[b.source]?.type !== "fanout"
+        ? '""'
+        : b.routingKey;
+  return {
+    from: { kind: "exchange", name: b.source },
+    to: { kind: b.destinationType === "exchange" ? "exchange" : "queue", name: b.destination },
+    kind: "binding",
+    label: [key, ...argList(b.arguments)].filter((s) => s !== "").join(", "),
+  };
+}
+
+function deadLetterLink(name: string, q: QueueConfig): ViewLink[] {
+  // "" dead-letters through the default exchange: nothing to draw.
+  if (q.deadLetterExchange === undefined || q.deadLetterExchange === "") return [];
+  return [
+    {
+      from: { kind: "queue", name },
+      to: { kind: "exchange", name: q.deadLetterExchange },
+      kind: "dead-letter",
+      label: q.deadLetterRoutingKey ?? "",
+    },
+  ];
+}
 
 const plain: Pick<Theme, "bold" | "dim" | "accent" | "key"> = {
   bold: (s) => s,

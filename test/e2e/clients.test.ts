@@ -7,7 +7,7 @@
  */
 import { AMQPClient, type AMQPMessage } from "@cloudamqp/amqp-client";
 import amqp from "amqplib";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { type RunningBroker, startBroker } from "../../src/broker/server.js";
 
 const WAIT = 3000;
@@ -25,13 +25,8 @@ async function within<T>(p: Promise<T>, what: string, ms = WAIT): Promise<T> {
   }
 }
 
-async function waitFor(cond: () => boolean, what: string, ms = WAIT): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+/** How long, and how often, to look again at what the broker counts. */
+const POLL = { timeout: WAIT, interval: 5 } as const;
 
 let broker: RunningBroker;
 
@@ -50,7 +45,10 @@ afterEach(async () => {
   for (const c of leftovers)
     await within(c.close(), "closing a leftover connection").catch(() => {});
   leftovers.clear();
-  await waitFor(() => broker.stats().connections === 0, "no connections left after the test");
+  await vi.waitFor(
+    () => expect(broker.stats().connections, "connections left after the test").toBe(0),
+    POLL,
+  );
 });
 
 afterAll(async () => {
@@ -125,7 +123,7 @@ describe("amqplib (promise API)", () => {
     expect(bodies).toEqual(["m1", "m2", "m3"]);
     expect(maxUnacked).toBe(1);
     await consumeCh.close();
-    await waitFor(() => unackedIn(q.queue) === 0, "acks applied");
+    await expect.poll(() => unackedIn(q.queue), { ...POLL, message: "acks applied" }).toBe(0);
 
     // basic.get, then nack with requeue: the message comes back redelivered.
     ch.publish(`${p}.events`, "order.paid", Buffer.from("again"));
@@ -143,7 +141,12 @@ describe("amqplib (promise API)", () => {
     // Reject without requeue: dead-lettered with x-death.
     ch.nack(second, false, false);
     let dl: amqp.GetMessage | false = false;
-    await waitFor(() => broker.vhost.queues.get(dead.queue)?.messageCount === 1, "dead letter");
+    await expect
+      .poll(() => broker.vhost.queues.get(dead.queue)?.messageCount, {
+        ...POLL,
+        message: "dead letter",
+      })
+      .toBe(1);
     dl = await ch.get(dead.queue, { noAck: true });
     if (dl === false) throw new Error("nothing dead-lettered");
     expect(dl.content.toString()).toBe("again");
@@ -254,7 +257,7 @@ describe("@cloudamqp/amqp-client", () => {
     expect(maxUnacked).toBe(1);
     await consumer.cancel();
     await consumeCh.close();
-    await waitFor(() => unackedIn(q.name) === 0, "acks applied");
+    await expect.poll(() => unackedIn(q.name), { ...POLL, message: "acks applied" }).toBe(0);
 
     // basic.get, nack with requeue, get again: redelivered.
     await ch.basicPublish(`${p}.events`, "order.paid", "again");
@@ -269,7 +272,12 @@ describe("@cloudamqp/amqp-client", () => {
 
     // Reject without requeue: dead-lettered with x-death.
     await second.nack(false);
-    await waitFor(() => broker.vhost.queues.get(dead.name)?.messageCount === 1, "dead letter");
+    await expect
+      .poll(() => broker.vhost.queues.get(dead.name)?.messageCount, {
+        ...POLL,
+        message: "dead letter",
+      })
+      .toBe(1);
     const dl = await ch.basicGet(dead.name, { noAck: true });
     if (!dl) throw new Error("nothing dead-lettered");
     expect(dl.bodyToString()).toBe("again");
@@ -318,7 +326,7 @@ describe("both clients at once", () => {
   it("exchange messages across libraries, and the broker is back to 0 connections after both close", async () => {
     const a = track(await within(amqp.connect(broker.url), "amqplib connect"));
     const b = track(await within(new AMQPClient(broker.url).connect(), "amqp-client connect"));
-    await waitFor(() => broker.stats().connections === 2, "two connections");
+    await expect.poll(() => broker.stats().connections, POLL).toBe(2);
 
     const bch = await b.channel();
     const q = await bch.queueDeclare("cross-client", { durable: false, exclusive: true });
@@ -330,11 +338,11 @@ describe("both clients at once", () => {
     await ach.waitForConfirms();
     const msg = await within(received, "cross-client delivery");
     expect(msg.bodyToString()).toBe("hello from amqplib");
-    expect(msg.properties.headers?.from).toBe("amqplib");
+    expect(msg.properties.headers?.["from"]).toBe("amqplib");
 
     await a.close();
     await b.close();
-    await waitFor(() => broker.stats().connections === 0, "no connections left");
+    await expect.poll(() => broker.stats().connections, POLL).toBe(0);
     expect(broker.stats()).toMatchObject({ connections: 0, channels: 0, consumers: 0 });
     // The exclusive queue went with its connection.
     expect(broker.vhost.queues.has("cross-client")).toBe(false);

@@ -167,10 +167,16 @@ describe("eventlab consume with behaviours", () => {
   });
 
   it.each([
-    [["--fail-rate", "2"], "--fail-rate expects a fraction from 0 to 1"],
-    [["--on-failure", "retry"], "--on-failure retry needs --retry-delays"],
-    [["--fail-when", "body.n~3"], "--fail-when expects field=value, field>number or field<number"],
-    [["--breaker", "x"], "--breaker expects failures:pause"],
+    [["--fail-rate", "2"], "error: --fail-rate: expected a fraction from 0 to 1, got 2"],
+    [["--on-failure", "retry"], "error: --on-failure retry needs --retry-delays"],
+    [
+      ["--fail-when", "body.n~3"],
+      "error: option '--fail-when <condition>' argument 'body.n~3' is invalid. Expected field=value, field>number or field<number",
+    ],
+    [
+      ["--breaker", "x"],
+      "error: option '--breaker <failures:pause>' argument 'x' is invalid. Expected failures:pause, like 5:2s.",
+    ],
     [["--work-time", "5ms", "--requeue"], "behaviours decide how each message is settled"],
   ])("refuses %j with a clear usage error", async (flags, text) => {
     const r = await runCli(["consume", "q", ...flags], { env });

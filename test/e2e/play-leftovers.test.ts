@@ -155,7 +155,14 @@ describe("eventlab play with messages already in its queues", () => {
 
     const kept = JSON.parse((await play("--json", "--keep")).stdout) as Report;
     expect(kept).toMatchObject({ lost: 0, consumed: 5, preexisting: 3, purged: {} });
-    expect(kept.queues).toEqual([{ name: q, routed: 5, consumed: 5, preexisting: 3 }]);
+    // The round trip is a scenario of its own: one plain consumer per queue, the same report.
+    expect(kept).toMatchObject({ scenario: "round trip of bill", stoppedBy: "done", routed: 5 });
+    expect(kept.queues).toEqual([
+      expect.objectContaining({ name: q, routed: 5, consumed: 5, processed: 5, preexisting: 3 }),
+    ]);
+    expect(kept.consumers).toEqual([
+      expect.objectContaining({ name: q, queue: q, processed: 5, preexisting: 3 }),
+    ]);
 
     await leave(q, 2);
     const purged = JSON.parse((await play("--json", "--purge")).stdout) as Report;
@@ -178,7 +185,7 @@ describe("eventlab play with messages already in its queues", () => {
 describe("the runner, given a broker whose queue holds messages from before the run", () => {
   async function run(queue: string, leftovers: LeftoverPolicy) {
     const config = parseConfig(JSON.stringify(billingConfig(queue)), "leftovers.json");
-    const scenario = config.scenarios.bills;
+    const { bills: scenario } = config.scenarios;
     if (!scenario) throw new Error("no scenario bills");
     let last: Snapshot | undefined;
     const report = await runScenario({

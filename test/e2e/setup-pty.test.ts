@@ -71,6 +71,6 @@ describe.runIf(TMUX_AVAILABLE)("eventlab setup in a pseudo-terminal", () => {
     expect(existsSync(file)).toBe(true);
     const c = parseConfig(await readFile(file, "utf8"), "eventlab.config.yaml");
     expect(c.topology.bindings[0]).toMatchObject({ source: "orders", routingKey: "order.*" });
-    expect(c.templates.order).toMatchObject({ routingKey: "order.example", amount: 3 });
+    expect(c.templates["order"]).toMatchObject({ routingKey: "order.example", amount: 3 });
   });
 });

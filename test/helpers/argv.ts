@@ -20,8 +20,13 @@ export async function parseArgv<O>(make: CommandFactory<O>, argv: string[]): Pro
   const command = make(ctx, async (_ctx, o) => {
     options = o;
   });
-  command.exitOverride();
-  command.configureOutput({ writeErr: (s) => (printed += s), writeOut: () => {} });
+  // Subcommands too: a bad flag on `declare queue` must not end the test process.
+  const quiet = (c: CommandUnknownOpts): void => {
+    c.exitOverride();
+    c.configureOutput({ writeErr: (s) => (printed += s), writeOut: () => {} });
+    for (const sub of c.commands) quiet(sub);
+  };
+  quiet(command);
   try {
     await command.parseAsync(argv, { from: "user" });
   } catch (err) {

@@ -63,7 +63,7 @@ export async function runCli(argv: string[], options: RunOptions = {}): Promise<
 }
 
 /** The RabbitMQ tier runs only when EVENTLAB_TEST_AMQP_URL is set (CI sets it). */
-export const RABBITMQ_URL = process.env.EVENTLAB_TEST_AMQP_URL;
+export const RABBITMQ_URL = process.env["EVENTLAB_TEST_AMQP_URL"];
 
 /** A name no other test (or earlier run) uses. */
 export function uniqueName(prefix: string): string {

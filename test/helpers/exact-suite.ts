@@ -157,7 +157,7 @@ export function exactAndHonestSuite(brokerUrl: () => string): void {
       fc.asyncProperty(byteStrings, async (bytes) => {
         await writeFile(file, bytes);
         const { line, message } = await roundTrip(q, ["--body-file", file]);
-        expect(message.size).toBe(bytes.length);
+        expect(message["size"]).toBe(bytes.length);
         expect(bodyBytes(line).equals(bytes)).toBe(true);
       }),
       { numRuns: CASES.bytes },
@@ -181,7 +181,7 @@ export function exactAndHonestSuite(brokerUrl: () => string): void {
       fc.asyncProperty(jsonText, async (text) => {
         const { line, message } = await roundTrip(q, ["--body", text]);
         expect(bodyBytes(line).toString("utf8")).toBe(text);
-        expect((message.properties as Record<string, unknown>).contentType).toBe(
+        expect((message["properties"] as Record<string, unknown>)["contentType"]).toBe(
           "application/json",
         );
       }),

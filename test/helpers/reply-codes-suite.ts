@@ -77,17 +77,6 @@ function expectRefusal(r: CliResult, exit: number, error: string, hint: string):
   expect(r.stderr).not.toMatch(/^\s+at /m);
 }
 
-/** Wait, bounded by count and time, until `probe` holds. */
-async function until(probe: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (let i = 0; i < 2000; i++) {
-    if (await probe()) return;
-    if (Date.now() > deadline) break;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 export function replyCodesSuite(target: ReplyCodesTarget): void {
   let conn: ChannelModel;
   let ch: Channel;
@@ -518,7 +507,13 @@ export function replyCodesSuite(target: ReplyCodesTarget): void {
           return opened;
         };
         const command = runCli(["--url", forced.url, ...args(queue)], { connect });
-        await until(async () => running(await sch.checkQueue(queue)), `${args(queue)[0]} to run`);
+        await expect
+          .poll(async () => running(await sch.checkQueue(queue)), {
+            message: `${args(queue)[0]} to run`,
+            timeout: 10_000,
+            interval: 20,
+          })
+          .toBe(true);
         if (!opened) throw new Error("the command never connected");
         // amqplib keeps the socket on the model's connection; its local port names it.
         const model = opened.model as unknown as { connection: { stream: { localPort: number } } };

@@ -5,6 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
+import { vi } from "vitest";
 
 export const BIN = path.resolve(import.meta.dirname, "../../bin/eventlab.js");
 
@@ -18,7 +19,7 @@ function hasTmux(): boolean {
 }
 
 /** In CI a missing tmux is a failure, not a skip: the pseudo-terminal run must happen there. */
-export const TMUX_AVAILABLE = hasTmux() || process.env.CI === "true";
+export const TMUX_AVAILABLE = hasTmux() || process.env["CI"] === "true";
 
 export interface Terminal {
   /** What the screen shows now. */
@@ -53,19 +54,17 @@ export function terminal(command: string, size = { columns: 100, rows: 40 }): Te
     keys: (...k) => {
       tmux("send-keys", "-t", session, ...k);
     },
-    async see(test, timeoutMs = 10_000) {
+    see(test, timeoutMs = 10_000) {
       const ok = typeof test === "string" ? (s: string) => s.includes(test) : test;
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const s = screen();
-        if (ok(s)) return s;
-        if (Date.now() > deadline) {
-          throw new Error(
-            `${typeof test === "string" ? `"${test}"` : "the expected screen"} not seen:\n${s}`,
-          );
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      const what = typeof test === "string" ? `"${test}"` : "the expected screen";
+      return vi.waitFor(
+        () => {
+          const s = screen();
+          if (!ok(s)) throw new Error(`${what} not seen within ${timeoutMs} ms:\n${s}`);
+          return s;
+        },
+        { timeout: timeoutMs, interval: 50 },
+      );
     },
     close() {
       try {

@@ -27,15 +27,14 @@ describe.skipIf(!RABBITMQ_URL)("declare, delete and topology apply against Rabbi
     await ch.close();
     return r.messageCount;
   }
-  /** The queue's depth once it reaches `n` (confirms can precede the enqueue through e2e hops), bounded by 3 s. */
-  async function expectDepth(q: string, n: number): Promise<void> {
-    const deadline = Date.now() + 3000;
-    let d = await depth(q);
-    while (d !== n && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-      d = await depth(q);
-    }
-    expect(d, `depth of ${q}`).toBe(n);
+  /**
+   * The queue's depth reaches `n` (confirms can precede the enqueue through e2e hops, and a
+   * dead letter is queued after the reject), polled every 20 ms for at most `timeoutMs`.
+   */
+  async function expectDepth(q: string, n: number, timeoutMs = 3000): Promise<void> {
+    await expect
+      .poll(() => depth(q), { message: `depth of ${q}`, timeout: timeoutMs, interval: 20 })
+      .toBe(n);
   }
   async function publish(
     exchange: string,
@@ -152,10 +151,7 @@ describe.skipIf(!RABBITMQ_URL)("declare, delete and topology apply against Rabbi
     await publish("", work, '{"n":1}');
     const consumed = await cli("consume", work, "--count", "1", "--reject", "--json");
     expect(consumed.code).toBe(0);
-    const deadline = Date.now() + 5000;
-    while ((await depth(dead)) < 1 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
-    await expectDepth(dead, 1);
+    await expectDepth(dead, 1, 5000);
   });
 
   it("binds queues and exchanges by key, headers and exchange-to-exchange", async () => {
@@ -305,7 +301,7 @@ topology:
         .trim()
         .split("\n")
         .map((l) => JSON.parse(l) as Record<string, unknown>);
-      expect(lines.filter((l) => l.status === "exists")).toHaveLength(3);
+      expect(lines.filter((l) => l["status"] === "exists")).toHaveLength(3);
       expect(lines.at(-1)).toMatchObject({ summary: true, created: 0, exists: 3, bound: 2 });
 
       await writeFile(file, config("30s"));

@@ -7,9 +7,9 @@
  */
 import amqp, { type ChannelModel } from "amqplib";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { readPreset } from "../../src/commands/init.js";
 import { parseConfig } from "../../src/config/load.js";
-import type { PlayReport } from "../../src/lab/runner.js";
+import { listPresets, readPreset } from "../../src/config/presets.js";
+import type { PlayReport } from "../../src/lab/types.js";
 import { RABBITMQ_URL, runCli } from "../helpers/cli.js";
 
 const url = RABBITMQ_URL ?? "";
@@ -193,7 +193,6 @@ describe.skipIf(!RABBITMQ_URL)("eventlab play <preset> against RabbitMQ", () => 
   });
 
   it("covers every preset that has a scenario", async () => {
-    const { listPresets } = await import("../../src/commands/init.js");
     const withScenario: string[] = [];
     for (const p of await listPresets()) {
       const config = parseConfig(await readPreset(p.name), p.name);

@@ -3,7 +3,7 @@
  * exchange type, through the CLI run in-process against a real broker.
  */
 import amqp, { type ChannelModel } from "amqplib";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { RABBITMQ_URL, runCli, uniqueName } from "../helpers/cli.js";
 
 const url = RABBITMQ_URL ?? "";
@@ -98,7 +98,7 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
     expect(consumed.code).toBe(0);
     const lines = ndjson(consumed.stdout);
     expect(lines).toHaveLength(1000);
-    expect(lines.map((l) => (l.body as { n: number }).n)).toEqual(
+    expect(lines.map((l) => (l["body"] as { n: number }).n)).toEqual(
       Array.from({ length: 1000 }, (_, i) => i + 1),
     );
     expect(lines[0]).toMatchObject({
@@ -108,7 +108,9 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
       bodyEncoding: "json",
       body: { a: 1, n: 1 },
     });
-    expect((lines[0]!.properties as Record<string, unknown>).contentType).toBe("application/json");
+    expect((lines[0]!["properties"] as Record<string, unknown>)["contentType"]).toBe(
+      "application/json",
+    );
     expect(consumed.stderr).toMatch(/consumed 1,000 from/);
     expect(await messageCount(q)).toBe(0);
   });
@@ -118,11 +120,13 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
     await produceTo(q, '{"sku":"A-1","qty":{{int 3 3}},"n":{{seq}}}', 2);
     const r = await runCli(["consume", q, "--url", url, "--count", "2", "--json"]);
     const lines = ndjson(r.stdout);
-    expect(lines.map((l) => l.body)).toEqual([
+    expect(lines.map((l) => l["body"])).toEqual([
       { sku: "A-1", qty: 3, n: 1 },
       { sku: "A-1", qty: 3, n: 2 },
     ]);
-    expect((lines[0]!.properties as Record<string, unknown>).contentType).toBe("application/json");
+    expect((lines[0]!["properties"] as Record<string, unknown>)["contentType"]).toBe(
+      "application/json",
+    );
   });
 
   it("waits for every confirm before exiting: 20,000 quick messages all arrive", async () => {
@@ -227,7 +231,7 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
     expect(requeued.stderr).toMatch(/requeued 3/);
     expect(await messageCount(q)).toBe(3);
     const again = await runCli(["consume", q, "--url", url, "--count", "3", "--reject", "--json"]);
-    expect(ndjson(again.stdout).every((m) => m.redelivered === true)).toBe(true);
+    expect(ndjson(again.stdout).every((m) => m["redelivered"] === true)).toBe(true);
     expect(again.stderr).toMatch(/rejected 3/);
     expect(await messageCount(q)).toBe(0);
   });
@@ -301,9 +305,9 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
       { signal: controller.signal },
     );
     // Abort once some messages are on the queue (bounded wait).
-    const deadline = Date.now() + 10_000;
-    while ((await messageCount(q)) < 5 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 50));
+    await expect
+      .poll(() => messageCount(q), { timeout: 10_000, interval: 50 })
+      .toBeGreaterThanOrEqual(5);
     controller.abort();
     const r = await running;
     expect(r.code).toBe(2);
@@ -326,9 +330,7 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
     await produceTo(q, "x", 5);
     const controller = new AbortController();
     const running = runCli(["consume", q, "--url", url, "--json"], { signal: controller.signal });
-    const deadline = Date.now() + 10_000;
-    while ((await messageCount(q)) > 0 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 50));
+    await expect.poll(() => messageCount(q), { timeout: 10_000, interval: 50 }).toBe(0);
     controller.abort();
     const r = await running;
     expect(r.code).toBe(2);
@@ -389,26 +391,19 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
         "--json",
       ]);
       // Publish once the tap's queue is bound: retry the mandatory publish until it is routed.
-      const deadline = Date.now() + 5000;
-      for (;;) {
-        const args = [
-          "produce",
-          "--url",
-          url,
-          "--exchange",
-          ex,
-          "--key",
-          probe.key,
-          "--body",
-          "probe",
-          "--json",
-        ];
-        for (const h of probe.headers ?? []) args.push("--header", h);
-        const sent = await runCli(args);
-        if ((JSON.parse(sent.stdout) as { returned: number }).returned === 0) break;
-        if (Date.now() > deadline) throw new Error("the tap's queue was not bound within 5 s");
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      const probeArgs = [
+        ...["produce", "--url", url, "--exchange", ex, "--key", probe.key],
+        ...["--body", "probe", "--json"],
+      ];
+      for (const h of probe.headers ?? []) probeArgs.push("--header", h);
+      await vi.waitFor(
+        async () => {
+          const sent = await runCli(probeArgs);
+          const { returned } = JSON.parse(sent.stdout) as { returned: number };
+          expect(returned, "the probe was returned: the tap's queue is not bound yet").toBe(0);
+        },
+        { timeout: 5000, interval: 50 },
+      );
       for (const p of publishes) {
         const args = [
           "produce",
@@ -427,7 +422,7 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
       }
       const r = await tap;
       expect(r.code).toBe(0);
-      const got = ndjson(r.stdout).filter((m) => m.bodyEncoding === "json");
+      const got = ndjson(r.stdout).filter((m) => m["bodyEncoding"] === "json");
       expect(got).toHaveLength(expectCount);
       return got;
     }
@@ -445,7 +440,7 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
         ],
         2,
       );
-      expect(got.map((m) => m.routingKey)).toEqual(["order.created.eu", "order.paid.eu"]);
+      expect(got.map((m) => m["routingKey"])).toEqual(["order.created.eu", "order.paid.eu"]);
     });
 
     it("direct: exact key only", async () => {
@@ -456,7 +451,7 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
         [{ key: "match.goal" }, { key: "match.card" }],
         1,
       );
-      expect(got[0]!.routingKey).toBe("match.goal");
+      expect(got[0]!["routingKey"]).toBe("match.goal");
     });
 
     it("fanout: every message", async () => {
@@ -491,7 +486,7 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
           ),
           n,
         );
-        expect(got.map((m) => m.routingKey).sort()).toEqual([...keys].sort());
+        expect(got.map((m) => m["routingKey"]).sort()).toEqual([...keys].sort());
       });
     }
   });

@@ -7,28 +7,33 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { describe } from "vitest";
+import { describe, vi } from "vitest";
 import { RABBITMQ_URL } from "../helpers/cli.js";
 import { replyCodesSuite } from "../helpers/reply-codes-suite.js";
 
 const run = promisify(execFile);
 const REASON = "closed by the eventlab reply-code test";
 
-/** The pid RabbitMQ gives the connection whose client end is at `port`, polled a bounded while. */
-async function connectionPid(port: number): Promise<string> {
-  const deadline = Date.now() + 10_000;
-  for (let i = 0; i < 20 && Date.now() < deadline; i++) {
-    const { stdout } = await run(
-      "rabbitmqctl",
-      ["list_connections", "pid", "peer_port", "-q", "--no-table-headers"],
-      { timeout: 10_000 },
-    );
-    for (const line of stdout.split("\n")) {
-      const [pid, peerPort] = line.trim().split("\t");
-      if (pid && Number(peerPort) === port) return pid;
-    }
-  }
-  throw new Error(`no RabbitMQ connection from port ${port}`);
+/**
+ * The pid RabbitMQ gives the connection whose client end is at `port`: `rabbitmqctl` asked
+ * again (one call at a time) until it lists it, for at most 10 s.
+ */
+function connectionPid(port: number): Promise<string> {
+  return vi.waitFor(
+    async () => {
+      const { stdout } = await run(
+        "rabbitmqctl",
+        ["list_connections", "pid", "peer_port", "-q", "--no-table-headers"],
+        { timeout: 10_000 },
+      );
+      for (const line of stdout.split("\n")) {
+        const [pid, peerPort] = line.trim().split("\t");
+        if (pid && Number(peerPort) === port) return pid;
+      }
+      throw new Error(`no RabbitMQ connection from port ${port}`);
+    },
+    { timeout: 10_000, interval: 100 },
+  );
 }
 
 describe.skipIf(!RABBITMQ_URL)("reply codes through the CLI, on RabbitMQ", () => {

@@ -11,7 +11,7 @@ import {
   TOPIC_EXPECTED,
   TOPIC_KEYS,
 } from "../fixtures/routing-cases.js";
-import { SCENARIOS } from "../fixtures/routing-scenarios.js";
+import { SCENARIOS, type Scenario } from "../fixtures/routing-scenarios.js";
 import { RABBITMQ_URL, uniqueName } from "../helpers/cli.js";
 import { scenarioTable } from "../helpers/routing.js";
 
@@ -91,38 +91,52 @@ describe.skipIf(!RABBITMQ_URL)("routing conformance with RabbitMQ", () => {
   });
 
   describe("across exchanges", () => {
+    /** A scenario's name as declared on RabbitMQ: prefixed to stay unique ("" stays the default). */
+    type Named = (name: string) => string;
+
+    /** Declare the scenario's exchanges (with their alternates), queues and bindings. */
+    async function declareScenario(c: ConfirmChannel, s: Scenario, n: Named): Promise<void> {
+      for (const x of s.exchanges) {
+        const args = x.alternateExchange
+          ? { "alternate-exchange": n(x.alternateExchange) }
+          : undefined;
+        await c.assertExchange(n(x.name), x.type, {
+          durable: false,
+          internal: x.internal === true,
+          arguments: args,
+        });
+      }
+      for (const queue of s.queues) await c.assertQueue(n(queue), { durable: false });
+      for (const b of s.bindings) {
+        if (b.destinationType === "queue")
+          await c.bindQueue(n(b.destination), n(b.source), b.routingKey, b.arguments);
+        else await c.bindExchange(n(b.destination), n(b.source), b.routingKey, b.arguments);
+      }
+    }
+
+    /** The scenario's queues that got the message, sorted; none may hold more than one copy. */
+    async function queuesHolding(c: ConfirmChannel, s: Scenario, n: Named): Promise<string[]> {
+      const got: string[] = [];
+      for (const queue of s.queues) {
+        const { messageCount } = await c.checkQueue(n(queue));
+        expect(messageCount, queue).toBeLessThanOrEqual(1);
+        if (messageCount === 1) got.push(queue);
+      }
+      return got.sort();
+    }
+
     for (const s of SCENARIOS) {
       it(s.name, async () => {
         const prefix = uniqueName("scenario");
-        const n = (name: string) => (name === "" ? "" : `${prefix}.${name}`);
+        const n: Named = (name) => (name === "" ? "" : `${prefix}.${name}`);
         const c = await conn.createConfirmChannel();
         try {
-          for (const x of s.exchanges) {
-            const args = x.alternateExchange
-              ? { "alternate-exchange": n(x.alternateExchange) }
-              : undefined;
-            await c.assertExchange(n(x.name), x.type, {
-              durable: false,
-              internal: x.internal === true,
-              arguments: args,
-            });
-          }
-          for (const queue of s.queues) await c.assertQueue(n(queue), { durable: false });
-          for (const b of s.bindings) {
-            if (b.destinationType === "queue")
-              await c.bindQueue(n(b.destination), n(b.source), b.routingKey, b.arguments);
-            else await c.bindExchange(n(b.destination), n(b.source), b.routingKey, b.arguments);
-          }
+          await declareScenario(c, s, n);
           const key = s.publish.exchange === "" ? n(s.publish.routingKey) : s.publish.routingKey;
           c.publish(n(s.publish.exchange), key, Buffer.from("m"), { headers: s.publish.headers });
           await c.waitForConfirms();
-          const got: string[] = [];
-          for (const queue of s.queues) {
-            const { messageCount } = await c.checkQueue(n(queue));
-            expect(messageCount, queue).toBeLessThanOrEqual(1);
-            if (messageCount === 1) got.push(queue);
-          }
-          expect(got.sort()).toEqual(s.expected);
+          const got = await queuesHolding(c, s, n);
+          expect(got).toEqual(s.expected);
           // `eventlab route` explains with the same table: its queues are what RabbitMQ did.
           const explained = explainRoute(scenarioTable(s), s.publish.exchange, {
             routingKey: s.publish.routingKey,

@@ -1,14 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "../../src/config/random.js";
-import {
-  ConsumerBehaviour,
-  DEDUPE_MEMORY,
-  type Decision,
-  type Delivery,
-  deepEqual,
-  fieldValue,
-  previousRetries,
-} from "../../src/lab/behaviour.js";
+import { ConsumerBehaviour, DEDUPE_MEMORY, type Decision } from "../../src/lab/behaviour.js";
+import { previousRetries } from "../../src/lab/deaths.js";
+import { type Delivery, deepEqual, fieldValue } from "../../src/lab/fields.js";
 import type { Behaviour } from "../../src/lab/types.js";
 
 const Q = "inventory";

@@ -12,74 +12,40 @@ import {
 import { declareCommand } from "../../src/commands/declare.js";
 import { deleteCommand } from "../../src/commands/delete.js";
 import { topologyCommand } from "../../src/commands/topology.js";
-import { testContext } from "../helpers/cli.js";
+import { optionsOf, usageErrorOf } from "../helpers/argv.js";
 
-type Seen = { kind: string; options: Record<string, unknown> };
-
-async function declareArgs(argv: string[]): Promise<Seen> {
-  let seen: Seen | undefined;
-  const spy = (kind: string) => async (_c: unknown, options: unknown) => {
-    seen = { kind, options: options as Record<string, unknown> };
-  };
-  const cmd = declareCommand(await testContext(), {
-    exchange: spy("exchange"),
-    queue: spy("queue"),
-    binding: spy("binding"),
-  });
-  cmd.exitOverride();
-  for (const c of cmd.commands)
-    c.exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
-  await cmd.parseAsync(argv, { from: "user" });
-  return seen!;
-}
-
-async function deleteArgs(argv: string[]): Promise<Seen> {
-  let seen: Seen | undefined;
-  const spy = (kind: string) => async (_c: unknown, options: unknown) => {
-    seen = { kind, options: options as Record<string, unknown> };
-  };
-  await deleteCommand(await testContext(), {
-    exchange: spy("exchange"),
-    queue: spy("queue"),
-    binding: spy("binding"),
-  }).parseAsync(argv, {
-    from: "user",
-  });
-  return seen!;
-}
+const declare = (argv: string[]) => optionsOf(declareCommand, argv);
+const declareError = (argv: string[]) => usageErrorOf(declareCommand, argv);
+const remove = (argv: string[]) => optionsOf(deleteCommand, argv);
+const removeError = (argv: string[]) => usageErrorOf(deleteCommand, argv);
 
 describe("declare exchange argv", () => {
   it("defaults: direct, durable", async () => {
-    expect(await declareArgs(["exchange", "orders"])).toEqual({
-      kind: "exchange",
-      options: {
-        name: "orders",
-        type: "direct",
-        durable: true,
-        autoDelete: false,
-        internal: false,
-        alternateExchange: undefined,
-        arguments: {},
-        json: false,
-      },
+    expect(await declare(["exchange", "orders"])).toEqual({
+      command: "exchange",
+      name: "orders",
+      type: "direct",
+      durable: true,
+      autoDelete: false,
+      internal: false,
+      arguments: {},
+      json: false,
     });
   });
   it("every flag", async () => {
-    const { options } = await declareArgs([
-      "exchange",
-      "alerts",
-      "--type",
-      "headers",
+    // biome-ignore format: one flag a line reads best
+    const o = await declare([
+      "exchange", "alerts",
+      "--type", "headers",
       "--no-durable",
       "--auto-delete",
       "--internal",
-      "--alternate-exchange",
-      "ae",
-      "--arg",
-      "x-custom=5",
+      "--alternate-exchange", "ae",
+      "--arg", "x-custom=5",
       "--json",
     ]);
-    expect(options).toEqual({
+    expect(o).toEqual({
+      command: "exchange",
       name: "alerts",
       type: "headers",
       durable: false,
@@ -91,42 +57,42 @@ describe("declare exchange argv", () => {
     });
   });
   it("an unknown type names the flag and the choices", async () => {
-    await expect(declareArgs(["exchange", "x", "--type", "topik"])).rejects.toThrow(
-      '--type expects one of direct, topic, fanout, headers, got "topik"',
+    expect(await declareError(["exchange", "x", "--type", "topik"])).toMatch(
+      /--type <type>' argument 'topik' is invalid\. Allowed choices are direct, topic, fanout, headers/,
+    );
+  });
+  it("the default exchange and amq. names reach the broker, which says why it refuses", async () => {
+    expect(await declare(["exchange", ""])).toMatchObject({ name: "" });
+    expect(await declare(["exchange", "amq.x"])).toMatchObject({ name: "amq.x" });
+  });
+  it("an empty alternate exchange is refused, as in the config", async () => {
+    expect(await declareError(["exchange", "x", "--alternate-exchange", ""])).toMatch(
+      /--alternate-exchange: exchange name must not be empty/,
     );
   });
 });
 
 describe("declare queue argv", () => {
   it("every argument flag", async () => {
-    const { options } = await declareArgs([
-      "queue",
-      "work",
-      "--message-ttl",
-      "30s",
-      "--expires",
-      "1h",
-      "--max-length",
-      "100",
-      "--max-length-bytes",
-      "1048576",
-      "--overflow",
-      "reject-publish",
-      "--dead-letter-exchange",
-      "dlx",
-      "--dead-letter-routing-key",
-      "dead",
-      "--max-priority",
-      "10",
-      "--queue-type",
-      "classic",
-      "--arg",
-      "x-single-active-consumer=true",
+    // biome-ignore format: one flag a line reads best
+    const o = await declare([
+      "queue", "work",
+      "--message-ttl", "30s",
+      "--expires", "1h",
+      "--max-length", "100",
+      "--max-length-bytes", "1048576",
+      "--overflow", "reject-publish",
+      "--dead-letter-exchange", "dlx",
+      "--dead-letter-routing-key", "dead",
+      "--max-priority", "10",
+      "--queue-type", "classic",
+      "--arg", "x-single-active-consumer=true",
       "--exclusive",
       "--auto-delete",
       "--no-durable",
     ]);
-    expect(options).toEqual({
+    expect(o).toEqual({
+      command: "queue",
       name: "work",
       durable: false,
       exclusive: true,
@@ -144,109 +110,146 @@ describe("declare queue argv", () => {
       json: false,
     });
   });
-  it("no name: the broker names it", async () => {
-    expect((await declareArgs(["queue"])).options.name).toBe("");
+  it("defaults: durable, shared, kept", async () => {
+    expect(await declare(["queue", "q"])).toEqual({
+      command: "queue",
+      name: "q",
+      durable: true,
+      exclusive: false,
+      autoDelete: false,
+      arguments: {},
+      json: false,
+    });
   });
-  const bad: Array<[string[], string]> = [
-    [["--max-length", "-1"], "--max-length expects a whole number ≥ 0"],
-    [["--max-priority", "0"], "--max-priority expects a whole number from 1 to 255"],
+  it("no name: the broker names it", async () => {
+    expect(await declare(["queue"])).toMatchObject({ command: "queue", name: "" });
+  });
+  const bad: Array<[string[], RegExp]> = [
+    [["--max-length", "-1"], /--max-length: expected a whole number ≥ 0, got -1/],
+    [["--max-length", "many"], /--max-length <n>' argument 'many' is invalid\. Expected a number/],
+    [["--max-priority", "0"], /--max-priority: expected a whole number from 1 to 255, got 0/],
     [
       ["--overflow", "drop-tail"],
-      "--overflow expects one of drop-head, reject-publish, reject-publish-dlx",
+      /--overflow <mode>' argument 'drop-tail' is invalid\. Allowed choices are drop-head, reject-publish, reject-publish-dlx/,
     ],
-    [["--queue-type", "lazy"], "--queue-type expects one of classic, quorum, stream"],
-    [["--message-ttl", "soon"], "--message-ttl expects a duration"],
-    [["--expires", "0"], "--expires must be more than 0 ms"],
-    [["--dead-letter-routing-key", "k"], "--dead-letter-routing-key needs --dead-letter-exchange"],
     [
-      ["--queue-type", "quorum", "--exclusive"],
-      "a quorum queue must be durable and shared: drop --exclusive",
+      ["--queue-type", "lazy"],
+      /--queue-type <type>' argument 'lazy' is invalid\. Allowed choices are classic, quorum, stream/,
     ],
-    [["--arg", "novalue"], "--arg expects key=value"],
+    [["--message-ttl", "soon"], /--message-ttl: expected a duration like 250ms.*, got "soon"/],
+    [["--expires", "0"], /--expires: expected a duration above 0/],
+    [["--dead-letter-routing-key", "k"], /--dead-letter-routing-key needs --dead-letter-exchange/],
+    [["--queue-type", "quorum", "--exclusive"], /a quorum queue cannot have --exclusive/],
+    [
+      ["--queue-type", "stream", "--no-durable", "--auto-delete"],
+      /a stream queue cannot have --no-durable; a stream queue cannot have --auto-delete/,
+    ],
+    [["--arg", "novalue"], /--arg <key=value>' argument 'novalue' is invalid\. Expected key=value/],
   ];
   for (const [flags, message] of bad) {
     it(`rejects ${flags.join(" ")}`, async () => {
-      await expect(declareArgs(["queue", "q", ...flags])).rejects.toThrow(message);
+      expect(await declareError(["queue", "q", ...flags])).toMatch(message);
     });
   }
 });
 
 describe("declare binding argv", () => {
   it("routing key binding to a queue", async () => {
-    expect(
-      (await declareArgs(["binding", "orders", "inventory", "--key", "order.*"])).options,
-    ).toEqual({
+    expect(await declare(["binding", "orders", "inventory", "--key", "order.*"])).toEqual({
+      command: "binding",
       source: "orders",
       destination: "inventory",
       destinationType: "queue",
       routingKey: "order.*",
       match: undefined,
-      headers: undefined,
       arguments: {},
       json: false,
     });
   });
+  it("without --key, the key is empty; the default exchange reaches the broker", async () => {
+    expect(await declare(["binding", "", "q"])).toMatchObject({ source: "", routingKey: "" });
+  });
   it("headers binding defaults to x-match all; exchange to exchange", async () => {
     expect(
-      (await declareArgs(["binding", "alerts", "eu", "--header", "region=eu", "--header", "p=5"]))
-        .options,
+      await declare(["binding", "alerts", "eu", "--header", "region=eu", "--header", "p=5"]),
     ).toMatchObject({
       match: "all",
       headers: { region: "eu", p: 5 },
     });
-    expect(
-      (
-        await declareArgs([
-          "binding",
-          "a",
-          "b",
-          "--to-exchange",
-          "--match",
-          "any-with-x",
-          "--header",
-          "x-k=v",
-        ])
-      ).options,
-    ).toMatchObject({
+    // biome-ignore format: one flag a line reads best
+    const o = await declare([
+      "binding", "a", "b",
+      "--to-exchange",
+      "--match", "any-with-x",
+      "--header", "x-k=v",
+      "--arg", "x-extra=1",
+    ]);
+    expect(o).toMatchObject({
       destinationType: "exchange",
       match: "any-with-x",
       headers: { "x-k": "v" },
+      arguments: { "x-extra": 1 },
     });
   });
   it("--match without --header is refused", async () => {
-    await expect(declareArgs(["binding", "a", "b", "--match", "all"])).rejects.toThrow(
-      "--match needs at least one --header",
+    expect(await declareError(["binding", "a", "b", "--match", "all"])).toBe(
+      "--match needs --header to match on",
+    );
+  });
+  it("an unknown match mode names the choices", async () => {
+    expect(await declareError(["binding", "a", "b", "--header", "k=v", "--match", "most"])).toMatch(
+      /--match <mode>' argument 'most' is invalid\. Allowed choices are all, any/,
     );
   });
 });
 
 describe("delete argv", () => {
   it("queue, exchange and binding flags", async () => {
-    expect(await deleteArgs(["queue", "q", "--if-empty", "--if-unused", "--json"])).toEqual({
-      kind: "queue",
-      options: { name: "q", ifEmpty: true, ifUnused: true, json: true },
+    expect(await remove(["queue", "q", "--if-empty", "--if-unused", "--json"])).toEqual({
+      command: "queue",
+      name: "q",
+      ifEmpty: true,
+      ifUnused: true,
+      json: true,
     });
-    expect(await deleteArgs(["exchange", "e", "--if-unused"])).toEqual({
-      kind: "exchange",
-      options: { name: "e", ifUnused: true, json: false },
+    expect(await remove(["queue", "q"])).toEqual({
+      command: "queue",
+      name: "q",
+      ifEmpty: false,
+      ifUnused: false,
+      json: false,
     });
-    expect((await deleteArgs(["binding", "e", "q", "--key", "k"])).options).toMatchObject({
+    expect(await remove(["exchange", "e", "--if-unused"])).toEqual({
+      command: "exchange",
+      name: "e",
+      ifUnused: true,
+      json: false,
+    });
+    expect(await remove(["binding", "e", "q", "--key", "k"])).toEqual({
+      command: "binding",
       source: "e",
       destination: "q",
+      destinationType: "queue",
       routingKey: "k",
+      match: undefined,
+      arguments: {},
+      json: false,
     });
+  });
+  it("a binding is checked as declare checks it", async () => {
+    expect(await removeError(["binding", "e", "q", "--match", "any"])).toBe(
+      "--match needs --header to match on",
+    );
   });
 });
 
 describe("topology argv", () => {
   it("apply flags", async () => {
-    let seen: unknown;
-    await topologyCommand(await testContext(), {
-      apply: async (_c, o) => {
-        seen = o;
-      },
-    }).parseAsync(["apply", "--dry-run", "--json"], { from: "user" });
-    expect(seen).toEqual({ dryRun: true, json: true });
+    expect(await optionsOf(topologyCommand, ["apply", "--dry-run", "--json"])).toEqual({
+      command: "apply",
+      dryRun: true,
+      json: true,
+    });
   });
 });
 

@@ -7,8 +7,8 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { packageRoot } from "../../src/commands/init.js";
 import { loadConfig } from "../../src/config/load.js";
+import { packageRoot } from "../../src/config/presets.js";
 import { PRESETS } from "../fixtures/presets.js";
 import { runCli } from "../helpers/cli.js";
 
@@ -59,7 +59,7 @@ describe("eventlab init", () => {
     expect(Object.keys(loaded.config.templates)).toEqual(
       expect.arrayContaining(["match-goal", "match-card", "order-created"]),
     );
-    expect(loaded.config.topology.exchanges.orders?.type).toBe("topic");
+    expect(loaded.config.topology.exchanges["orders"]?.type).toBe("topic");
   });
 
   it("points the editor at a schema file that exists, or at the published one", async () => {
@@ -158,7 +158,9 @@ describe("eventlab init", () => {
     const cwd = await freshDir();
     const r = await runCli(["init", "--file", ""], { cwd });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("--file needs a path");
+    expect(r.stderr).toContain(
+      "error: option '-f, --file <path>' argument '' is invalid. Expected a path",
+    );
   });
 
   it("says so when EVENTLAB_CONFIG points elsewhere", async () => {
@@ -289,10 +291,14 @@ describe("eventlab init --preset and --list", () => {
     const cwd = await freshDir();
     const both = await runCli(["init", "--preset", "soccer", "--list"], { cwd });
     expect(both.code).toBe(1);
-    expect(both.stderr).toContain("give either --preset or --list");
+    expect(both.stderr).toContain(
+      "error: option '-p, --preset <name>' cannot be used with option '-l, --list'",
+    );
     const empty = await runCli(["init", "--preset", ""], { cwd });
     expect(empty.code).toBe(1);
-    expect(empty.stderr).toContain("--preset needs a name");
+    expect(empty.stderr).toContain(
+      "error: option '-p, --preset <name>' argument '' is invalid. Expected a preset name",
+    );
     await expect(access(path.join(cwd, "eventlab.config.yaml"))).rejects.toThrow();
   });
 

@@ -170,7 +170,12 @@ describe("what is on the port", () => {
     const broker = await startBroker({ port: 0 });
     try {
       const c = await connect([broker.url], { timeoutMs: 2000 });
+      expect(broker.stats().connections).toBe(1);
+      // A round trip on a channel: the handshake finished and the connection carries methods.
+      const ch = await c.model.createChannel();
+      expect((await ch.assertQueue("", { exclusive: true })).queue).toMatch(/^amq\.gen-/);
       await c.close();
+      expect(c.closeReason).toBeUndefined();
     } finally {
       await broker.close();
     }

@@ -3,13 +3,15 @@
  * and every bad value is a usage error that names the flag.
  */
 import { describe, expect, it } from "vitest";
-import { parseConsumeArgs } from "../../src/commands/consume.js";
+import { consumeCommand } from "../../src/commands/consume.js";
 import { produceCommand } from "../../src/commands/produce.js";
 import { optionsOf, usageErrorOf } from "../helpers/argv.js";
-import { runCli, testContext } from "../helpers/cli.js";
+import { runCli } from "../helpers/cli.js";
 
 const produce = (argv: string[]) => optionsOf(produceCommand, argv);
 const produceError = (argv: string[]) => usageErrorOf(produceCommand, argv);
+const consume = (argv: string[]) => optionsOf(consumeCommand, argv);
+const consumeError = (argv: string[]) => usageErrorOf(consumeCommand, argv);
 
 describe("produce argv", () => {
   it("maps every flag", async () => {
@@ -180,21 +182,21 @@ describe("produce argv", () => {
 });
 
 describe("consume argv", () => {
-  it("maps every flag", () => {
-    expect(
-      parseConsumeArgs(undefined, {
-        exchange: "alerts",
-        key: "k",
-        header: ["region=eu", "priority=5"],
-        match: "any-with-x",
-        prefetch: "10",
-        ack: true,
-        count: "5",
-        idleTimeout: "2s",
-        reject: true,
-        json: true,
-      }),
-    ).toEqual({
+  it("maps every flag", async () => {
+    // biome-ignore format: one flag a line reads best
+    const o = await consume([
+      "--exchange", "alerts",
+      "--key", "k",
+      "--header", "region=eu", "--header", "priority=5",
+      "--match", "any-with-x",
+      "--prefetch", "10",
+      "--ack",
+      "--count", "5",
+      "--idle-timeout", "2s",
+      "--reject",
+      "--json",
+    ]);
+    expect(o).toEqual({
       queue: undefined,
       exchange: "alerts",
       routingKey: "k",
@@ -205,89 +207,172 @@ describe("consume argv", () => {
       count: 5,
       idleTimeoutMs: 2000,
       policy: "reject",
+      behaviour: undefined,
       json: true,
     });
-    expect(parseConsumeArgs("q", { ack: false })).toMatchObject({
+    expect(await consume(["q", "--no-ack"])).toMatchObject({
       queue: "q",
       noAck: true,
       policy: undefined,
     });
-    expect(parseConsumeArgs("q", { ack: true, requeue: true }).policy).toBe("requeue");
+    expect((await consume(["q", "--ack", "--requeue"])).policy).toBe("requeue");
   });
 
-  const bad: Array<[string, string | undefined, Parameters<typeof parseConsumeArgs>[1], RegExp]> = [
-    [
-      "queue and exchange",
+  it("maps every behaviour flag to the fields of a consumer profile", async () => {
+    // biome-ignore format: one flag a line reads best
+    const o = await consume([
       "q",
-      { ack: true, exchange: "x" },
-      /give a queue or --exchange, not both/,
-    ],
+      "--concurrency", "4",
+      "--work-time", "20ms..80ms",
+      "--fail-rate", "0.1",
+      "--fail-when", "body.n>3",
+      "--retry-delays", "1s, 5s",
+      "--dead-letter-queue", "q.failed",
+      "--dedupe", "messageId",
+      "--ordering", "body.user:body.seq",
+      "--breaker", "5:2s",
+      "--crash-at", "7",
+    ]);
+    expect(o.behaviour).toEqual({
+      concurrency: 4,
+      workTime: { minMs: 20, maxMs: 80 },
+      failures: { rate: 0.1, when: { field: "body.n", above: 3 } },
+      onFailure: "retry",
+      retry: { delays: [1000, 5000], deadLetterQueue: "q.failed" },
+      dedupe: "messageId",
+      ordering: { key: "body.user", sequence: "body.seq" },
+      breaker: { failures: 5, pause: 2000 },
+      crashAt: 7,
+    });
+    expect((await consume(["q", "--fail-when", "headers.region=eu"])).behaviour).toEqual({
+      failures: { when: { field: "headers.region", equals: "eu" } },
+    });
+    expect(
+      (await consume(["q", "--fail-when", "body.n<2", "--on-failure", "reject"])).behaviour,
+    ).toEqual({ failures: { when: { field: "body.n", below: 2 } }, onFailure: "reject" });
+  });
+
+  it("acknowledges by default; --no-ack turns it off", async () => {
+    expect((await consume(["q"])).noAck).toBeUndefined();
+    expect((await consume(["q", "--ack"])).noAck).toBeUndefined();
+    expect((await consume(["q", "--no-ack"])).noAck).toBe(true);
+  });
+
+  const bad: Array<[string, string[], RegExp]> = [
+    ["queue and exchange", ["q", "--exchange", "x"], /give either a queue or --exchange, not both/],
+    ["key without exchange", ["q", "--key", "k"], /--key goes with --exchange/],
+    ["header without exchange", ["q", "--header", "a=1"], /--header goes with --exchange/],
+    ["reject and requeue", ["q", "--reject", "--requeue"], /either --reject or --requeue/],
     [
-      "key without exchange",
-      "q",
-      { ack: true, key: "k" },
-      /--key, --header and --match go with --exchange/,
+      "no-ack with reject",
+      ["q", "--no-ack", "--reject"],
+      /--reject needs acknowledgements; it cannot go with --no-ack/,
     ],
-    [
-      "reject and requeue",
-      "q",
-      { ack: true, reject: true, requeue: true },
-      /either --reject or --requeue/,
-    ],
-    ["no-ack with reject", "q", { ack: false, reject: true }, /--reject needs acknowledgements/],
     [
       "bad match",
-      undefined,
-      { ack: true, exchange: "x", header: ["a=1"], match: "some" },
-      /--match expects one of all, any, all-with-x, any-with-x, got "some"/,
+      ["--exchange", "x", "--header", "a=1", "--match", "some"],
+      /--match <mode>' argument 'some' is invalid\. Allowed choices are all, any, all-with-x, any-with-x/,
     ],
     [
       "match without header",
-      undefined,
-      { ack: true, exchange: "x", match: "all" },
-      /--match needs at least one --header/,
+      ["--exchange", "x", "--match", "all"],
+      /--match needs --header to match on/,
     ],
-    ["zero count", "q", { ack: true, count: "0" }, /--count expects a whole number ≥ 1/],
+    ["zero count", ["q", "--count", "0"], /--count: expected a whole number ≥ 1, got 0/],
     [
       "prefetch too big",
-      "q",
-      { ack: true, prefetch: "70000" },
-      /--prefetch expects a whole number from 0 to 65535/,
+      ["q", "--prefetch", "70000"],
+      /--prefetch: expected a whole number from 0 to 65535, got 70000/,
+    ],
+    [
+      "prefetch not a number",
+      ["q", "--prefetch", "ten"],
+      /--prefetch <n>' argument 'ten' is invalid\. Expected a number\./,
     ],
     [
       "bad idle timeout",
-      "q",
-      { ack: true, idleTimeout: "-1s" },
-      /--idle-timeout expects a duration/,
+      ["q", "--idle-timeout", "-1s"],
+      /--idle-timeout: expected a duration like 250ms.*, got "-1s"/,
+    ],
+    [
+      "fail rate above 1",
+      ["q", "--fail-rate", "2"],
+      /--fail-rate: expected a fraction from 0 to 1, got 2/,
+    ],
+    [
+      "retry without delays",
+      ["q", "--on-failure", "retry"],
+      /--on-failure retry needs --retry-delays/,
+    ],
+    [
+      "delays that do not retry",
+      ["q", "--on-failure", "requeue", "--retry-delays", "1s"],
+      /--retry-delays goes with --on-failure retry/,
+    ],
+    [
+      "a retry delay that is no duration",
+      ["q", "--retry-delays", "1s,soon"],
+      /--retry-delays: expected a duration .*, got "soon"/,
+    ],
+    [
+      "dead-letter queue without retries",
+      ["q", "--dead-letter-queue", "q.dlq"],
+      /--dead-letter-queue goes with --retry-delays/,
+    ],
+    [
+      "fail-when without an operator",
+      ["q", "--fail-when", "body.n~3"],
+      /--fail-when <condition>' argument 'body\.n~3' is invalid\. Expected field=value, field>number or field<number/,
+    ],
+    ["fail-when above text", ["q", "--fail-when", "body.n>x"], /Expected a number after >/],
+    [
+      "breaker without a pause",
+      ["q", "--breaker", "x"],
+      /argument 'x' is invalid\. Expected failures:pause/,
+    ],
+    [
+      "breaker of zero failures",
+      ["q", "--breaker", "0:1s"],
+      /--breaker: expected a whole number ≥ 1, got 0/,
+    ],
+    [
+      "ordering without a sequence",
+      ["q", "--ordering", "body.user"],
+      /Expected key-field:sequence-field/,
+    ],
+    [
+      "work time high..low",
+      ["q", "--work-time", "200ms..20ms"],
+      /--work-time: expected .*\(low\.\.high\), got "200ms\.\.20ms"/,
+    ],
+    [
+      "too many consumers",
+      ["q", "--concurrency", "65"],
+      /--concurrency: expected a whole number from 1 to 64, got 65/,
+    ],
+    [
+      "a crash without acknowledgements",
+      ["q", "--no-ack", "--crash-at", "3"],
+      /failures and crashes need acknowledgements; they cannot go with --no-ack/,
     ],
   ];
-  for (const [name, queue, flags, message] of bad) {
-    it(`rejects ${name}`, () => {
-      expect(() => parseConsumeArgs(queue, flags)).toThrow(message);
+  for (const [name, argv, message] of bad) {
+    it(`rejects ${name}`, async () => {
+      expect(await consumeError(argv)).toMatch(message);
     });
   }
+
+  it("reports every problem of the flags at once", async () => {
+    const error = await consumeError(["q", "--fail-rate", "2", "--concurrency", "0", "--key", "k"]);
+    expect(error).toContain("--fail-rate: expected a fraction from 0 to 1, got 2");
+    expect(error).toContain("--concurrency: expected a whole number from 1 to 64, got 0");
+    expect(error).toContain("--key goes with --exchange");
+  });
 
   it("without a queue or exchange, says what to give", async () => {
     const r = await runCli(["consume", "--url", "amqp://127.0.0.1:1"], { cwd: "/" });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/error: name a queue to read, or --exchange to tap/);
-  });
-});
-
-describe("flag defaults through commander", () => {
-  it("consume acknowledges by default; --no-ack turns it off", async () => {
-    const { consumeCommand } = await import("../../src/commands/consume.js");
-    const ctx = await testContext();
-    const seen: Array<Record<string, unknown>> = [];
-    const parse = async (argv: string[]) => {
-      await consumeCommand(ctx, async (_ctx, o) => {
-        seen.push(o as unknown as Record<string, unknown>);
-      }).parseAsync(argv, { from: "user" });
-      return seen.at(-1)!;
-    };
-    expect((await parse(["q"])).noAck).toBeUndefined();
-    expect((await parse(["q", "--ack"])).noAck).toBeUndefined();
-    expect((await parse(["q", "--no-ack"])).noAck).toBe(true);
   });
 });
 

@@ -118,7 +118,7 @@ describe("config/eventlab.example.yaml", () => {
   });
 
   it("holds the soccer scenario: goals and cards on a direct exchange", () => {
-    expect(config.topology.exchanges.soccer?.type).toBe("direct");
+    expect(config.topology.exchanges["soccer"]?.type).toBe("direct");
     const goal = config.templates["match-goal"];
     const card = config.templates["match-card"];
     expect(goal).toMatchObject({ exchange: "soccer", routingKey: "match.goal" });
@@ -139,7 +139,7 @@ describe("config/eventlab.example.yaml", () => {
   });
 
   it("holds the orders scenario: order-created on a topic exchange, bound to inventory", () => {
-    expect(config.topology.exchanges.orders?.type).toBe("topic");
+    expect(config.topology.exchanges["orders"]?.type).toBe("topic");
     const order = config.templates["order-created"];
     expect(order).toMatchObject({
       exchange: "orders",

@@ -6,10 +6,18 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { startBroker } from "../../src/broker/index.js";
 import { parseConfig } from "../../src/config/load.js";
 import { PromptCancelled, type Prompter } from "../../src/ui/prompter.js";
+import { VERSION } from "../../src/version.js";
 import { runCli } from "../helpers/cli.js";
+
+// The real broker, watched: the try-out's broker must announce eventlab's version.
+vi.mock("../../src/broker/index.js", async (original) => {
+  const real = await original<typeof import("../../src/broker/index.js")>();
+  return { ...real, startBroker: vi.fn(real.startBroker) };
+});
 
 /** Answers by question id; an unexpected question fails the test. */
 function scripted(answers: Record<string, unknown[] | unknown>): Prompter & { asked: string[] } {
@@ -87,12 +95,12 @@ describe("eventlab setup without a terminal", () => {
     );
     expect(r.code, r.stderr).toBe(0);
     const c = await written();
-    expect(c.topology.exchanges.orders?.type).toBe("topic");
+    expect(c.topology.exchanges["orders"]?.type).toBe("topic");
     expect(c.topology.bindings.map((b) => [b.destination, b.routingKey])).toEqual([
       ["inventory", "order.created.*"],
       ["audit", "#"],
     ]);
-    expect(c.templates.order).toMatchObject({
+    expect(c.templates["order"]).toMatchObject({
       exchange: "orders",
       routingKey: "order.created.example",
       amount: 7,
@@ -122,7 +130,7 @@ describe("eventlab setup without a terminal", () => {
       match: "any",
       headers: { region: "eu", priority: 5 },
     });
-    expect(c.templates.alert?.headers).toEqual({ region: "eu", priority: 5 });
+    expect(c.templates["alert"]?.headers).toEqual({ region: "eu", priority: 5 });
   });
 
   it("--template is repeatable, each with its own routing key", async () => {
@@ -172,9 +180,18 @@ describe("eventlab setup without a terminal", () => {
 
   it("refuses bad flags with the flag's name", async () => {
     for (const [args, text] of [
-      [["--exchange", "amq.x"], '--exchange "amq.x": names starting with "amq." are reserved'],
-      [["--type", "round"], "--type expects one of topic, direct, fanout, headers"],
-      [["--field", "id=guid"], "--field expects name=generator"],
+      [
+        ["--exchange", "amq.x"],
+        `error: --exchange "amq.x": exchange names starting with "amq." are reserved`,
+      ],
+      [
+        ["--type", "round"],
+        "error: option '--type <type>' argument 'round' is invalid. Allowed choices are direct, topic, fanout, headers.",
+      ],
+      [
+        ["--field", "id=guid"],
+        "error: option '--field <name=generator>' argument 'id=guid' is invalid. Expected name=generator",
+      ],
     ] as const) {
       const r = await runCli(["setup", ...args], { cwd: dir });
       expect(r.code).toBe(1);
@@ -202,6 +219,9 @@ describe("eventlab setup without a terminal", () => {
     );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain("✓ tried it: published 3, returned 0, consumed paid 3/3");
+    expect(startBroker).toHaveBeenCalledWith(
+      expect.objectContaining({ port: 0, version: VERSION }),
+    );
   });
 });
 
@@ -235,7 +255,7 @@ describe("eventlab setup at a terminal", () => {
     expect(r.stderr).toContain("✗ order  `*` needs exactly one word; the key has none left");
     const c = await written();
     expect(Object.keys(c.topology.queues)).toEqual(["inventory", "audit"]);
-    expect(c.templates.order).toMatchObject({
+    expect(c.templates["order"]).toMatchObject({
       routingKey: "order.created",
       amount: 5,
       delay: 0,
@@ -264,6 +284,40 @@ describe("eventlab setup at a terminal", () => {
       amount: 2,
       delay: 1000,
     });
+  });
+
+  it("asks a headers exchange for match mode and header pairs, with typed values", async () => {
+    const p = scripted({
+      broker: "embedded",
+      exchange: "alerts",
+      type: "headers",
+      match: "any",
+      queue1: "eu",
+      queue1Headers: 'region=eu,priority=5,code="5"',
+      queue1More: false,
+      template: "alert",
+      fields: ["uuid"],
+      amount: "1",
+      delay: "0",
+      templateMore: false,
+      try: false,
+    });
+    const r = await runCli(["setup"], { cwd: dir, tty: true, prompter: p });
+    expect(r.code, r.stderr).toBe(0);
+    const c = await written();
+    const headers = { region: "eu", priority: 5, code: "5" };
+    expect(c.topology.bindings).toEqual([
+      expect.objectContaining({ destination: "eu", match: "any", headers }),
+    ]);
+    expect(c.templates["alert"]?.headers).toEqual(headers);
+    expect(p.asked).not.toContain("routingKey");
+  });
+
+  it("refuses a second template of the same name at its question", async () => {
+    const p = scripted({ ...answers, templateMore: true, template2: "order" });
+    const r = await runCli(["setup"], { cwd: dir, tty: true, prompter: p });
+    expect(r.stderr).toContain("template2: there is a template order already");
+    expect(existsSync(file())).toBe(false);
   });
 
   it("flags answer their questions, which are then not asked", async () => {

@@ -157,9 +157,9 @@ describe("generators", () => {
       {
         seed: 4,
       },
-    )) as Array<Record<string, boolean>>;
+    )) as Array<Record<"always" | "never" | "half" | "rare", boolean>>;
     expect(rows.every((r) => r.always === true && r.never === false)).toBe(true);
-    const count = (k: string) => rows.filter((r) => r[k] === true).length;
+    const count = (k: "half" | "rare") => rows.filter((r) => r[k] === true).length;
     expect(count("half")).toBeGreaterThan(140);
     expect(count("half")).toBeLessThan(260);
     expect(count("rare")).toBeGreaterThan(10);
@@ -173,7 +173,7 @@ describe("generators", () => {
       product: "Product: {{faker commerce.productName}}",
       n: "{{faker number.int}}",
       when: "{{faker date.past}}",
-    })) as Array<Record<string, unknown>>;
+    })) as Array<Record<"name" | "city" | "product" | "n" | "when", unknown>>;
     expect(r!.name).toMatch(/\S+ \S+/);
     expect(typeof r!.city).toBe("string");
     expect(r!.product).toMatch(/^Product: \S/);
@@ -305,7 +305,7 @@ describe("routing, headers and properties", () => {
   it("constant headers: each message gets its own object", async () => {
     const t = await compile({ headers: { a: 1 } });
     const first = t.render().properties.headers;
-    first.b = 2;
+    Object.assign(first, { b: 2 });
     expect(t.render().properties.headers).toEqual({ a: 1 });
   });
 
@@ -778,7 +778,9 @@ describe("the example config's templates", () => {
     expect(t).toBeDefined();
     const order = await compileTemplate("order-created", t!, { seed: 1, env: {}, now: () => NOW });
     const m = order.render();
-    const body = JSON.parse(m.content.toString()) as { data: Record<string, unknown> };
+    const body = JSON.parse(m.content.toString()) as {
+      data: { order_id: unknown; quantity: unknown };
+    };
     expect(body.data.order_id).toBe(1);
     expect(typeof body.data.quantity).toBe("number");
     expect(m.routingKey).toMatch(/^order\.created\.(eu|us|apac)$/);
@@ -861,7 +863,8 @@ describe("numbers in config bodies keep their literal text", () => {
   ] as const) {
     it(`in ${file}`, async () => {
       const config = parseConfig(text, file);
-      const c = await compileTemplate("t", config.templates.t!, { env: {}, now: () => NOW });
+      const { t } = config.templates;
+      const c = await compileTemplate("t", t!, { env: {}, now: () => NOW });
       expect(c.render().content.toString()).toBe(
         '{"id":12345678901234567890,"x":1.0,"e":1e400,"list":[2.50,-0.0,7],"n":1}',
       );

@@ -192,15 +192,14 @@ describe("import into a config a person wrote", () => {
     for (const line of addedLines)
       expect({ line, inObject: within(line, newRanges) }).toEqual({ line, inObject: true });
 
-    const c = parseConfig(after, "eventlab.config.yaml");
-    expect(c.topology.exchanges.orders!.type).toBe("topic");
-    expect(c.topology.queues.inventory).toMatchObject({
-      maxLength: 20,
-      deadLetterExchange: "orders.dlx",
-    });
-    expect(c.topology.queues.cards).toMatchObject({ messageTtl: 1_800_000, arguments: {} });
-    expect(Object.keys(c.topology.exchanges)).toEqual(["orders", "audit", "alerts", "orders.dlx"]);
-    expect(Object.keys(c.topology.queues)).toEqual(["inventory", "cards", "unrouted", "dead"]);
+    const { exchanges, queues } = parseConfig(after, "eventlab.config.yaml").topology;
+    const { orders } = exchanges;
+    const { inventory, cards } = queues;
+    expect(orders?.type).toBe("topic");
+    expect(inventory).toMatchObject({ maxLength: 20, deadLetterExchange: "orders.dlx" });
+    expect(cards).toMatchObject({ messageTtl: 1_800_000, arguments: {} });
+    expect(Object.keys(exchanges)).toEqual(["orders", "audit", "alerts", "orders.dlx"]);
+    expect(Object.keys(queues)).toEqual(["inventory", "cards", "unrouted", "dead"]);
   });
 
   it("a second import of the same definitions changes nothing and leaves the file alone", async () => {

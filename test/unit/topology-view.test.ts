@@ -17,15 +17,18 @@ import {
   renderMermaid,
   renderTree,
   type TopologyView,
+  topologyView,
 } from "../../src/ui/topology-view.js";
-import { runCli, testContext } from "../helpers/cli.js";
+import { optionsOf } from "../helpers/argv.js";
+import { runCli } from "../helpers/cli.js";
 
 const dir = path.resolve(__dirname, "../fixtures/topology");
 const fixture = path.join(dir, "topology.yaml");
 
 function golden(name: string, actual: string): void {
   const file = path.join(dir, name);
-  if (process.env.UPDATE_GOLDEN === "1") writeFileSync(file, actual);
+  const { UPDATE_GOLDEN } = process.env;
+  if (UPDATE_GOLDEN === "1") writeFileSync(file, actual);
   expect(actual).toBe(readFileSync(file, "utf8"));
 }
 
@@ -59,9 +62,8 @@ describe("topology show: golden files", () => {
     expect(tree).toMatch(/queues not bound anywhere:\n {2}lonely {2}transient\n$/);
   });
 
-  it("colours come from the theme, and only add escape codes", async () => {
+  it("colours come from the theme, and only add escape codes", () => {
     const t = parseConfig(readFileSync(fixture, "utf8"), "topology.yaml").topology;
-    const { topologyView } = await import("../../src/commands/topology.js");
     const coloured = renderTree(topologyView(t), createTheme(true));
     expect(coloured).toMatch(/\u001b\[/);
     expect(coloured.replace(/\u001b\[\d+m/g, "")).toBe(renderTree(topologyView(t)));
@@ -99,13 +101,11 @@ describe("topology show: golden files", () => {
   });
 
   it("parses --format and --json into the run's options", async () => {
-    let seen: unknown;
-    await topologyCommand(await testContext(), {
-      show: async (_c, o) => {
-        seen = o;
-      },
-    }).parseAsync(["show", "-f", "dot", "--json"], { from: "user" });
-    expect(seen).toEqual({ format: "dot", json: true });
+    expect(await optionsOf(topologyCommand, ["show", "-f", "dot", "--json"])).toEqual({
+      command: "show",
+      format: "dot",
+      json: true,
+    });
   });
 });
 

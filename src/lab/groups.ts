@@ -1,0 +1,417 @@
+/**
+ * A scenario's consumer groups: the instances of one consumer profile, each on a connection
+ * of its own working through its deliveries one at a time as a single worker would, with the
+ * profile's behaviour deciding each message (work time, failures, retries through delay
+ * queues, dedupe, ordering checks, a circuit breaker, crashes), and the timed faults a
+ * scenario may inflict on them (kill, pause, cut). Every decision is settled on the broker
+ * and then in the ledger.
+ */
+import type { ConfirmChannel, ConsumeMessage } from "amqplib";
+import type { Connection } from "../client/connect.js";
+import { QueueConsumer } from "../client/consumer.js";
+import { seededRandom } from "../config/random.js";
+import { ConsumerBehaviour, type Decision } from "./behaviour.js";
+import { deathsOf } from "./deaths.js";
+import type { Delivery } from "./fields.js";
+import { ID_HEADER, publishedBy } from "./leftovers.js";
+import { sleep } from "./pacer.js";
+import { SENT_HEADER } from "./producers.js";
+import type { GroupSpec } from "./scenario.js";
+import type { RunState } from "./state.js";
+import type { ConsumerRow, DecisionEvent } from "./types.js";
+
+/** How long a crashed instance stays away before it connects again. */
+const RESTART_MS = 1000;
+/** How long an instance holds a message back while its breaker is open, before it looks again. */
+const BREAKER_HOLD_MS = 100;
+/** How long stopping waits for work under way to finish. */
+const STOP_GRACE_MS = 1000;
+/** Ids remembered per group, to tell a message's deliveries apart (oldest dropped first). */
+const SEEN_MEMORY = 100_000;
+
+function toDelivery(m: ConsumeMessage): Delivery {
+  const text = m.content.toString("utf8");
+  let body: unknown = text;
+  if (m.properties.contentType?.includes("json") || /^\s*[[{"]/.test(text)) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text;
+    }
+  }
+  const d: Delivery = {
+    headers: (m.properties.headers ?? {}) as Record<string, unknown>,
+    body,
+    routingKey: m.fields.routingKey,
+    redelivered: m.fields.redelivered,
+  };
+  if (m.properties.messageId) d.messageId = String(m.properties.messageId);
+  if (m.properties.correlationId) d.correlationId = String(m.properties.correlationId);
+  return d;
+}
+
+/** Drop a connection's socket at once, as a crashed process would. */
+function destroy(c: Connection | undefined): void {
+  const stream = (c?.model as unknown as { connection?: { stream?: { destroy(e?: Error): void } } })
+    ?.connection?.stream;
+  // With an error, so the client notices at once and stops its heartbeat timers.
+  if (stream) stream.destroy(new Error("connection dropped on purpose (a simulated crash)"));
+  else void c?.close();
+}
+
+/** Resolve when every promise has settled, or after `ms`, whichever comes first. */
+async function settledWithin(promises: Array<Promise<unknown>>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  await Promise.race([Promise.allSettled(promises), late]);
+  clearTimeout(timer);
+}
+
+interface Instance {
+  index: number;
+  connection?: Connection | undefined;
+  consumer?: QueueConsumer | undefined;
+  /** Deliveries waiting for this worker, with the consumer (channel) they came on. */
+  inbox: Array<{ msg: ConsumeMessage; via: QueueConsumer }>;
+  /** The message being worked on, if any. */
+  working: Promise<void> | undefined;
+  paused: boolean;
+  stopped: boolean;
+  /** Bumped on every (re)connect: work from an older session is dropped. */
+  session: number;
+}
+
+/** One consumer profile: its instances, its behaviour, its republishing channel. */
+export class Group {
+  readonly name: string;
+  readonly queue: string;
+  readonly instances: Instance[] = [];
+  state: ConsumerRow["state"] = "running";
+  private readonly behaviour: ConsumerBehaviour;
+  /** The behaviour's randomness: one stream per message and delivery (see `reseed`). */
+  private random: () => number;
+  private readonly seen = new Map<string, number>();
+  /** This run's messages, by decision; messages from before the run only in `preexisting`. */
+  readonly counts = { processed: 0, failed: 0, retried: 0, outOfOrder: 0, gaps: 0, preexisting: 0 };
+  private publisher: ConfirmChannel | undefined;
+  private publisherConnection: Connection | undefined;
+
+  constructor(
+    private readonly spec: GroupSpec,
+    private readonly run: RunState,
+    private readonly seed: number,
+  ) {
+    this.name = spec.name;
+    this.queue = spec.queue;
+    this.random = seededRandom(seed, spec.name, "behaviour");
+    this.behaviour = new ConsumerBehaviour(spec.queue, spec.behaviour, {
+      random: () => this.random(),
+      now: () => Date.now(),
+    });
+    for (let i = 0; i < (spec.cfg.concurrency ?? 1); i++) {
+      this.instances.push({
+        index: i + 1,
+        inbox: [],
+        working: undefined,
+        paused: false,
+        stopped: false,
+        session: 0,
+      });
+    }
+  }
+
+  async start(): Promise<void> {
+    // Only a behaviour that retries republishes (to its retry and dead-letter queues).
+    if (this.spec.behaviour.onFailure === "retry") {
+      this.publisherConnection = await this.run.options.connect();
+      this.publisher = await this.publisherConnection.model.createConfirmChannel();
+    }
+    await Promise.all(this.instances.map((i) => this.connect(i)));
+  }
+
+  private async connect(inst: Instance): Promise<void> {
+    inst.session += 1;
+    const session = inst.session;
+    inst.inbox = [];
+    inst.working = undefined;
+    inst.connection = await this.run.options.connect();
+    inst.consumer = await QueueConsumer.start(
+      inst.connection,
+      { queue: this.queue, prefetch: this.spec.cfg.prefetch ?? 10, noAck: false },
+      // Deliveries may arrive before start() resolves: each keeps the consumer it came on.
+      (msg, via) => {
+        if (inst.session !== session) return;
+        inst.inbox.push({ msg, via });
+        this.pump(inst, session);
+      },
+      () => {},
+    );
+  }
+
+  /** Work through the inbox one message at a time, as a single worker would. */
+  private pump(inst: Instance, session: number): void {
+    if (inst.working || inst.paused || inst.stopped || inst.session !== session) return;
+    const next = inst.inbox.shift();
+    if (!next) return;
+    inst.working = this.handle(inst, session, next.msg, next.via).finally(() => {
+      if (inst.session !== session) return;
+      inst.working = undefined;
+      this.pump(inst, session);
+    });
+  }
+
+  /**
+   * Point the behaviour's randomness at this delivery's own stream, keyed by the message and
+   * how often this group has seen it, not by arrival order: with --seed, each message meets
+   * the same fate whichever instance gets it.
+   */
+  private reseed(id: string): void {
+    const nth = (this.seen.get(id) ?? 0) + 1;
+    this.seen.set(id, nth);
+    if (this.seen.size > SEEN_MEMORY) this.seen.delete(this.seen.keys().next().value as string);
+    const key = `${id.slice(id.indexOf(":") + 1)}#${nth}`;
+    this.random = seededRandom(this.seed, `${this.name}:${key}`, "behaviour");
+  }
+
+  private async handle(
+    inst: Instance,
+    session: number,
+    msg: ConsumeMessage,
+    via: QueueConsumer,
+  ): Promise<void> {
+    // Messages from elsewhere carry no id of ours: their messageId, or this delivery.
+    const id = String(
+      msg.properties.headers?.[ID_HEADER] ??
+        msg.properties.messageId ??
+        `${this.name}#${inst.index}/${inst.session}/${msg.fields.deliveryTag}`,
+    );
+    // A message from before the run is worked on like any other, but counted apart.
+    const own =
+      this.run.options.leftovers === "process" ||
+      publishedBy(this.run.runId, msg.properties.headers);
+    if (own && msg.fields.redelivered) this.run.ledger.queue(this.queue).redelivered += 1;
+    this.reseed(id);
+    const d = this.behaviour.decide(toDelivery(msg));
+    this.run.decided();
+    for (const t of this.behaviour.takeTransitions()) {
+      this.run.event(`breaker of ${this.name} is ${t === "open" ? "OPEN" : t}`);
+    }
+    if (d.outcome.kind !== "breaker-open") this.report(inst, msg, d);
+    if (own) this.count(d);
+    const kind = d.outcome.kind;
+    if (kind === "crash") {
+      this.run.event(
+        `${this.name}#${inst.index} crashed at a message, without acking: its messages go back`,
+      );
+      await this.crash(inst);
+      return;
+    }
+    if (kind === "breaker-open") {
+      // Hold it: put it back in the inbox and look again after a short wait.
+      inst.inbox.unshift({ msg, via });
+      await sleep(BREAKER_HOLD_MS, this.run.options.signal);
+      return;
+    }
+    if (d.workMs > 0) await sleep(d.workMs, this.run.options.signal);
+    // A fault replaced the connection meanwhile: the broker redelivers this one elsewhere.
+    if (inst.session !== session) return;
+    if (!(await this.settleOnBroker(msg, via, d))) return;
+    if (own) this.settleInLedger(id, msg, d);
+    else {
+      this.run.ledger.settleOlder(this.queue);
+      this.counts.preexisting += 1;
+    }
+  }
+
+  private report(inst: Instance, msg: ConsumeMessage, d: Decision): void {
+    const onDecision = this.run.options.onDecision;
+    if (!onDecision) return;
+    const o = d.outcome;
+    const e: DecisionEvent = {
+      consumer: this.name,
+      instance: inst.index,
+      routingKey: msg.fields.routingKey,
+      messageId:
+        msg.properties.messageId === undefined ? undefined : String(msg.properties.messageId),
+      redelivered: msg.fields.redelivered,
+      outcome: o.kind,
+      workMs: d.workMs,
+      attempt: o.kind === "retry" || o.kind === "dead-letter" ? o.attempt : undefined,
+      to: o.kind === "retry" || o.kind === "dead-letter" ? o.queue : undefined,
+      outOfOrder: d.outOfOrder,
+      gap: d.gap,
+      xDeath: deathsOf(msg.properties.headers as Record<string, unknown> | undefined),
+    };
+    onDecision(e);
+  }
+
+  /** This run's message, decided: the group's counters. */
+  private count(d: Decision): void {
+    const n = this.counts;
+    const kind = d.outcome.kind;
+    if (d.outOfOrder) {
+      this.run.ledger.queue(this.queue).outOfOrder += 1;
+      n.outOfOrder += 1;
+    }
+    if (d.gap > 0) n.gaps += 1;
+    if (kind === "ack") n.processed += 1;
+    if (kind === "retry") n.retried += 1;
+    if (kind === "requeue" || kind === "reject" || kind === "retry" || kind === "dead-letter") {
+      n.failed += 1;
+    }
+  }
+
+  /**
+   * Carry the decision out on the broker. True when the message is settled for good here;
+   * false when it comes back (requeued, or on its way through a retry queue) or the channel
+   * went away (a fault: the broker gives the message to someone else).
+   */
+  private async settleOnBroker(
+    msg: ConsumeMessage,
+    via: QueueConsumer,
+    d: Decision,
+  ): Promise<boolean> {
+    const ch = via.channel;
+    const o = d.outcome;
+    try {
+      switch (o.kind) {
+        case "requeue":
+          ch.nack(msg, false, true);
+          return false;
+        case "reject":
+          ch.reject(msg, false);
+          return true;
+        case "retry":
+        case "dead-letter":
+          await this.republish(msg, o.queue);
+          ch.ack(msg);
+          return o.kind === "dead-letter";
+        default:
+          ch.ack(msg);
+          return true;
+      }
+    } catch {
+      return false;
+    }
+  }
+
+  /** This run's copy, settled for good: how the ledger counts it. */
+  private settleInLedger(id: string, msg: ConsumeMessage, d: Decision): void {
+    const ledger = this.run.ledger;
+    const counters = ledger.queue(this.queue);
+    switch (d.outcome.kind) {
+      case "ack":
+        if (ledger.settle(this.queue, id, "processed")) {
+          const sent = Number(msg.properties.headers?.[SENT_HEADER]);
+          if (Number.isFinite(sent)) ledger.latencies.push(Date.now() - sent);
+        }
+        break;
+      case "duplicate":
+        counters.duplicates += 1;
+        ledger.settle(this.queue, id, "duplicate");
+        break;
+      case "reject": {
+        const dlx = this.run.options.config.topology.queues[this.queue]?.deadLetterExchange;
+        if (dlx !== undefined) counters.deadLettered += 1;
+        if (ledger.settle(this.queue, id, dlx !== undefined ? "dead-lettered" : "dropped")) {
+          // Where the dead-lettered copy goes on to, delay queues included.
+          const headers = msg.properties.headers as Record<string, unknown> | undefined;
+          this.run.forward(this.queue, id, msg.fields.routingKey, headers);
+        }
+        break;
+      }
+      case "dead-letter":
+        counters.deadLettered += 1;
+        ledger.settle(this.queue, id, "dead-lettered");
+        break;
+    }
+  }
+
+  private async republish(msg: ConsumeMessage, queue: string): Promise<void> {
+    const ch = this.publisher;
+    if (!ch) return;
+    const { headers, ...props } = msg.properties;
+    await new Promise<void>((resolve) => {
+      ch.publish(
+        "",
+        queue,
+        msg.content,
+        { ...props, headers: { ...(headers ?? {}) } } as never,
+        () => resolve(),
+      );
+    });
+  }
+
+  /** Drop an instance's connection without acking; it comes back a second later. */
+  async crash(inst: Instance): Promise<void> {
+    inst.session += 1;
+    const c = inst.connection;
+    inst.connection = undefined;
+    inst.consumer = undefined;
+    destroy(c);
+    if (inst.stopped) return;
+    await sleep(RESTART_MS, this.run.options.signal);
+    if (!inst.stopped && !this.run.options.signal.aborted) await this.connect(inst).catch(() => {});
+  }
+
+  async kill(): Promise<void> {
+    this.state = "killed";
+    for (const inst of this.instances) {
+      inst.stopped = true;
+      inst.session += 1;
+      await inst.consumer?.close();
+      await inst.connection?.close();
+    }
+  }
+
+  pause(ms: number): void {
+    this.state = "paused";
+    for (const inst of this.instances) inst.paused = true;
+    setTimeout(() => {
+      if (this.state === "paused") this.state = "running";
+      for (const inst of this.instances) {
+        inst.paused = false;
+        this.pump(inst, inst.session);
+      }
+    }, ms).unref();
+  }
+
+  async cut(): Promise<void> {
+    await Promise.all(this.instances.filter((i) => !i.stopped).map((i) => this.crash(i)));
+  }
+
+  async stop(): Promise<void> {
+    if (this.state !== "killed") this.state = "done";
+    for (const inst of this.instances) {
+      inst.stopped = true;
+      await inst.consumer?.cancel();
+    }
+    // Let work under way finish (bounded), then close.
+    const working = this.instances.flatMap((i) => (i.working ? [i.working] : []));
+    await settledWithin(working, STOP_GRACE_MS);
+    for (const inst of this.instances) {
+      inst.session += 1;
+      await inst.consumer?.close();
+      await inst.connection?.close();
+    }
+    await this.publisher?.close().catch(() => {});
+    await this.publisherConnection?.close();
+  }
+
+  row(): ConsumerRow {
+    const n = this.counts;
+    return {
+      name: this.name,
+      queue: this.queue,
+      instances: this.instances.filter((i) => !i.stopped || this.state === "done").length,
+      processed: n.processed,
+      failed: n.failed,
+      retried: n.retried,
+      preexisting: n.preexisting,
+      breaker: this.behaviour.breaker,
+      state: this.state,
+    };
+  }
+}

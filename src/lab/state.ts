@@ -1,0 +1,128 @@
+/**
+ * What a scenario run is given (its options), and what its parts share while it runs: the
+ * ledger, the event log, the counters of the producers and the consumers' decisions, and the
+ * routing table that says where a dead-lettered copy goes on to.
+ */
+import type { RoutingTable } from "../broker/routing/index.js";
+import type { Connection } from "../client/connect.js";
+import type { Config, ScenarioConfig } from "../config/schema.js";
+import type { CompiledTemplate } from "../config/templates.js";
+import { Ledger } from "./ledger.js";
+import { type LeftoverPolicy, newRunId } from "./leftovers.js";
+import type { DecisionEvent, Snapshot } from "./types.js";
+
+export interface ScenarioRunOptions {
+  name: string;
+  scenario: ScenarioConfig;
+  config: Config;
+  /** A new connection to the broker (one per consumer instance, one for producers). */
+  connect: () => Promise<Connection>;
+  seed?: number | undefined;
+  /** Overrides every producer's amount. */
+  amount?: number | undefined;
+  /** Overrides the scenario's duration. */
+  durationMs?: number | undefined;
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+  /** Depth and unacked of a queue, when the broker is in this process. */
+  queueStats?: ((queue: string) => { ready: number; unacked: number } | undefined) | undefined;
+  /** Declare the config's topology first (default true). */
+  applyTopology?: boolean | undefined;
+  /**
+   * Messages already in the consumed queues (and their retry queues) before the run: refuse
+   * to start, purge them, keep them apart as `preexisting`, or process them as the run's
+   * own work (consumers only). Checked with a passive declare before anything starts.
+   */
+  leftovers: LeftoverPolicy;
+  /**
+   * The producers' templates, compiled (and their messages planned) by the caller: a round
+   * trip renders its messages first to know which queues to consume. By default the runner
+   * compiles the config's templates itself.
+   */
+  templates?: ReadonlyMap<string, CompiledTemplate> | undefined;
+  /**
+   * How long the run waits, once publishing is done, while no expected copy is settled,
+   * before it stops as idle (default: 5 s, or 3 s past the longest retry delay if longer).
+   */
+  idleMs?: number | undefined;
+  /** Called about 4 times a second with the state of the run. */
+  onSnapshot?: ((s: Snapshot) => void) | undefined;
+  /**
+   * Consumers only, no producers (`eventlab consume` with behaviours): run until `count`
+   * messages are settled for good, nothing arrives for `idleMs`, or the signal.
+   */
+  consumeOnly?: { count?: number | undefined; idleMs?: number | undefined } | undefined;
+  /** Each decision a consumer made, as it is carried out. */
+  onDecision?: ((e: DecisionEvent) => void) | undefined;
+}
+
+/** Dead-lettered copies are followed through at most this many queues. */
+const MAX_HOPS = 8;
+/** The event log keeps the latest this many events. */
+const MAX_EVENTS = 200;
+
+export class RunState {
+  readonly ledger: Ledger;
+  readonly events: string[] = [];
+  /** Reset when producing starts, so fault times and elapsed time count from there. */
+  started = Date.now();
+  /** Makes message ids unique to this run, so leftovers of an earlier run are not counted. */
+  readonly runId = newRunId();
+  /** Messages from before the run deleted before it started (with "purge"). */
+  purged: Record<string, number> = {};
+  published = 0;
+  planned = 0;
+  /** The producers' publisher counters, live, once publishing starts. */
+  publisherStats: { confirmed: number } | undefined;
+  private readonly deciders = new Set<() => void>();
+
+  constructor(
+    readonly options: ScenarioRunOptions,
+    consumed: Iterable<string>,
+    readonly table: RoutingTable,
+  ) {
+    this.ledger = new Ledger(consumed);
+  }
+
+  /** A consumer decided about a delivery (whatever it decided): tell whoever watches. */
+  decided(): void {
+    for (const d of this.deciders) d();
+  }
+
+  /** Call `listener` after every decision; returns the function that stops the calls. */
+  watchDecisions(listener: () => void): () => void {
+    this.deciders.add(listener);
+    return () => this.deciders.delete(listener);
+  }
+
+  /**
+   * A copy dead-lettered out of `from`: follow its dead-letter exchange (and any delay
+   * queues with a TTL and a dead-letter exchange of their own) and expect it in the
+   * consumed queues it reaches. Bounded: at most MAX_HOPS hops.
+   */
+  forward(
+    from: string,
+    id: string,
+    routingKey: string,
+    headers: Record<string, unknown> | undefined,
+    depth = 0,
+  ): void {
+    const queues = this.options.config.topology.queues;
+    const q = queues[from];
+    if (!q?.deadLetterExchange || depth >= MAX_HOPS) return;
+    const key = q.deadLetterRoutingKey ?? routingKey;
+    const route = this.table.route(q.deadLetterExchange, { routingKey: key, headers });
+    for (const target of route.queues) {
+      if (this.ledger.consumed.has(target)) this.ledger.expect(target, id);
+      else if (queues[target]?.messageTtl !== undefined) {
+        this.forward(target, id, key, headers, depth + 1);
+      } else this.ledger.leave(target);
+    }
+  }
+
+  event(text: string): void {
+    const t = ((Date.now() - this.started) / 1000).toFixed(1);
+    this.events.push(`${t}s ${text}`);
+    if (this.events.length > MAX_EVENTS) this.events.shift();
+  }
+}
