@@ -98,7 +98,3 @@ export class InterruptedError extends EventlabError {
     this.name = "InterruptedError";
   }
 }
-
-export function isEventlabError(e: unknown): e is EventlabError {
-  return e instanceof EventlabError;
-}

@@ -1,5 +1,6 @@
 import amqp, { type Channel, type ChannelModel } from "amqplib";
 import { EventlabError, UsageError } from "../errors.js";
+import { elapsed } from "../ui/format.js";
 import { type BrokerAddress, maskSecrets, PERCENT_HINT, parseBrokerUrl } from "./url.js";
 
 export interface ConnectOptions {
@@ -236,7 +237,7 @@ export async function diagnose(
       return base.code === "timeout"
         ? new EventlabError(
             "timeout",
-            `cannot connect to ${url}: the port accepted the connection but did not answer the AMQP 0-9-1 greeting within ${timeoutMs} ms`,
+            `cannot connect to ${url}: the port accepted the connection but did not answer the AMQP 0-9-1 greeting within ${elapsed(timeoutMs)}`,
             { hint: `is it an AMQP port? ${PORT_HINT}`, cause: err },
           )
         : fail(

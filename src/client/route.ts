@@ -4,10 +4,12 @@
  * contract is the broker's route-contract.ts). RabbitMQ has no such exchange (and no way to
  * list bindings over AMQP).
  */
+
 import { REPLY } from "../broker/errors.js";
 import { ROUTE_EXCHANGE, type RouteAnswer, type RouteQuestion } from "../broker/route-contract.js";
 import type { RouteExplanation } from "../broker/routing/index.js";
 import { EventlabError } from "../errors.js";
+import { elapsed } from "../ui/format.js";
 import type { Connection } from "./connect.js";
 import { isReply } from "./errors.js";
 
@@ -40,7 +42,10 @@ export async function liveRoute(
     const { queue } = await ch.assertQueue("", { exclusive: true, autoDelete: true });
     const reply = new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new EventlabError("timeout", `no answer from the broker in ${timeoutMs} ms`)),
+        () =>
+          reject(
+            new EventlabError("timeout", `no answer from the broker in ${elapsed(timeoutMs)}`),
+          ),
         timeoutMs,
       );
       void ch.consume(

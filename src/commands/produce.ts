@@ -15,6 +15,7 @@ import {
   type Run,
   typedValue,
 } from "./options.js";
+import { checkFlags, configSchemas } from "./schema-flags.js";
 
 export type BodySource =
   | { kind: "text"; text: string }
@@ -77,54 +78,45 @@ export interface ProduceSummary {
   }>;
 }
 
-const PROPERTY_KEYS: Record<string, keyof PropertiesConfig> = {
-  contenttype: "contentType",
-  contentencoding: "contentEncoding",
-  persistent: "persistent",
-  priority: "priority",
-  expiration: "expiration",
-  messageid: "messageId",
-  correlationid: "correlationId",
-  replyto: "replyTo",
-  type: "type",
-  appid: "appId",
-  userid: "userId",
-  timestamp: "timestamp",
-};
-
-const PROPERTY_HINT = `properties: ${Object.values(PROPERTY_KEYS).join(", ")}; for example --property messageId={{uuid}}`;
-
-/** A repeatable `--property name=value`, keyed by the template property it sets. */
+/** A repeatable `--property name=value`, as given; the config's schema checks it in the action. */
 export function propertyArg(
   raw: string,
-  previous: Partial<PropertiesConfig> = {},
-): Partial<PropertiesConfig> {
+  previous: ReadonlyArray<readonly [string, string]> = [],
+): Array<readonly [string, string]> {
   const i = raw.indexOf("=");
-  const key = i > 0 ? PROPERTY_KEYS[raw.slice(0, i).toLowerCase().replace(/[-_]/g, "")] : undefined;
-  if (i <= 0 || key === undefined)
-    throw new InvalidArgumentError(`Expected name=value with a known property (${PROPERTY_HINT}).`);
-  return { ...previous, [key]: propertyValue(key, raw.slice(i + 1)) };
+  if (i <= 0) throw new InvalidArgumentError("Expected name=value, e.g. messageId={{uuid}}.");
+  return [...previous, [raw.slice(0, i), raw.slice(i + 1)]];
 }
 
-function propertyValue(key: keyof PropertiesConfig, value: string): unknown {
-  switch (key) {
-    case "priority":
-      try {
-        return intArg(0, 255)(value);
-      } catch {
-        throw new InvalidArgumentError("Expected priority=<a whole number from 0 to 255>.");
-      }
-    case "persistent":
-      if (value !== "true" && value !== "false")
-        throw new InvalidArgumentError("Expected persistent=true or persistent=false.");
-      return value === "true";
-    case "timestamp": {
-      const typed = typedValue(value);
-      return typeof typed === "number" || typeof typed === "boolean" ? typed : value;
+/** Properties whose values are typed (3 is a number, true a boolean); the others are text. */
+const TYPED_PROPERTIES = new Set(["priority", "persistent", "timestamp"]);
+
+/**
+ * `--property` pairs as template properties, checked by the config's properties schema: the
+ * names it knows (camelCase, kebab-case or snake_case) and the values it accepts.
+ */
+async function propertiesOf(
+  pairs: ReadonlyArray<readonly [string, string]>,
+): Promise<Partial<PropertiesConfig>> {
+  if (pairs.length === 0) return {};
+  const { propertiesSchema } = await configSchemas();
+  const fields = Object.keys(propertiesSchema.shape);
+  const normal = (name: string) => name.toLowerCase().replace(/[-_]/g, "");
+  const byName = new Map(fields.map((f) => [normal(f), f]));
+  const input: Record<string, unknown> = {};
+  const names: Record<string, string> = {};
+  for (const [name, value] of pairs) {
+    const field = byName.get(normal(name));
+    if (field === undefined) {
+      throw new UsageError(
+        `--property ${name}: not a message property`,
+        `properties: ${fields.join(", ")}; for example --property messageId={{uuid}}`,
+      );
     }
-    default:
-      return value;
+    input[field] = TYPED_PROPERTIES.has(field) ? typedValue(value) : value;
+    names[field] = `--property ${field}`;
   }
+  return checkFlags((m) => m.propertiesSchema, input, names);
 }
 
 export function produceCommand(ctx: Context, run: Run<ProduceOptions>) {
@@ -213,7 +205,7 @@ Exit codes: 0 all confirmed, 1 error, 2 interrupted, 3 some messages were nacked
         exchange: flags.exchange,
         routingKey: flags.key,
         headers: flags.header ?? {},
-        properties: flags.property ?? {},
+        properties: await propertiesOf(flags.property ?? []),
         body: bodySource(flags.body, flags.bodyFile),
         template: flags.template === true,
         amount: flags.amount,

@@ -30,4 +30,9 @@ export function durationInUnits(ms: number): string | undefined {
   return undefined;
 }
 
+/** A duration as the config writes it: `1h`, `90s`, or `250ms` when no larger unit holds it whole. */
+export function durationText(ms: number): string {
+  return durationInUnits(ms) ?? `${ms}ms`;
+}
+
 export const DURATION_HINT = "a duration like 250ms, 1s, 2m or a number of milliseconds";

@@ -3,8 +3,10 @@
  * quotes and nests; this module only says what goes where, which short mappings stay on
  * one line, and the comments that explain the file to the person who reads it.
  */
+
 import { Document, isMap, isPair, isScalar, isSeq, type Node } from "yaml";
 import { DEFAULT_URL } from "./constants.js";
+import { durationText } from "./duration.js";
 import { GENERATORS, type SetupAnswers, type TemplateAnswer, TYPE_HELP } from "./setup-answers.js";
 
 /** The config text for `a`, dated `now` in its opening comment. */
@@ -58,7 +60,7 @@ function template(exchange: string, t: TemplateAnswer): Record<string, unknown> 
     properties: { contentType: "application/json" },
     body: new Map(t.fields.map(([field, gen]) => [field, GENERATORS[gen]?.[0] ?? gen])),
     amount: t.amount,
-    delay: `${t.delayMs}ms`,
+    delay: durationText(t.delayMs),
   };
 }
 

@@ -10,9 +10,11 @@
  * scenario's time is up, when nothing has been settled for a while (idle), or on the signal:
  * each of these is an event the run waits for, none is polled.
  */
+
 import type { Connection } from "../client/connect.js";
 import { Publisher } from "../client/publisher.js";
 import { applyTopology } from "../client/topology.js";
+import { elapsed } from "../ui/format.js";
 import { Group } from "./groups.js";
 import { handleLeftovers } from "./leftovers.js";
 import { compileProducers, type Producer, runProducers } from "./producers.js";
@@ -132,7 +134,7 @@ function scheduleFaults(run: RunState, groups: readonly Group[]): NodeJS.Timeout
     const pauseMs = f.for ?? PAUSE_MS;
     const timer = setTimeout(() => {
       run.event(
-        `fault: ${f.action} ${f.consumer}${f.action === "pause" ? ` for ${pauseMs} ms` : ""}`,
+        `fault: ${f.action} ${f.consumer}${f.action === "pause" ? ` for ${elapsed(pauseMs)}` : ""}`,
       );
       if (f.action === "kill") void g.kill();
       else if (f.action === "pause") g.pause(pauseMs);

@@ -3,8 +3,10 @@
  * what the consumers made of it, latency, and what was lost (0 unless on purpose). Messages
  * that were in the queues before the run are told apart: purged, or kept and counted apart.
  */
+
 import type { PlayReport } from "../lab/runner.js";
 import { count, elapsed } from "./format.js";
+import { table } from "./table.js";
 import type { Theme } from "./theme.js";
 
 /**
@@ -49,15 +51,13 @@ const STOPPED: Record<PlayReport["stoppedBy"], string> = {
 
 export function renderPlayReport(r: PlayReport, theme: Theme): string {
   const out: string[] = [];
-  const w = Math.max(8, ...r.queues.map((q) => q.name.length)) + 2;
   out.push(
     `${theme.bold(r.scenario)}: ${STOPPED[r.stoppedBy]} in ${elapsed(r.elapsedMs)} · published ${count(r.published)} · confirmed ${count(r.confirmed)}${r.returned ? ` · returned ${count(r.returned)}` : ""}${r.nacked ? ` · nacked ${count(r.nacked)}` : ""}`,
   );
   out.push("");
   const cols = ["routed", "processed", "dup", "retried", "dlx", "redel", "ooo", "lost"];
-  out.push(theme.bold(`${"queue".padEnd(w)}${cols.map((c) => c.padStart(10)).join("")}`));
-  for (const q of r.queues) {
-    const cells = [
+  const rows = r.queues.map((q) =>
+    [
       q.routed,
       q.processed,
       q.duplicates,
@@ -66,10 +66,16 @@ export function renderPlayReport(r: PlayReport, theme: Theme): string {
       q.redelivered,
       q.outOfOrder,
       q.lost,
-    ];
-    const line = `${q.name.padEnd(w)}${cells.map((n) => count(n).padStart(10)).join("")}`;
-    out.push(q.lost > 0 ? theme.error(line) : line);
-  }
+    ].map(count),
+  );
+  const [header = "", ...lines] = table(
+    [["queue", ...cols], ...r.queues.map((q, i) => [q.name, ...(rows[i] ?? [])])],
+    { gap: "   ", align: ["left", ...cols.map(() => "right" as const)] },
+  );
+  out.push(theme.bold(header));
+  lines.forEach((line, i) => {
+    out.push((r.queues[i]?.lost ?? 0) > 0 ? theme.error(line) : line);
+  });
   out.push("");
   for (const c of r.consumers) {
     out.push(

@@ -4,6 +4,7 @@
  * shown escaped, numbers shortened to fit their column (12.3k), and names shortened so that
  * they stay apart. Knows nothing of AMQP.
  */
+import stringWidth from "string-width";
 import { count } from "./format.js";
 
 /** Shown for a value that is not known (undefined, or not a finite number). */
@@ -14,20 +15,17 @@ export const ELLIPSIS = "…";
 // Visible width
 
 const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
-const COMBINING = /\p{M}/u;
-const WIDE =
-  /[\u1100-\u115F\u2E80-\u303E\u3041-\u33FF\u3400-\u4DBF\u4E00-\u9FFF\uA000-\uA4CF\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6\u{1F300}-\u{1F64F}\u{1F900}-\u{1F9FF}\u{20000}-\u{3FFFD}]/u;
 
-function charWidth(ch: string): number {
-  if (COMBINING.test(ch)) return 0;
-  return WIDE.test(ch) ? 2 : 1;
+/**
+ * Terminal columns a string takes: escape codes count for nothing, wide (CJK, emoji)
+ * characters for two, combining marks for none. string-width keeps the Unicode tables.
+ */
+export function visibleWidth(s: string): number {
+  return stringWidth(s);
 }
 
-/** Terminal columns a string takes: escape codes count for nothing, wide (CJK) characters for two. */
-export function visibleWidth(s: string): number {
-  let w = 0;
-  for (const ch of s.replace(ANSI, "")) w += charWidth(ch);
-  return w;
+function charWidth(ch: string): number {
+  return stringWidth(ch);
 }
 
 /** The first characters of `s` that fit in `width` columns. */

@@ -4,6 +4,7 @@
  * view of names, kinds, detail strings and labelled links; the renderers draw only that view.
  * Output is deterministic: the order of the view is the order of the output.
  */
+import { durationText } from "../config/duration.js";
 import type { BindingConfig, ExchangeConfig, QueueConfig, Topology } from "../config/schema.js";
 import type { Theme } from "./theme.js";
 
@@ -35,18 +36,6 @@ export interface TopologyView {
 }
 
 const nodeKey = (n: { kind: NodeKind; name: string }) => `${n.kind}\u0000${n.name}`;
-
-/** `3600000` → `1h`: durations as a person writes them in the config. */
-export function durationText(n: number): string {
-  for (const [unit, size] of [
-    ["h", 3_600_000],
-    ["m", 60_000],
-    ["s", 1000],
-  ] as const) {
-    if (n >= size && n % size === 0) return `${n / size}${unit}`;
-  }
-  return `${n}ms`;
-}
 
 const value = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
 const argList = (args: Record<string, unknown>) =>

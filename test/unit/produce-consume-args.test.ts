@@ -127,17 +127,22 @@ describe("produce argv", () => {
     [
       "unknown property",
       ["--property", "colour=red"],
-      /--property <name=value>' argument 'colour=red' is invalid\. Expected name=value with a known property \(properties: contentType/,
+      /^--property colour: not a message property$/,
+    ],
+    [
+      "property without =",
+      ["--property", "noequals"],
+      /--property <name=value>' argument 'noequals' is invalid\. Expected name=value/,
     ],
     [
       "priority out of range",
       ["--property", "priority=300"],
-      /argument 'priority=300' is invalid\. Expected priority=<a whole number from 0 to 255>/,
+      /^--property priority: expected a whole number from 0 to 255, got 300$/,
     ],
     [
       "persistent not boolean",
       ["--property", "persistent=yes"],
-      /argument 'persistent=yes' is invalid\. Expected persistent=true or persistent=false/,
+      /^--property persistent: expected true or false, got "yes"$/,
     ],
     [
       "bad seed",

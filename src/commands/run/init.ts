@@ -3,6 +3,7 @@
  * preset (as YAML, or JSON for a .json name) pointing the editor at the JSON Schema, never
  * over an existing file without --force, then say what to run next; or list the presets.
  */
+
 import { access, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parse } from "yaml";
@@ -16,6 +17,7 @@ import {
 } from "../../config/presets.js";
 import type { Context } from "../../context.js";
 import { EventlabError } from "../../errors.js";
+import { table } from "../../ui/table.js";
 import { VERSION } from "../../version.js";
 import type { InitOptions } from "../init.js";
 
@@ -132,7 +134,6 @@ async function printNext(
           [`eventlab produce match-goal match-card${config}`, "the soccer scenario"],
         ]
       : presetNext(names, config);
-  const width = Math.max(...next.map(([c]) => c.length));
   const lines = [
     `${theme.ok(theme.symbols.ok)} ${result.overwritten ? "replaced" : "wrote"} ${theme.bold(target.shown)}${
       preset === undefined ? "" : ` (preset ${preset})`
@@ -141,7 +142,10 @@ async function printNext(
     `  consumers: ${names.consumers.join(", ")}`,
     "",
     "Next:",
-    ...next.map(([c, why]) => `  ${c.padEnd(width)}  ${theme.dim(`# ${why}`)}`),
+    ...table(
+      next.map(([c, why]) => [c, theme.dim(`# ${why}`)]),
+      { indent: "  " },
+    ),
     "",
     theme.dim(
       preset === undefined
@@ -186,9 +190,8 @@ async function printPresets(ctx: Context, json: boolean): Promise<void> {
     ctx.io.out(`${JSON.stringify(presets)}\n`);
     return;
   }
-  const width = Math.max(0, ...presets.map((p) => p.name.length));
   const lines = [
-    ...presets.map((p) => `${ctx.theme.bold(p.name.padEnd(width))}  ${p.description}`),
+    ...table(presets.map((p) => [ctx.theme.bold(p.name), p.description])),
     "",
     ctx.theme.dim(
       `Write one with \`eventlab init --preset <name>\` (to ${DEFAULT_CONFIG_FILE}; --file for elsewhere).`,

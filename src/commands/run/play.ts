@@ -5,6 +5,7 @@
  * report. A round trip is a scenario too, generated from the templates: same runner, same
  * live view, same report.
  */
+
 import { type RunningBroker, startBroker } from "../../broker/index.js";
 import { maskSecrets } from "../../client/url.js";
 import { parseConfig } from "../../config/load.js";
@@ -17,6 +18,7 @@ import { runScenario, type ScenarioRunOptions } from "../../lab/runner.js";
 import type { PlayReport, Snapshot } from "../../lab/types.js";
 import { LiveView, summaryLine } from "../../ui/dashboard.js";
 import { renderPlayReport } from "../../ui/play-report.js";
+import { table } from "../../ui/table.js";
 import { VERSION } from "../../version.js";
 import { DEFAULT_PRESET, type PlayOptions } from "../play.js";
 
@@ -89,10 +91,8 @@ async function listAll(ctx: Context, json: boolean): Promise<void> {
     ctx.io.out(`${JSON.stringify(rows)}\n`);
     return;
   }
-  const w = Math.max(...rows.map((r) => r.name.length)) + 2;
-  for (const r of rows) {
-    ctx.io.out(`${r.name.padEnd(w)}${ctx.theme.dim(r.kind.padEnd(10))}${r.description}\n`);
-  }
+  const lines = table(rows.map((r) => [r.name, ctx.theme.dim(r.kind), r.description]));
+  for (const line of lines) ctx.io.out(`${line}\n`);
 }
 
 /** The templates a round trip plays: --template, else all; each must be in the config. */

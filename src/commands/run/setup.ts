@@ -43,6 +43,7 @@ import type { Context } from "../../context.js";
 import { EventlabError, InterruptedError, UsageError } from "../../errors.js";
 import { runRoundTrip } from "../../lab/roundtrip.js";
 import { PromptCancelled, type Prompter } from "../../ui/prompter.js";
+import { table } from "../../ui/table.js";
 import { VERSION } from "../../version.js";
 import { typedValue } from "../options.js";
 import type { SetupFlags, SetupOptions } from "../setup.js";
@@ -325,12 +326,19 @@ async function askTemplate(
 
 /** The body's fields: generators to tick, named as in the defaults (id, n, at) or after themselves. */
 async function askFields(ctx: Context, p: Prompter, id: string): Promise<Array<[string, string]>> {
+  const labels = table(
+    Object.entries(GENERATORS).map(([g, [placeholder, help]]) => [
+      g,
+      placeholder,
+      ctx.theme.dim(help),
+    ]),
+  );
   const picked = await p.checkbox({
     id,
     message: "Fields of the message body",
-    choices: Object.entries(GENERATORS).map(([g, [placeholder, help]]) => ({
+    choices: Object.entries(GENERATORS).map(([g], i) => ({
       value: g,
-      name: `${g.padEnd(8)} ${placeholder}  ${ctx.theme.dim(help)}`,
+      name: labels[i] ?? g,
       short: g,
       checked: DEFAULT_FIELDS.some(([, d]) => d === g),
     })),

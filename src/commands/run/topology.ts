@@ -21,6 +21,7 @@ import {
   parseDefinitions,
   toDefinitions,
 } from "../../config/definitions.js";
+import { durationText } from "../../config/duration.js";
 import { parseConfig } from "../../config/load.js";
 import type { Topology } from "../../config/schema.js";
 import { readConfigIfAny, writeConfigText } from "../../config/write.js";
@@ -34,13 +35,7 @@ import {
   declaredLine,
   plannedLine,
 } from "../../ui/declared-view.js";
-import {
-  durationText,
-  renderDot,
-  renderMermaid,
-  renderTree,
-  topologyView,
-} from "../../ui/topology-view.js";
+import { renderDot, renderMermaid, renderTree, topologyView } from "../../ui/topology-view.js";
 import type {
   TopologyApplyOptions,
   TopologyDiffOptions,
