@@ -11,7 +11,6 @@ import type { TemplateConfig } from "../../config/schema.js";
 import { compileTemplate, type TemplateInput } from "../../config/templates.js";
 import type { Context } from "../../context.js";
 import { ConfigError, EventlabError, ExitCode, UsageError } from "../../errors.js";
-import { explainText } from "../../lab/explain.js";
 import { Pacer, paceOf, sleep } from "../../lab/pacer.js";
 import { count, elapsed, rate } from "../../ui/format.js";
 import { startProgress } from "../../ui/progress.js";
@@ -123,13 +122,20 @@ export async function resolveTemplates(
   });
 }
 
-/** `--explain`: the routing of a template's first message, on stderr. */
+/**
+ * `--explain`: the routing of a template's first message, on stderr. The explanation
+ * (routing tables, the route view and its table layout) loads only for --explain: a plain
+ * publish should not pay for it.
+ */
 async function explain(
   ctx: Context,
   template: string,
   m: { exchange: string; routingKey: string; properties: { headers: Record<string, unknown> } },
 ): Promise<void> {
-  const { config } = await ctx.loadConfig();
+  const [{ config }, { explainText }] = await Promise.all([
+    ctx.loadConfig(),
+    import("../../lab/explain.js"),
+  ]);
   const text = explainText(
     config.topology,
     { exchange: m.exchange, routingKey: m.routingKey, headers: m.properties.headers },
