@@ -153,13 +153,27 @@ export class Group {
   /** Work through the inbox one message at a time, as a single worker would. */
   private pump(inst: Instance, session: number): void {
     if (inst.working || inst.paused || inst.stopped || inst.session !== session) return;
+    if (!this.roomForMore()) return;
     const next = inst.inbox.shift();
     if (!next) return;
     inst.working = this.handle(inst, session, next.msg, next.via).finally(() => {
       if (inst.session !== session) return;
       inst.working = undefined;
-      this.pump(inst, session);
+      // A message that came back (requeued, failed) frees room for any instance that waits.
+      for (const other of this.instances) this.pump(other, other.session);
     });
+  }
+
+  /**
+   * `consume --count N`: start on a message only while the ones settled for good plus the
+   * ones under way are fewer than N. The rest stay unacknowledged in the inbox and go back
+   * to the queue when the run closes, as RabbitMQ requeues what a closed channel held.
+   */
+  private roomForMore(): boolean {
+    const limit = this.run.options.consumeOnly?.count;
+    if (limit === undefined) return true;
+    const busy = this.instances.filter((i) => i.working !== undefined).length;
+    return this.run.ledger.finals + busy < limit;
   }
 
   /**

@@ -57,6 +57,24 @@ const lines = (out: string) =>
     );
 
 describe("eventlab consume with behaviours", () => {
+  it("--count N settles exactly N for good and leaves the rest in the queue", async () => {
+    const q = await queueWith(
+      Array.from({ length: 20 }, (_, i) => ({ id: `m${i}`, n: i, user: "u" })),
+    );
+    const r = await runCli(
+      ["consume", q, "--count", "3", "--fail-rate", "0.5", "--on-failure", "requeue", "--json"],
+      { env },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const processed = lines(r.stdout).filter((l) => l.outcome === "ack").length;
+    expect(processed).toBe(3);
+    expect(r.stderr).toMatch(/: 3 processed/);
+    // Everything not processed went back: 17 of the 20 are still there.
+    await expect
+      .poll(() => broker.vhost.queues.get(q)?.messageCount, { timeout: 3000, interval: 10 })
+      .toBe(17);
+  });
+
   it("acknowledges duplicates by the dedupe key and flags out-of-order messages", async () => {
     const q = await queueWith([
       { id: "a", n: 1, user: "u" },
