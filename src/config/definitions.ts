@@ -37,8 +37,6 @@ import {
 import type { BindingInput, ExchangeInput, QueueInput, TopologyInput } from "./topology-merge.js";
 
 // What the command loads with this module: reading a file, and merging into the config.
-export { parseDefinitions } from "./definitions-file.js";
-export { type MergeResult, mergeTopology, type TopologyInput } from "./topology-merge.js";
 
 // -- export ----------------------------------------------------------------------------------
 

@@ -8,14 +8,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { bindingArguments, queueArguments } from "../../src/client/topology.js";
-import {
-  fromDefinitions,
-  mergeTopology,
-  parseDefinitions,
-  toDefinitions,
-} from "../../src/config/definitions.js";
+import { fromDefinitions, toDefinitions } from "../../src/config/definitions.js";
+import { parseDefinitions } from "../../src/config/definitions-file.js";
 import { parseConfig } from "../../src/config/load.js";
 import { topologySchema } from "../../src/config/schema.js";
+import { mergeTopology } from "../../src/config/topology-merge.js";
 import { runCli } from "../helpers/cli.js";
 
 const fixtures = path.resolve(__dirname, "../fixtures");

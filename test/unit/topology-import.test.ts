@@ -9,8 +9,8 @@ import path from "node:path";
 import { structuredPatch } from "diff";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isMap, isSeq, parseDocument } from "yaml";
-import { mergeTopology, type TopologyInput } from "../../src/config/definitions.js";
 import { parseConfig } from "../../src/config/load.js";
+import { mergeTopology, type TopologyInput } from "../../src/config/topology-merge.js";
 import { keyName } from "../../src/config/write.js";
 import { runCli } from "../helpers/cli.js";
 

@@ -14,16 +14,12 @@ import {
   exchangeOptions,
   queueOptions,
 } from "../../client/topology.js";
-import {
-  fromDefinitions,
-  type MergeResult,
-  mergeTopology,
-  parseDefinitions,
-  toDefinitions,
-} from "../../config/definitions.js";
+import { fromDefinitions, toDefinitions } from "../../config/definitions.js";
+import { parseDefinitions } from "../../config/definitions-file.js";
 import { durationText } from "../../config/duration.js";
 import { parseConfig } from "../../config/load.js";
 import type { Topology } from "../../config/schema.js";
+import { type MergeResult, mergeTopology } from "../../config/topology-merge.js";
 import { readConfigIfAny, writeConfigText } from "../../config/write.js";
 import type { Context } from "../../context.js";
 import { EventlabError, ExitCode } from "../../errors.js";
