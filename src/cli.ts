@@ -15,7 +15,7 @@ import { consumeCommand } from "./commands/consume.js";
 import { declareCommand } from "./commands/declare.js";
 import { deleteCommand } from "./commands/delete.js";
 import { initCommand } from "./commands/init.js";
-import type { Run } from "./commands/options.js";
+import { collect, intArg, type Run } from "./commands/options.js";
 import { playCommand } from "./commands/play.js";
 import { produceCommand } from "./commands/produce.js";
 import { routeCommand } from "./commands/route.js";
@@ -36,7 +36,26 @@ export function buildProgram(ctx: Context): Command {
     )
     .option(
       "-u, --url <amqp-url>",
-      "broker URL (default: $EVENTLAB_URL, the config, or amqp://guest:guest@127.0.0.1:5672)",
+      "broker URL; repeat it for the nodes of a cluster, tried in order (default: $EVENTLAB_URL, the config, or amqp://guest:guest@127.0.0.1:5672)",
+      collect,
+    )
+    .option("--shuffle-urls", "try the --url nodes in a random order")
+    .option(
+      "--heartbeat <seconds>",
+      "heartbeat interval; a silent broker is given up after two (default 10; 0: none)",
+      intArg(0, 65535),
+    )
+    .option("--ca <file>", "amqps://: trust this CA's PEM file")
+    .option("--cert <file>", "amqps://: client certificate (PEM)")
+    .option("--cert-key <file>", "amqps://: the client certificate's private key (PEM)")
+    .option("--passphrase <text>", "amqps://: the private key's passphrase")
+    .option("--servername <name>", "amqps://: the name to check the certificate against (SNI)")
+    .option("--insecure", "amqps://: do NOT verify the broker's certificate (tests only)")
+    .addOption(
+      new Option(
+        "--auth <mechanism>",
+        "SASL: plain (user and password) or external (--cert)",
+      ).choices(["plain", "external"] as const),
     )
     .option("-v, --verbose", "show stack traces and protocol details", false)
     .addOption(new Option("--no-color", "turn colours off (also NO_COLOR=1)"))
@@ -67,6 +86,15 @@ Exit codes: 0 ok, 1 error, 2 interrupted (Ctrl-C), 3 some messages were nacked o
     ctx.globals = {
       config: g.config,
       url: g.url,
+      shuffleUrls: g.shuffleUrls,
+      heartbeat: g.heartbeat,
+      ca: g.ca,
+      cert: g.cert,
+      certKey: g.certKey,
+      passphrase: g.passphrase,
+      servername: g.servername,
+      insecure: g.insecure,
+      auth: g.auth,
       verbose: g.verbose === true,
       color: colorSource === "cli" ? g.color : undefined,
     };

@@ -1,15 +1,32 @@
+import type { Socket } from "node:net";
 import amqp, { type Channel, type ChannelModel } from "amqplib";
 import { EventlabError, UsageError } from "../errors.js";
 import { elapsed } from "../ui/format.js";
+import { within } from "./bounded.js";
 import { type BrokerAddress, maskSecrets, PERCENT_HINT, parseBrokerUrl } from "./url.js";
 
 export interface ConnectOptions {
   /** Milliseconds to wait for the socket and the AMQP handshake. */
   timeoutMs?: number | undefined;
-  /** Heartbeat in seconds; undefined lets the server choose. */
+  /** Heartbeat in seconds (0: none); default DEFAULT_HEARTBEAT_S. */
   heartbeat?: number | undefined;
   /** Shown to the broker (management UI "client properties"). */
   connectionName?: string | undefined;
+  /** TLS settings for amqps:// URLs. */
+  tls?: TlsSettings | undefined;
+  /** SASL mechanism: PLAIN with the URL's user and password, or EXTERNAL (a client certificate). */
+  auth?: "plain" | "external" | undefined;
+}
+
+/** What an amqps:// connection trusts and shows: PEM contents, read from the files already. */
+export interface TlsSettings {
+  ca?: string | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
+  passphrase?: string | undefined;
+  servername?: string | undefined;
+  /** Do not verify the broker's certificate (never in production). */
+  insecure?: boolean | undefined;
 }
 
 export interface Connection {
@@ -17,11 +34,22 @@ export interface Connection {
   readonly address: BrokerAddress;
   /** Why the connection closed, when the broker or the network closed it (not `close()`). */
   readonly closeReason: Error | undefined;
-  /** Close, never throwing: the connection may already be gone. */
+  /** True once the connection closed, whoever closed it. */
+  readonly closed: boolean;
+  /** Resolves when the connection closes, with why when it was not `close()`. */
+  readonly whenClosed: Promise<Error | undefined>;
+  /** Close, never throwing and never waiting more than a few seconds: the connection may already be gone. */
   close(): Promise<void>;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+/**
+ * The heartbeat eventlab asks for, in seconds. RabbitMQ's own default (60 s) lets a silent
+ * partition go unnoticed for minutes; eventlab's watchdog notices one within two intervals.
+ */
+export const DEFAULT_HEARTBEAT_S = 10;
+/** How long close() waits for the broker's close-ok before dropping the socket. */
+const CLOSE_TIMEOUT_MS = 2000;
 
 /** Run `fn` on a channel of its own, closed afterwards: an error (a 404) closes only that one. */
 export async function withChannel<T>(
@@ -83,6 +111,7 @@ export async function connect(
 async function connectOne(address: BrokerAddress, options: ConnectOptions): Promise<Connection> {
   const { frameMax, channelMax, heartbeat } = address.query;
   const int = (v: string | undefined) => (v === undefined ? undefined : Number.parseInt(v, 10));
+  const tls = address.protocol === "amqps" ? socketTls(options.tls) : {};
   const model = await amqp.connect(
     {
       protocol: address.protocol,
@@ -94,12 +123,14 @@ async function connectOne(address: BrokerAddress, options: ConnectOptions): Prom
       locale: "en_US",
       frameMax: int(frameMax) ?? 131072,
       channelMax: int(channelMax) ?? 0,
-      heartbeat: options.heartbeat ?? int(heartbeat) ?? 60,
+      heartbeat: options.heartbeat ?? int(heartbeat) ?? DEFAULT_HEARTBEAT_S,
     },
     {
       timeout: options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       noDelay: true,
       clientProperties: { connection_name: options.connectionName ?? "eventlab" },
+      ...tls,
+      ...(options.auth === "external" ? { credentials: amqp.credentials.external() } : {}),
     },
   );
   // An error after open must never take the process down; whoever uses the
@@ -109,9 +140,17 @@ async function connectOne(address: BrokerAddress, options: ConnectOptions): Prom
     closeReason ??= err;
   });
   let closed = false;
+  let closing = false;
+  let markClosed: (reason: Error | undefined) => void = () => {};
+  const whenClosed = new Promise<Error | undefined>((resolve) => {
+    markClosed = resolve;
+  });
+  const stopWatchdog = watchHeartbeat(model);
   model.once("close", (err?: Error) => {
     closed = true;
-    if (err instanceof Error) closeReason ??= err;
+    stopWatchdog();
+    if (err instanceof Error && !closing) closeReason ??= err;
+    markClosed(closing ? undefined : closeReason);
   });
   return {
     model,
@@ -119,22 +158,88 @@ async function connectOne(address: BrokerAddress, options: ConnectOptions): Prom
     get closeReason() {
       return closeReason;
     },
-    async close() {
-      if (closed) return;
-      closed = true;
-      try {
-        await model.close();
-      } catch {
-        // already closing or closed
-      }
+    get closed() {
+      return closed;
     },
+    whenClosed,
+    async close() {
+      if (closed || closing) return;
+      closing = true;
+      // A broker that no longer answers (a silent link, a blocked connection) never sends
+      // close-ok: drop the socket after a bounded wait.
+      await within(model.close(), CLOSE_TIMEOUT_MS);
+      if (!closed) socketOf(model)?.destroy();
+    },
+  };
+}
+
+/** The socket under amqplib's connection (not part of its typed API). */
+function socketOf(model: ChannelModel): Socket | undefined {
+  return (model as unknown as { connection?: { stream?: Socket } }).connection?.stream;
+}
+
+/** The heartbeat amqplib agreed with the broker, in seconds (0: none). */
+function negotiatedHeartbeat(model: ChannelModel): number {
+  return (model as unknown as { connection?: { heartbeat?: number } }).connection?.heartbeat ?? 0;
+}
+
+/**
+ * A silent peer (a blackholed link: no FIN, no RST) is noticed within two heartbeat intervals.
+ * amqplib gives up after two to three; RabbitMQ sends a heartbeat every half interval, so
+ * nothing at all for one and a half intervals means the link is gone. The socket is then
+ * destroyed with an error, and amqplib closes the connection as for any socket error.
+ */
+function watchHeartbeat(model: ChannelModel): () => void {
+  const interval = negotiatedHeartbeat(model);
+  const socket = socketOf(model);
+  if (interval <= 0 || !socket) return () => {};
+  const limitMs = interval * 1500;
+  let lastBytes = socket.bytesRead;
+  let lastSeen = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    if (socket.bytesRead !== lastBytes) {
+      lastBytes = socket.bytesRead;
+      lastSeen = now;
+    } else if (now - lastSeen > limitMs) {
+      clearInterval(timer);
+      socket.destroy(new HeartbeatTimeout(interval, now - lastSeen));
+    }
+  }, interval * 250);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** The broker sent nothing, not even a heartbeat, for longer than the heartbeat allows. */
+export class HeartbeatTimeout extends Error {
+  readonly code = "HEARTBEAT_TIMEOUT";
+  constructor(
+    readonly heartbeatSeconds: number,
+    silentMs: number,
+  ) {
+    super(
+      `heartbeat timeout: nothing from the broker for ${elapsed(silentMs)} (heartbeat ${heartbeatSeconds}s)`,
+    );
+  }
+}
+
+/** Node's TLS socket options for an amqps:// connection. */
+function socketTls(tls: TlsSettings | undefined): Record<string, unknown> {
+  if (!tls) return {};
+  return {
+    ...(tls.ca !== undefined ? { ca: [tls.ca] } : {}),
+    ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+    ...(tls.key !== undefined ? { key: tls.key } : {}),
+    ...(tls.passphrase !== undefined ? { passphrase: tls.passphrase } : {}),
+    ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
+    ...(tls.insecure ? { rejectUnauthorized: false } : {}),
   };
 }
 
 const PORT_HINT =
   "check the host and port: RabbitMQ listens for AMQP on 5672, and for amqps:// on 5671";
 const CA_HINT =
-  "trust the CA that signed the broker's certificate: NODE_EXTRA_CA_CERTS=/path/to/ca.pem eventlab … (Node.js reads it at start)";
+  "trust the CA that signed the broker's certificate: --ca ca.pem (or broker.tls.ca in the config); --insecure skips the check, for tests only";
 
 /** Certificate problems of an amqps:// connection, by the code Node.js gives them. */
 function tlsError(err: unknown, url: string): EventlabError | undefined {
@@ -172,7 +277,7 @@ function tlsError(err: unknown, url: string): EventlabError | undefined {
       "connection",
       `the TLS certificate of ${url} is for another name (${reason})`,
       {
-        hint: "connect with a host name the certificate lists, or give the broker a certificate for this name",
+        hint: "connect with a host name the certificate lists, --servername <name> to check another name, or give the broker a certificate for this name",
         cause: err,
       },
     );

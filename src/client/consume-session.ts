@@ -10,6 +10,12 @@
  *   instead of memory growing; messages held for a pipe widen the prefetch by as many.
  * - The first stop reason wins: the count reached, idle, interrupted (the signal), the
  *   output closed, the broker cancelled the consumer or closed the channel.
+ * - With `recover`, a lost connection is not a stop: the consumer starts again on the new
+ *   connection (a tap's temporary queue and its binding are declared again). Messages
+ *   delivered on the lost channel and not yet settled no longer count: the broker delivers
+ *   them again, flagged redelivered, and they are printed again. A redelivered message whose
+ *   id was settled already (its ack was lost with the connection) is acked again, not
+ *   printed, and counted as a duplicate: --count N still means N distinct messages.
  * - finish() cancels the consumer, writes and settles what was printed (a reader that stopped
  *   reading gets a bounded wait), closes the channel and returns the counts.
  *
@@ -20,6 +26,7 @@ import type { SettlePolicy } from "../config/constants.js";
 import type { Connection } from "./connect.js";
 import { type ConsumerSpec, QueueConsumer, type StopReason } from "./consumer.js";
 import { OutputAcks, type OutputAcksOptions } from "./output-acks.js";
+import { isTransient } from "./reconnect.js";
 
 export type { StopReason } from "./consumer.js";
 
@@ -42,7 +49,21 @@ export interface ConsumeSessionOptions {
   onRequeueLoop?(count: number): void;
   /** Aborted: stop, as interrupted. */
   signal: AbortSignal;
+  /**
+   * A live connection after `lost` closed (a Link's recover), or undefined to stop: without
+   * it, a lost connection stops the session as a closed channel.
+   */
+  recover?(lost: Connection): Promise<Connection | undefined>;
 }
+
+/** A delivery, with the consumer (and so the channel) it came on. */
+interface Delivery {
+  message: ConsumeMessage;
+  consumer: QueueConsumer;
+}
+
+/** How many settled message ids are remembered, to recognise a redelivery whose ack was lost. */
+const SETTLED_IDS = 65_536;
 
 export interface ConsumeCounts {
   /** Messages printed and settled by the policy (not those put back). */
@@ -54,6 +75,15 @@ export interface ConsumeCounts {
   redelivered: number;
   /** Printed, then put back (requeued) because the output closed before they were read. */
   putBack: number;
+  /**
+   * Delivered on a connection that was then lost, before they were settled: the broker
+   * delivers them again, and they are printed again.
+   */
+  lostInFlight: number;
+  /** Redelivered after a reconnect though settled before: acked again, not printed or counted. */
+  duplicates: number;
+  /** Times the consumer started again on a new connection. */
+  resumed: number;
 }
 
 export interface ConsumeResult extends ConsumeCounts {
@@ -72,11 +102,27 @@ export function effectivePrefetch(prefetch: number, count: number | undefined): 
 }
 
 export class ConsumeSession {
-  private readonly acks: OutputAcks<ConsumeMessage>;
+  private readonly acks: OutputAcks<Delivery>;
   private readonly loop: RequeueLoop;
-  private readonly stats = { consumed: 0, acked: 0, rejected: 0, requeued: 0, redelivered: 0 };
+  private readonly stats = {
+    consumed: 0,
+    acked: 0,
+    rejected: 0,
+    requeued: 0,
+    redelivered: 0,
+    putBack: 0,
+    lostInFlight: 0,
+    duplicates: 0,
+    resumed: 0,
+  };
   private readonly limit: number;
   private consumer: QueueConsumer | undefined;
+  private connection: Connection | undefined;
+  /** Delivered on each consumer and not settled or put back yet. */
+  private readonly unsettled = new Map<QueueConsumer, number>();
+  private readonly settledIds = new RecentIds(SETTLED_IDS);
+  /** A connection was lost: from now on a redelivery may be of a message already settled. */
+  private lostConnection = false;
   private stopReason: StopReason | undefined;
   private stopError: Error | undefined;
   private wake: () => void = () => {};
@@ -90,11 +136,11 @@ export class ConsumeSession {
   constructor(private readonly o: ConsumeSessionOptions) {
     this.limit = o.count ?? Number.POSITIVE_INFINITY;
     this.loop = new RequeueLoop(o.policy === "requeue", (n) => o.onRequeueLoop?.(n));
-    this.acks = new OutputAcks<ConsumeMessage>({
+    this.acks = new OutputAcks<Delivery>({
       ...o.output,
       lagBytes: o.spec.noAck ? 0 : o.output.lagBytes,
-      settle: (m) => this.settle(m),
-      giveBack: (m) => this.consumer?.giveBack(m),
+      settle: (d) => this.settle(d),
+      giveBack: (d) => this.putBack(d),
       onClosed: () => this.stop("output-closed"),
       onHeld: (held) => this.widenFor(held),
     });
@@ -108,21 +154,86 @@ export class ConsumeSession {
     this.startedAt = performance.now();
     let consumer: QueueConsumer;
     try {
-      consumer = await QueueConsumer.start(
-        connection,
-        this.o.spec,
-        (message, self) => this.deliver(message, self),
-        (reason, error) => this.stop(reason, error),
-      );
+      consumer = await this.subscribe(connection);
     } catch (err) {
       this.stopTimers();
       throw err;
     }
-    this.consumer = consumer;
     this.armIdle();
     this.o.signal.addEventListener("abort", this.onAbort, { once: true });
     if (this.o.signal.aborted) this.stop("interrupted");
     return consumer.queue;
+  }
+
+  private async subscribe(connection: Connection): Promise<QueueConsumer> {
+    this.connection = connection;
+    const consumer = await QueueConsumer.start(
+      connection,
+      this.o.spec,
+      (message, self) => this.deliver(message, self),
+      (reason, error, self) => this.consumerStopped(self, reason, error),
+    );
+    this.consumer = consumer;
+    return consumer;
+  }
+
+  /**
+   * The consumer stopped on its own. A lost connection (the channel closed without an error
+   * of its own) is recovered when it can be; the rest stops the session.
+   */
+  private consumerStopped(consumer: QueueConsumer, reason: StopReason, error?: Error): void {
+    if (consumer !== this.consumer || this.stopReason !== undefined) return;
+    const connection = this.connection;
+    const lost =
+      reason === "channel-closed" &&
+      consumer.channelError === undefined &&
+      connection !== undefined &&
+      this.o.recover !== undefined;
+    // A closed channel settles nothing more: the broker has its unsettled messages back.
+    if (reason === "channel-closed") this.voidDeliveries(consumer);
+    if (!lost) {
+      this.stop(reason, error);
+      return;
+    }
+    this.lostConnection = true;
+    // Waiting for the broker to come back is not being idle.
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    void this.resume(connection);
+  }
+
+  /** What the lost channel delivered and was not settled: the broker has it back. */
+  private voidDeliveries(consumer: QueueConsumer): void {
+    const pending = this.unsettled.get(consumer) ?? 0;
+    this.unsettled.delete(consumer);
+    this.stats.consumed -= pending;
+    this.stats.lostInFlight += pending;
+  }
+
+  private async resume(lost: Connection): Promise<void> {
+    // A connection closes its channels before it says why it closed.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (!isTransient(lost.closeReason)) {
+      this.stop("channel-closed", lost.closeReason);
+      return;
+    }
+    for (let tries = 0; tries < 5 && this.stopReason === undefined; tries++) {
+      const next = await this.o.recover?.(lost);
+      if (!next || this.stopReason !== undefined) break;
+      try {
+        await this.subscribe(next);
+        this.stats.resumed += 1;
+        this.armIdle();
+        return;
+      } catch (err) {
+        // The new connection went too, or the queue is gone (404): try again, or stop.
+        if (!next.closed) {
+          this.stop("channel-closed", err instanceof Error ? err : new Error(String(err)));
+          return;
+        }
+        lost = next;
+      }
+    }
+    this.stop("channel-closed", lost.closeReason);
   }
 
   /** Stop for `reason`; the first reason wins. */
@@ -145,12 +256,9 @@ export class ConsumeSession {
       await this.acks.finish(FINISH_TIMEOUT_MS);
       await consumer.close();
     }
-    const putBack = this.acks.counts.givenBack;
     return {
       queue: consumer?.queue ?? this.o.spec.queue ?? "",
       ...this.stats,
-      consumed: this.stats.consumed - putBack,
-      putBack,
       elapsedMs: Math.round(elapsedMs),
       ratePerSecond: Math.round((this.stats.consumed / Math.max(elapsedMs, 1)) * 10_000) / 10,
       stoppedBy: this.stopReason ?? "interrupted",
@@ -161,6 +269,12 @@ export class ConsumeSession {
   /** A delivery; it may come before start() resolves, so the consumer comes with it. */
   private deliver(message: ConsumeMessage, consumer: QueueConsumer): void {
     this.consumer = consumer;
+    if (message.fields.redelivered && this.settledBefore(message)) {
+      // Settled before the connection was lost, and its ack went with it.
+      this.stats.duplicates += 1;
+      consumer.settle(message, this.o.policy);
+      return;
+    }
     if (this.stats.consumed >= this.limit || this.stopReason !== undefined) {
       consumer.giveBack(message);
       return;
@@ -168,19 +282,42 @@ export class ConsumeSession {
     this.stats.consumed += 1;
     if (message.fields.redelivered) this.stats.redelivered += 1;
     const n = this.stats.consumed;
-    this.acks.push(this.o.format(n, message), this.o.spec.noAck ? undefined : message);
+    if (!this.o.spec.noAck) this.unsettled.set(consumer, (this.unsettled.get(consumer) ?? 0) + 1);
+    this.acks.push(
+      this.o.format(n, message),
+      this.o.spec.noAck ? undefined : { message, consumer },
+    );
     if (n >= this.limit) this.stop("count");
     // With --requeue, what comes back is what this consumer put back: not a new message,
     // so it does not keep --idle-timeout from firing.
     else if (!this.loop.returned(message.fields.redelivered)) this.armIdle();
   }
 
-  private settle(message: ConsumeMessage): void {
+  /** Settle on the channel the message came on; a lost channel's messages were counted out already. */
+  private settle({ message, consumer }: Delivery): void {
+    if (!this.unsettled.has(consumer)) return;
+    if (!consumer.settle(message, this.o.policy)) return;
+    this.unsettled.set(consumer, (this.unsettled.get(consumer) ?? 1) - 1);
     const { policy } = this.o;
-    this.consumer?.settle(message, policy);
     if (policy === "ack") this.stats.acked += 1;
     else if (policy === "reject") this.stats.rejected += 1;
     else this.stats.requeued += 1;
+    const id = message.properties.messageId;
+    if (policy !== "requeue" && typeof id === "string") this.settledIds.add(id);
+  }
+
+  /** Printed, but the output closed before it was read: back to the queue, not counted. */
+  private putBack({ message, consumer }: Delivery): void {
+    if (!this.unsettled.has(consumer)) return;
+    this.unsettled.set(consumer, (this.unsettled.get(consumer) ?? 1) - 1);
+    consumer.giveBack(message);
+    this.stats.consumed -= 1;
+    this.stats.putBack += 1;
+  }
+
+  private settledBefore(message: ConsumeMessage): boolean {
+    const id = message.properties.messageId;
+    return this.lostConnection && typeof id === "string" && this.settledIds.has(id);
   }
 
   /**
@@ -205,6 +342,30 @@ export class ConsumeSession {
     if (ms === undefined || this.stopReason !== undefined) return;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => this.stop("idle"), ms);
+  }
+}
+
+/** The last `size` ids added, for membership: a set with a ring that forgets the oldest. */
+class RecentIds {
+  private readonly set = new Set<string>();
+  private readonly ring: Array<string | undefined>;
+  private next = 0;
+
+  constructor(size: number) {
+    this.ring = new Array<string | undefined>(size);
+  }
+
+  add(id: string): void {
+    if (this.set.has(id)) return;
+    const old = this.ring[this.next];
+    if (old !== undefined) this.set.delete(old);
+    this.ring[this.next] = id;
+    this.next = (this.next + 1) % this.ring.length;
+    this.set.add(id);
+  }
+
+  has(id: string): boolean {
+    return this.set.has(id);
   }
 }
 

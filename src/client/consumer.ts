@@ -8,6 +8,7 @@ import type { Channel, ConsumeMessage } from "amqplib";
 import { BASIC_PROPERTY_NAMES } from "../broker/codec/spec.js";
 import type { HeadersMatch, SettlePolicy } from "../config/constants.js";
 import type { PrintableMessage } from "../ui/message.js";
+import { within } from "./bounded.js";
 import type { Connection } from "./connect.js";
 import { brokerError } from "./errors.js";
 
@@ -33,9 +34,14 @@ export type StopReason =
   | "channel-closed"
   | "output-closed";
 
+/** How long close() and cancel() wait for the broker. */
+const CLOSE_TIMEOUT_MS = 2000;
+
 export class QueueConsumer {
   private consumerTag: string | undefined;
   private closedError: Error | undefined;
+  /** The channel closed: nothing can be settled on it any more (the broker requeues). */
+  private gone = false;
   private onDelivery: (msg: ConsumeMessage | null) => void = () => {};
   private widening: Promise<void> | undefined;
   private prefetch: number;
@@ -59,19 +65,22 @@ export class QueueConsumer {
     spec: ConsumerSpec,
     /** Called for each delivery, possibly before start() resolves: settle through `self`. */
     onMessage: (message: ConsumeMessage, self: QueueConsumer) => void,
-    onStop: (reason: StopReason, error?: Error) => void,
+    onStop: (reason: StopReason, error: Error | undefined, self: QueueConsumer) => void,
   ): Promise<QueueConsumer> {
     const channel = await connection.model.createChannel();
     let stopped = false;
     const stop = (reason: StopReason, error?: Error) => {
       if (stopped) return;
       stopped = true;
-      onStop(reason, error);
+      onStop(reason, error, consumer);
     };
     channel.on("error", (err: Error) => {
       consumer.closedError = err;
     });
-    channel.on("close", () => stop("channel-closed", consumer.closedError));
+    channel.on("close", () => {
+      consumer.gone = true;
+      stop("channel-closed", consumer.closedError);
+    });
     const consumer = new QueueConsumer(channel, spec.queue ?? "", spec);
     let queue = consumer.queue;
     try {
@@ -110,11 +119,24 @@ export class QueueConsumer {
     return consumer;
   }
 
-  settle(message: ConsumeMessage, policy: SettlePolicy): void {
-    if (this.spec.noAck || this.closedError) return;
+  /** True while the channel is open: settling on it still means something. */
+  get alive(): boolean {
+    return !this.gone && this.closedError === undefined;
+  }
+
+  /** The channel's error, when the broker closed it (404, 406, …) rather than the connection going. */
+  get channelError(): Error | undefined {
+    return this.closedError;
+  }
+
+  /** Settle on the channel; false when it is gone (the broker requeues the message itself). */
+  settle(message: ConsumeMessage, policy: SettlePolicy): boolean {
+    if (this.spec.noAck) return true;
+    if (!this.alive) return false;
     if (policy === "ack") this.channel.ack(message);
     else if (policy === "reject") this.channel.reject(message, false);
     else this.channel.nack(message, false, true);
+    return true;
   }
 
   /** The prefetch deliveries are limited by now. */
@@ -130,7 +152,7 @@ export class QueueConsumer {
    */
   widen(prefetch: number): void {
     this.wanted = Math.max(this.wanted, prefetch);
-    if (this.spec.noAck || this.closedError || !this.consumerTag || this.widening) return;
+    if (this.spec.noAck || !this.alive || !this.consumerTag || this.widening) return;
     if (this.wanted <= this.prefetch) return;
     const next = this.wanted;
     this.prefetch = next;
@@ -153,29 +175,23 @@ export class QueueConsumer {
 
   /** Put a message back without counting it as handled (e.g. past --count). */
   giveBack(message: ConsumeMessage): void {
-    if (this.spec.noAck || this.closedError) return;
+    if (this.spec.noAck || !this.alive) return;
     this.channel.nack(message, false, true);
   }
 
   /** Stop new deliveries. Messages already delivered may still be settled afterwards. */
   async cancel(): Promise<void> {
     await this.widening;
-    if (!this.consumerTag || this.closedError) return;
+    if (!this.consumerTag || !this.alive) return;
     const tag = this.consumerTag;
     this.consumerTag = undefined;
-    try {
-      await this.channel.cancel(tag);
-    } catch {
-      // the channel may be gone already
-    }
+    await within(this.channel.cancel(tag), CLOSE_TIMEOUT_MS);
   }
 
+  /** Close the channel, waiting for the broker a bounded time. */
   async close(): Promise<void> {
-    try {
-      await this.channel.close();
-    } catch {
-      // already closed
-    }
+    if (this.gone) return;
+    await within(this.channel.close(), CLOSE_TIMEOUT_MS);
   }
 }
 

@@ -61,7 +61,11 @@ export function brokerError(
   const reply = replyOf(err) ?? replyOf(connection?.closeReason);
   if (!reply) {
     const msg = maskSecrets(String((err as AmqpError)?.message ?? err));
-    if (/Connection closed|Channel closed|channel ended|Socket closed|ECONNRESET/i.test(msg)) {
+    if (
+      /Connection closed|Channel closed|channel ended|Socket closed|ECONNRESET|EPIPE|heartbeat timeout|Unexpected close/i.test(
+        msg,
+      )
+    ) {
       return new EventlabError("connection", `the connection to the broker was lost (${msg})`, {
         hint: "check that the broker is still running; `eventlab --verbose` shows more",
         cause: err,

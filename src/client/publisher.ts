@@ -1,12 +1,20 @@
 /**
  * Publishing with publisher confirms tracked in a window, mandatory returns counted,
- * and write backpressure respected. The publish loop stays synchronous while it may
- * go on, and awaits only when the window is full or the socket buffer is.
+ * write backpressure and connection.blocked respected. The publish loop stays synchronous
+ * while it may go on, and awaits only when the window is full, the socket buffer is, the
+ * broker blocked publishing, or the connection is being recovered.
+ *
+ * With a Link, a lost connection is not the end: messages sent but not confirmed when it
+ * dropped are published again on the new connection (at least once: they may arrive twice,
+ * and are counted as republished), and publishing goes on. Without one, or when the link
+ * gives up, they count as unanswered: they may or may not have arrived.
  */
 import type { Channel, ConfirmChannel, Message, Options } from "amqplib";
-import type { PublishProperties, RenderedMessage } from "../config/templates.js";
+import type { RenderedMessage } from "../config/templates.js";
+import { within } from "./bounded.js";
 import type { Connection } from "./connect.js";
 import { brokerError } from "./errors.js";
+import type { Link } from "./reconnect.js";
 
 export interface PublisherOptions {
   /** Use publisher confirms (default true). */
@@ -15,6 +23,10 @@ export interface PublisherOptions {
   mandatory: boolean;
   /** Outstanding unconfirmed messages allowed before publishing waits. */
   window: number;
+  /** Connect again when the connection is lost, and publish the unconfirmed messages again. */
+  link?: Link | undefined;
+  /** The broker blocked publishing (with its reason), or unblocked it (undefined). */
+  onBlocked?(reason: string | undefined): void;
 }
 
 export interface ReturnedSample {
@@ -27,21 +39,37 @@ export interface ReturnedSample {
 }
 
 export interface PublisherStats {
+  /** Messages handed to publish(), each counted once however often it was sent. */
   published: number;
   confirmed: number;
   nacked: number;
   returned: number;
-  /** Published but neither acked nor nacked yet. */
+  /** Sent on the current channel, neither acked nor nacked yet. */
   outstanding: number;
+  /** Sent again after a reconnect, because the first send was never confirmed: possible duplicates. */
+  republished: number;
   /**
-   * Published, and the channel closed before the broker answered: they may or may not have
-   * been routed. Without confirms, every message sent after the last successful round trip
-   * on the channel, when the channel then failed.
+   * Given up on: sent, and the connection closed before the broker answered, with no reconnect
+   * to send them again. They may or may not have been routed. Without confirms, every message
+   * sent after the last successful round trip on a channel that then failed.
    */
   unanswered: number;
+  /** Times the broker blocked publishing (connection.blocked). */
+  blocked: number;
+}
+
+interface Outgoing {
+  message: RenderedMessage;
+  options: Options.Publish;
+  /** Sent at least once already: sending it again is a republish. */
+  sent: boolean;
 }
 
 const MAX_RETURN_SAMPLES = 5;
+/** How long close() waits for the broker's channel.close-ok. */
+const CLOSE_TIMEOUT_MS = 2000;
+/** Channels opened in a row on a live connection that fail at once: then stop trying. */
+const MAX_REOPENS = 5;
 
 export class Publisher {
   readonly stats: PublisherStats = {
@@ -50,118 +78,95 @@ export class Publisher {
     nacked: 0,
     returned: 0,
     outstanding: 0,
+    republished: 0,
     unanswered: 0,
+    blocked: 0,
   };
   readonly returnedSamples: ReturnedSample[] = [];
+  private channel!: Channel | ConfirmChannel;
+  private connection!: Connection;
+  /** Bumped for each channel: events of an older channel are stale. */
+  private generation = 0;
   private waiters: Array<() => void> = [];
   private writable = true;
+  private blocked = false;
   private failure: Error | undefined;
   private closing = false;
-  /** Set before amqplib fails the pending confirms of a closing channel. */
-  private channelClosed = false;
-  /** Without confirms: messages known to have reached the broker (a later round trip came back). */
-  private synced = 0;
-  private readonly onConfirm: (err: unknown) => void;
+  /** The channel is gone (closing, or closed) and no new one is open yet. */
+  private down = false;
+  /** An error the broker closed the channel with (404, 406, …): no reconnect heals it. */
+  private channelError: Error | undefined;
+  /** Unconfirmed when their channel closed, or handed in while it was down: sent on the next. */
+  private orphans: Outgoing[] = [];
+  private recovering: Promise<void> | undefined;
+  private lostAgain = false;
+  /** The error of a lost connection that did not come back. */
+  private lossError: Error | undefined;
+  /** Without confirms: sent on this channel, and known to have reached the broker. */
+  private sentHere = 0;
+  private syncedHere = 0;
+  /** The connection whose blocked/unblocked events are watched. */
+  private watched: Connection | undefined;
 
-  private constructor(
-    private readonly channel: Channel | ConfirmChannel,
-    private readonly options: PublisherOptions,
-    private readonly connection: Connection,
-  ) {
-    this.onConfirm = (err) => {
-      this.stats.outstanding -= 1;
-      // amqplib fails every pending confirm when the channel closes: that is no answer from
-      // the broker, not a nack.
-      if (err && this.channelClosed) this.stats.unanswered += 1;
-      else if (err) this.stats.nacked += 1;
-      else this.stats.confirmed += 1;
-      this.wake();
-    };
-    channel.on("drain", () => {
-      this.writable = true;
-      this.wake();
-    });
-    channel.on("return", (msg: Message) => {
-      this.stats.returned += 1;
-      const f = msg.fields as unknown as {
-        exchange: string;
-        routingKey: string;
-        replyCode: number;
-        replyText: string;
-      };
-      const same = this.returnedSamples.find(
-        (r) =>
-          r.exchange === f.exchange && r.routingKey === f.routingKey && r.replyCode === f.replyCode,
-      );
-      if (same) same.count += 1;
-      else if (this.returnedSamples.length < MAX_RETURN_SAMPLES) {
-        this.returnedSamples.push({
-          exchange: f.exchange,
-          routingKey: f.routingKey,
-          replyCode: f.replyCode,
-          replyText: f.replyText,
-          count: 1,
-        });
-      }
-    });
-    const fail = (err?: unknown) => {
-      this.failure ??= err instanceof Error ? err : new Error("Channel closed");
-      this.wake();
-    };
-    channel.on("error", fail);
-    channel.prependListener("close", () => {
-      this.channelClosed = true;
-    });
-    channel.on("close", () => {
-      if (!this.closing) fail(this.connection.closeReason);
-    });
-  }
+  private constructor(private readonly options: PublisherOptions) {}
 
   static async open(connection: Connection, options: PublisherOptions): Promise<Publisher> {
-    const channel = options.confirm
-      ? await connection.model.createConfirmChannel()
-      : await connection.model.createChannel();
-    return new Publisher(channel, options, connection);
+    const publisher = new Publisher(options);
+    await publisher.attach(connection);
+    return publisher;
   }
 
-  /** The error that ended the channel, if any (e.g. 404 for a missing exchange). */
+  /** The error that ended publishing, if any (e.g. 404 for a missing exchange, or the link gave up). */
   get error(): Error | undefined {
     return this.failure;
   }
 
+  /** Published and not known to be confirmed, nacked or given up: in flight, or waiting to be sent again. */
+  get pending(): number {
+    return this.stats.outstanding + this.orphans.length;
+  }
+
+  /** True while the connection is being recovered. */
+  get reconnecting(): boolean {
+    return this.recovering !== undefined;
+  }
+
+  /** Resolves when a reconnect under way has ended, either way. */
+  async recovered(): Promise<void> {
+    await this.recovering;
+  }
+
+  /** Publishing stopped because the connection was lost and did not come back (or was not to). */
+  get lostConnection(): boolean {
+    return this.failure !== undefined && this.failure === this.lossError;
+  }
+
   /**
-   * Publish one message. Returns true when the caller may publish the next one at once,
-   * false when it must `await ready()` first (window full or socket buffer full).
+   * Publish one message; `messageId` is set on it unless it has its own. Returns true when the
+   * caller may publish the next one at once, false when it must `await ready()` first.
    */
-  publish(message: RenderedMessage): boolean {
+  publish(message: RenderedMessage, messageId?: string): boolean {
     if (this.failure) throw this.failure;
-    const options = toAmqpOptions(message.properties, this.options.mandatory);
-    if (this.options.confirm) {
-      this.stats.outstanding += 1;
-      this.writable = (this.channel as ConfirmChannel).publish(
-        message.exchange,
-        message.routingKey,
-        message.content,
-        options,
-        this.onConfirm,
-      );
-    } else {
-      this.writable = this.channel.publish(
-        message.exchange,
-        message.routingKey,
-        message.content,
-        options,
-      );
-    }
+    const options: Options.Publish = { ...message.properties, mandatory: this.options.mandatory };
+    if (messageId !== undefined && options.messageId === undefined) options.messageId = messageId;
     this.stats.published += 1;
+    const out: Outgoing = { message, options, sent: false };
+    if (this.down) this.orphans.push(out);
+    else this.send(out);
     return this.canPublish();
   }
 
   canPublish(): boolean {
-    return this.writable && this.stats.outstanding < this.options.window && !this.failure;
+    return (
+      this.writable &&
+      !this.blocked &&
+      !this.down &&
+      this.stats.outstanding < this.options.window &&
+      !this.failure
+    );
   }
 
-  /** Resolve when publishing may go on (or the channel failed: the next publish throws). */
+  /** Resolve when publishing may go on (or it failed: the next publish throws), or on abort. */
   async ready(signal?: AbortSignal): Promise<void> {
     while (!this.canPublish() && !this.failure && !signal?.aborted) {
       await this.next(signal);
@@ -169,59 +174,245 @@ export class Publisher {
   }
 
   /**
-   * Wait until every published message is confirmed, or the timeout passes. True when all are
-   * settled. Without confirms, one round trip on the channel (basic.qos) tells that the broker
-   * has taken every message before it and sent back every return, or that the channel failed.
+   * Wait until every published message is confirmed (through reconnects), or the timeout
+   * passes. True when all are settled. Without confirms, one round trip on the channel
+   * (basic.qos) tells that the broker has taken every message before it and sent back every
+   * return, or that the channel failed.
    */
   async settle(timeoutMs: number): Promise<boolean> {
-    if (!this.options.confirm) return this.sync(timeoutMs);
     const deadline = Date.now() + timeoutMs;
-    while (this.stats.outstanding > 0 && !this.failure) {
+    if (!this.options.confirm) {
+      while (this.recovering && !this.failure) {
+        const left = deadline - Date.now();
+        if (left <= 0) return false;
+        await this.next(undefined, left);
+      }
+      return this.failure ? false : this.sync(deadline - Date.now());
+    }
+    while (this.pending > 0 && !this.failure) {
       const left = deadline - Date.now();
       if (left <= 0) return false;
       await this.next(undefined, left);
     }
-    return this.stats.outstanding === 0;
+    return this.pending === 0;
+  }
+
+  /**
+   * Stop: what is still waiting to be sent again is given up (counted as unanswered), and
+   * the channel closes, waiting for the broker a bounded time.
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.giveUpOrphans();
+    this.wake();
+    if (this.down) return;
+    await within(this.channel.close(), CLOSE_TIMEOUT_MS);
+  }
+
+  /** The failure as a user-facing error; `exchange` when one exchange was published to. */
+  describeFailure(exchange: string | undefined) {
+    return brokerError(this.failure, { op: "publish", exchange }, this.connection);
+  }
+
+  private async attach(connection: Connection): Promise<void> {
+    this.connection = connection;
+    const channel = this.options.confirm
+      ? await connection.model.createConfirmChannel()
+      : await connection.model.createChannel();
+    const generation = ++this.generation;
+    this.channel = channel;
+    this.channelError = undefined;
+    this.writable = true;
+    this.blocked = false;
+    this.sentHere = 0;
+    this.syncedHere = 0;
+    this.down = false;
+    const current = () => generation === this.generation;
+    channel.on("drain", () => {
+      if (!current()) return;
+      this.writable = true;
+      this.wake();
+    });
+    channel.on("return", (msg: Message) => this.noteReturn(msg));
+    channel.on("error", (err: Error) => {
+      if (current()) this.channelError = err;
+    });
+    // Before amqplib's own close listener fails the pending confirms: they are then no
+    // answer from the broker, not nacks.
+    channel.prependListener("close", () => {
+      if (current()) this.down = true;
+    });
+    channel.on("close", () => {
+      if (current() && !this.closing) this.lost();
+    });
+    if (connection !== this.watched) {
+      this.watched = connection;
+      this.watchBlocked(connection);
+    }
+  }
+
+  private watchBlocked(connection: Connection): void {
+    connection.model.on("blocked", (reason: string) => {
+      if (connection !== this.connection) return;
+      this.blocked = true;
+      this.stats.blocked += 1;
+      this.options.onBlocked?.(reason);
+    });
+    connection.model.on("unblocked", () => {
+      if (connection !== this.connection) return;
+      this.blocked = false;
+      this.options.onBlocked?.(undefined);
+      this.wake();
+    });
+  }
+
+  private send(out: Outgoing): void {
+    const { message, options } = out;
+    if (out.sent) this.stats.republished += 1;
+    out.sent = true;
+    try {
+      if (this.options.confirm) {
+        const generation = this.generation;
+        this.stats.outstanding += 1;
+        this.writable = (this.channel as ConfirmChannel).publish(
+          message.exchange,
+          message.routingKey,
+          message.content,
+          options,
+          (err) => this.answered(out, generation, err),
+        );
+      } else {
+        this.sentHere += 1;
+        this.writable = this.channel.publish(
+          message.exchange,
+          message.routingKey,
+          message.content,
+          options,
+        );
+      }
+    } catch {
+      // The channel closed under us (amqplib refuses sends on it): send it on the next one.
+      if (this.options.confirm) this.stats.outstanding -= 1;
+      this.down = true;
+      this.orphans.push(out);
+    }
+  }
+
+  /** A confirm came back, or amqplib failed it because the channel closed. */
+  private answered(out: Outgoing, generation: number, err: unknown): void {
+    this.stats.outstanding -= 1;
+    if (!err) this.stats.confirmed += 1;
+    else if (this.down || generation !== this.generation) {
+      // No answer from the broker: send it again if the connection comes back.
+      this.orphans.push(out);
+    } else this.stats.nacked += 1;
+    this.wake();
+  }
+
+  /** The channel closed without close() being asked for. */
+  private lost(): void {
+    if (this.recovering) {
+      this.lostAgain = true;
+      return;
+    }
+    this.recovering = this.recover().finally(() => {
+      this.recovering = undefined;
+      this.wake();
+    });
+    this.wake();
+  }
+
+  private async recover(): Promise<void> {
+    let reopens = 0;
+    do {
+      this.lostAgain = false;
+      // A connection closes its channels before it says why it closed.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (!this.options.confirm) this.noteUnsynced();
+      const link = this.options.link;
+      if (this.channelError || !link || this.closing) {
+        this.fail(this.channelError ?? this.connection.closeReason ?? new Error("Channel closed"));
+        return;
+      }
+      const next = await link.recover(this.connection);
+      if (!next) {
+        this.lossError =
+          link.failure ?? this.connection.closeReason ?? new Error("Connection closed");
+        this.fail(this.lossError);
+        return;
+      }
+      if (this.closing) return;
+      try {
+        await this.attach(next);
+      } catch (err) {
+        if (!next.closed && ++reopens >= MAX_REOPENS) {
+          this.fail(err instanceof Error ? err : new Error(String(err)));
+          return;
+        }
+        this.lostAgain = true;
+        continue;
+      }
+      for (const out of this.orphans.splice(0)) this.send(out);
+    } while (this.lostAgain || this.down);
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    this.giveUpOrphans();
+  }
+
+  private giveUpOrphans(): void {
+    for (const out of this.orphans.splice(0)) {
+      // Never sent: not published at all. Sent and unanswered: may be lost.
+      if (out.sent) this.stats.unanswered += 1;
+      else this.stats.published -= 1;
+    }
+  }
+
+  /** Without confirms, a channel lost: what was sent on it since the last sync may be lost. */
+  private noteUnsynced(): void {
+    this.stats.unanswered += this.sentHere - this.syncedHere;
+    this.sentHere = this.syncedHere;
   }
 
   private async sync(timeoutMs: number): Promise<boolean> {
-    if (this.failure) return this.noteUnanswered();
-    const sent = this.stats.published;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), timeoutMs);
+    const sent = this.sentHere;
+    let failed: unknown;
+    const roundTrip = this.channel.prefetch(0).catch((err: unknown) => {
+      failed = err ?? new Error("Channel closed");
     });
-    try {
-      const r = await Promise.race([this.channel.prefetch(0).then(() => "ok" as const), timeout]);
-      if (r === "timeout") return false;
-      this.synced = sent;
-      return true;
-    } catch (err) {
-      this.failure ??= err instanceof Error ? err : new Error(String(err));
-      return this.noteUnanswered();
-    } finally {
-      clearTimeout(timer);
+    if ((await within(roundTrip, Math.max(0, timeoutMs))) === "timeout") return false;
+    if (failed !== undefined) {
+      this.failure ??= failed instanceof Error ? failed : new Error(String(failed));
+      this.noteUnsynced();
+      return false;
     }
+    this.syncedHere = sent;
+    return true;
   }
 
-  /** Without confirms, after a channel failure: what was sent since the last sync may be lost. */
-  private noteUnanswered(): boolean {
-    this.stats.unanswered = this.stats.published - this.synced;
-    return false;
-  }
-
-  async close(): Promise<void> {
-    this.closing = true;
-    try {
-      await this.channel.close();
-    } catch {
-      // the channel may already be closed by the broker
+  private noteReturn(msg: Message): void {
+    this.stats.returned += 1;
+    const f = msg.fields as unknown as {
+      exchange: string;
+      routingKey: string;
+      replyCode: number;
+      replyText: string;
+    };
+    const same = this.returnedSamples.find(
+      (r) =>
+        r.exchange === f.exchange && r.routingKey === f.routingKey && r.replyCode === f.replyCode,
+    );
+    if (same) same.count += 1;
+    else if (this.returnedSamples.length < MAX_RETURN_SAMPLES) {
+      this.returnedSamples.push({
+        exchange: f.exchange,
+        routingKey: f.routingKey,
+        replyCode: f.replyCode,
+        replyText: f.replyText,
+        count: 1,
+      });
     }
-  }
-
-  /** The channel failure as a user-facing error; `exchange` when one exchange was published to. */
-  describeFailure(exchange: string | undefined) {
-    return brokerError(this.failure, { op: "publish", exchange }, this.connection);
   }
 
   private next(signal?: AbortSignal, timeoutMs?: number): Promise<void> {
@@ -244,9 +435,4 @@ export class Publisher {
     this.waiters = [];
     for (const w of waiters) w();
   }
-}
-
-/** The rendered properties carry amqplib's names already: only `mandatory` is added. */
-export function toAmqpOptions(p: PublishProperties, mandatory: boolean): Options.Publish {
-  return { ...p, mandatory };
 }

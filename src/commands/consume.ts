@@ -15,7 +15,18 @@ import {
 import type { ConsumerConfig, consumerSchema } from "../config/schema.js";
 import type { Context } from "../context.js";
 import { UsageError } from "../errors.js";
-import { keyValueArg, listArg, numberArg, type Run, typedValue } from "./options.js";
+import {
+  durationArg,
+  keyValueArg,
+  listArg,
+  numberArg,
+  RECONNECT_HELP,
+  type ReconnectChoice,
+  type Run,
+  reconnectArg,
+  reconnectChoice,
+  typedValue,
+} from "./options.js";
 import { checkFlags, type FlagNames } from "./schema-flags.js";
 
 export interface ConsumeOptions {
@@ -33,6 +44,7 @@ export interface ConsumeOptions {
   /** Consumer behaviours (from flags or the profile): run through the playground's runner. */
   behaviour?: BehaviourSettings | undefined;
   json: boolean;
+  reconnect: ReconnectChoice;
 }
 
 /** The prefetch when neither the flags nor the profile give one. */
@@ -194,6 +206,9 @@ export function consumeCommand(ctx: Context, run: Run<ConsumeOptions>) {
       "behaviour: drop the connection without acking at message n",
       numberArg,
     )
+    .option("--reconnect <attempts|forever>", RECONNECT_HELP.reconnect, reconnectArg)
+    .option("--no-reconnect", RECONNECT_HELP.noReconnect)
+    .option("--reconnect-timeout <duration>", RECONNECT_HELP.timeout, durationArg)
     .addHelpText(
       "after",
       `
@@ -261,12 +276,12 @@ Exit codes: 0 done (count reached, idle, or queue deleted), 1 error, 2 interrupt
         },
         CONSUMER_FLAGS,
       );
-      await run(ctx, consumeOptions(profile, flags.json));
+      await run(ctx, { ...consumeOptions(profile, flags.json), reconnect: reconnectChoice(flags) });
     });
 }
 
 /** A consumer profile made of flags → what the run gets. */
-function consumeOptions(c: ConsumerConfig, json: boolean): ConsumeOptions {
+function consumeOptions(c: ConsumerConfig, json: boolean): Omit<ConsumeOptions, "reconnect"> {
   return {
     queue: c.queue,
     exchange: c.exchange,

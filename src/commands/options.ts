@@ -99,3 +99,36 @@ export function configFileTarget(file: string | undefined, ctx: Context): string
     throw new UsageError("--config needs a path", `for example --file ${DEFAULT_CONFIG_FILE}`);
   return target;
 }
+
+/** `--reconnect 5` → 5 tries; `--reconnect forever` → no limit (but --reconnect-timeout). */
+export function reconnectArg(raw: string): number {
+  if (raw.trim().toLowerCase() === "forever") return Number.POSITIVE_INFINITY;
+  return intArg(0)(raw);
+}
+
+/** What `--reconnect <n|forever>`, `--no-reconnect` and `--reconnect-timeout` ask for. */
+export interface ReconnectChoice {
+  /** Tries after a loss; 0 with --no-reconnect; undefined: the config's, or the default. */
+  attempts?: number | undefined;
+  timeoutMs?: number | undefined;
+}
+
+/** The flags as commander gives them: --no-reconnect sets `reconnect` to false. */
+export function reconnectChoice(flags: {
+  reconnect?: number | boolean | undefined;
+  reconnectTimeout?: number | undefined;
+}): ReconnectChoice {
+  const attempts =
+    flags.reconnect === false
+      ? 0
+      : typeof flags.reconnect === "number"
+        ? flags.reconnect
+        : undefined;
+  return { attempts, timeoutMs: flags.reconnectTimeout };
+}
+
+export const RECONNECT_HELP = {
+  reconnect: "after a lost connection, connect again this many times, or forever (default 10)",
+  noReconnect: "stop when the connection is lost (the summary still counts everything)",
+  timeout: "give up when no connection is back after this long (default 60s)",
+} as const;

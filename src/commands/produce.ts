@@ -12,7 +12,11 @@ import {
   intArg,
   keyValueArg,
   positiveNumberArg,
+  RECONNECT_HELP,
+  type ReconnectChoice,
   type Run,
+  reconnectArg,
+  reconnectChoice,
   typedValue,
 } from "./options.js";
 import { checkFlags, configSchemas } from "./schema-flags.js";
@@ -44,6 +48,7 @@ export interface ProduceOptions {
   settleTimeoutMs: number;
   /** Explain where each template's first message goes before publishing it. */
   explain: boolean;
+  reconnect: ReconnectChoice;
 }
 
 export interface TemplateSummary {
@@ -54,11 +59,26 @@ export interface TemplateSummary {
 
 export interface ProduceSummary {
   templates: TemplateSummary[];
+  /** Distinct messages published (each once, however often it was sent). */
   published: number;
   confirmed: number;
   nacked: number;
   returned: number;
+  /** Sent again after a reconnect because their first confirm never came: possible duplicates. */
+  republished: number;
+  /** Given up on: the broker never answered for them; they may or may not have arrived. */
   unconfirmed: number;
+  /** Times the broker blocked publishing (memory or disk alarm). */
+  blocked: number;
+  /** Each reconnect: when, from which node to which, and how long the connection was down. */
+  reconnects: Array<{
+    at: string;
+    from: string;
+    to: string;
+    downMs: number;
+    attempts: number;
+    reason: string;
+  }>;
   confirms: boolean;
   mandatory: boolean;
   /** From the first publish to the last confirm. */
@@ -161,6 +181,9 @@ export function produceCommand(ctx: Context, run: Run<ProduceOptions>) {
         .argParser(durationArg)
         .default(10_000, "10s"),
     )
+    .option("--reconnect <attempts|forever>", RECONNECT_HELP.reconnect, reconnectArg)
+    .option("--no-reconnect", RECONNECT_HELP.noReconnect)
+    .option("--reconnect-timeout <duration>", RECONNECT_HELP.timeout, durationArg)
     .option("--json", "print the summary as one JSON object")
     .option(
       "--explain",
@@ -219,6 +242,7 @@ Exit codes: 0 all confirmed, 1 error, 2 interrupted, 3 some messages were nacked
         json: flags.json === true,
         settleTimeoutMs: flags.settleTimeout,
         explain: flags.explain === true,
+        reconnect: reconnectChoice(flags),
       });
     });
 }

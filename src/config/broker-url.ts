@@ -13,19 +13,26 @@ export interface BrokerTarget {
   source: BrokerSource;
 }
 
-/** The URLs the flag or the environment give, or undefined when neither does. */
+/**
+ * The URLs the flags (`--url`, repeatable) or the environment (`EVENTLAB_URL`, a comma-separated
+ * list) give, or undefined when neither does.
+ */
 export function explicitBroker(
-  flag: string | undefined,
+  flag: string | readonly string[] | undefined,
   env: NodeJS.ProcessEnv,
 ): BrokerTarget | undefined {
-  if (flag !== undefined && flag !== "") return { urls: [flag], source: "flag" };
-  const fromEnv = env["EVENTLAB_URL"];
-  if (fromEnv !== undefined && fromEnv !== "") return { urls: [fromEnv], source: "env" };
+  const flags = (typeof flag === "string" ? [flag] : (flag ?? [])).filter((u) => u !== "");
+  if (flags.length > 0) return { urls: flags, source: "flag" };
+  const fromEnv = (env["EVENTLAB_URL"] ?? "")
+    .split(",")
+    .map((u) => u.trim())
+    .filter((u) => u !== "");
+  if (fromEnv.length > 0) return { urls: fromEnv, source: "env" };
   return undefined;
 }
 
 export function resolveBroker(
-  flag: string | undefined,
+  flag: string | readonly string[] | undefined,
   env: NodeJS.ProcessEnv,
   config: { broker: { url?: string | string[] | undefined } } | undefined,
 ): BrokerTarget {
@@ -39,7 +46,7 @@ export function resolveBroker(
 
 /** Broker URLs by precedence: flag, then EVENTLAB_URL, then the file, then the default. */
 export function resolveBrokerUrls(
-  flag: string | undefined,
+  flag: string | readonly string[] | undefined,
   env: NodeJS.ProcessEnv,
   config: { broker: { url?: string | string[] | undefined } } | undefined,
 ): string[] {

@@ -10,6 +10,7 @@
  * building blocks (durations, names, field tables) in schema-fields.ts.
  */
 import { z } from "zod";
+import { brokerSchema } from "./broker-schema.js";
 import {
   DEFAULT_URL,
   exchangeTypes,
@@ -28,7 +29,6 @@ import {
   whenMapping,
 } from "./rules.js";
 import {
-  amqpUrl,
   bool,
   declaredName,
   durationRangeSchema,
@@ -39,7 +39,6 @@ import {
   fieldValueSchema,
   name,
   text,
-  URL_EXAMPLE,
   wholeNumber,
 } from "./schema-fields.js";
 
@@ -69,26 +68,6 @@ export {
   fieldValueSchema,
   name as nameSchema,
 } from "./schema-fields.js";
-
-export const brokerSchema = z
-  .strictObject({
-    url: z
-      .union([amqpUrl, z.array(amqpUrl).min(1, "give at least one URL")], {
-        error: `expected an amqp:// URL or a list of them, such as ${URL_EXAMPLE}`,
-      })
-      .default(DEFAULT_URL)
-      .meta({
-        description:
-          "Broker URL, or a list of URLs tried in order. --url and EVENTLAB_URL take precedence",
-      }),
-    heartbeat: wholeNumber(0, 65535)
-      .optional()
-      .meta({ description: "Heartbeat in seconds (0 turns it off); default: the broker's" }),
-    connectTimeout: durationSchema
-      .optional()
-      .meta({ description: "How long to wait for the connection: 5s, 500ms, …" }),
-  })
-  .meta({ description: "Where the broker is" });
 
 export const exchangeSchema = z
   .strictObject({

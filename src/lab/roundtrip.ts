@@ -111,6 +111,10 @@ function borrowed(connection: Connection): Connection {
     get closeReason() {
       return connection.closeReason;
     },
+    get closed() {
+      return connection.closed;
+    },
+    whenClosed: connection.whenClosed,
     close: async () => {},
   };
 }

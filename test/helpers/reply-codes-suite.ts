@@ -552,7 +552,7 @@ export function replyCodesSuite(target: ReplyCodesTarget): void {
     it("320: the broker closes the connection of a running consume", async () => {
       await closedUnder(
         // --idle-timeout bounds the run should the close never come.
-        (queue) => ["consume", queue, "--idle-timeout", "30s"],
+        (queue) => ["consume", queue, "--idle-timeout", "30s", "--no-reconnect"],
         (q) => q.consumerCount === 1,
         (queue) => `consuming from queue "${queue}"`,
       );
@@ -563,7 +563,7 @@ export function replyCodesSuite(target: ReplyCodesTarget): void {
         // 2,000 messages 5 ms apart: the run ends by itself should the close never come.
         (queue) => [
           ...["produce", "--exchange", "", "--key", queue, "--body", "x"],
-          ...["--amount", "2000", "--delay", "5ms"],
+          ...["--amount", "2000", "--delay", "5ms", "--no-reconnect"],
         ],
         (q) => q.messageCount >= 3,
         () => "publishing to the default exchange",

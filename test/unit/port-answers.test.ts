@@ -143,7 +143,7 @@ describe("what is on the port", () => {
         ),
       );
       expect(r.hint).toBe(
-        "hint: trust the CA that signed the broker's certificate: NODE_EXTRA_CA_CERTS=/path/to/ca.pem eventlab … (Node.js reads it at start)",
+        "hint: trust the CA that signed the broker's certificate: --ca ca.pem (or broker.tls.ca in the config); --insecure skips the check, for tests only",
       );
       expect(r.hint).not.toMatch(/start RabbitMQ/);
     });

@@ -35,6 +35,8 @@ describe("produce argv", () => {
       "--json",
       "--settle-timeout", "3s",
       "--explain",
+      "--reconnect", "forever",
+      "--reconnect-timeout", "2m",
     ]);
     expect(o).toEqual({
       templates: ["a", "b"],
@@ -61,7 +63,20 @@ describe("produce argv", () => {
       settleTimeoutMs: 3000,
       template: false,
       explain: true,
+      reconnect: { attempts: Number.POSITIVE_INFINITY, timeoutMs: 120_000 },
     });
+  });
+
+  it("--reconnect N, --no-reconnect, and neither (the config's or the default)", async () => {
+    expect((await produce(["t", "--reconnect", "3"])).reconnect).toEqual({
+      attempts: 3,
+      timeoutMs: undefined,
+    });
+    expect((await produce(["t", "--no-reconnect"])).reconnect).toEqual({
+      attempts: 0,
+      timeoutMs: undefined,
+    });
+    expect((await produce(["t"])).reconnect).toEqual({ attempts: undefined, timeoutMs: undefined });
   });
 
   it("reads the body from stdin with --body - and from a file with --body-file", async () => {
@@ -214,6 +229,11 @@ describe("consume argv", () => {
       policy: "reject",
       behaviour: undefined,
       json: true,
+      reconnect: { attempts: undefined, timeoutMs: undefined },
+    });
+    expect((await consume(["q", "--no-reconnect"])).reconnect).toEqual({
+      attempts: 0,
+      timeoutMs: undefined,
     });
     expect(await consume(["q", "--no-ack"])).toMatchObject({
       queue: "q",

@@ -3,7 +3,7 @@
  * queue argument may name, then either read (or tap) and print each message through a
  * ConsumeSession, or, with behaviours, run the playground's runner with consumers only.
  */
-import { type Connection, withConnection } from "../../client/connect.js";
+import type { Connection } from "../../client/connect.js";
 import {
   type ConsumeResult,
   ConsumeSession,
@@ -12,6 +12,7 @@ import {
 import { toPlain } from "../../client/consumer.js";
 import { brokerError } from "../../client/errors.js";
 import { PIPE_BUFFER_BYTES } from "../../client/output-acks.js";
+import type { Link } from "../../client/reconnect.js";
 import type { ConsumerConfig } from "../../config/schema.js";
 import type { Context } from "../../context.js";
 import { EventlabError, ExitCode, UsageError } from "../../errors.js";
@@ -26,6 +27,7 @@ import {
   type ConsumeOptions,
   DEFAULT_PREFETCH,
 } from "../consume.js";
+import { openLink } from "./link.js";
 
 export async function runConsume(ctx: Context, input: ConsumeOptions): Promise<void> {
   const o = await withProfile(ctx, input);
@@ -74,6 +76,7 @@ async function withProfile(ctx: Context, o: ConsumeOptions): Promise<ConsumeOpti
     policy: o.policy ?? p.policy,
     behaviour: behaviourOf({ ...behaviourOf(p), ...o.behaviour }),
     json: o.json,
+    reconnect: o.reconnect,
   };
 }
 
@@ -82,6 +85,7 @@ async function consumeAndPrint(ctx: Context, o: ConsumeOptions): Promise<void> {
   const { io, theme } = ctx;
   const noAck = o.noAck === true;
   const prefetch = effectivePrefetch(o.prefetch ?? DEFAULT_PREFETCH, o.count);
+  let recover: (lost: Connection) => Promise<Connection | undefined> = async () => undefined;
   const session = new ConsumeSession({
     spec: {
       queue: o.queue,
@@ -117,35 +121,36 @@ async function consumeAndPrint(ctx: Context, o: ConsumeOptions): Promise<void> {
         ),
       ),
     signal: ctx.signal,
+    recover: (lost) => recover(lost),
   });
   io.stdout.on("error", session.outputFailed);
+  const link = await openLink(ctx, "eventlab consume", o.reconnect);
+  recover = (lost) => link.recover(lost);
   try {
-    await withConnection(
-      () => ctx.connect({ connectionName: "eventlab consume" }),
-      async (connection) => {
-        const queue = await session.start(connection);
-        const source =
-          o.exchange === undefined
-            ? `queue ${queue}`
-            : `exchange ${o.exchange} (temporary queue ${queue})`;
-        if (!o.json || io.stderrIsTTY) {
-          const mode = noAck ? ", no-ack" : `, prefetch ${prefetch}`;
-          io.err(theme.dim(`consuming from ${source}${mode}; Ctrl-C to stop`));
-        }
-        const result = await session.finish();
-        printSummary(ctx, result, noAck);
-        conclude(ctx, result, source, connection);
-      },
-    );
+    const queue = await session.start(link.connection);
+    const source =
+      o.exchange === undefined
+        ? `queue ${queue}`
+        : `exchange ${o.exchange} (temporary queue ${queue})`;
+    if (!o.json || io.stderrIsTTY) {
+      const mode = noAck ? ", no-ack" : `, prefetch ${prefetch}`;
+      io.err(theme.dim(`consuming from ${source}${mode}; Ctrl-C to stop`));
+    }
+    const result = await session.finish();
+    printSummary(ctx, result, noAck);
+    conclude(ctx, result, source, link);
   } finally {
     io.stdout.off("error", session.outputFailed);
+    await link.close();
   }
 }
 
 /** What the way the session stopped means: an error, an exit code, a warning. */
-function conclude(ctx: Context, r: ConsumeResult, source: string, connection: Connection): void {
+function conclude(ctx: Context, r: ConsumeResult, source: string, link: Link): void {
+  const connection = link.connection;
   switch (r.stoppedBy) {
     case "channel-closed": {
+      if (link.failure) throw link.failure;
       // A connection closed by the broker (320) closes the channel without an error of its
       // own: the reply is on the connection.
       const reason = r.error ?? connection.closeReason;
@@ -177,6 +182,18 @@ function printSummary(ctx: Context, s: ConsumeResult, noAck: boolean): void {
     if (s.requeued > 0) settled.push(`requeued ${count(s.requeued)}`);
   }
   if (s.redelivered > 0) settled.push(`redelivered ${count(s.redelivered)}`);
+  if (s.resumed > 0)
+    settled.push(
+      theme.warn(`reconnected ${s.resumed === 1 ? "once" : `${count(s.resumed)} times`}`),
+    );
+  if (s.lostInFlight > 0)
+    settled.push(
+      theme.warn(
+        `${count(s.lostInFlight)} printed but not acked before the connection was lost (delivered again)`,
+      ),
+    );
+  if (s.duplicates > 0)
+    settled.push(`${count(s.duplicates)} duplicates acked again (their first ack was lost)`);
   if (s.putBack > 0)
     settled.push(
       theme.warn(

@@ -6,15 +6,14 @@
 import { isUtf8 } from "node:buffer";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { Publisher } from "../../client/publisher.js";
 import type { TemplateConfig } from "../../config/schema.js";
 import { compileTemplate, type TemplateInput } from "../../config/templates.js";
 import type { Context } from "../../context.js";
 import { ConfigError, EventlabError, ExitCode, UsageError } from "../../errors.js";
-import { Pacer, paceOf, sleep } from "../../lab/pacer.js";
 import { count, elapsed, rate } from "../../ui/format.js";
-import { startProgress } from "../../ui/progress.js";
 import type { BodySource, ProduceOptions, ProduceSummary } from "../produce.js";
+import { openLink } from "./link.js";
+import { PublishRun } from "./publish-run.js";
 
 async function readBody(ctx: Context, source: BodySource): Promise<string | Buffer> {
   if (source.kind === "text") return source.text;
@@ -168,86 +167,16 @@ export async function runProduce(ctx: Context, o: ProduceOptions): Promise<void>
     throw err;
   });
 
-  const connection = await ctx.connect({ connectionName: "eventlab produce" });
-  const blockedNotes: string[] = [];
-  connection.model.on("blocked", (reason: string) => {
-    blockedNotes.push(reason);
-    ctx.io.err(
-      ctx.theme.warn(`! the broker blocked publishing (${reason}); waiting until it unblocks`),
-    );
-  });
+  const link = await openLink(ctx, "eventlab produce", o.reconnect);
   try {
-    const publisher = await Publisher.open(connection, {
-      confirm: o.confirm,
-      mandatory: o.mandatory,
-      window: o.window,
-    });
-    const total = compiled.reduce((n, t) => n + t.amount, 0);
-    const started = performance.now();
-    const perTemplate = compiled.map((t) => ({ name: t.name, exchange: "", published: 0 }));
-    const progress = await startProgress(ctx.io, () => {
-      const s = publisher.stats;
-      const secs = (performance.now() - started) / 1000;
-      return `publishing ${count(s.published)}/${count(total)} · confirmed ${count(s.confirmed)} · ${rate(s.published / Math.max(secs, 0.001))} msg/s`;
-    });
-
-    let failure: unknown;
-    try {
-      await Promise.all(
-        compiled.map(async (t, ti) => {
-          const pacer = new Pacer(paceOf(t.delayMs, t.rate));
-          const mine = perTemplate[ti]!;
-          for (let i = 0; i < t.amount; i++) {
-            if (ctx.signal.aborted || failure) return;
-            const wait = pacer.waitFor(i);
-            if (wait >= 1) await sleep(wait, ctx.signal);
-            if (ctx.signal.aborted) return;
-            const message = t.render();
-            mine.exchange = message.exchange;
-            if (i === 0 && o.explain) await explain(ctx, t.name, message);
-            if (!publisher.publish(message)) await publisher.ready(ctx.signal);
-            mine.published += 1;
-            // Let confirms, returns and timers in between long synchronous bursts.
-            if ((i & 1023) === 1023) await new Promise<void>((r) => setImmediate(r));
-          }
-        }),
-      );
-    } catch (err) {
-      failure = err;
-    } finally {
-      progress.stop();
-    }
-    const publishMs = performance.now() - started;
-    // Wait for every confirm (or, without confirms, one round trip that brings back every
-    // return) even after a failure: what was confirmed before it still counts. amqplib drops
-    // messages still buffered when the connection closes.
-    const settled = await publisher.settle(
-      ctx.signal.aborted || failure !== undefined
-        ? Math.min(o.settleTimeoutMs, 5000)
-        : o.settleTimeoutMs,
+    const run = new PublishRun(
+      ctx,
+      o,
+      compiled,
+      link,
+      o.explain ? (name, message) => explain(ctx, name, message) : undefined,
     );
-    const elapsedMs = performance.now() - started;
-    await publisher.close();
-    const exchanges = new Set(perTemplate.map((p) => p.exchange));
-    const error = publisher.error
-      ? publisher.describeFailure(exchanges.size === 1 ? [...exchanges][0] : undefined)
-      : failure;
-    const s = publisher.stats;
-    const summary: ProduceSummary = {
-      templates: perTemplate,
-      published: s.published,
-      confirmed: s.confirmed,
-      nacked: s.nacked,
-      returned: s.returned,
-      unconfirmed: s.unanswered + (o.confirm ? s.outstanding : 0),
-      confirms: o.confirm,
-      mandatory: o.mandatory,
-      elapsedMs: Math.round(elapsedMs),
-      ratePerSecond: Math.round((s.published / Math.max(publishMs, 1)) * 1000 * 10) / 10,
-      interrupted: ctx.signal.aborted,
-      returnedSamples: publisher.returnedSamples,
-      ...(error !== undefined ? { error: errorText(error) } : {}),
-    };
+    const { summary, error, settled } = await run.run();
     printSummary(ctx, summary, o.json);
     // The summary above counts what was confirmed and what may be lost; the error says why.
     if (error !== undefined) throw error;
@@ -264,7 +193,7 @@ export async function runProduce(ctx: Context, o: ProduceOptions): Promise<void>
       );
     } else if (summary.nacked > 0 || summary.returned > 0) ctx.setExitCode(ExitCode.undelivered);
   } finally {
-    await connection.close();
+    await link.close();
   }
 }
 
@@ -284,10 +213,6 @@ function flagOf(path: string, body: BodySource | undefined): string {
   if (field.startsWith("headers")) return `--header ${key || rest.slice(7)}`;
   if (field.startsWith("properties")) return `--property ${key || rest.slice(10)}`;
   return rest;
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function printSummary(ctx: Context, s: ProduceSummary, json: boolean): void {
@@ -321,12 +246,22 @@ function printSummary(ctx: Context, s: ProduceSummary, json: boolean): void {
 function summaryLine(theme: Context["theme"], s: ProduceSummary): string {
   const parts = [`published ${theme.bold(count(s.published))}`];
   if (s.confirms) parts.push(`confirmed ${count(s.confirmed)}`);
+  if (s.republished > 0)
+    parts.push(theme.warn(`republished ${count(s.republished)} (possible duplicates)`));
   if (s.nacked > 0) parts.push(theme.error(`nacked ${count(s.nacked)}`));
   if (s.mandatory)
     parts.push(s.returned > 0 ? theme.warn(`returned ${count(s.returned)}`) : "returned 0");
   if (s.unconfirmed > 0)
     parts.push(theme.error(`unconfirmed ${count(s.unconfirmed)} (may be lost)`));
   else if (!s.confirms) parts.push(theme.dim("without confirms"));
+  if (s.reconnects.length > 0)
+    parts.push(
+      theme.warn(
+        `reconnected ${s.reconnects.length === 1 ? "once" : `${s.reconnects.length} times`}`,
+      ),
+    );
+  if (s.blocked > 0)
+    parts.push(theme.warn(`blocked ${s.blocked === 1 ? "once" : `${s.blocked} times`}`));
   const bad = s.nacked + s.returned + s.unconfirmed > 0 || s.interrupted || s.error !== undefined;
   const mark = bad ? theme.warn("!") : theme.ok("✓");
   const why = s.interrupted

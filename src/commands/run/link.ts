@@ -1,0 +1,27 @@
+/**
+ * A command's connection that comes back after a loss, with each loss, retry and reconnect
+ * shown on stderr as it happens.
+ */
+import type { Link, LinkEvent } from "../../client/reconnect.js";
+import type { Context } from "../../context.js";
+import { linkEventLine } from "../../ui/link-view.js";
+import type { ReconnectChoice } from "../options.js";
+
+export function openLink(
+  ctx: Context,
+  connectionName: string,
+  choice: ReconnectChoice,
+  also?: (event: LinkEvent) => void,
+): Promise<Link> {
+  return ctx.link({
+    connectionName,
+    reconnect: {
+      ...(choice.attempts !== undefined ? { attempts: choice.attempts } : {}),
+      ...(choice.timeoutMs !== undefined ? { timeoutMs: choice.timeoutMs } : {}),
+    },
+    onEvent: (event) => {
+      ctx.io.err(linkEventLine(event, ctx.theme));
+      also?.(event);
+    },
+  });
+}
