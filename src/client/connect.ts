@@ -173,6 +173,14 @@ async function connectOne(address: BrokerAddress, options: ConnectOptions): Prom
   };
 }
 
+/** Drop a connection's socket at once, as a crashed process would (with `why` as the error). */
+export function dropConnection(c: Connection | undefined, why: string): void {
+  const socket = c ? socketOf(c.model) : undefined;
+  // With an error, so the client notices at once and stops its heartbeat timers.
+  if (socket) socket.destroy(new Error(why));
+  else void c?.close();
+}
+
 /** The socket under amqplib's connection (not part of its typed API). */
 function socketOf(model: ChannelModel): Socket | undefined {
   return (model as unknown as { connection?: { stream?: Socket } }).connection?.stream;

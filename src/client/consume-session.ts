@@ -26,6 +26,7 @@ import type { SettlePolicy } from "../config/constants.js";
 import type { Connection } from "./connect.js";
 import { type ConsumerSpec, QueueConsumer, type StopReason } from "./consumer.js";
 import { OutputAcks, type OutputAcksOptions } from "./output-acks.js";
+import { RecentIds } from "./recent-ids.js";
 import { isTransient } from "./reconnect.js";
 
 export type { StopReason } from "./consumer.js";
@@ -342,30 +343,6 @@ export class ConsumeSession {
     if (ms === undefined || this.stopReason !== undefined) return;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => this.stop("idle"), ms);
-  }
-}
-
-/** The last `size` ids added, for membership: a set with a ring that forgets the oldest. */
-class RecentIds {
-  private readonly set = new Set<string>();
-  private readonly ring: Array<string | undefined>;
-  private next = 0;
-
-  constructor(size: number) {
-    this.ring = new Array<string | undefined>(size);
-  }
-
-  add(id: string): void {
-    if (this.set.has(id)) return;
-    const old = this.ring[this.next];
-    if (old !== undefined) this.set.delete(old);
-    this.ring[this.next] = id;
-    this.next = (this.next + 1) % this.ring.length;
-    this.set.add(id);
-  }
-
-  has(id: string): boolean {
-    return this.set.has(id);
   }
 }
 

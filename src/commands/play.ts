@@ -9,7 +9,16 @@
 import { Command } from "@commander-js/extra-typings";
 import type { Context } from "../context.js";
 import { UsageError } from "../errors.js";
-import { collect, durationArg, intArg, type Run } from "./options.js";
+import {
+  collect,
+  durationArg,
+  intArg,
+  RECONNECT_HELP,
+  type ReconnectChoice,
+  type Run,
+  reconnectArg,
+  reconnectChoice,
+} from "./options.js";
 
 export interface PlayOptions {
   /** A scenario of the config, or a preset. */
@@ -22,6 +31,7 @@ export interface PlayOptions {
   json: boolean;
   /** Messages already in the queues the run consumes: refuse (default), --purge or --keep. */
   leftovers: "refuse" | "purge" | "keep";
+  reconnect: ReconnectChoice;
 }
 
 export const DEFAULT_PRESET = "orders";
@@ -54,6 +64,9 @@ export function playCommand(ctx: Context, run: Run<PlayOptions>) {
     )
     .option("--purge", "delete messages already in the consumed queues first (default: refuse)")
     .option("--keep", "consume messages already in the queues, counted apart as preexisting")
+    .option("--reconnect <attempts|forever>", RECONNECT_HELP.reconnect, reconnectArg)
+    .option("--no-reconnect", RECONNECT_HELP.noReconnect)
+    .option("--reconnect-timeout <duration>", RECONNECT_HELP.timeout, durationArg)
     .option("--json", "print the report as one JSON object")
     .addHelpText(
       "after",
@@ -90,6 +103,7 @@ Examples:
         list: f.list === true,
         json: f.json === true,
         leftovers: leftoverFlags(f.purge === true, f.keep === true),
+        reconnect: reconnectChoice(f),
       }),
     );
 }

@@ -1,8 +1,9 @@
 /**
  * Reading a delivery as consumer behaviours see it: the value at a field path, typed
  * equality between AMQP values, and the keys and sequence numbers they are compared by.
- * Pure: no AMQP, no I/O.
+ * Pure: no I/O.
  */
+import type { ConsumeMessage } from "amqplib";
 import type { FieldPath } from "./types.js";
 
 export interface Delivery {
@@ -13,6 +14,28 @@ export interface Delivery {
   body: unknown;
   routingKey: string;
   redelivered: boolean;
+}
+
+/** A delivery as behaviours see it: headers, the body parsed when it is JSON, the ids. */
+export function toDelivery(m: ConsumeMessage): Delivery {
+  const text = m.content.toString("utf8");
+  let body: unknown = text;
+  if (m.properties.contentType?.includes("json") || /^\s*[[{"]/.test(text)) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text;
+    }
+  }
+  const d: Delivery = {
+    headers: (m.properties.headers ?? {}) as Record<string, unknown>,
+    body,
+    routingKey: m.fields.routingKey,
+    redelivered: m.fields.redelivered,
+  };
+  if (m.properties.messageId) d.messageId = String(m.properties.messageId);
+  if (m.properties.correlationId) d.correlationId = String(m.properties.correlationId);
+  return d;
 }
 
 const hasOwn = (o: object, k: string): boolean => Object.hasOwn(o, k);

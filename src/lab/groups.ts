@@ -7,12 +7,15 @@
  * and then in the ledger.
  */
 import type { ConfirmChannel, ConsumeMessage } from "amqplib";
-import type { Connection } from "../client/connect.js";
-import { QueueConsumer } from "../client/consumer.js";
+import { within } from "../client/bounded.js";
+import { type Connection, dropConnection } from "../client/connect.js";
+import { QueueConsumer, type StopReason } from "../client/consumer.js";
+import { RecentIds } from "../client/recent-ids.js";
+import type { Link } from "../client/reconnect.js";
 import { seededRandom } from "../config/random.js";
 import { ConsumerBehaviour, type Decision } from "./behaviour.js";
 import { deathsOf } from "./deaths.js";
-import type { Delivery } from "./fields.js";
+import { toDelivery } from "./fields.js";
 import { ID_HEADER, publishedBy } from "./leftovers.js";
 import { sleep } from "./pacer.js";
 import { SENT_HEADER } from "./producers.js";
@@ -29,49 +32,11 @@ const STOP_GRACE_MS = 1000;
 /** Ids remembered per group, to tell a message's deliveries apart (oldest dropped first). */
 const SEEN_MEMORY = 100_000;
 
-function toDelivery(m: ConsumeMessage): Delivery {
-  const text = m.content.toString("utf8");
-  let body: unknown = text;
-  if (m.properties.contentType?.includes("json") || /^\s*[[{"]/.test(text)) {
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = text;
-    }
-  }
-  const d: Delivery = {
-    headers: (m.properties.headers ?? {}) as Record<string, unknown>,
-    body,
-    routingKey: m.fields.routingKey,
-    redelivered: m.fields.redelivered,
-  };
-  if (m.properties.messageId) d.messageId = String(m.properties.messageId);
-  if (m.properties.correlationId) d.correlationId = String(m.properties.correlationId);
-  return d;
-}
-
-/** Drop a connection's socket at once, as a crashed process would. */
-function destroy(c: Connection | undefined): void {
-  const stream = (c?.model as unknown as { connection?: { stream?: { destroy(e?: Error): void } } })
-    ?.connection?.stream;
-  // With an error, so the client notices at once and stops its heartbeat timers.
-  if (stream) stream.destroy(new Error("connection dropped on purpose (a simulated crash)"));
-  else void c?.close();
-}
-
-/** Resolve when every promise has settled, or after `ms`, whichever comes first. */
-async function settledWithin(promises: Array<Promise<unknown>>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  await Promise.race([Promise.allSettled(promises), late]);
-  clearTimeout(timer);
-}
-
 interface Instance {
   index: number;
   connection?: Connection | undefined;
+  /** With the runner's `link`: the connection that comes back after a loss. */
+  link?: Link | undefined;
   consumer?: QueueConsumer | undefined;
   /** Deliveries waiting for this worker, with the consumer (channel) they came on. */
   inbox: Array<{ msg: ConsumeMessage; via: QueueConsumer }>;
@@ -97,6 +62,9 @@ export class Group {
   readonly counts = { processed: 0, failed: 0, retried: 0, outOfOrder: 0, gaps: 0, preexisting: 0 };
   private publisher: ConfirmChannel | undefined;
   private publisherConnection: Connection | undefined;
+  /** Settled for good lately; after a lost connection, a redelivery of one is its lost ack. */
+  private readonly settledIds = new RecentIds(SEEN_MEMORY);
+  private lostConnection = false;
 
   constructor(
     private readonly spec: GroupSpec,
@@ -131,12 +99,18 @@ export class Group {
     await Promise.all(this.instances.map((i) => this.connect(i)));
   }
 
-  private async connect(inst: Instance): Promise<void> {
+  /** Connect (or, given `connection`, use it) and start consuming; older work is dropped. */
+  private async connect(inst: Instance, connection?: Connection): Promise<void> {
     inst.session += 1;
     const session = inst.session;
     inst.inbox = [];
     inst.working = undefined;
-    inst.connection = await this.run.options.connect();
+    const o = this.run.options;
+    if (connection) inst.connection = connection;
+    else if (o.link) {
+      inst.link = await this.run.link(`${this.name}#${inst.index}`);
+      inst.connection = inst.link.connection;
+    } else inst.connection = await o.connect();
     inst.consumer = await QueueConsumer.start(
       inst.connection,
       { queue: this.queue, prefetch: this.spec.cfg.prefetch ?? 10, noAck: false },
@@ -146,8 +120,39 @@ export class Group {
         inst.inbox.push({ msg, via });
         this.pump(inst, session);
       },
-      () => {},
+      (reason, error) => {
+        // A fault of the scenario (crash, cut, kill) or the end of the run bumped the session.
+        if (inst.session === session && !inst.stopped) void this.lost(inst, reason, error);
+      },
     );
+  }
+
+  /**
+   * The broker closed the channel, cancelled the consumer, or the connection was lost. What
+   * the instance held goes back to the queue; it connects again (a lost connection, through
+   * its link) or subscribes again (a cancel); when it cannot, the run ends, said why.
+   */
+  private async lost(inst: Instance, reason: StopReason, error?: Error): Promise<void> {
+    inst.session += 1;
+    this.lostConnection = true;
+    const dead = inst.connection;
+    const who = `${this.name}#${inst.index}`;
+    let next: Connection | undefined;
+    if (reason === "cancelled-by-broker" && dead && !dead.closed) next = dead;
+    else if (reason === "channel-closed" && !error && dead && inst.link) {
+      next = await inst.link.recover(dead);
+    }
+    if (!next || inst.stopped) {
+      if (!inst.stopped)
+        this.run.fail(who, inst.link?.failure ?? error ?? dead?.closeReason ?? new Error(reason));
+      return;
+    }
+    this.run.event(next === dead ? `${who} subscribed again after a cancel` : `${who} reconnected`);
+    try {
+      await this.connect(inst, next);
+    } catch (err) {
+      this.run.fail(who, err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   /** Work through the inbox one message at a time, as a single worker would. */
@@ -201,6 +206,11 @@ export class Group {
         msg.properties.messageId ??
         `${this.name}#${inst.index}/${inst.session}/${msg.fields.deliveryTag}`,
     );
+    if (msg.fields.redelivered && this.lostConnection && this.settledIds.has(id)) {
+      // Settled before the connection was lost, and its ack went with it: ack it again.
+      if (via.alive) via.channel.ack(msg);
+      return;
+    }
     // A message from before the run is worked on like any other, but counted apart.
     const own =
       this.run.options.leftovers === "process" ||
@@ -213,7 +223,6 @@ export class Group {
       this.run.event(`breaker of ${this.name} is ${t === "open" ? "OPEN" : t}`);
     }
     if (d.outcome.kind !== "breaker-open") this.report(inst, msg, d);
-    if (own) this.count(d);
     const kind = d.outcome.kind;
     if (kind === "crash") {
       this.run.event(
@@ -229,9 +238,12 @@ export class Group {
       return;
     }
     if (d.workMs > 0) await sleep(d.workMs, this.run.options.signal);
-    // A fault replaced the connection meanwhile: the broker redelivers this one elsewhere.
-    if (inst.session !== session) return;
+    // A fault replaced the connection meanwhile, or it was lost: the broker redelivers this
+    // one, and it is counted then.
+    if (inst.session !== session || !via.alive) return;
+    if (own) this.count(d);
     if (!(await this.settleOnBroker(msg, via, d))) return;
+    this.settledIds.add(id);
     if (own) this.settleInLedger(id, msg, d);
     else {
       this.run.ledger.settleOlder(this.queue);
@@ -289,6 +301,8 @@ export class Group {
   ): Promise<boolean> {
     const ch = via.channel;
     const o = d.outcome;
+    // The channel is gone: the broker gives the message to someone else.
+    if (!via.alive) return false;
     try {
       switch (o.kind) {
         case "requeue":
@@ -364,7 +378,7 @@ export class Group {
     const c = inst.connection;
     inst.connection = undefined;
     inst.consumer = undefined;
-    destroy(c);
+    dropConnection(c, "connection dropped on purpose (a simulated crash)");
     if (inst.stopped) return;
     await sleep(RESTART_MS, this.run.options.signal);
     if (!inst.stopped && !this.run.options.signal.aborted) await this.connect(inst).catch(() => {});
@@ -376,7 +390,7 @@ export class Group {
       inst.stopped = true;
       inst.session += 1;
       await inst.consumer?.close();
-      await inst.connection?.close();
+      await (inst.link ?? inst.connection)?.close();
     }
   }
 
@@ -404,11 +418,11 @@ export class Group {
     }
     // Let work under way finish (bounded), then close.
     const working = this.instances.flatMap((i) => (i.working ? [i.working] : []));
-    await settledWithin(working, STOP_GRACE_MS);
+    await within(Promise.allSettled(working), STOP_GRACE_MS);
     for (const inst of this.instances) {
       inst.session += 1;
       await inst.consumer?.close();
-      await inst.connection?.close();
+      await (inst.link ?? inst.connection)?.close();
     }
     await this.publisher?.close().catch(() => {});
     await this.publisherConnection?.close();

@@ -83,7 +83,7 @@ export async function runProducers(
           headers: m.properties.headers,
         });
         run.ledger.routed(id, route.queues);
-        if (!publisher.publish(m)) await publisher.ready(stop);
+        if (!publisher.publish(m, id)) await publisher.ready(stop);
         run.published += 1;
       }
     }),

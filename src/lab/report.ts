@@ -122,6 +122,8 @@ export function buildReport(
   return {
     scenario: run.options.name,
     stoppedBy,
+    ...(run.failure !== undefined ? { error: run.failure } : {}),
+    reconnects: run.reconnects,
     elapsedMs: Date.now() - run.started,
     published: publisher.published,
     confirmed: publisher.confirmed,

@@ -55,11 +55,17 @@ export async function runScenario(o: ScenarioRunOptions): Promise<PlayReport> {
   const groups = plan.groups.map(
     (spec) => new Group(spec, run, o.seed ?? Math.floor(Math.random() * 2 ** 32)),
   );
-  const setup = await o.connect();
+  const link = o.link ? await run.link("producers") : undefined;
+  const setup = link ? link.connection : await o.connect();
   let stopped = false;
   try {
     await prepare(run, setup, plan, groups);
-    const publisher = await Publisher.open(setup, { confirm: true, mandatory: true, window: 1000 });
+    const publisher = await Publisher.open(link?.connection ?? setup, {
+      confirm: true,
+      mandatory: true,
+      window: 1000,
+      link,
+    });
     run.publisherStats = publisher.stats;
     const stoppedBy = await play(run, groups, producers, publisher);
     stopped = true;
@@ -69,7 +75,7 @@ export async function runScenario(o: ScenarioRunOptions): Promise<PlayReport> {
     return buildReport(run, groups, stoppedBy, counts);
   } finally {
     if (!stopped) await Promise.all(groups.map((g) => g.stop().catch(() => {})));
-    await setup.close();
+    await (link ?? setup).close();
   }
 }
 
@@ -110,13 +116,18 @@ async function play(
   const timeUp = new AbortController();
   const timers: NodeJS.Timeout[] = [];
   if (limit !== undefined) timers.push(setTimeout(() => timeUp.abort(), limit));
-  const stop = AbortSignal.any([o.signal, timeUp.signal]);
+  const stop = AbortSignal.any([o.signal, timeUp.signal, run.lost.signal]);
   timers.push(...scheduleFaults(run, groups));
   const snapshots = new Snapshots(run, groups, limit);
   const ticker = setInterval(() => o.onSnapshot?.(snapshots.take()), SNAPSHOT_MS);
   ticker.unref();
   try {
-    await runProducers(run, producers, publisher, stop);
+    try {
+      await runProducers(run, producers, publisher, stop);
+    } catch (err) {
+      // The producers' connection is gone and did not come back.
+      run.fail("producers", err instanceof Error ? err : new Error(String(err)));
+    }
     await publisher.settle(CONFIRM_WAIT_MS);
     const stoppedBy = await ending(run, stop, timeUp.signal);
     o.onSnapshot?.(snapshots.take());
@@ -155,6 +166,7 @@ function defaultIdleMs(o: ScenarioRunOptions): number {
  * - "done": the ledger accounts for every expected copy (consumers only: `count` copies
  *   settled for good), checked now and on every change to the ledger;
  * - "duration" or "interrupted": `stop` aborts (the scenario's time is up, or the signal);
+ * - "connection-lost": a connection of the run was lost and did not come back;
  * - "idle": nothing happened for the idle time: no change to the ledger (consumers only: no
  *   decision at all), measured by a timer that each change restarts.
  */
@@ -175,7 +187,14 @@ function ending(run: RunState, stop: AbortSignal, timeUp: AbortSignal): Promise<
       for (const c of cleanups) c();
       resolve(why);
     };
-    const onStop = () => end(timeUp.aborted ? "duration" : "interrupted");
+    const onStop = () =>
+      end(
+        run.lost.signal.aborted && !o.signal.aborted
+          ? "connection-lost"
+          : timeUp.aborted
+            ? "duration"
+            : "interrupted",
+      );
     if (stop.aborted) return onStop();
     if (done()) return end("done");
     stop.addEventListener("abort", onStop, { once: true });

@@ -5,6 +5,7 @@
  */
 import type { RoutingTable } from "../broker/routing/index.js";
 import type { Connection } from "../client/connect.js";
+import type { Link, LinkEvent } from "../client/reconnect.js";
 import type { Config, ScenarioConfig } from "../config/schema.js";
 import type { CompiledTemplate } from "../config/templates.js";
 import { Ledger } from "./ledger.js";
@@ -17,6 +18,12 @@ export interface ScenarioRunOptions {
   config: Config;
   /** A new connection to the broker (one per consumer instance, one for producers). */
   connect: () => Promise<Connection>;
+  /**
+   * A new connection that comes back after a loss (client/reconnect.ts), used instead of
+   * `connect` when given: producers publish again what was not confirmed, and consumers
+   * start again. Without it, a lost connection ends the run ("connection-lost").
+   */
+  link?: ((onEvent: (event: LinkEvent) => void) => Promise<Link>) | undefined;
   seed?: number | undefined;
   /** Overrides every producer's amount. */
   amount?: number | undefined;
@@ -75,6 +82,11 @@ export class RunState {
   /** The producers' publisher counters, live, once publishing starts. */
   publisherStats: { confirmed: number } | undefined;
   private readonly deciders = new Set<() => void>();
+  /** Aborted when a connection of the run is lost for good: the run ends, and says why. */
+  readonly lost = new AbortController();
+  failure: string | undefined;
+  /** Connections of the run that were lost and came back. */
+  reconnects = 0;
 
   constructor(
     readonly options: ScenarioRunOptions,
@@ -118,6 +130,27 @@ export class RunState {
         this.forward(target, id, key, headers, depth + 1);
       } else this.ledger.leave(target);
     }
+  }
+
+  /** A connection that comes back after a loss, its losses and reconnects in the event log. */
+  async link(who: string): Promise<Link> {
+    const open = this.options.link;
+    if (!open) throw new Error("no link: the run connects with connect()");
+    return open((e) => {
+      if (e.kind === "lost") this.event(`${who} lost its connection (${e.reason}); reconnecting`);
+      else if (e.kind === "reconnected") {
+        this.reconnects += 1;
+        this.event(`${who} reconnected to ${e.reconnect.to} after ${e.reconnect.downMs} ms`);
+      }
+    });
+  }
+
+  /** `who` lost its connection (or channel) for good: end the run, and say why. */
+  fail(who: string, err: Error): void {
+    if (this.lost.signal.aborted) return;
+    this.failure = `${who}: ${err.message}`;
+    this.event(`${who} lost its connection: ${err.message}`);
+    this.lost.abort(err);
   }
 
   event(text: string): void {

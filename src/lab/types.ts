@@ -137,11 +137,15 @@ export interface QueueReport {
   preexisting: number;
 }
 
-export type StoppedBy = "done" | "duration" | "interrupted" | "idle";
+export type StoppedBy = "done" | "duration" | "interrupted" | "idle" | "connection-lost";
 
 export interface PlayReport {
   scenario: string;
   stoppedBy: StoppedBy;
+  /** With "connection-lost": whose connection, and why. */
+  error?: string | undefined;
+  /** Connections of the run that were lost and came back. */
+  reconnects: number;
   elapsedMs: number;
   published: number;
   confirmed: number;

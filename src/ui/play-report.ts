@@ -47,13 +47,15 @@ const STOPPED: Record<PlayReport["stoppedBy"], string> = {
   duration: "stopped at its time limit",
   interrupted: "interrupted",
   idle: "stopped: nothing moved for a while",
+  "connection-lost": "stopped: a connection was lost and did not come back",
 };
 
 export function renderPlayReport(r: PlayReport, theme: Theme): string {
   const out: string[] = [];
   out.push(
-    `${theme.bold(r.scenario)}: ${STOPPED[r.stoppedBy]} in ${elapsed(r.elapsedMs)} · published ${count(r.published)} · confirmed ${count(r.confirmed)}${r.returned ? ` · returned ${count(r.returned)}` : ""}${r.nacked ? ` · nacked ${count(r.nacked)}` : ""}`,
+    `${theme.bold(r.scenario)}: ${STOPPED[r.stoppedBy]} in ${elapsed(r.elapsedMs)} · published ${count(r.published)} · confirmed ${count(r.confirmed)}${r.returned ? ` · returned ${count(r.returned)}` : ""}${r.nacked ? ` · nacked ${count(r.nacked)}` : ""}${r.reconnects ? theme.warn(` · reconnected ${r.reconnects === 1 ? "once" : `${count(r.reconnects)} times`}`) : ""}`,
   );
+  if (r.error !== undefined) out.push(theme.error(r.error));
   out.push("");
   const cols = ["routed", "processed", "dup", "retried", "dlx", "redel", "ooo", "lost"];
   const rows = r.queues.map((q) =>

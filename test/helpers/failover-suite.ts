@@ -159,6 +159,49 @@ export function failoverSuite(target: FailoverTarget): void {
       expect(left.messageCount + ids.size).toBe(total);
     }, 120_000);
 
+    it("consume with behaviours through a cut: it connects again and settles --count 1,000", async () => {
+      const queue = await freshQueue("fo-behave");
+      for (let i = 1; i <= 2000; i++) ch.sendToQueue(queue, Buffer.from("x"), { messageId: `b-${i}` });
+      await (ch as amqp.ConfirmChannel).waitForConfirms();
+      const run = runCli([
+        ...["--url", proxy.urlFor(target.url())],
+        ...["consume", queue, "--work-time", "1ms", "--count", "1000", "--json"],
+        ...["--reconnect-timeout", "20s"],
+      ]);
+      await until("some consumed", async () => (await ch.checkQueue(queue)).messageCount <= 1800);
+      proxy.cut();
+      const r = await run;
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/✓ reconnected to /);
+      expect(r.stderr).toMatch(/: 1000 processed · /);
+      const left = (await ch.checkQueue(queue)).messageCount;
+      // An ack lost in the cut brings its message back to be processed again.
+      const again = Number(/(\d+) redelivered/.exec(r.stderr)?.[1] ?? 0);
+      expect(left).toBeLessThanOrEqual(1000);
+      expect(left).toBeGreaterThanOrEqual(1000 - again);
+    }, 60_000);
+
+    it("consume with behaviours and --no-reconnect: a cut ends it with exit 1 and the summary, never a hang", async () => {
+      const queue = await freshQueue("fo-behave-stop");
+      for (let i = 1; i <= 500; i++) ch.sendToQueue(queue, Buffer.from("x"), { messageId: `c-${i}` });
+      await (ch as amqp.ConfirmChannel).waitForConfirms();
+      const run = runCli([
+        ...["--url", proxy.urlFor(target.url())],
+        ...["consume", queue, "--work-time", "20ms", "--count", "500", "--no-reconnect"],
+      ]);
+      await until("some consumed", async () => (await ch.checkQueue(queue)).messageCount <= 480);
+      proxy.cut();
+      const r = await run;
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/processed · /);
+      expect(r.stderr).toMatch(/error: the connection to the broker was lost/);
+      await until(
+        "the unsettled back in the queue",
+        async () => (await ch.checkQueue(queue)).consumerCount === 0,
+        10_000,
+      );
+    }, 60_000);
+
     it("a blackholed link is noticed within two heartbeats (--heartbeat 2, --no-reconnect)", async () => {
       const queue = await freshQueue("fo-blackhole");
       const run = runCli([

@@ -25,6 +25,10 @@ describe("eventlab play: argv → options", () => {
       "10s",
       "--keep",
       "--json",
+      "--reconnect",
+      "3",
+      "--reconnect-timeout",
+      "5s",
     ]);
     expect(o).toEqual({
       name: "work-queue",
@@ -35,6 +39,7 @@ describe("eventlab play: argv → options", () => {
       list: false,
       json: true,
       leftovers: "keep",
+      reconnect: { attempts: 3, timeoutMs: 5000 },
     });
   });
 

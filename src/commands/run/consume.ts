@@ -243,6 +243,7 @@ async function runBehaviourConsume(
     scenario: { producers: [], consumers: [name], faults: [] },
     config: { ...config, consumers: { ...config.consumers, [name]: consumer } },
     connect: () => ctx.connect({ connectionName: "eventlab consume" }),
+    link: (onEvent) => openLink(ctx, "eventlab consume", o.reconnect, onEvent),
     applyTopology: false,
     // Without producers, what is in the queue is the work: consume it, never refuse.
     leftovers: "process",
@@ -262,5 +263,14 @@ async function runBehaviourConsume(
   io.err(
     `${mark} ${queue}: ${c?.processed ?? 0} processed · ${c?.failed ?? 0} failed · ${c?.retried ?? 0} retried · ${q?.deadLettered ?? 0} dead-lettered · ${q?.duplicates ?? 0} duplicates · ${q?.outOfOrder ?? 0} out of order · ${q?.redelivered ?? 0} redelivered${report.stoppedBy === "idle" ? theme.dim(" — idle") : ""}`,
   );
+  if (report.stoppedBy === "connection-lost") {
+    throw new EventlabError(
+      "connection",
+      `the connection to the broker was lost (${report.error})`,
+      {
+        hint: "check that the broker is running; --reconnect forever and --reconnect-timeout wait longer",
+      },
+    );
+  }
   if (interrupted) ctx.setExitCode(ExitCode.interrupted);
 }

@@ -2,7 +2,7 @@
  * A command's connection that comes back after a loss, with each loss, retry and reconnect
  * shown on stderr as it happens.
  */
-import type { Link, LinkEvent } from "../../client/reconnect.js";
+import type { Link, LinkEvent, ReconnectPolicy } from "../../client/reconnect.js";
 import type { Context } from "../../context.js";
 import { linkEventLine } from "../../ui/link-view.js";
 import type { ReconnectChoice } from "../options.js";
@@ -15,13 +15,18 @@ export function openLink(
 ): Promise<Link> {
   return ctx.link({
     connectionName,
-    reconnect: {
-      ...(choice.attempts !== undefined ? { attempts: choice.attempts } : {}),
-      ...(choice.timeoutMs !== undefined ? { timeoutMs: choice.timeoutMs } : {}),
-    },
+    reconnect: reconnectPolicy(choice),
     onEvent: (event) => {
       ctx.io.err(linkEventLine(event, ctx.theme));
       also?.(event);
     },
   });
+}
+
+/** The reconnect flags as a policy: what they leave out comes from the config or the defaults. */
+export function reconnectPolicy(choice: ReconnectChoice): Partial<ReconnectPolicy> {
+  return {
+    ...(choice.attempts !== undefined ? { attempts: choice.attempts } : {}),
+    ...(choice.timeoutMs !== undefined ? { timeoutMs: choice.timeoutMs } : {}),
+  };
 }

@@ -21,6 +21,7 @@ import { renderPlayReport } from "../../ui/play-report.js";
 import { table } from "../../ui/table.js";
 import { VERSION } from "../../version.js";
 import { DEFAULT_PRESET, type PlayOptions } from "../play.js";
+import { reconnectPolicy } from "./link.js";
 
 /** Without a terminal, a summary line at most this often. */
 const SUMMARY_EVERY_MS = 3000;
@@ -231,6 +232,13 @@ async function playOn(
       templates: play.templates,
       idleMs: play.idleMs,
       connect: () => ctx.connect({ connectionName: "eventlab play", urls: broker.urls }),
+      link: (onEvent) =>
+        ctx.link({
+          connectionName: "eventlab play",
+          urls: broker.urls,
+          reconnect: reconnectPolicy(o.reconnect),
+          onEvent,
+        }),
       seed: o.seed,
       amount: o.amount,
       durationMs: o.durationMs,
@@ -257,6 +265,12 @@ export async function runPlay(ctx: Context, o: PlayOptions): Promise<void> {
     await broker.release();
   }
   printReport(ctx, o, play, report, broker.embedded !== undefined);
+  if (report.stoppedBy === "connection-lost") {
+    // The report above counts what happened until then; the error says why it stopped.
+    throw new EventlabError("connection", `the run stopped: ${report.error}`, {
+      hint: "check that the broker is running; --reconnect forever and --reconnect-timeout wait longer",
+    });
+  }
   if (report.stoppedBy === "interrupted") ctx.setExitCode(ExitCode.interrupted);
   else if (report.lost > 0 || report.nacked > 0) ctx.setExitCode(ExitCode.failure);
 }
