@@ -83,6 +83,10 @@ export class Publisher {
     blocked: 0,
   };
   readonly returnedSamples: ReturnedSample[] = [];
+  /** For each lost connection, the time from the loss to the first confirm after it (ms). */
+  readonly resumedAfterMs: number[] = [];
+  /** When the channel was lost, until a confirm comes back on a new one. */
+  private lostAt: number | undefined;
   private channel!: Channel | ConfirmChannel;
   private connection!: Connection;
   /** Bumped for each channel: events of an older channel are stale. */
@@ -301,6 +305,10 @@ export class Publisher {
   /** A confirm came back, or amqplib failed it because the channel closed. */
   private answered(out: Outgoing, generation: number, err: unknown): void {
     this.stats.outstanding -= 1;
+    if (!err && this.lostAt !== undefined && generation === this.generation) {
+      this.resumedAfterMs.push(Math.round(performance.now() - this.lostAt));
+      this.lostAt = undefined;
+    }
     if (!err) this.stats.confirmed += 1;
     else if (this.down || generation !== this.generation) {
       // No answer from the broker: send it again if the connection comes back.
@@ -311,6 +319,7 @@ export class Publisher {
 
   /** The channel closed without close() being asked for. */
   private lost(): void {
+    this.lostAt ??= performance.now();
     if (this.recovering) {
       this.lostAgain = true;
       return;

@@ -78,6 +78,8 @@ export interface ProduceSummary {
     downMs: number;
     attempts: number;
     reason: string;
+    /** From the loss to the first confirm on the new connection. */
+    firstConfirmMs?: number;
   }>;
   confirms: boolean;
   mandatory: boolean;

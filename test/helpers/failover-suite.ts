@@ -161,7 +161,8 @@ export function failoverSuite(target: FailoverTarget): void {
 
     it("consume with behaviours through a cut: it connects again and settles --count 1,000", async () => {
       const queue = await freshQueue("fo-behave");
-      for (let i = 1; i <= 2000; i++) ch.sendToQueue(queue, Buffer.from("x"), { messageId: `b-${i}` });
+      for (let i = 1; i <= 2000; i++)
+        ch.sendToQueue(queue, Buffer.from("x"), { messageId: `b-${i}` });
       await (ch as amqp.ConfirmChannel).waitForConfirms();
       const run = runCli([
         ...["--url", proxy.urlFor(target.url())],
@@ -183,7 +184,8 @@ export function failoverSuite(target: FailoverTarget): void {
 
     it("consume with behaviours and --no-reconnect: a cut ends it with exit 1 and the summary, never a hang", async () => {
       const queue = await freshQueue("fo-behave-stop");
-      for (let i = 1; i <= 500; i++) ch.sendToQueue(queue, Buffer.from("x"), { messageId: `c-${i}` });
+      for (let i = 1; i <= 500; i++)
+        ch.sendToQueue(queue, Buffer.from("x"), { messageId: `c-${i}` });
       await (ch as amqp.ConfirmChannel).waitForConfirms();
       const run = runCli([
         ...["--url", proxy.urlFor(target.url())],
@@ -200,6 +202,39 @@ export function failoverSuite(target: FailoverTarget): void {
         async () => (await ch.checkQueue(queue)).consumerCount === 0,
         10_000,
       );
+    }, 60_000);
+
+    it("Ctrl-C while reconnecting: exit 2, and the summary still accounts for every message", async () => {
+      const queue = await freshQueue("fo-abort");
+      const controller = new AbortController();
+      const run = runCli(
+        [
+          ...["--url", proxy.urlFor(target.url())],
+          ...["produce", "--exchange", "", "--key", queue, "--body", "x"],
+          ...["--amount", "1000000", "--rate", "2000", "--json", "--reconnect", "forever"],
+        ],
+        { signal: controller.signal },
+      );
+      let r: Awaited<typeof run>;
+      try {
+        await until("publishing", async () => (await ch.checkQueue(queue)).messageCount >= 500);
+        const refusedBefore = proxy.stats.refused;
+        proxy.refuse(true);
+        proxy.cut();
+        await until("a reconnect try", () => proxy.stats.refused > refusedBefore, 10_000);
+        controller.abort();
+        r = await run;
+      } finally {
+        proxy.heal();
+      }
+      expect(r.code, r.stderr).toBe(2);
+      const s = JSON.parse(r.stdout);
+      expect(s.interrupted).toBe(true);
+      expect(s.error).toBeUndefined();
+      expect(s.published).toBe(s.confirmed + s.unconfirmed + s.nacked);
+      const depth = (await ch.checkQueue(queue)).messageCount;
+      expect(depth).toBeGreaterThanOrEqual(s.confirmed);
+      expect(depth).toBeLessThanOrEqual(s.published);
     }, 60_000);
 
     it("a blackholed link is noticed within two heartbeats (--heartbeat 2, --no-reconnect)", async () => {

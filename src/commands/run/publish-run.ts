@@ -146,7 +146,10 @@ export class PublishRun {
       republished: s.republished,
       unconfirmed: s.unanswered + (o.confirm ? publisher.pending : 0),
       blocked: s.blocked,
-      reconnects: this.link.reconnects,
+      reconnects: this.link.reconnects.map((r, i) => {
+        const firstConfirmMs = publisher.resumedAfterMs[i];
+        return firstConfirmMs === undefined ? r : { ...r, firstConfirmMs };
+      }),
       confirms: o.confirm,
       mandatory: o.mandatory,
       elapsedMs: Math.round(elapsedMs),
