@@ -11,6 +11,7 @@ import {
 import { brokerError, replyOf } from "./client/errors.js";
 import { maskSecrets } from "./client/url.js";
 import { brokerCommand } from "./commands/broker.js";
+import { clusterCommand } from "./commands/cluster.js";
 import { consumeCommand } from "./commands/consume.js";
 import { declareCommand } from "./commands/declare.js";
 import { deleteCommand } from "./commands/delete.js";
@@ -75,6 +76,7 @@ Examples:
   $ eventlab route orders order.created.eu         # which queues get it, and why
   $ eventlab declare exchange orders --type topic
   $ eventlab broker                                # the embedded broker on 127.0.0.1:5672
+  $ eventlab cluster up                            # a local 3-node RabbitMQ cluster (rabbitmq-server)
 
 Exit codes: 0 ok, 1 error, 2 interrupted (Ctrl-C), 3 some messages were nacked or returned`,
     );
@@ -150,6 +152,11 @@ Exit codes: 0 ok, 1 error, 2 interrupted (Ctrl-C), 3 some messages were nacked o
       brokerCommand(
         c,
         lazy(() => import("./commands/run/broker.js"), "runBroker"),
+      ),
+    (c: Context) =>
+      clusterCommand(
+        c,
+        lazy(() => import("./commands/run/cluster.js"), "runCluster"),
       ),
   ]) {
     program.addCommand(make(ctx));

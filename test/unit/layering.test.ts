@@ -50,6 +50,7 @@ const COMMAND_NAMES = [
   "setup",
   "init",
   "broker",
+  "cluster",
 ];
 
 describe("layering", () => {
@@ -107,10 +108,25 @@ describe("layering", () => {
       ...(await sources("src/config")),
       ...(await sources("src/broker")),
       ...(await sources("src/ui")),
+      ...(await sources("src/cluster")),
+      ...(await sources("src/net")),
     ];
     for (const file of files) {
       const dynamic = (await importsOf(file)).dynamics.filter((d) => !allowed.has(d));
       expect(dynamic, file).toEqual([]);
+    }
+  });
+
+  it("the cluster manager and the fault proxy import nothing of the CLI; the proxy only node:", async () => {
+    for (const file of [...(await sources("src/cluster")), ...(await sources("src/net"))]) {
+      const up = (await importsOf(file)).statics
+        .map((s) => resolved(file, s))
+        .filter((s) => /^src\/(commands|ui|cli|context|lab|broker)/.test(s));
+      expect(up, file).toEqual([]);
+    }
+    for (const file of await sources("src/net")) {
+      const outside = (await importsOf(file)).statics.filter((s) => !s.startsWith("node:"));
+      expect(outside, file).toEqual([]);
     }
   });
 

@@ -1,0 +1,117 @@
+/**
+ * eventlab across a real node stop, on the cluster of test/cluster/cluster.test.ts: produce
+ * 100,000 persistent messages to a quorum queue with every node's URL and stop the node it is
+ * connected to at 40%; consume through a node stop. Each checks, by message id, that nothing
+ * confirmed (or settled) is missing, and prints the figures.
+ */
+import amqp, { type ChannelModel } from "amqplib";
+import { afterAll, expect, it } from "vitest";
+import { runCli } from "./cli.js";
+import { drainIds, until } from "./failover-suite.js";
+
+export interface ClusterFailoverTarget {
+  /** The AMQP URL of node n (1-based). */
+  url(n: number): string;
+  stopNode(n: number): Promise<void>;
+  startNode(n: number): Promise<void>;
+  /** A name no other test uses. */
+  name(what: string): string;
+}
+
+export function clusterFailoverTests(t: ClusterFailoverTarget): void {
+  const connections: ChannelModel[] = [];
+  const open = async (n: number) => {
+    const c = await amqp.connect(t.url(n));
+    c.on("error", () => {});
+    connections.push(c);
+    return c.createConfirmChannel();
+  };
+  afterAll(async () => {
+    await Promise.allSettled(connections.map((c) => c.close()));
+  });
+
+  it("produce 100,000 persistent messages to a quorum queue while the node it is connected to stops: nothing confirmed is missing", async () => {
+    const queue = t.name("fo-produce");
+    const setup = await open(1);
+    await setup.assertQueue(queue, { durable: true, arguments: { "x-queue-type": "quorum" } });
+    const watch = await open(2);
+    const run = runCli([
+      ...[1, 2, 3].flatMap((n) => ["--url", t.url(n)]),
+      ...["produce", "--exchange", "", "--key", queue, "--body", "x", "--persistent"],
+      ...["--amount", "100000", "--json", "--reconnect-timeout", "90s"],
+    ]);
+    await until("40% queued", async () => (await watch.checkQueue(queue)).messageCount >= 40_000);
+    const stoppedAt = Date.now();
+    let r: Awaited<typeof run>;
+    try {
+      await t.stopNode(1);
+      r = await run;
+    } finally {
+      // The next tests need every node.
+      await t.startNode(1);
+    }
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s).toMatchObject({ published: 100_000, confirmed: 100_000, unconfirmed: 0 });
+    expect(s.reconnects.length).toBeGreaterThanOrEqual(1);
+    const first = s.reconnects[0];
+    const ids = await drainIds(watch, queue, 120_000);
+    const distinct = new Set(ids);
+    const prefix = ids[0]?.replace(/-\d+$/, "");
+    let missing = 0;
+    for (let n = 1; n <= 100_000; n++) if (!distinct.has(`${prefix}-${n}`)) missing += 1;
+    const failoverMs = Date.parse(first.at) + (first.firstConfirmMs ?? Number.NaN) - stoppedAt;
+    console.info(
+      `cluster produce: confirmed ${s.confirmed}, republished ${s.republished}, duplicates seen ${ids.length - distinct.size}, missing ${missing}; stop → first confirm on ${first.to}: ${failoverMs} ms (reconnect ${first.downMs} ms)`,
+    );
+    expect(missing).toBe(0);
+    expect(ids.length - distinct.size).toBeLessThanOrEqual(s.republished);
+    await watch.deleteQueue(queue);
+  }, 240_000);
+
+  it("consume --count 30,000 from a quorum queue while the node it is connected to stops: exactly 30,000 distinct, the rest still queued", async () => {
+    const queue = t.name("fo-consume");
+    const fill = await open(2);
+    await fill.assertQueue(queue, { durable: true, arguments: { "x-queue-type": "quorum" } });
+    const total = 60_000;
+    for (let i = 1; i <= total; i++) {
+      if (!fill.sendToQueue(queue, Buffer.from("x"), { messageId: `c-${i}`, persistent: true }))
+        await new Promise((r) => fill.once("drain", r));
+    }
+    await fill.waitForConfirms();
+    const watch = await open(1);
+    const run = runCli([
+      ...[2, 3, 1].flatMap((n) => ["--url", t.url(n)]),
+      ...["consume", queue, "--count", "30000", "--prefetch", "100", "--json"],
+      ...["--reconnect-timeout", "90s"],
+    ]);
+    await until(
+      "some consumed",
+      async () => (await watch.checkQueue(queue)).messageCount <= 59_000,
+    );
+    let r: Awaited<typeof run>;
+    try {
+      await t.stopNode(2);
+      r = await run;
+    } finally {
+      await t.startNode(2);
+    }
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/✓ reconnected to /);
+    const ids = new Set(
+      r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).properties.messageId as string),
+    );
+    expect(ids.size).toBe(30_000);
+    await until(
+      "the unacked back",
+      async () => (await watch.checkQueue(queue)).consumerCount === 0,
+    );
+    const left = (await watch.checkQueue(queue)).messageCount;
+    console.info(`cluster consume: settled ${ids.size} distinct, ${left} left of ${total}`);
+    expect(left + ids.size).toBe(total);
+    await watch.deleteQueue(queue);
+  }, 240_000);
+}
