@@ -3,9 +3,11 @@
 export {
   type BrokerOptions,
   type BrokerStats,
+  type BrokerTlsOptions,
   type BrokerUser,
   type RunningBroker,
   startBroker,
+  TlsOptionsError,
 } from "./broker/index.js";
 export { main } from "./cli.js";
 export { type Connection, type ConnectOptions, connect } from "./client/connect.js";

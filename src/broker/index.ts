@@ -13,3 +13,4 @@ export {
   type RunningBroker,
   startBroker,
 } from "./server.js";
+export { type BrokerTlsOptions, TlsOptionsError } from "./tls.js";

@@ -1,20 +1,24 @@
 /**
  * The embedded broker: one virtual host, users, limits, and a TCP listener handing each
- * socket to an AmqpConnection. `startBroker()` is the in-process API (port 0 picks a free
+ * socket to an AmqpConnection; with `tls`, a TLS listener (amqps://) beside it whose sockets
+ * go to the same connections. `startBroker()` is the in-process API (port 0 picks a free
  * port); `eventlab broker` wraps it. State lives in memory only.
  */
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import { totalmem } from "node:os";
 import type { Duplex } from "node:stream";
+import type { Server as TlsServer } from "node:tls";
 import { getHeapStatistics } from "node:v8";
 import { VHost } from "./model/vhost.js";
+import type { TlsPeer } from "./protocol/auth.js";
 import {
   AmqpConnection,
   type ConnectionHost,
   type ProtocolSettings,
   type Totals,
 } from "./protocol/connection.js";
+import { type BrokerTlsOptions, createTlsServer } from "./tls.js";
 
 export interface BrokerUser {
   username: string;
@@ -24,8 +28,14 @@ export interface BrokerUser {
 export interface BrokerOptions {
   /** Interface to listen on (default 127.0.0.1). */
   host?: string;
-  /** Port (default 5672); 0 picks a free one. */
+  /** Port (default 5672); 0 picks a free one. The plain listener always runs. */
   port?: number;
+  /** Serve amqps:// too: a TLS listener on `tlsPort`, beside the plain one. */
+  tls?: BrokerTlsOptions;
+  /** Port of the TLS listener (default 5671, as RabbitMQ); 0 picks a free one. */
+  tlsPort?: number;
+  /** Interface of the TLS listener (default: `host`). */
+  tlsHost?: string;
   /** Users allowed to log in (default guest/guest, from loopback only, as in RabbitMQ). */
   users?: BrokerUser[];
   /** Largest message body accepted, bytes (default 128 MiB, as RabbitMQ). */
@@ -70,6 +80,10 @@ export interface RunningBroker {
   readonly url: string;
   readonly host: string;
   readonly port: number;
+  /** amqps://user:password@host:tlsPort when started with `tls`. */
+  readonly tlsUrl: string | undefined;
+  readonly tlsHost: string | undefined;
+  readonly tlsPort: number | undefined;
   readonly vhost: VHost;
   stats(): BrokerStats;
   /** Close every connection (320 CONNECTION_FORCED) and stop listening. */
@@ -131,9 +145,12 @@ export class Broker implements ConnectionHost {
     return this.blocked;
   }
 
-  /** Serve AMQP on a stream; `loopback` says whether guest may log in over it. */
-  accept(stream: Duplex, loopback: boolean): AmqpConnection {
-    const c = new AmqpConnection(this.nextId++, stream, this, loopback);
+  /**
+   * Serve AMQP on a stream; `loopback` says whether guest may log in over it, `tls` what a
+   * TLS handshake proved (for SASL EXTERNAL).
+   */
+  accept(stream: Duplex, loopback: boolean, tls?: TlsPeer): AmqpConnection {
+    const c = new AmqpConnection(this.nextId++, stream, this, loopback, tls);
     this.connections.add(c);
     return c;
   }
@@ -144,6 +161,14 @@ export class Broker implements ConnectionHost {
     if (!user || !sameSecret(user.password, password)) return false;
     // RabbitMQ's loopback_users default: the built-in guest only from localhost.
     return !(user === GUEST && !loopback);
+  }
+
+  /** EXTERNAL: the certificate's user must exist; guest still only over loopback. */
+  refuseCertificateUser(username: string, loopback: boolean): string | undefined {
+    const user = this.users.find((u) => u.username === username);
+    if (!user) return `user '${username}' (the client certificate's common name) does not exist`;
+    if (user === GUEST && !loopback) return `user '${username}' can only connect via localhost`;
+    return undefined;
   }
 
   refuseOpen(): string | undefined {
@@ -217,50 +242,94 @@ export class Broker implements ConnectionHost {
   }
 }
 
-/** Thrown when the port is taken; `code` is the socket error's. */
+/** Thrown when the port is taken; `code` is the socket error's, `tls` names the listener. */
 export class ListenError extends Error {
   constructor(
     message: string,
     readonly code: string | undefined,
     readonly host: string,
     readonly port: number,
+    readonly tls = false,
   ) {
     super(message);
     this.name = "ListenError";
   }
 }
 
+function listen(server: Server | TlsServer, port: number, host: string, tls: boolean) {
+  return new Promise<number>((resolve, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      reject(new ListenError(err.message, err.code, host, port, tls)),
+    );
+    server.listen(port, host, () => {
+      const address = server.address();
+      resolve(typeof address === "object" && address ? address.port : port);
+    });
+  });
+}
+
+function urlOf(scheme: "amqp" | "amqps", user: BrokerUser, host: string, port: number): string {
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+  return `${scheme}://${encodeURIComponent(user.username)}:${encodeURIComponent(user.password)}@${urlHost}:${port}`;
+}
+
+function closeServer(server: Server | TlsServer | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (server?.listening) server.close(() => resolve());
+    else resolve();
+  });
+}
+
+/**
+ * Start the broker and its listeners; throws ListenError when a port cannot be had, and
+ * TlsOptionsError when the TLS certificate, key or CA cannot be used.
+ */
 export async function startBroker(options: BrokerOptions = {}): Promise<RunningBroker> {
   const broker = new Broker(options);
   const host = options.host ?? "127.0.0.1";
+  const tlsHost = options.tlsHost ?? host;
   const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
+  // Every TCP socket, TLS ones from before their handshake, so that close() can drop them.
+  const track = (socket: Socket) => {
     socket.setNoDelay(true);
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
-    broker.accept(socket, isLoopback(socket.remoteAddress));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(new ListenError(err.message, err.code, host, options.port ?? 5672)),
-    );
-    server.listen(options.port ?? 5672, host, () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : (options.port ?? 5672);
+  };
+  const server: Server = createServer((socket) =>
+    broker.accept(socket, isLoopback(socket.remoteAddress)),
+  );
+  server.on("connection", track);
+  let secure: TlsServer | undefined;
+  let port: number;
+  let tlsPort: number | undefined;
+  try {
+    if (options.tls) {
+      secure = createTlsServer(options.tls, broker.settings.handshakeTimeout, (socket, peer) =>
+        broker.accept(socket, isLoopback(socket.remoteAddress), peer),
+      );
+      secure.on("connection", track);
+    }
+    port = await listen(server, options.port ?? 5672, host, false);
+    if (secure) tlsPort = await listen(secure, options.tlsPort ?? 5671, tlsHost, true);
+  } catch (err) {
+    await closeServer(server);
+    broker.shutdown();
+    throw err;
+  }
   const user = broker.firstUser;
-  const urlHost = host.includes(":") ? `[${host}]` : host;
-  const url = `amqp://${encodeURIComponent(user.username)}:${encodeURIComponent(user.password)}@${urlHost}:${port}`;
   let closing: Promise<void> | undefined;
   return {
-    url,
+    url: urlOf("amqp", user, host, port),
     host,
     port,
+    tlsUrl: tlsPort === undefined ? undefined : urlOf("amqps", user, tlsHost, tlsPort),
+    tlsHost: secure ? tlsHost : undefined,
+    tlsPort,
     vhost: broker.vhost,
     stats: () => broker.stats(),
     close() {
       closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        void Promise.all([closeServer(server), closeServer(secure)]).then(() => resolve());
         broker.shutdown();
         // Clients that do not answer connection.close are dropped.
         setTimeout(() => {

@@ -6,7 +6,19 @@
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import type { BrokerUser } from "../broker/index.js";
 import type { Context } from "../context.js";
+import { UsageError } from "../errors.js";
 import { intArg, type Run } from "./options.js";
+
+/** The TLS listener's flags: file paths, read when the broker starts. */
+export interface BrokerTlsFlags {
+  certFile: string;
+  keyFile: string;
+  caFile: string | undefined;
+  passphrase: string | undefined;
+  verifyPeer: boolean;
+  failIfNoPeerCert: boolean;
+  port: number;
+}
 
 export interface BrokerCommandOptions {
   host: string;
@@ -16,6 +28,8 @@ export interface BrokerCommandOptions {
   maxMessageSize: number | undefined;
   /** Undefined: the broker's default (60 s). */
   heartbeat: number | undefined;
+  /** Undefined: no TLS listener. */
+  tls: BrokerTlsFlags | undefined;
   json: boolean;
 }
 
@@ -25,6 +39,54 @@ export function userArg(raw: string, previous: BrokerUser[] = []): BrokerUser[] 
   if (at <= 0 || at === raw.length - 1)
     throw new InvalidArgumentError("Expected name:password, for example --user app:s3cret.");
   return [...previous, { username: raw.slice(0, at), password: raw.slice(at + 1) }];
+}
+
+interface TlsFlagValues {
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
+  tlsCa?: string | undefined;
+  tlsPassphrase?: string | undefined;
+  tlsPort?: number | undefined;
+  verifyPeer: boolean;
+  failIfNoPeerCert: boolean;
+}
+
+/** The TLS flags as one object, or undefined without --tls-cert; usage errors across flags. */
+export function tlsFlags(f: TlsFlagValues): BrokerTlsFlags | undefined {
+  if ((f.tlsCert === undefined) !== (f.tlsKey === undefined)) {
+    throw new UsageError(
+      `${f.tlsCert === undefined ? "--tls-key" : "--tls-cert"} needs ${f.tlsCert === undefined ? "--tls-cert" : "--tls-key"}: the server certificate and its private key go together`,
+      "for example --tls-cert server.pem --tls-key server-key.pem (PEM files)",
+    );
+  }
+  const tlsOnly: [string, boolean][] = [
+    ["--tls-ca", f.tlsCa !== undefined],
+    ["--tls-passphrase", f.tlsPassphrase !== undefined],
+    ["--tls-port", f.tlsPort !== undefined],
+    ["--verify-peer", f.verifyPeer],
+    ["--fail-if-no-peer-cert", f.failIfNoPeerCert],
+  ];
+  if (f.tlsCert === undefined || f.tlsKey === undefined) {
+    const given = tlsOnly.find(([, on]) => on);
+    if (given) throw new UsageError(`${given[0]} goes with --tls-cert and --tls-key`);
+    return undefined;
+  }
+  if (f.failIfNoPeerCert && !f.verifyPeer)
+    throw new UsageError("--fail-if-no-peer-cert goes with --verify-peer");
+  if (f.verifyPeer && f.tlsCa === undefined) {
+    throw new UsageError(
+      "--verify-peer needs --tls-ca: the CA certificate that client certificates are checked against",
+    );
+  }
+  return {
+    certFile: f.tlsCert,
+    keyFile: f.tlsKey,
+    caFile: f.tlsCa,
+    passphrase: f.tlsPassphrase,
+    verifyPeer: f.verifyPeer,
+    failIfNoPeerCert: f.failIfNoPeerCert,
+    port: f.tlsPort ?? 5671,
+  };
 }
 
 export function brokerCommand(ctx: Context, run: Run<BrokerCommandOptions>) {
@@ -51,9 +113,24 @@ export function brokerCommand(ctx: Context, run: Run<BrokerCommandOptions>) {
       "heartbeat offered to clients (default 60; 0 for none)",
       intArg(0, 65535),
     )
+    .option("--tls-cert <file>", "serve amqps:// too, with this server certificate (PEM)")
+    .option("--tls-key <file>", "the private key of --tls-cert (PEM)")
+    .option("--tls-passphrase <passphrase>", "passphrase of an encrypted --tls-key")
+    .option("--tls-ca <file>", "CA certificate(s) (PEM) that client certificates must chain to")
+    .option("--tls-port <port>", "TLS port (default 5671); 0 picks a free one", intArg(0, 65535))
+    .option(
+      "--verify-peer",
+      "ask TLS clients for a certificate, refuse one that does not verify, and offer SASL EXTERNAL (login as the certificate's CN)",
+      false,
+    )
+    .option(
+      "--fail-if-no-peer-cert",
+      "with --verify-peer: refuse TLS clients that present no certificate",
+      false,
+    )
     .option(
       "--json",
-      "print {url, host, port} as one JSON line when ready, and the final stats",
+      "print {url, host, port} (and tlsUrl, tlsPort) as one JSON line when ready, and the final stats",
       false,
     )
     .addHelpText(
@@ -62,10 +139,18 @@ export function brokerCommand(ctx: Context, run: Run<BrokerCommandOptions>) {
 Everything is kept in memory: durable exchanges and queues are accepted, but the broker's
 state is lost when it stops. Stream queues are not supported.
 
+With --tls-cert and --tls-key the broker also listens for amqps:// on --tls-port; the plain
+port stays open. With --verify-peer a client may log in with SASL EXTERNAL: its certificate's
+common name (CN) must be one of the --user names (its password is not asked), as RabbitMQ's
+rabbitmq_auth_mechanism_ssl with ssl_cert_login_from = common_name.
+
 Examples:
   $ eventlab broker                          # amqp://guest:guest@127.0.0.1:5672
   $ eventlab broker --port 0 --json          # a free port; the URL as JSON for scripts
   $ eventlab broker --user app:s3cret --host 0.0.0.0
+  $ eventlab broker --tls-cert server.pem --tls-key server-key.pem   # and amqps://…:5671
+  $ eventlab broker --tls-cert server.pem --tls-key server-key.pem --tls-ca ca.pem \\
+      --verify-peer --user app:unused   # a client certificate with CN=app logs in as app
   $ eventlab produce order-created --amount 10   # in another terminal`,
     )
     .action((f) =>
@@ -74,7 +159,9 @@ Examples:
         port: f.port,
         users: f.user ?? [],
         maxMessageSize: f.maxMessageSize,
-        heartbeat: f.heartbeat,
+        // In the whole program the global --heartbeat takes the flag: the same meaning here.
+        heartbeat: f.heartbeat ?? ctx.globals.heartbeat,
+        tls: tlsFlags(f),
         json: f.json,
       }),
     );

@@ -24,15 +24,10 @@ import { AmqpError, amqpError } from "../errors.js";
 import type { Message } from "../model/message.js";
 import type { Queue } from "../model/queue.js";
 import type { VHost } from "../model/vhost.js";
+import { type LoginHost, login, mechanisms, type TlsPeer } from "./auth.js";
 import type { Channel, ChannelHost } from "./channel.js";
 import { type Blame, Channels, NO_METHOD } from "./channels.js";
-import {
-  clientFeatures,
-  credentials,
-  negotiate,
-  type ProtocolSettings,
-  startArgs,
-} from "./handshake.js";
+import { clientFeatures, negotiate, type ProtocolSettings, startArgs } from "./handshake.js";
 import { Outbox } from "./outbox.js";
 
 export type { ProtocolSettings } from "./handshake.js";
@@ -45,17 +40,12 @@ export interface Totals {
   delivered: number;
 }
 
-/** What a connection needs from the broker that accepted it. */
-export interface ConnectionHost {
+/** What a connection needs from the broker that accepted it (logins: see auth.ts). */
+export interface ConnectionHost extends LoginHost {
   readonly vhost: VHost;
   readonly settings: ProtocolSettings;
   /** Counted into as messages pass; never reset. */
   readonly totals: Totals;
-  /**
-   * Whether these credentials may log in: a known user with this password; the built-in
-   * guest only over a loopback connection (`loopback`), as in RabbitMQ.
-   */
-  authenticate(username: string, password: string, loopback: boolean): boolean;
   /** Why a new connection may not open (connection limit), or undefined. */
   refuseOpen(): string | undefined;
   readonly memoryBlocked: boolean;
@@ -88,6 +78,8 @@ export class AmqpConnection implements ChannelHost {
     private readonly transport: Duplex,
     private readonly host: ConnectionHost,
     private readonly loopback: boolean,
+    /** Set for a TLS connection: whether EXTERNAL is offered, and the verified certificate. */
+    private readonly tls?: TlsPeer,
   ) {
     this.vhost = host.vhost;
     this.maxMessageSize = host.settings.maxMessageSize;
@@ -187,7 +179,8 @@ export class AmqpConnection implements ChannelHost {
 
   private sendStart(): void {
     this.state = "start";
-    this.sendMethod(0, "connection.start", startArgs(this.host.settings));
+    const start = startArgs(this.host.settings);
+    this.sendMethod(0, "connection.start", { ...start, mechanisms: mechanisms(this.tls) });
   }
 
   /** A method on channel 0: the handshake step the state expects, or one of an open connection. */
@@ -219,14 +212,7 @@ export class AmqpConnection implements ChannelHost {
     const features = clientFeatures(a.clientProperties);
     this.consumerCancelNotify = features.consumerCancelNotify;
     this.blockedNotify = features.blockedNotify;
-    const { user, password } = credentials(a.mechanism, a.response);
-    if (!this.host.authenticate(user, password, this.loopback)) {
-      throw amqpError(
-        "ACCESS_REFUSED",
-        `Login was refused using authentication mechanism ${a.mechanism}. For details see the broker logfile.`,
-      );
-    }
-    this.user = user;
+    this.user = login(this.host, a, this.loopback, this.tls);
     this.state = "tune";
     const s = this.host.settings;
     this.sendMethod(0, "connection.tune", {

@@ -1,12 +1,18 @@
 /**
- * What `eventlab broker` does once its flags are parsed: start the embedded broker, print its
- * URL, show a refreshing status line until Ctrl-C, then stop it and say what it dropped.
+ * What `eventlab broker` does once its flags are parsed: read the TLS files if any, start the
+ * embedded broker, print its URLs, show a refreshing status line until Ctrl-C, then stop it
+ * and say what it dropped.
  */
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import {
   type BrokerStats,
+  type BrokerTlsOptions,
   ListenError,
   type RunningBroker,
   startBroker,
+  TlsOptionsError,
 } from "../../broker/index.js";
 import { maskSecrets } from "../../client/url.js";
 import type { Context } from "../../context.js";
@@ -15,17 +21,30 @@ import { count, plural, rate } from "../../ui/format.js";
 import { startProgress } from "../../ui/progress.js";
 import type { Theme } from "../../ui/theme.js";
 import { VERSION } from "../../version.js";
-import type { BrokerCommandOptions } from "../broker.js";
+import type { BrokerCommandOptions, BrokerTlsFlags } from "../broker.js";
 
 export async function runBroker(ctx: Context, o: BrokerCommandOptions): Promise<void> {
   const { io, theme } = ctx;
-  const broker = await start(o);
+  const tls = o.tls ? await tlsOptions(ctx, o.tls) : undefined;
+  const broker = await start(o, tls);
   // guest:guest is public knowledge; a password given with --user is not printed.
-  const shown = o.users.length === 0 ? broker.url : maskSecrets(broker.url);
-  if (o.json) io.out(`${JSON.stringify({ url: shown, host: broker.host, port: broker.port })}\n`);
-  else io.out(`${shown}\n`);
+  const show = (url: string) => (o.users.length === 0 ? url : maskSecrets(url));
+  const shown = show(broker.url);
+  const shownTls = broker.tlsUrl === undefined ? undefined : show(broker.tlsUrl);
+  if (o.json) {
+    const ready = { url: shown, host: broker.host, port: broker.port };
+    const secure = shownTls === undefined ? {} : { tlsUrl: shownTls, tlsPort: broker.tlsPort };
+    io.out(`${JSON.stringify({ ...ready, ...secure })}\n`);
+  } else {
+    io.out(`${shown}\n`);
+    if (shownTls !== undefined) io.out(`${shownTls}\n`);
+  }
+  const where =
+    shownTls === undefined
+      ? theme.accent(shown)
+      : `${theme.accent(shown)} and ${theme.accent(shownTls)}${o.tls?.verifyPeer ? " (client certificates verified; EXTERNAL offered)" : ""}`;
   io.err(
-    `${theme.ok(theme.symbols.ok)} embedded broker listening on ${theme.accent(shown)} ${theme.dim("(in memory; Ctrl-C stops it)")}`,
+    `${theme.ok(theme.symbols.ok)} embedded broker listening on ${where} ${theme.dim("(in memory; Ctrl-C stops it)")}`,
   );
 
   const progress = await startProgress(io, statusLine(broker, theme), 250);
@@ -42,11 +61,15 @@ export async function runBroker(ctx: Context, o: BrokerCommandOptions): Promise<
   );
 }
 
-async function start(o: BrokerCommandOptions): Promise<RunningBroker> {
+async function start(
+  o: BrokerCommandOptions,
+  tls: BrokerTlsOptions | undefined,
+): Promise<RunningBroker> {
   try {
     return await startBroker({
       host: o.host,
       port: o.port,
+      ...(tls && o.tls ? { tls, tlsPort: o.tls.port } : {}),
       users: o.users,
       ...(o.maxMessageSize !== undefined ? { maxMessageSize: o.maxMessageSize } : {}),
       ...(o.heartbeat !== undefined ? { heartbeat: o.heartbeat } : {}),
@@ -54,7 +77,92 @@ async function start(o: BrokerCommandOptions): Promise<RunningBroker> {
     });
   } catch (err) {
     if (err instanceof ListenError) throw listenError(err);
+    if (err instanceof TlsOptionsError) {
+      throw new EventlabError("usage", `cannot use the TLS certificate and key: ${err.message}`, {
+        hint: "check that --tls-cert, --tls-key and --tls-ca are PEM files, the key belongs to the certificate, and --tls-passphrase",
+        cause: err,
+      });
+    }
     throw err;
+  }
+}
+
+/** A file named by a flag, read whole; a clear error naming the flag and the path. */
+async function readFlagFile(ctx: Context, flag: string, file: string): Promise<Buffer> {
+  try {
+    return await readFile(path.resolve(ctx.cwd, file));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EISDIR"
+          ? "it is a directory"
+          : code === "EACCES" || code === "EPERM"
+            ? "permission denied"
+            : (code ?? String(err));
+    throw new EventlabError("io", `cannot read ${flag} ${file}: ${why}`, {
+      hint: "give the path of a PEM file (relative to the current directory)",
+      cause: err,
+    });
+  }
+}
+
+/**
+ * The TLS files read and checked one by one, so that a problem names its flag: a certificate
+ * that is not PEM, a key that cannot be decrypted or does not belong to the certificate.
+ */
+async function tlsOptions(ctx: Context, t: BrokerTlsFlags): Promise<BrokerTlsOptions> {
+  const cert = await readFlagFile(ctx, "--tls-cert", t.certFile);
+  const key = await readFlagFile(ctx, "--tls-key", t.keyFile);
+  const ca = t.caFile === undefined ? undefined : await readFlagFile(ctx, "--tls-ca", t.caFile);
+  const x509 = certificateOf(cert, "--tls-cert", t.certFile);
+  if (ca) certificateOf(ca, "--tls-ca", t.caFile ?? "");
+  let privateKey: ReturnType<typeof createPrivateKey>;
+  try {
+    privateKey = createPrivateKey(
+      t.passphrase === undefined ? { key } : { key, passphrase: t.passphrase },
+    );
+  } catch (err) {
+    const encrypted = /passphrase|decrypt|bad password/i.test((err as Error).message);
+    throw new EventlabError(
+      "usage",
+      encrypted
+        ? `cannot decrypt --tls-key ${t.keyFile}: ${t.passphrase === undefined ? "it is encrypted" : "wrong passphrase"}`
+        : `--tls-key ${t.keyFile} is not a PEM private key`,
+      {
+        hint: encrypted
+          ? "give its passphrase with --tls-passphrase"
+          : "give the server certificate's private key, e.g. server-key.pem",
+        cause: err,
+      },
+    );
+  }
+  if (!x509.checkPrivateKey(privateKey)) {
+    throw new EventlabError(
+      "usage",
+      `--tls-key ${t.keyFile} is not the private key of --tls-cert ${t.certFile}`,
+      { hint: "give the key that was generated with the certificate" },
+    );
+  }
+  return {
+    cert,
+    key,
+    ...(ca ? { ca } : {}),
+    ...(t.passphrase !== undefined ? { passphrase: t.passphrase } : {}),
+    verifyPeer: t.verifyPeer,
+    failIfNoPeerCert: t.failIfNoPeerCert,
+  };
+}
+
+function certificateOf(pem: Buffer, flag: string, file: string): X509Certificate {
+  try {
+    return new X509Certificate(pem);
+  } catch (err) {
+    throw new EventlabError("usage", `${flag} ${file} is not a PEM certificate`, {
+      hint: "give an X.509 certificate in PEM form (-----BEGIN CERTIFICATE-----)",
+      cause: err,
+    });
   }
 }
 
@@ -87,14 +195,15 @@ function statusLine(broker: RunningBroker, theme: Theme): () => string {
 }
 
 function listenError(err: ListenError): EventlabError {
+  const flag = err.tls ? "--tls-port" : "--port";
   if (err.code === "EADDRINUSE") {
     return new EventlabError("connection", `port ${err.port} on ${err.host} is already in use`, {
-      hint: "RabbitMQ (or another broker) may already be running there: use it as it is, or start this one on a free port with --port 0",
+      hint: `RabbitMQ (or another broker) may already be running there: use it as it is, or start this one on a free port with ${flag} 0`,
     });
   }
   if (err.code === "EACCES") {
     return new EventlabError("connection", `not permitted to listen on port ${err.port}`, {
-      hint: "use a port above 1023, or --port 0",
+      hint: `use a port above 1023, or ${flag} 0`,
     });
   }
   if (err.code === "EADDRNOTAVAIL" || err.code === "ENOTFOUND") {
