@@ -89,6 +89,11 @@ export class Link {
     return this.current;
   }
 
+  /** The URLs it may connect to, in the order of this run. */
+  get urls(): readonly string[] {
+    return this.o.urls;
+  }
+
   /**
    * Why the link gave up after trying to reconnect. Undefined when it did not try (reconnect
    * off, or a loss no retry heals): then the lost connection's own reason says it best.

@@ -4,6 +4,7 @@
  * definition (flags, help, argv → options); the work is in run/produce.ts, loaded lazily.
  */
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import type { Reconnect } from "../client/reconnect.js";
 import type { PropertiesConfig } from "../config/schema.js";
 import type { Context } from "../context.js";
 import { UsageError } from "../errors.js";
@@ -70,17 +71,11 @@ export interface ProduceSummary {
   unconfirmed: number;
   /** Times the broker blocked publishing (memory or disk alarm). */
   blocked: number;
-  /** Each reconnect: when, from which node to which, and how long the connection was down. */
-  reconnects: Array<{
-    at: string;
-    from: string;
-    to: string;
-    downMs: number;
-    attempts: number;
-    reason: string;
-    /** From the loss to the first confirm on the new connection. */
-    firstConfirmMs?: number;
-  }>;
+  /**
+   * Each reconnect: when, from which node to which, how long the connection was down, and
+   * the time from the loss to the first confirm on the new connection.
+   */
+  reconnects: Array<Reconnect & { firstConfirmMs?: number }>;
   confirms: boolean;
   mandatory: boolean;
   /** From the first publish to the last confirm. */

@@ -10,32 +10,23 @@ import { readFile, rm } from "node:fs/promises";
 import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Readable } from "node:stream";
 import { connect as tlsConnect } from "node:tls";
 import amqp, { type ChannelModel, type Options } from "amqplib";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { type RunningBroker, startBroker } from "../../src/broker/index.js";
-import { main } from "../../src/cli.js";
 import { type CertSet, generateCerts } from "../../src/cluster/certs.js";
 import { brokerCommand } from "../../src/commands/broker.js";
 import { optionsOf, usageErrorOf } from "../helpers/argv.js";
-import { memoryStream, runCli } from "../helpers/cli.js";
+import { runCli, startCli } from "../helpers/cli.js";
+import { within as withinMs } from "../helpers/wait.js";
 
 const WAIT = 5000;
 const POLL = { timeout: WAIT, interval: 10 } as const;
 const AMQP_HEADER = Buffer.from("AMQP\u0000\u0000\u0009\u0001", "latin1");
 
-/** Resolve with the promise, or fail after `ms`. */
-async function within<T>(p: Promise<T>, what: string, ms = WAIT): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(t);
-  }
+/** Resolve with the promise, or fail after `ms` (default WAIT). */
+function within<T>(p: Promise<T>, what: string, ms = WAIT): Promise<T> {
+  return withinMs(p, what, ms);
 }
 
 /** The error `p` rejects with, within `ms`; fails the test when it resolves. */
@@ -338,18 +329,7 @@ describe("the wrong protocol on a port", () => {
 // ------------------------------------------------------------------------------ the command
 
 /** `eventlab <argv>` in-process, with its output readable while it runs. */
-function start(argv: string[]) {
-  const stdout = memoryStream(false);
-  const stderr = memoryStream(false);
-  const controller = new AbortController();
-  const exited = main(argv, {
-    streams: { stdin: Readable.from([]), stdout, stderr },
-    env: { NO_COLOR: "1" },
-    cwd: process.cwd(),
-    signal: controller.signal,
-  });
-  return { stdout, stderr, exited, stop: () => controller.abort() };
-}
+const start = (argv: string[]) => startCli(argv);
 
 describe("eventlab broker --tls-…", () => {
   it("maps the TLS flags; --tls-port defaults to 5671", async () => {

@@ -4,13 +4,11 @@
  * stops and says what it dropped. Every wait is bounded.
  */
 import { createServer } from "node:net";
-import { Readable } from "node:stream";
 import amqp from "amqplib";
 import { describe, expect, it, vi } from "vitest";
-import { main } from "../../src/cli.js";
 import { brokerCommand } from "../../src/commands/broker.js";
 import { optionsOf, usageErrorOf } from "../helpers/argv.js";
-import { memoryStream } from "../helpers/cli.js";
+import { startCli } from "../helpers/cli.js";
 
 const WAIT = { timeout: 5000, interval: 10 } as const;
 
@@ -67,18 +65,7 @@ describe("broker argv", () => {
 });
 
 /** `eventlab <argv>` in-process, with its output readable while it runs. */
-function start(argv: string[]) {
-  const stdout = memoryStream(false);
-  const stderr = memoryStream(false);
-  const controller = new AbortController();
-  const exited = main(argv, {
-    streams: { stdin: Readable.from([]), stdout, stderr },
-    env: { NO_COLOR: "1" },
-    cwd: process.cwd(),
-    signal: controller.signal,
-  });
-  return { stdout, stderr, exited, stop: () => controller.abort() };
-}
+const start = (argv: string[]) => startCli(argv);
 
 describe("eventlab broker", () => {
   it("prints its URL as JSON, serves a client, and reports on Ctrl-C", async () => {

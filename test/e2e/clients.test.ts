@@ -9,20 +9,13 @@ import { AMQPClient, type AMQPMessage } from "@cloudamqp/amqp-client";
 import amqp from "amqplib";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { type RunningBroker, startBroker } from "../../src/broker/server.js";
+import { within as withinMs } from "../helpers/wait.js";
 
 const WAIT = 3000;
 
-/** Resolve with the promise, or fail after `ms`. */
-async function within<T>(p: Promise<T>, what: string, ms = WAIT): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(t);
-  }
+/** Resolve with the promise, or fail after `ms` (default WAIT). */
+function within<T>(p: Promise<T>, what: string, ms = WAIT): Promise<T> {
+  return withinMs(p, what, ms);
 }
 
 /** How long, and how often, to look again at what the broker counts. */

@@ -97,3 +97,17 @@ export function trackedNames(): {
   };
   return { queues, exchanges, q: track(queues), x: track(exchanges) };
 }
+
+/** Start the CLI in-process without waiting for it: its streams, its exit, and Ctrl-C. */
+export function startCli(argv: string[], env: NodeJS.ProcessEnv = { NO_COLOR: "1" }) {
+  const stdout = memoryStream(false);
+  const stderr = memoryStream(false);
+  const controller = new AbortController();
+  const exited = main(argv, {
+    streams: { stdin: Readable.from([]), stdout, stderr },
+    env,
+    cwd: process.cwd(),
+    signal: controller.signal,
+  });
+  return { stdout, stderr, exited, stop: () => controller.abort() };
+}

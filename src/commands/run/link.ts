@@ -7,13 +7,13 @@ import type { Context } from "../../context.js";
 import { linkEventLine } from "../../ui/link-view.js";
 import type { ReconnectChoice } from "../options.js";
 
-export function openLink(
+export async function openLink(
   ctx: Context,
   connectionName: string,
   choice: ReconnectChoice,
   also?: (event: LinkEvent) => void,
 ): Promise<Link> {
-  return ctx.link({
+  const link = await ctx.link({
     connectionName,
     reconnect: reconnectPolicy(choice),
     onEvent: (event) => {
@@ -21,6 +21,15 @@ export function openLink(
       also?.(event);
     },
   });
+  // With several nodes, say which one answered: the one a failover will leave.
+  if (link.urls.length > 1) {
+    ctx.io.err(
+      ctx.theme.dim(
+        `connected to ${link.connection.address.display} (of ${link.urls.length} URLs)`,
+      ),
+    );
+  }
+  return link;
 }
 
 /** The reconnect flags as a policy: what they leave out comes from the config or the defaults. */
