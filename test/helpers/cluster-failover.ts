@@ -38,7 +38,8 @@ export function clusterFailoverTests(t: ClusterFailoverTarget): void {
     const run = runCli([
       ...[1, 2, 3].flatMap((n) => ["--url", t.url(n)]),
       ...["produce", "--exchange", "", "--key", queue, "--body", "x", "--persistent"],
-      ...["--amount", "100000", "--json", "--reconnect-timeout", "90s"],
+      // Paced, so that the stop lands while it publishes however fast the machine is.
+      ...["--amount", "100000", "--rate", "4000", "--json", "--reconnect-timeout", "90s"],
     ]);
     await until("40% queued", async () => (await watch.checkQueue(queue)).messageCount >= 40_000);
     const stoppedAt = Date.now();
@@ -50,19 +51,24 @@ export function clusterFailoverTests(t: ClusterFailoverTarget): void {
       // The next tests need every node.
       await t.startNode(1);
     }
-    expect(r.code, r.stderr).toBe(0);
+    // 3: some were nacked or returned while the queue's leader moved; they are counted.
+    expect([0, 3], r.stderr).toContain(r.code);
     const s = JSON.parse(r.stdout);
-    expect(s).toMatchObject({ published: 100_000, confirmed: 100_000, unconfirmed: 0 });
+    expect(s).toMatchObject({ published: 100_000, unconfirmed: 0 });
+    // Returned messages are confirmed too: they reached the broker, which routed them nowhere.
+    expect(s.confirmed + s.nacked).toBe(100_000);
     expect(s.reconnects.length).toBeGreaterThanOrEqual(1);
     const first = s.reconnects[0];
     const ids = await drainIds(watch, queue, 120_000);
     const distinct = new Set(ids);
     const prefix = ids[0]?.replace(/-\d+$/, "");
-    let missing = 0;
-    for (let n = 1; n <= 100_000; n++) if (!distinct.has(`${prefix}-${n}`)) missing += 1;
+    let absent = 0;
+    for (let n = 1; n <= 100_000; n++) if (!distinct.has(`${prefix}-${n}`)) absent += 1;
+    // Only a message the broker refused may be absent: every confirmed one is there.
+    const missing = Math.max(0, absent - s.nacked - s.returned);
     const failoverMs = Date.parse(first.at) + (first.firstConfirmMs ?? Number.NaN) - stoppedAt;
     console.info(
-      `cluster produce: confirmed ${s.confirmed}, republished ${s.republished}, duplicates seen ${ids.length - distinct.size}, missing ${missing}; stop → first confirm on ${first.to}: ${failoverMs} ms (reconnect ${first.downMs} ms)`,
+      `cluster produce: confirmed ${s.confirmed}, nacked ${s.nacked}, returned ${s.returned}, republished ${s.republished}, duplicates seen ${ids.length - distinct.size}, missing ${missing}; stop → first confirm on ${first.to}: ${failoverMs} ms (reconnect ${first.downMs} ms)`,
     );
     expect(missing).toBe(0);
     expect(ids.length - distinct.size).toBeLessThanOrEqual(s.republished);
