@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { findRabbitTools } from "../../src/cluster/exec.js";
 import { ctlEnv } from "../../src/cluster/layout.js";
 import { epmdNames, portAnswers } from "../../src/cluster/net.js";
+import { runCli } from "../helpers/cli.js";
 import { clusterCli, nodeProcesses, tearDown } from "../helpers/cluster.js";
 import { clusterFailoverTests } from "../helpers/cluster-failover.js";
 
@@ -217,6 +218,37 @@ describe.skipIf(!tools)("a local RabbitMQ cluster (rabbitmq-server installed)", 
     await expect(amqp.connect(up!.nodes[0]!.urls.amqps!)).rejects.toThrow(
       /self.signed|certificate/i,
     );
+  }, 60_000);
+
+  it("eventlab over amqps:// to a node: --ca works, a wrong CA fails clearly, --insecure, EXTERNAL", async () => {
+    const certs = up!.certs!;
+    const amqps = up!.nodes[0]!.urls.amqps!;
+    const queue = `${prefix}.tls.${Math.random().toString(36).slice(2, 8)}`;
+    const good = await runCli(["--url", amqps, "--ca", certs.caCert, "declare", "queue", queue]);
+    expect(good.code, good.stderr).toBe(0);
+    const insecure = await runCli(["--url", amqps, "--insecure", "declare", "queue", queue]);
+    expect(insecure.code, insecure.stderr).toBe(0);
+    // Its own client certificate is not a CA: trusting it alone is trusting the wrong CA.
+    const wrong = await runCli([
+      "--url",
+      amqps,
+      "--ca",
+      certs.clientCert,
+      "declare",
+      "queue",
+      queue,
+    ]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(
+      /error: the TLS certificate of amqps:\/\/guest:\*\*\*@127\.0\.0\.1:\d+ is not trusted/,
+    );
+    expect(wrong.stderr).toContain("--ca ca.pem");
+    const external = await runCli([
+      ...["--url", `amqps://127.0.0.1:${up!.nodes[1]!.ports.amqps}`, "--ca", certs.caCert],
+      ...["--cert", certs.clientCert, "--cert-key", certs.clientKey, "--auth", "external"],
+      ...["delete", "queue", queue],
+    ]);
+    expect(external.code, external.stderr).toBe(0);
   }, 60_000);
 
   it("stop-node 2: status shows it stopped and the cluster still serves", async () => {
