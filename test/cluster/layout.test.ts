@@ -149,7 +149,7 @@ describe("a node's files and environment", () => {
     const r = record();
     const env = nodeEnv("/c", r.nodes[0]!, {
       PATH: "/usr/bin",
-      HOME: "/root",
+      HOME: "/home/someone",
       RABBITMQ_NODENAME: "rabbit@localhost",
       RABBITMQ_MNESIA_BASE: "/var/lib/rabbitmq/mnesia",
     });
