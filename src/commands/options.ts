@@ -103,7 +103,10 @@ export function configFileTarget(file: string | undefined, ctx: Context): string
 /** `--reconnect 5` → 5 tries; `--reconnect forever` → no limit (but --reconnect-timeout). */
 export function reconnectArg(raw: string): number {
   if (raw.trim().toLowerCase() === "forever") return Number.POSITIVE_INFINITY;
-  return intArg(0)(raw);
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n))
+    invalid('Expected a whole number ≥ 0, or "forever".');
+  return n;
 }
 
 /** What `--reconnect <n|forever>`, `--no-reconnect` and `--reconnect-timeout` ask for. */

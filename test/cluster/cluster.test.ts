@@ -103,11 +103,17 @@ describe.skipIf(!tools)("a local RabbitMQ cluster (rabbitmq-server installed)", 
     pub.sendToQueue(q, Buffer.from(body), { persistent: true });
     await pub.waitForConfirms();
     const sub = await (await connect(url(to))).createChannel();
-    let got: amqp.GetMessage | false = false;
-    for (let i = 0; i < 50 && !got; i++) {
-      got = await sub.get(q, { noAck: true });
-      if (!got) await new Promise((r) => setTimeout(r, 100));
-    }
+    // Replicated by the time it was confirmed; asked again for a bounded time all the same.
+    const got = await vi
+      .waitFor(
+        async () => {
+          const m = await sub.get(q, { noAck: true });
+          if (!m) throw new Error("not there yet");
+          return m;
+        },
+        { timeout: 5000, interval: 100 },
+      )
+      .catch(() => false as const);
     await sub.deleteQueue(q);
     return got ? got.content.toString() : "(nothing)";
   }

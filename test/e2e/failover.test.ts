@@ -7,7 +7,7 @@ import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningBroker, startBroker } from "../../src/broker/index.js";
 import { startProxy } from "../../src/net/proxy.js";
-import { runCli, uniqueName } from "../helpers/cli.js";
+import { startCli, uniqueName } from "../helpers/cli.js";
 import { failoverSuite, hostPort, until } from "../helpers/failover-suite.js";
 
 describe("failover on the embedded broker", () => {
@@ -30,16 +30,20 @@ describe("a blocked publisher", () => {
     try {
       const queue = uniqueName("blocked");
       await (await admin.createChannel()).assertQueue(queue);
-      const run = runCli([
+      const run = startCli([
         ...["--url", proxy.urlFor(broker.url)],
         ...["produce", "--exchange", "", "--key", queue, "--body", "x", "--amount", "1000"],
         ...["--settle-timeout", "500ms", "--json", "--no-reconnect"],
       ]);
-      await until("the alarm", () => broker.stats().blocked, 10_000);
-      // Past --settle-timeout, then the link goes.
-      await new Promise((r) => setTimeout(r, 700));
+      // The client has been told it is blocked: then the link goes.
+      await until(
+        "the client blocked",
+        () => run.stderr.text().includes("blocked publishing"),
+        10_000,
+      );
       proxy.cut();
-      const r = await run;
+      const code = await run.exited;
+      const r = { code, stdout: run.stdout.text(), stderr: run.stderr.text() };
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).toContain("! the broker blocked publishing");
       const s = JSON.parse(r.stdout);

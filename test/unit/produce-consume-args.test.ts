@@ -77,6 +77,9 @@ describe("produce argv", () => {
       timeoutMs: undefined,
     });
     expect((await produce(["t"])).reconnect).toEqual({ attempts: undefined, timeoutMs: undefined });
+    expect(await produceError(["t", "--reconnect", "lots"])).toMatch(
+      /argument 'lots' is invalid\. Expected a whole number ≥ 0, or "forever"\./,
+    );
   });
 
   it("reads the body from stdin with --body - and from a file with --body-file", async () => {
