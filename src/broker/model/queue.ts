@@ -354,9 +354,9 @@ export class Queue {
 
   // ------------------------------------------------------------ settling
 
-  /** Acknowledged (or delivered with no-ack): it leaves the queue for good. */
-  settle(count = 1): void {
-    this.unacked -= count;
+  /** Acknowledged (or delivered with no-ack): they leave the queue for good. */
+  settle(entries: readonly QueuedMessage[]): void {
+    this.unacked -= entries.length;
   }
 
   /**

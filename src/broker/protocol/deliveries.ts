@@ -125,7 +125,7 @@ export class Deliveries {
   deliver(c: ChannelConsumer, queue: Queue, entry: QueuedMessage): void {
     const tag = ++this.deliveryTag;
     this.channel.host.delivered();
-    if (c.noAck) queue.settle();
+    if (c.noAck) queue.settle([entry]);
     else {
       this.unacked.set(tag, { tag, queue, entry, consumer: c });
       c.unacked += 1;
@@ -152,7 +152,7 @@ export class Deliveries {
     }
     const tag = ++this.deliveryTag;
     this.channel.host.delivered();
-    if (noAck) q.settle();
+    if (noAck) q.settle([entry]);
     else this.unacked.set(tag, { tag, queue: q, entry, consumer: undefined });
     this.channel.sendContent(
       "basic.get-ok",
@@ -210,7 +210,7 @@ export class Deliveries {
     let batch: QueuedMessage[] = [];
     const flush = () => {
       if (!lastQueue || batch.length === 0) return;
-      if (how === "ack") lastQueue.settle(batch.length);
+      if (how === "ack") lastQueue.settle(batch);
       else if (how === "requeue") lastQueue.requeue(batch);
       else lastQueue.reject(batch);
       this.channel.host.markDirty(lastQueue);
