@@ -13,4 +13,5 @@ export {
   type RunningBroker,
   startBroker,
 } from "./server.js";
+export { FORMAT_VERSION, type RecoveryReport, StoreError } from "./store/index.js";
 export { type BrokerTlsOptions, TlsOptionsError } from "./tls.js";

@@ -6,10 +6,10 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
-import { totalmem } from "node:os";
 import type { Duplex } from "node:stream";
 import type { Server as TlsServer } from "node:tls";
 import { getHeapStatistics } from "node:v8";
+import { type MemoryBudget, memoryBudget } from "./memory.js";
 import { VHost } from "./model/vhost.js";
 import type { TlsPeer } from "./protocol/auth.js";
 import {
@@ -18,6 +18,7 @@ import {
   type ProtocolSettings,
   type Totals,
 } from "./protocol/connection.js";
+import { openStore, restoreStore, type Store } from "./store/index.js";
 import { type BrokerTlsOptions, createTlsServer } from "./tls.js";
 
 export interface BrokerUser {
@@ -49,15 +50,37 @@ export interface BrokerOptions {
   /** Most connections open at once (default 10,000). */
   maxConnections?: number;
   /**
-   * Bytes of queued message bodies above which publishers are blocked (connection.blocked)
-   * until consumers catch up. Default: 40% of system memory, like RabbitMQ's watermark.
-   * Publishers are also blocked while the JavaScript heap is over 80% of its limit.
+   * The memory alarm's threshold, as RabbitMQ's vm_memory_high_watermark: publishers are
+   * blocked (connection.blocked, and no longer read) while queued message bodies plus the
+   * output not yet written to clients are above it, until consumers catch up. A number below
+   * 1 is a fraction of the memory available (the machine's, or the cgroup's limit when lower);
+   * a whole number from 1 up is bytes. Text is a fraction with a decimal point (`"0.4"`) or a
+   * size (`"1073741824"`, `"512MiB"`, `"1GB"`, RabbitMQ's units). Default 0.4, as RabbitMQ.
+   * Throws WatermarkError for anything else. Publishers are also blocked while the JavaScript
+   * heap is over 80% of its limit.
    */
-  memoryHighWatermark?: number;
+  memoryHighWatermark?: number | string;
   /** Time a client has to complete the handshake, ms (default 10,000, as RabbitMQ). */
   handshakeTimeout?: number;
+  /**
+   * Delivery acknowledgement timeout, ms (RabbitMQ's consumer_timeout; default 30 minutes, as
+   * RabbitMQ 3.10): a channel holding a delivery unacknowledged for longer is closed with a
+   * 406 and its deliveries go back to their queues. A queue's `x-consumer-timeout` replaces it
+   * for that queue's deliveries. `false` turns it off. RabbitMQ looks only once a minute (its
+   * channel tick), so it closes up to 60 s later than this broker, which closes at the timeout.
+   */
+  consumerTimeout?: number | false;
   /** Version reported to clients. */
   version?: string;
+  /**
+   * Keep durable exchanges, queues, bindings and persistent messages in this directory, so
+   * that they survive a restart or a crash (store/). Without it everything is in memory.
+   */
+  dataDir?: string;
+  /** Size at which a storage segment file is closed and the next begun (default 16 MiB). */
+  segmentSize?: number;
+  /** Told when storage fails (disk full, I/O error); the broker then closes every connection. */
+  onStorageError?: (err: Error) => void;
 }
 
 export interface BrokerStats {
@@ -72,7 +95,13 @@ export interface BrokerStats {
   /** Messages handed to consumers and basic.get since start, from queues deleted since too. */
   delivered: number;
   storedBytes: number;
+  /** Bytes written to connections and not yet taken by their clients (counted by the alarm). */
+  outputBytes: number;
+  /** Connections the broker is not reading from: blocked by the alarm, or their output backed up. */
+  readPaused: number;
   blocked: boolean;
+  /** The alarm's threshold and the memory it is a share of. */
+  memory: MemoryBudget;
 }
 
 export interface RunningBroker {
@@ -85,6 +114,8 @@ export interface RunningBroker {
   readonly tlsHost: string | undefined;
   readonly tlsPort: number | undefined;
   readonly vhost: VHost;
+  /** The data directory's storage, when started with `dataDir`. */
+  readonly store: Store | undefined;
   stats(): BrokerStats;
   /** Close every connection (320 CONNECTION_FORCED) and stop listening. */
   close(): Promise<void>;
@@ -106,32 +137,44 @@ function sameSecret(a: string, b: string): boolean {
 /** The broker without a listener: accepts any duplex stream as a connection. */
 export class Broker implements ConnectionHost {
   readonly vhost: VHost;
+  readonly store: Store | undefined;
   readonly settings: ProtocolSettings;
   readonly totals: Totals = { published: 0, delivered: 0 };
   private readonly users: BrokerUser[];
   private readonly maxConnections: number;
-  private readonly watermark: number;
+  private readonly memory: MemoryBudget;
   private readonly connections = new Set<AmqpConnection>();
   private nextId = 1;
   private stored = 0;
+  private output = 0;
   private heapUsed = 0;
   private readonly heapLimit = getHeapStatistics().heap_size_limit;
   private readonly heapTimer: NodeJS.Timeout;
   private blocked = false;
+  private storageError: Error | undefined;
+  private readonly onStorageError: (err: Error) => void;
 
   constructor(options: BrokerOptions = {}) {
     this.users = options.users && options.users.length > 0 ? options.users : [GUEST];
     this.maxConnections = options.maxConnections ?? 10_000;
-    this.watermark = options.memoryHighWatermark ?? Math.floor(totalmem() * 0.4);
+    this.memory = memoryBudget(options.memoryHighWatermark);
     this.settings = {
       frameMax: options.frameMax ?? 131_072,
       channelMax: options.channelMax ?? 2047,
       heartbeat: options.heartbeat ?? 60,
       maxMessageSize: options.maxMessageSize ?? 128 * 1024 * 1024,
       handshakeTimeout: options.handshakeTimeout ?? 10_000,
+      consumerTimeout: options.consumerTimeout ?? 1_800_000,
       productVersion: options.version ?? "0.0.0",
     };
-    this.vhost = new VHost({ onStored: (d) => this.adjustStored(d) });
+    this.onStorageError = options.onStorageError ?? (() => {});
+    this.store = options.dataDir === undefined ? undefined : openStore(options, this);
+    this.vhost = new VHost({
+      onStored: (d) => this.adjustStored(d),
+      journal: this.store,
+      pager: this.store,
+    });
+    if (this.store) restoreStore(this.store, this.vhost);
     // Reading heap statistics costs microseconds: a few times a second, not per message.
     this.heapTimer = setInterval(() => this.sampleHeap(), 250);
     this.heapTimer.unref();
@@ -172,6 +215,9 @@ export class Broker implements ConnectionHost {
   }
 
   refuseOpen(): string | undefined {
+    if (this.storageError) {
+      return `access to vhost '/' refused: storage failed (${this.storageError.message})`;
+    }
     const open = [...this.connections].filter((c) => c.open).length;
     return open >= this.maxConnections
       ? `access to vhost '/' refused: connection limit (${this.maxConnections}) is reached`
@@ -188,19 +234,25 @@ export class Broker implements ConnectionHost {
   }
 
   /**
-   * The memory alarm: queued bodies over the watermark, or the JavaScript heap (where every
-   * queued message has its bookkeeping) over 80% of its limit. It clears with 10% to spare,
-   * so it does not flap.
+   * The memory alarm: queued bodies plus output that clients have not taken over the
+   * watermark, or the JavaScript heap (where every queued message has its bookkeeping) over
+   * 80% of its limit. It clears with 10% to spare, so it does not flap.
    */
   private checkMemory(): void {
-    const over = this.stored > this.watermark || this.heapUsed > this.heapLimit * 0.8;
-    const under = this.stored < this.watermark * 0.9 && this.heapUsed < this.heapLimit * 0.72;
+    const used = this.stored + this.output;
+    const watermark = this.memory.highWatermark;
+    const over = used > watermark || this.heapUsed > this.heapLimit * 0.8;
+    const under = used < watermark * 0.9 && this.heapUsed < this.heapLimit * 0.72;
     if (this.blocked && under) this.setBlocked(false);
     else if (!this.blocked && over) this.setBlocked(true);
   }
 
+  /** The heap and the connections' unwritten output change without a queue noticing: sampled. */
   private sampleHeap(): void {
     this.heapUsed = getHeapStatistics().used_heap_size;
+    let output = 0;
+    for (const c of this.connections) output += c.outputBytes;
+    this.output = output;
     this.checkMemory();
   }
 
@@ -211,7 +263,13 @@ export class Broker implements ConnectionHost {
 
   stats(): BrokerStats {
     let channels = 0;
-    for (const c of this.connections) channels += c.channelCount;
+    let outputBytes = 0;
+    let readPaused = 0;
+    for (const c of this.connections) {
+      channels += c.channelCount;
+      outputBytes += c.outputBytes;
+      if (c.readPaused) readPaused += 1;
+    }
     let ready = 0;
     let unacked = 0;
     let consumers = 0;
@@ -230,15 +288,34 @@ export class Broker implements ConnectionHost {
       published: this.totals.published,
       delivered: this.totals.delivered,
       storedBytes: this.stored,
+      outputBytes,
+      readPaused,
       blocked: this.blocked,
+      memory: this.memory,
     };
   }
 
-  /** Close every connection and stop all timers. */
+  /** Close every connection and stop all timers; storage is closed by `closeStore`. */
   shutdown(): void {
     clearInterval(this.heapTimer);
     for (const c of [...this.connections]) c.forceClose();
     this.vhost.close();
+  }
+
+  /** Write what storage still holds in memory and release the data directory. */
+  async closeStore(): Promise<void> {
+    await this.store?.close();
+  }
+
+  /**
+   * Storage cannot write (disk full, I/O error): as a RabbitMQ node whose message store
+   * fails, stop serving. Every connection is closed, so no client is told a message was
+   * kept when it was not; waiting confirms become nacks.
+   */
+  storageFailed(err: Error): void {
+    this.storageError = err;
+    this.onStorageError(err);
+    for (const c of [...this.connections]) c.forceClose();
   }
 }
 
@@ -314,6 +391,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
   } catch (err) {
     await closeServer(server);
     broker.shutdown();
+    await broker.closeStore();
     throw err;
   }
   const user = broker.firstUser;
@@ -326,10 +404,13 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     tlsHost: secure ? tlsHost : undefined,
     tlsPort,
     vhost: broker.vhost,
+    store: broker.store,
     stats: () => broker.stats(),
     close() {
       closing ??= new Promise<void>((resolve) => {
-        void Promise.all([closeServer(server), closeServer(secure)]).then(() => resolve());
+        void Promise.all([closeServer(server), closeServer(secure)])
+          .then(() => broker.closeStore())
+          .then(() => resolve());
         broker.shutdown();
         // Clients that do not answer connection.close are dropped.
         setTimeout(() => {

@@ -24,10 +24,11 @@
 import type { ConsumeMessage } from "amqplib";
 import type { SettlePolicy } from "../config/constants.js";
 import type { Connection } from "./connect.js";
-import { type ConsumerSpec, QueueConsumer, type StopReason } from "./consumer.js";
+import { type ConsumerSpec, QueueConsumer, type StopReason, streamOffsetOf } from "./consumer.js";
 import { OutputAcks, type OutputAcksOptions } from "./output-acks.js";
 import { RecentIds } from "./recent-ids.js";
 import { isTransient } from "./reconnect.js";
+import { StreamPosition } from "./stream-position.js";
 
 export type { StopReason } from "./consumer.js";
 
@@ -122,6 +123,9 @@ export class ConsumeSession {
   /** Delivered on each consumer and not settled or put back yet. */
   private readonly unsettled = new Map<QueueConsumer, number>();
   private readonly settledIds = new RecentIds(SETTLED_IDS);
+  /** On a stream queue, where a new connection's consumer starts (stream-position.ts). */
+  private readonly position = new StreamPosition();
+  private resumeOffset: number | undefined;
   /** A connection was lost: from now on a redelivery may be of a message already settled. */
   private lostConnection = false;
   private stopReason: StopReason | undefined;
@@ -168,9 +172,11 @@ export class ConsumeSession {
 
   private async subscribe(connection: Connection): Promise<QueueConsumer> {
     this.connection = connection;
+    const spec =
+      this.resumeOffset === undefined ? this.o.spec : { ...this.o.spec, offset: this.resumeOffset };
     const consumer = await QueueConsumer.start(
       connection,
-      this.o.spec,
+      spec,
       (message, self) => this.deliver(message, self),
       (reason, error, self) => this.consumerStopped(self, reason, error),
     );
@@ -208,6 +214,7 @@ export class ConsumeSession {
     this.unsettled.delete(consumer);
     this.stats.consumed -= pending;
     this.stats.lostInFlight += pending;
+    this.resumeOffset = this.position.resumeAt() ?? this.resumeOffset;
   }
 
   private async resume(lost: Connection): Promise<void> {
@@ -283,7 +290,11 @@ export class ConsumeSession {
     this.stats.consumed += 1;
     if (message.fields.redelivered) this.stats.redelivered += 1;
     const n = this.stats.consumed;
-    if (!this.o.spec.noAck) this.unsettled.set(consumer, (this.unsettled.get(consumer) ?? 0) + 1);
+    if (!this.o.spec.noAck) {
+      this.unsettled.set(consumer, (this.unsettled.get(consumer) ?? 0) + 1);
+      const offset = streamOffsetOf(message);
+      if (offset !== undefined) this.position.delivered(offset);
+    }
     this.acks.push(
       this.o.format(n, message),
       this.o.spec.noAck ? undefined : { message, consumer },
@@ -299,6 +310,7 @@ export class ConsumeSession {
     if (!this.unsettled.has(consumer)) return;
     if (!consumer.settle(message, this.o.policy)) return;
     this.unsettled.set(consumer, (this.unsettled.get(consumer) ?? 1) - 1);
+    this.streamSettled(message);
     const { policy } = this.o;
     if (policy === "ack") this.stats.acked += 1;
     else if (policy === "reject") this.stats.rejected += 1;
@@ -311,9 +323,15 @@ export class ConsumeSession {
   private putBack({ message, consumer }: Delivery): void {
     if (!this.unsettled.has(consumer)) return;
     this.unsettled.set(consumer, (this.unsettled.get(consumer) ?? 1) - 1);
+    this.streamSettled(message);
     consumer.giveBack(message);
     this.stats.consumed -= 1;
     this.stats.putBack += 1;
+  }
+
+  private streamSettled(message: ConsumeMessage): void {
+    const offset = streamOffsetOf(message);
+    if (offset !== undefined) this.position.settled(offset);
   }
 
   private settledBefore(message: ConsumeMessage): boolean {

@@ -24,6 +24,24 @@ export interface ConsumerSpec {
   tap?: TapSpec | undefined;
   prefetch: number;
   noAck: boolean;
+  /** Where to start reading a stream queue (x-stream-offset); the broker's default is next. */
+  offset?: StreamOffset | undefined;
+}
+
+/** Where a stream consumer starts: a position, an offset, or a time (sent in whole seconds). */
+export type StreamOffset = "first" | "last" | "next" | number | Date;
+
+/** The x-stream-offset argument for `offset`. */
+export function offsetArgument(offset: StreamOffset): unknown {
+  return offset instanceof Date
+    ? { "!": "timestamp", value: Math.floor(offset.getTime() / 1000) }
+    : offset;
+}
+
+/** The offset a stream gave a delivery (its x-stream-offset header); undefined off a stream. */
+export function streamOffsetOf(message: ConsumeMessage): number | undefined {
+  const o = message.properties.headers?.["x-stream-offset"];
+  return typeof o === "number" ? o : undefined;
 }
 
 export type StopReason =
@@ -46,6 +64,13 @@ export class QueueConsumer {
   private widening: Promise<void> | undefined;
   private prefetch: number;
   private wanted = 0;
+  /** On a stream: the offset of the last delivery (a stream is told by its deliveries). */
+  private lastOffset: number | undefined;
+  /**
+   * Consumers that a wider one replaced on a stream, with the offset the new one started at:
+   * what they deliver from there on, the new one delivers too.
+   */
+  private readonly replaced = new Map<string, number>();
 
   private constructor(
     readonly channel: Channel,
@@ -103,10 +128,14 @@ export class QueueConsumer {
       if (spec.prefetch > 0 && !spec.noAck) await channel.prefetch(spec.prefetch);
       consumer.onDelivery = (msg) => {
         if (msg === null) stop("cancelled-by-broker");
-        else onMessage(msg, consumer);
+        else if (consumer.fresh(msg)) onMessage(msg, consumer);
       };
+      const args =
+        spec.offset === undefined
+          ? {}
+          : { arguments: { "x-stream-offset": offsetArgument(spec.offset) } };
       const ok = await channel
-        .consume(queue, consumer.onDelivery, { noAck: spec.noAck })
+        .consume(queue, consumer.onDelivery, { noAck: spec.noAck, ...args })
         .catch((err: unknown) => {
           throw brokerError(err, { op: "consume", queue }, connection);
         });
@@ -129,6 +158,22 @@ export class QueueConsumer {
     return this.closedError;
   }
 
+  /**
+   * Whether a delivery is news: on a stream, what a replaced consumer delivers from the offset
+   * its replacement started at comes twice, and the replaced one's copy is acked and dropped.
+   */
+  private fresh(message: ConsumeMessage): boolean {
+    const offset = streamOffsetOf(message);
+    if (offset === undefined) return true;
+    const from = this.replaced.get(message.fields.consumerTag);
+    if (from !== undefined && offset >= from) {
+      if (this.alive) this.channel.ack(message);
+      return false;
+    }
+    this.lastOffset = Math.max(this.lastOffset ?? offset, offset);
+    return true;
+  }
+
   /** Settle on the channel; false when it is gone (the broker requeues the message itself). */
   settle(message: ConsumeMessage, policy: SettlePolicy): boolean {
     if (this.spec.noAck) return true;
@@ -148,7 +193,8 @@ export class QueueConsumer {
    * Let more messages be unacknowledged at once. A consumer's prefetch is fixed when it starts
    * (basic.qos changes only later consumers, on RabbitMQ and here alike), so a new consumer
    * with the larger prefetch takes over on the same channel and the old one is cancelled;
-   * unacknowledged messages stay with the channel and are settled as before.
+   * unacknowledged messages stay with the channel and are settled as before. On a stream the
+   * new consumer starts after the last delivery (else it would start at the end).
    */
   widen(prefetch: number): void {
     this.wanted = Math.max(this.wanted, prefetch);
@@ -160,7 +206,13 @@ export class QueueConsumer {
       try {
         await this.channel.prefetch(next);
         const old = this.consumerTag;
-        const ok = await this.channel.consume(this.name, this.onDelivery, { noAck: false });
+        const from = this.lastOffset === undefined ? undefined : this.lastOffset + 1;
+        if (old !== undefined && from !== undefined) this.replaced.set(old, from);
+        const args = from === undefined ? {} : { arguments: { "x-stream-offset": from } };
+        const ok = await this.channel.consume(this.name, this.onDelivery, {
+          noAck: false,
+          ...args,
+        });
         this.consumerTag = ok.consumerTag;
         if (old) await this.channel.cancel(old);
       } catch {
@@ -173,9 +225,13 @@ export class QueueConsumer {
     })();
   }
 
-  /** Put a message back without counting it as handled (e.g. past --count). */
+  /**
+   * Put a message back without counting it as handled (e.g. past --count). A stream keeps
+   * every message anyway, and refuses basic.nack (RabbitMQ closes the connection for it): its
+   * deliveries are left to the channel's close.
+   */
   giveBack(message: ConsumeMessage): void {
-    if (this.spec.noAck || !this.alive) return;
+    if (this.spec.noAck || !this.alive || streamOffsetOf(message) !== undefined) return;
     this.channel.nack(message, false, true);
   }
 

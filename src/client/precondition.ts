@@ -130,13 +130,6 @@ function declaring(text: string, op: Extract<Operation, { op: "declare" }>, what
         "quorum and stream queues are durable, shared and kept: leave out the setting the reply names",
     };
   }
-  // The embedded broker names the queue type it lacks; RabbitMQ has it.
-  if (/stream queues are not supported/.test(text))
-    return {
-      code,
-      cause: `${what}: this broker has no stream queues`,
-      hint: "the embedded broker has no stream queues; use a classic or quorum queue, or a RabbitMQ URL",
-    };
   const arg = /invalid arg '([^']*)' for [^:]*: (.*)$/s.exec(text);
   if (arg) {
     const why = ARG_REASONS.find(([re]) => re.test(arg[2]!))?.[1];

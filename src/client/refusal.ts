@@ -31,6 +31,26 @@ export interface Refusal {
 
 const BUG_HINT = "this is a bug in eventlab; run again with --verbose and report it";
 
+/** What a stream queue does not do (540, which closes the connection), and what to do instead. */
+const STREAM_HINTS: ReadonlyArray<[RegExp, string]> = [
+  [
+    /basic\.get not supported by stream/,
+    "stream queues are read with a consumer (eventlab consume <queue> --prefetch 100), not with basic.get",
+  ],
+  [
+    /automatic acknowledgement not supported by stream/,
+    "a stream needs acknowledgements: leave out --no-ack",
+  ],
+  [
+    /basic\.nack and basic\.reject not supported by stream/,
+    "a stream keeps every message: leave out --reject and --requeue",
+  ],
+  [
+    /queue\.purge not supported by stream/,
+    "a stream's messages go only by its retention (x-max-age, x-max-length-bytes); delete the stream to empty it",
+  ],
+];
+
 export function classify(reply: Reply, op: Operation | undefined): Refusal {
   const text = reply.text;
   const what = attempt(op);
@@ -70,9 +90,9 @@ export function classify(reply: Reply, op: Operation | undefined): Refusal {
       return {
         code: "broker",
         cause: `${what}: the broker does not implement it`,
-        hint: /stream/i.test(text)
-          ? "stream queues are read with a consumer (eventlab consume <queue> --prefetch 100), not with basic.get"
-          : "the broker's reply names the operation it does not support",
+        hint:
+          STREAM_HINTS.find(([re]) => re.test(text))?.[1] ??
+          "the broker's reply names the operation it does not support",
       };
     case REPLY.INTERNAL_ERROR:
       return {

@@ -30,6 +30,10 @@ export interface BrokerCommandOptions {
   heartbeat: number | undefined;
   /** Undefined: no TLS listener. */
   tls: BrokerTlsFlags | undefined;
+  /** A fraction ("0.4") or a size ("512MiB"), checked; undefined: the broker's default (0.4). */
+  memoryHighWatermark: string | undefined;
+  /** Undefined: everything in memory. */
+  dataDir: string | undefined;
   json: boolean;
 }
 
@@ -39,6 +43,37 @@ export function userArg(raw: string, previous: BrokerUser[] = []): BrokerUser[] 
   if (at <= 0 || at === raw.length - 1)
     throw new InvalidArgumentError("Expected name:password, for example --user app:s3cret.");
   return [...previous, { username: raw.slice(0, at), password: raw.slice(at + 1) }];
+}
+
+/**
+ * RabbitMQ's information units (rabbit_resource_monitor_misc): k, M, G and KiB, MiB, GiB in
+ * 1024s, kB, MB, GB in 1000s, in RabbitMQ's spellings. The same list as the broker's
+ * parseWatermark (broker/memory.ts), which a command's definition may not load: a unit test
+ * holds the two to the same answers.
+ */
+const SIZE_UNITS: Record<string, number> = Object.fromEntries([
+  ...["k", "K", "kiB", "KiB", "kib", "KIB"].map((u) => [u, 1024]),
+  ...["m", "M", "MiB", "mib", "MIB"].map((u) => [u, 1024 ** 2]),
+  ...["g", "G", "GiB", "gib", "GIB"].map((u) => [u, 1024 ** 3]),
+  ...["kB", "KB", "kb", "Kb"].map((u) => [u, 1000]),
+  ...["MB", "mb", "Mb"].map((u) => [u, 1000 ** 2]),
+  ...["GB", "gb", "Gb"].map((u) => [u, 1000 ** 3]),
+]);
+
+/**
+ * `--memory-high-watermark`: a fraction from 0 to 1 with a decimal point (0.4, 1.0), or a size
+ * (bytes, or a whole number with a unit), as RabbitMQ's relative and absolute watermarks.
+ * Passed on as text, so that 1.0 stays a fraction.
+ */
+export function watermarkArg(raw: string): string {
+  const text = raw.trim();
+  if (/^(\d+\.\d*|\.\d+)$/.test(text) && Number(text) <= 1) return text;
+  const size = /^(\d+)([A-Za-z]+)?$/.exec(text);
+  const unit = size?.[2] === undefined ? 1 : SIZE_UNITS[size[2]];
+  if (size && unit !== undefined && Number.isSafeInteger(Number(size[1]) * unit)) return text;
+  throw new InvalidArgumentError(
+    "Expected a fraction of the memory available from 0 to 1 (e.g. 0.4, the default) or a size: bytes, or a whole number with a unit (e.g. 512MiB, 2GB; k, M, G, KiB, MiB, GiB count in 1024s, kB, MB, GB in 1000s).",
+  );
 }
 
 interface TlsFlagValues {
@@ -113,6 +148,15 @@ export function brokerCommand(ctx: Context, run: Run<BrokerCommandOptions>) {
       "heartbeat offered to clients (default 60; 0 for none)",
       intArg(0, 65535),
     )
+    .option(
+      "--memory-high-watermark <fraction|size>",
+      "block publishers while queued messages and unread output pass this: a fraction of the memory available (default 0.4) or a size (512MiB, 2GB)",
+      watermarkArg,
+    )
+    .option(
+      "--data-dir <dir>",
+      "keep durable exchanges, queues, bindings and persistent messages in DIR, across restarts and crashes (created if missing)",
+    )
     .option("--tls-cert <file>", "serve amqps:// too, with this server certificate (PEM)")
     .option("--tls-key <file>", "the private key of --tls-cert (PEM)")
     .option("--tls-passphrase <passphrase>", "passphrase of an encrypted --tls-key")
@@ -136,8 +180,16 @@ export function brokerCommand(ctx: Context, run: Run<BrokerCommandOptions>) {
     .addHelpText(
       "after",
       `
-Everything is kept in memory: durable exchanges and queues are accepted, but the broker's
-state is lost when it stops. Stream queues are not supported.
+Without --data-dir everything is kept in memory and lost when the broker stops. With it, as
+RabbitMQ: durable exchanges, durable non-exclusive queues, the bindings between them, and
+persistent messages (delivery mode 2) in durable queues survive a restart or a crash; a
+publisher confirm for such a message is sent once it is on disk. Transient messages and
+non-durable objects do not survive. One broker per directory.
+
+The memory available is the machine's, or the cgroup's memory limit when it is lower (in a
+container). While the broker's queued message bodies and the output its clients have not read
+pass --memory-high-watermark, publishing connections get connection.blocked and are not read
+until consumers catch up, as RabbitMQ's vm_memory_high_watermark (relative or absolute).
 
 With --tls-cert and --tls-key the broker also listens for amqps:// on --tls-port; the plain
 port stays open. With --verify-peer a client may log in with SASL EXTERNAL: its certificate's
@@ -148,6 +200,8 @@ Examples:
   $ eventlab broker                          # amqp://guest:guest@127.0.0.1:5672
   $ eventlab broker --port 0 --json          # a free port; the URL as JSON for scripts
   $ eventlab broker --user app:s3cret --host 0.0.0.0
+  $ eventlab broker --data-dir ./broker-data   # durable state survives a restart
+  $ eventlab broker --memory-high-watermark 512MiB   # or 0.6: a share of the memory
   $ eventlab broker --tls-cert server.pem --tls-key server-key.pem   # and amqps://…:5671
   $ eventlab broker --tls-cert server.pem --tls-key server-key.pem --tls-ca ca.pem \\
       --verify-peer --user app:unused   # a client certificate with CN=app logs in as app
@@ -162,6 +216,8 @@ Examples:
         // In the whole program the global --heartbeat takes the flag: the same meaning here.
         heartbeat: f.heartbeat ?? ctx.globals.heartbeat,
         tls: tlsFlags(f),
+        memoryHighWatermark: f.memoryHighWatermark,
+        dataDir: f.dataDir,
         json: f.json,
       }),
     );

@@ -6,6 +6,7 @@
  */
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import type { z } from "zod";
+import type { StreamOffset } from "../client/consumer.js";
 import {
   failureActions,
   type HeadersMatch,
@@ -25,6 +26,7 @@ import {
   type Run,
   reconnectArg,
   reconnectChoice,
+  streamOffsetArg,
   typedValue,
 } from "./options.js";
 import { checkFlags, type FlagNames } from "./schema-flags.js";
@@ -43,6 +45,8 @@ export interface ConsumeOptions {
   policy?: SettlePolicy | undefined;
   /** Consumer behaviours (from flags or the profile): run through the playground's runner. */
   behaviour?: BehaviourSettings | undefined;
+  /** --offset: the queue is a stream, read from here. */
+  offset?: StreamOffset | undefined;
   json: boolean;
   reconnect: ReconnectChoice;
 }
@@ -119,6 +123,47 @@ export function failWhenArg(raw: string): FailureCondition {
   return op === ">" ? { field, above: n } : { field, below: n };
 }
 
+/**
+ * What does not go with --offset, which reads a stream queue: a stream keeps every message,
+ * so nothing is requeued or rejected, and RabbitMQ requires acknowledgements and a prefetch
+ * (it closes the connection for no-ack, basic.nack and basic.reject).
+ */
+export function offsetConflict(o: {
+  offset?: StreamOffset | undefined;
+  exchange?: string | undefined;
+  noAck?: boolean | undefined;
+  policy?: SettlePolicy | undefined;
+  prefetch?: number | undefined;
+  behaviour?: BehaviourSettings | undefined;
+}): UsageError | undefined {
+  if (o.offset === undefined) return undefined;
+  if (o.exchange !== undefined)
+    return new UsageError(
+      "--offset reads a stream queue; a tap's temporary queue is not one",
+      "name the stream: eventlab consume <stream> --offset first",
+    );
+  if (o.noAck)
+    return new UsageError(
+      "a stream needs acknowledgements: leave out --no-ack",
+      "an ack on a stream only lets the next message come; the stream keeps every message",
+    );
+  if (o.policy === "reject" || o.policy === "requeue")
+    return new UsageError(
+      "a stream keeps every message: --reject and --requeue do not apply",
+      "leave them out; a stream's messages go only by its retention (x-max-age, x-max-length-bytes)",
+    );
+  if (o.prefetch === 0)
+    return new UsageError(
+      "a stream consumer needs a prefetch of at least 1",
+      "leave out --prefetch 0",
+    );
+  if (o.behaviour)
+    return new UsageError(
+      "consumer behaviours do not read streams: leave out --offset or the behaviour flags",
+    );
+  return undefined;
+}
+
 /** `a:b` → [a, b], both given; else commander's error with `expected`. */
 function pair(raw: string, expected: string): [string, string] {
   const i = raw.indexOf(":");
@@ -172,6 +217,11 @@ export function consumeCommand(ctx: Context, run: Run<ConsumeOptions>) {
     )
     .option("--requeue", "nack each message with requeue (it comes back, redelivered)")
     .option("-n, --count <n>", "exit after N messages (all settled)", numberArg)
+    .option(
+      "--offset <position>",
+      "read a stream queue from: first, last, next (the default), an offset, a time, or how long ago (10m)",
+      (raw: string) => streamOffsetArg(raw),
+    )
     .option("--idle-timeout <duration>", "exit when no message arrives for this long, e.g. 5s")
     .option("--json", "print NDJSON: one message per line", false)
     .option(
@@ -218,12 +268,23 @@ message itself: ✓ processed, = duplicate, ✗ failed → requeued, rejected, r
 dead-lettered, with out-of-order and gaps flagged. --count counts messages settled for
 good; --idle-timeout stops when nothing arrives.
 
+A stream queue (x-queue-type stream) keeps its messages: every consumer reads it from where
+it starts, and an ack only lets the next message come. --offset says where: first (the oldest
+message kept), last (RabbitMQ's last chunk, a few messages that were written together; the
+embedded broker writes each message as a chunk of its own), next (only new messages, the
+default), a number (an offset, as each message's x-stream-offset header gives it), a time
+(2024-05-01T09:30:00Z; without a zone, local time; whole seconds) or how long ago (30s, 10m,
+2h, 7d). A stream needs acknowledgements and a prefetch: --no-ack, --reject, --requeue and
+--prefetch 0 do not go with it.
+
 Examples:
   $ eventlab consume inventory                           # print messages until Ctrl-C
   $ eventlab consume inventory --count 10 --json         # 10 messages as NDJSON, then exit
   $ eventlab consume inventory --idle-timeout 2s --requeue
   $ eventlab consume --exchange orders --key 'order.*.eu'   # tap a topic exchange
   $ eventlab consume --exchange alerts --header region=eu --header priority=high --match any
+  $ eventlab consume events --offset first --count 100   # a stream, from its oldest message
+  $ eventlab consume events --offset 10m --json          # a stream, what came in the last 10 minutes
   $ eventlab consume inventory --concurrency 4 --work-time 20ms..80ms --fail-rate 0.1 \\
       --retry-delays 1s,5s --dedupe messageId --idle-timeout 10s
 
@@ -242,6 +303,14 @@ Exit codes: 0 done (count reached, idle, or queue deleted), 1 error, 2 interrupt
         throw new UsageError("give either --reject or --requeue, not both");
       if (flags.deadLetterQueue !== undefined && flags.retryDelays === undefined)
         throw new UsageError("--dead-letter-queue goes with --retry-delays");
+      const conflict = offsetConflict({
+        offset: flags.offset,
+        exchange: flags.exchange,
+        noAck: flags.ack === false,
+        policy: flags.reject ? "reject" : flags.requeue ? "requeue" : undefined,
+        prefetch: flags.prefetch,
+      });
+      if (conflict) throw conflict;
       const failures =
         flags.failRate !== undefined || flags.failWhen !== undefined
           ? { rate: flags.failRate, when: flags.failWhen }
@@ -276,7 +345,11 @@ Exit codes: 0 done (count reached, idle, or queue deleted), 1 error, 2 interrupt
         },
         CONSUMER_FLAGS,
       );
-      await run(ctx, { ...consumeOptions(profile, flags.json), reconnect: reconnectChoice(flags) });
+      await run(ctx, {
+        ...consumeOptions(profile, flags.json),
+        offset: flags.offset,
+        reconnect: reconnectChoice(flags),
+      });
     });
 }
 

@@ -6,6 +6,7 @@
  */
 
 import { InvalidArgumentError } from "@commander-js/extra-typings";
+import type { StreamOffset } from "../client/consumer.js";
 import { DEFAULT_CONFIG_FILE } from "../config/constants.js";
 import { DURATION_HINT, parseDuration } from "../config/duration.js";
 import type { Context } from "../context.js";
@@ -98,6 +99,29 @@ export function configFileTarget(file: string | undefined, ctx: Context): string
   if (target.trim() === "")
     throw new UsageError("--config needs a path", `for example --file ${DEFAULT_CONFIG_FILE}`);
   return target;
+}
+
+const AGO_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** A date, with a time and a zone if given: what `--offset` takes as a time. */
+const ISO_TIME =
+  /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/**
+ * `--offset` of consume: where to start reading a stream. `first`, `last`, `next`; a whole
+ * number is an offset; an ISO 8601 time (without a zone, local time) or how long ago (`30s`,
+ * `10m`, `2h`, `7d`) is a time. A time goes to the broker in whole seconds (an AMQP timestamp).
+ */
+export function streamOffsetArg(raw: string, now = Date.now()): StreamOffset {
+  const text = raw.trim();
+  if (text === "first" || text === "last" || text === "next") return text;
+  if (/^\d+$/.test(text) && Number.isSafeInteger(Number(text))) return Number(text);
+  const ago = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(text);
+  if (ago) return new Date(now - Number(ago[1]) * (AGO_UNITS[ago[2] as string] as number));
+  const at = ISO_TIME.test(text) ? Date.parse(text) : Number.NaN;
+  if (!Number.isNaN(at)) return new Date(at);
+  invalid(
+    "Expected first, last, next, an offset (a whole number), a time (2024-05-01T09:30:00Z) or how long ago (30s, 10m, 2h, 7d).",
+  );
 }
 
 /** `--reconnect 5` → 5 tries; `--reconnect forever` → no limit (but --reconnect-timeout). */

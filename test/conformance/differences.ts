@@ -17,9 +17,23 @@ export interface AcceptedDifference {
 
 export const DIFFERENCES: AcceptedDifference[] = [
   {
-    scenario: "stream queue: declare, publish, basic.get refused, consume needs prefetch",
+    scenario:
+      "single active consumer: a busy active consumer (prefetch 1) holds the queue back; after its cancel the next one gets the rest",
+    path: "readyAfterCancel",
     reason:
-      "stream queues are not implemented: the embedded broker refuses x-queue-type stream at declare with a 406 that says so (README, embedded broker)",
-    embeddedError: /406 .*stream queues are not supported by the embedded broker/,
+      "RabbitMQ 3.10 classic queues do not deliver when basic.cancel hands a single-active-consumer queue to the next consumer: ready messages wait for the next delivery trigger, and if that is a publish the queue process crashes (badmatch in rabbit_amqqueue_process:attempt_delivery) and restarts, losing its transient messages and cancelling its consumers. The embedded broker delivers to the new active consumer at once, as quorum queues do",
+  },
+  {
+    scenario:
+      "x-consumer-timeout (a RabbitMQ 3.12 queue argument) is accepted; RabbitMQ 3.10 ignores it",
+    path: "closed/text",
+    reason:
+      "an extension: the embedded broker implements the per-queue x-consumer-timeout as RabbitMQ 3.12+ documents it (it replaces consumer_timeout for that queue's deliveries), so the text names the queue's 500 ms where RabbitMQ 3.10 ignores the argument and uses its consumer_timeout of 1000 ms",
+  },
+  {
+    scenario: "stream declare-ok: the message count after publishing (RabbitMQ's lags)",
+    path: "afterPublish/0",
+    reason:
+      "RabbitMQ 3.10 answers a stream's queue.declare-ok with its queue statistics, refreshed every few seconds (collect_statistics_interval), so right after publishing it still says 0; the embedded broker counts the messages the stream holds now, which is what RabbitMQ says once its statistics catch up",
   },
 ];

@@ -14,6 +14,10 @@ import {
   summarize,
   timeout,
 } from "./harness.js";
+import { CONSUMER_SCENARIOS } from "./scenarios-consumers.js";
+import { REPLY_TO_SCENARIOS } from "./scenarios-reply-to.js";
+import { STREAM_RETENTION_SCENARIOS } from "./scenarios-stream-retention.js";
+import { STREAM_SCENARIOS } from "./scenarios-streams.js";
 
 const B = (s: string) => Buffer.from(s);
 
@@ -1036,51 +1040,6 @@ export const SCENARIOS: Scenario[] = [
       return { seen, dead };
     },
   },
-  {
-    name: "stream queue: declare, publish, basic.get refused, consume needs prefetch",
-    async run(ctx) {
-      const s = await ctx.connect();
-      const t = await s.channel();
-      const c = await s.confirmChannel();
-      const q = ctx.q("stream");
-      const ok = await t.ch.assertQueue(q, {
-        durable: true,
-        arguments: { "x-queue-type": "stream" },
-      });
-      await publishAll(c.ch, "", q, ["1", "2"]);
-      const s1 = await ctx.connect();
-      const t1 = await s1.channel();
-      const get = await ctx.failure(s1, t1, () => t1.ch.get(q));
-      const s2 = await ctx.connect();
-      const t2 = await s2.channel();
-      const noPrefetch = await ctx.failure(s2, t2, () => t2.ch.consume(q, () => {}));
-      const s3 = await ctx.connect();
-      const t3 = await s3.channel();
-      const nonDurable = await ctx.failure(s3, t3, () =>
-        t3.ch.assertQueue(ctx.q("stream2"), {
-          durable: false,
-          arguments: { "x-queue-type": "stream" },
-        }),
-      );
-      const t4 = await s.channel();
-      await t4.ch.prefetch(10);
-      const got: Outcome[] = [];
-      await t4.ch.consume(
-        q,
-        (m) => {
-          if (!m) return;
-          got.push({ body: m.content.toString(), offset: plain0(m.properties.headers) });
-          t4.ch.ack(m);
-        },
-        { arguments: { "x-stream-offset": "first" } },
-      );
-      await ctx.poll(
-        async () => got.length,
-        (n) => n >= 2,
-      );
-      return { declare: [ok.messageCount, ok.consumerCount], get, noPrefetch, nonDurable, got };
-    },
-  },
   // ---------------------------------------------------------------- tx and confirms
   {
     name: "tx: publishes appear on commit, vanish on rollback",
@@ -1392,10 +1351,8 @@ export const SCENARIOS: Scenario[] = [
       return { missing, locked: lockedOut, rawBytes: [bytes(missing), bytes(lockedOut)] };
     },
   },
+  ...CONSUMER_SCENARIOS,
+  ...STREAM_SCENARIOS,
+  ...STREAM_RETENTION_SCENARIOS,
+  ...REPLY_TO_SCENARIOS,
 ];
-
-/** Stream deliveries carry x-stream-offset; keep only whether it is a number. */
-function plain0(headers: Record<string, unknown> | undefined): Outcome {
-  const v = headers?.["x-stream-offset"];
-  return typeof v === "number" ? "number" : typeof v;
-}

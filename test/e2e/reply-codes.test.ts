@@ -17,7 +17,6 @@ describe("reply codes through the CLI, on the embedded broker", () => {
   });
   replyCodesSuite({
     url: () => broker.url,
-    streamQueues: false,
     // The embedded broker closes connections only when it stops: a broker of the test's own.
     async forcedClose() {
       const own = await startBroker({ port: 0 });

@@ -33,8 +33,6 @@ export interface ForcedClose {
 
 export interface ReplyCodesTarget {
   url: () => string;
-  /** RabbitMQ has stream queues; the embedded broker refuses them at declare. */
-  streamQueues: boolean;
   forcedClose: () => Promise<ForcedClose>;
 }
 
@@ -445,26 +443,15 @@ export function replyCodesSuite(target: ReplyCodesTarget): void {
       );
     });
 
-    it("stream queues: on RabbitMQ a consumer needs a prefetch; the embedded broker has none", async () => {
+    it("stream queues: a consumer needs a prefetch", async () => {
       const stream = names.q("rc-stream");
-      if (target.streamQueues) {
-        await ch.assertQueue(stream, { durable: true, arguments: { "x-queue-type": "stream" } });
-        expectRefusal(
-          await cli("consume", stream, "--prefetch", "0", "--count", "1"),
-          1,
-          `cannot consume from queue "${stream}": the broker refused the consumer (406 PRECONDITION_FAILED - consumer prefetch count is not set for 'queue '${stream}' in vhost '/'')`,
-          "stream queues need acknowledgements and a prefetch: leave out --no-ack and pass --prefetch 100",
-        );
-      } else {
-        const r = await cli("declare", "queue", stream, "--queue-type", "stream");
-        expect(r.code).toBe(1);
-        expect(r.stderr).toContain(
-          `error: cannot declare queue "${stream}": this broker has no stream queues (406 PRECONDITION_FAILED - invalid arg 'x-queue-type' for queue '${stream}' in vhost '/': stream queues are not supported by the embedded broker; use a classic or quorum queue, or RabbitMQ)`,
-        );
-        expect(r.stderr).toContain(
-          "hint: the embedded broker has no stream queues; use a classic or quorum queue, or a RabbitMQ URL",
-        );
-      }
+      await ch.assertQueue(stream, { durable: true, arguments: { "x-queue-type": "stream" } });
+      expectRefusal(
+        await cli("consume", stream, "--prefetch", "0", "--count", "1"),
+        1,
+        `cannot consume from queue "${stream}": the broker refused the consumer (406 PRECONDITION_FAILED - consumer prefetch count is not set for 'queue '${stream}' in vhost '/'')`,
+        "stream queues need acknowledgements and a prefetch: leave out --no-ack and pass --prefetch 100",
+      );
     });
   });
 

@@ -170,7 +170,7 @@ describe("tune and open", () => {
     const h = setup();
     const c = h.connect();
     await c.toTune();
-    c.sendMethod(0, "connection.tune-ok", { channelMax: 0, frameMax: 131073, heartbeat: 0 });
+    c.sendMethod(0, "connection.tune-ok", { channelMax: 2047, frameMax: 131073, heartbeat: 0 });
     await c.expectConnectionClose(530);
   });
 
@@ -178,7 +178,7 @@ describe("tune and open", () => {
     const h = setup();
     const c = h.connect();
     await c.toTune();
-    c.sendMethod(0, "connection.tune-ok", { channelMax: 0, frameMax: 1024, heartbeat: 0 });
+    c.sendMethod(0, "connection.tune-ok", { channelMax: 2047, frameMax: 1024, heartbeat: 0 });
     await c.expectConnectionClose(530);
   });
 
@@ -186,7 +186,7 @@ describe("tune and open", () => {
     const h = setup();
     const c = h.connect();
     await c.toTune();
-    c.sendMethod(0, "connection.tune-ok", { channelMax: 0, frameMax: 131072, heartbeat: 0 });
+    c.sendMethod(0, "connection.tune-ok", { channelMax: 2047, frameMax: 131072, heartbeat: 0 });
     c.sendMethod(0, "connection.open", { virtualHost: "/other" });
     const { replyText } = await c.expectConnectionClose(530);
     expect(replyText).toContain("/other");
@@ -209,7 +209,11 @@ describe("tune and open", () => {
     await second.expect("connection.start");
     second.startOk();
     await second.expect("connection.tune");
-    second.sendMethod(0, "connection.tune-ok", { channelMax: 0, frameMax: 131072, heartbeat: 0 });
+    second.sendMethod(0, "connection.tune-ok", {
+      channelMax: 2047,
+      frameMax: 131072,
+      heartbeat: 0,
+    });
     second.sendMethod(0, "connection.open", { virtualHost: "/" });
     const { replyText } = await second.expectConnectionClose(530);
     expect(replyText).toMatch(/connection limit/);

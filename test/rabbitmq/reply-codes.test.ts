@@ -39,7 +39,6 @@ function connectionPid(port: number): Promise<string> {
 describe.skipIf(!RABBITMQ_URL)("reply codes through the CLI, on RabbitMQ", () => {
   replyCodesSuite({
     url: () => RABBITMQ_URL ?? "",
-    streamQueues: true,
     async forcedClose() {
       return {
         url: RABBITMQ_URL ?? "",

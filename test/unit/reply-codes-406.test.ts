@@ -62,16 +62,6 @@ const CASES: Case[] = [
     hint: "give x-queue-type a valid value; `eventlab declare queue --help` lists the arguments and their values",
   },
   {
-    what: "406 declare: a stream queue on the embedded broker, which has none",
-    code: 406,
-    op: { op: "declare", kind: "queue", name: "jobs" },
-    shape: { rpc: "QueueDeclare" },
-    text: "PRECONDITION_FAILED - invalid arg 'x-queue-type' for queue 'jobs' in vhost '/': stream queues are not supported by the embedded broker; use a classic or quorum queue, or RabbitMQ",
-    errorCode: "precondition",
-    cause: 'cannot declare queue "jobs": this broker has no stream queues',
-    hint: "the embedded broker has no stream queues; use a classic or quorum queue, or a RabbitMQ URL",
-  },
-  {
     what: "406 declare: a non-durable quorum queue",
     code: 406,
     op: { op: "declare", kind: "queue", name: "jobs" },

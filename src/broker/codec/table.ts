@@ -67,7 +67,17 @@ export interface FieldTable {
   [key: string]: FieldValue | undefined;
 }
 
-const MAX_DEPTH = 64;
+/**
+ * How deep tables and arrays may nest. RabbitMQ sets no bound (3.10 takes headers nested
+ * 18,000 deep, as many as fit in a 131072-byte frame: 26,000 for arrays); decoding and
+ * encoding here use a stack of their own, not the call stack, so depth costs no recursion.
+ * The bound only stops a broker given a far larger frame_max from building values deeper
+ * than any client could read.
+ */
+export const MAX_DEPTH = 100_000;
+
+const tooDeep = (what: "table" | "array") =>
+  `field ${what} nested deeper than ${MAX_DEPTH.toLocaleString("en-US")} levels`;
 
 /**
  * The value of `key` in a field table: the table's own, never one inherited from
@@ -96,33 +106,63 @@ export function readTable(r: Reader, depth = 0): FieldTable {
   return readTableBody(r, r.offset + len, depth);
 }
 
+/** A table or array being filled, its bytes read with a reader that stops at its end. */
+interface Open {
+  readonly r: Reader;
+  readonly table: FieldTable | undefined;
+  readonly array: FieldValue[] | undefined;
+}
+
+function open(buf: Buffer, start: number, end: number, tag: 0x41 | 0x46): Open {
+  const r = new Reader(buf, start, end);
+  return tag === 0x46 ? { r, table: {}, array: undefined } : { r, table: undefined, array: [] };
+}
+
+function put(into: Open, key: string, value: FieldValue): void {
+  if (into.array) into.array.push(value);
+  // A key named __proto__ is data, never the object's prototype.
+  else if (key === "__proto__") Object.defineProperty(into.table, key, { value, enumerable: true });
+  else (into.table as FieldTable)[key] = value;
+}
+
+/**
+ * A table body from the reader's position to `end`, with whatever it nests, read with an
+ * explicit stack: a nested table or array is put in its parent empty, then filled.
+ */
 function readTableBody(r: Reader, end: number, depth: number): FieldTable {
-  if (depth > MAX_DEPTH) throw syntaxError(`field table nested deeper than ${MAX_DEPTH}`);
-  const inner = new Reader(r.buf, r.offset, end);
-  const out: FieldTable = {};
-  // Each pass consumes at least two bytes (key length and tag), so this ends.
-  while (inner.remaining > 0) {
-    const key = inner.shortstr("field name");
-    const value = readValue(inner, depth);
-    if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true });
-    else out[key] = value;
+  if (depth > MAX_DEPTH) throw syntaxError(tooDeep("table"));
+  const root = open(r.buf, r.offset, end, 0x46);
+  const stack: Open[] = [root];
+  for (let top = root; ; top = stack[stack.length - 1] as Open) {
+    // Each pass consumes at least one byte (a tag), or closes a container, so this ends.
+    if (top.r.remaining === 0) {
+      stack.pop();
+      const parent = stack[stack.length - 1];
+      if (parent === undefined) break;
+      parent.r.offset = top.r.end;
+      continue;
+    }
+    const key = top.table ? top.r.shortstr("field name") : "";
+    const at = top.r.offset;
+    const tag = top.r.u8("field type");
+    if (tag !== 0x41 && tag !== 0x46) {
+      put(top, key, readValue(top.r, tag, at));
+      continue;
+    }
+    const what = tag === 0x46 ? "table" : "array";
+    const len = top.r.u32(`${what} length`);
+    top.r.need(len, `${what} of ${len} bytes`);
+    if (depth + stack.length > MAX_DEPTH) throw syntaxError(tooDeep(what));
+    const child = open(top.r.buf, top.r.offset, top.r.offset + len, tag);
+    put(top, key, child.table ?? (child.array as FieldValue[]));
+    stack.push(child);
   }
   r.offset = end;
-  return out;
+  return root.table as FieldTable;
 }
 
-function readArrayBody(r: Reader, end: number, depth: number): FieldValue[] {
-  if (depth > MAX_DEPTH) throw syntaxError(`field array nested deeper than ${MAX_DEPTH}`);
-  const inner = new Reader(r.buf, r.offset, end);
-  const out: FieldValue[] = [];
-  while (inner.remaining > 0) out.push(readValue(inner, depth));
-  r.offset = end;
-  return out;
-}
-
-function readValue(r: Reader, depth: number): FieldValue {
-  const at = r.offset;
-  const tag = r.u8("field type");
+/** A value other than a table or an array, its tag already read at `at`. */
+function readValue(r: Reader, tag: number, at: number): FieldValue {
   switch (tag) {
     case 0x74: // t
       return r.u8("bool") !== 0;
@@ -160,18 +200,6 @@ function readValue(r: Reader, depth: number): FieldValue {
       return new Timestamp(narrow(r.u64("timestamp")));
     case 0x56: // V
       return null;
-    case 0x41: {
-      // A
-      const len = r.u32("array length");
-      r.need(len, `array of ${len} bytes`);
-      return readArrayBody(r, r.offset + len, depth + 1);
-    }
-    case 0x46: {
-      // F
-      const len = r.u32("table length");
-      r.need(len, `table of ${len} bytes`);
-      return readTableBody(r, r.offset + len, depth + 1);
-    }
     default:
       throw syntaxError(
         `unknown field type 0x${tag.toString(16).padStart(2, "0")} at offset ${at}`,
@@ -187,17 +215,65 @@ export function encodeTable(table: FieldTable): Buffer {
   return Buffer.from(w.result());
 }
 
-/** Write a length-prefixed table. */
-export function writeTable(w: Writer, table: FieldTable, depth = 0): void {
-  if (depth > MAX_DEPTH) throw new RangeError(`field table nested deeper than ${MAX_DEPTH}`);
+/** A table or array being written: what is left of it, and how to fill in its length. */
+interface Writing {
+  readonly keys: string[] | undefined;
+  readonly values: readonly (FieldValue | undefined)[];
+  next: number;
+  readonly done: () => void;
+}
+
+function startWriting(w: Writer, v: FieldTable | readonly FieldValue[]): Writing {
   const done = w.lengthPrefix();
-  for (const key of Object.keys(table)) {
-    const value = table[key];
-    if (value === undefined) continue;
-    w.shortstr(key, "field name");
-    writeValue(w, value, depth);
+  if (Array.isArray(v)) return { keys: undefined, values: v, next: 0, done };
+  const table = v as FieldTable;
+  const keys = Object.keys(table);
+  return { keys, values: keys.map((k) => table[k]), next: 0, done };
+}
+
+/**
+ * Write a length-prefixed table, with whatever it nests, using an explicit stack (see
+ * MAX_DEPTH): a nested table or array is opened, written, then its length filled in.
+ */
+export function writeTable(w: Writer, table: FieldTable, depth = 0): void {
+  if (depth > MAX_DEPTH) throw new RangeError(tooDeep("table"));
+  const stack: Writing[] = [startWriting(w, table)];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1] as Writing;
+    if (top.next === top.values.length) {
+      top.done();
+      stack.pop();
+      continue;
+    }
+    const i = top.next++;
+    let v = top.values[i];
+    if (top.keys) {
+      // Keys whose value is undefined are skipped, as amqplib does; in an array, void.
+      if (v === undefined) continue;
+      w.shortstr(top.keys[i] as string, "field name");
+    }
+    v ??= null;
+    if (!isContainer(v)) {
+      writeValue(w, v);
+      continue;
+    }
+    const what = Array.isArray(v) ? "array" : "table";
+    if (depth + stack.length > MAX_DEPTH) throw new RangeError(tooDeep(what));
+    w.u8(what === "array" ? 0x41 : 0x46);
+    stack.push(startWriting(w, v));
   }
-  done();
+}
+
+/** An array or a plain object (a table), the values that nest. */
+function isContainer(v: FieldValue): v is FieldTable | readonly FieldValue[] {
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    !(v instanceof Uint8Array) &&
+    !(v instanceof Typed) &&
+    !(v instanceof Decimal) &&
+    !(v instanceof Timestamp)
+  );
 }
 
 function isInt32(n: number): boolean {
@@ -273,7 +349,8 @@ function writeTyped(w: Writer, { tag, value: v }: Typed): void {
   }
 }
 
-function writeValue(w: Writer, v: FieldValue, depth: number): void {
+/** A value that does not nest (see isContainer), with its tag. */
+function writeValue(w: Writer, v: FieldValue): void {
   switch (typeof v) {
     case "boolean":
       w.u8(0x74);
@@ -308,14 +385,7 @@ function writeValue(w: Writer, v: FieldValue, depth: number): void {
     w.u32(checkInt("D value", v.value, 0, 0xffffffff));
   } else if (v instanceof Timestamp) {
     writeTyped(w, new Typed("T", v.value));
-  } else if (Array.isArray(v)) {
-    if (depth >= MAX_DEPTH) throw new RangeError(`field array nested deeper than ${MAX_DEPTH}`);
-    w.u8(0x41);
-    const done = w.lengthPrefix();
-    for (const item of v as readonly FieldValue[]) writeValue(w, item ?? null, depth + 1);
-    done();
   } else {
-    w.u8(0x46);
-    writeTable(w, v as FieldTable, depth + 1);
+    throw new TypeError("cannot encode a table or an array as a single value");
   }
 }

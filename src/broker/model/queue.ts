@@ -1,6 +1,7 @@
 /**
  * A queue: ready messages in order (per priority when x-max-priority is set), the
- * consumers it delivers to in turn, and the rules RabbitMQ applies to what it holds —
+ * consumers it delivers to (who is next, by priority and turn or single active consumer,
+ * is consumers.ts's), and the rules RabbitMQ applies to what it holds —
  * TTL, length limits with their overflow modes, dead-lettering, delivery limits, expiry.
  * Unacknowledged messages live on the channel that received them; the queue only counts
  * them. Errors are AmqpErrors; nothing here touches the wire.
@@ -8,44 +9,13 @@
 import type { FieldTable } from "../codec/index.js";
 import { Typed } from "../codec/index.js";
 import type { QueueSettings } from "./arguments.js";
-import { Deque } from "./deque.js";
+import { Consumers } from "./consumers.js";
+import type { Journal, RecoveredEntry } from "./journal.js";
 import { type DeathReason, type Message, withHeader } from "./message.js";
+import type { EnqueueResult, QueueConsumer, QueuedMessage, QueueHost } from "./queue-types.js";
+import { ReadyList, type Row } from "./ready.js";
 
-export interface QueuedMessage {
-  readonly message: Message;
-  /** Position in arrival order, to put a requeued message back where it was. */
-  readonly seq: number;
-  readonly priority: number;
-  readonly expiresAt: number;
-  redelivered: boolean;
-  /** Times it came back unacknowledged (the quorum x-delivery-count). */
-  returns: number;
-  /** The message as stored, when `message` is a delivery copy with extra headers. */
-  readonly stored?: Message;
-}
-
-/** What a queue delivers to; implemented by the protocol's consumers. */
-export interface QueueConsumer {
-  readonly tag: string;
-  readonly exclusive: boolean;
-  /** Room for one more delivery now (prefetch, flow, socket backpressure). */
-  canTake(): boolean;
-  deliver(queue: Queue, entry: QueuedMessage): void;
-  /** The queue went away under it (basic.cancel from the server). */
-  cancelledByServer(queue: Queue): void;
-}
-
-/** What a queue needs from its virtual host. */
-export interface QueueHost {
-  now(): number;
-  deadLetter(queue: Queue, entries: QueuedMessage[], reason: DeathReason): void;
-  /** x-expires ran out, or the last consumer of an auto-delete queue left. */
-  autoDelete(queue: Queue): void;
-  /** Bytes of message bodies held, broker-wide (for the memory watermark). */
-  adjustStored(delta: number): void;
-}
-
-export type EnqueueResult = "ok" | "rejected";
+export type { EnqueueResult, QueueConsumer, QueuedMessage, QueueHost } from "./queue-types.js";
 
 /** How many deliveries one drain makes before yielding to the event loop. */
 const DRAIN_BATCH = 2000;
@@ -58,13 +28,14 @@ export class Queue {
   readonly owner: number | undefined;
   readonly args: FieldTable;
   readonly settings: QueueSettings;
+  /** Set when this queue's persistent messages are stored: durable and not exclusive. */
+  private readonly journal: Journal | undefined;
 
-  private readonly ready: Deque<QueuedMessage>[];
-  private readyCount = 0;
-  private readyBytesTotal = 0;
+  /** Ready messages by priority; long ones keep their bodies on disk (ready.ts). */
+  private readonly ready: ReadyList;
   private nextSeq = 1;
-  private consumerList: QueueConsumer[] = [];
-  private turn = 0;
+  /** Who gets the next message: priorities, turns, single active consumer (consumers.ts). */
+  private readonly consumerSet: Consumers<QueueConsumer>;
   private hadConsumer = false;
   private draining = false;
   private drainScheduled: NodeJS.Immediate | undefined;
@@ -92,25 +63,50 @@ export class Queue {
     this.owner = init.owner;
     this.args = init.args;
     this.settings = init.settings;
+    this.journal = init.durable && init.owner === undefined ? host.journal : undefined;
     const levels = (init.settings.maxPriority ?? 0) + 1;
-    this.ready = Array.from({ length: levels }, () => new Deque<QueuedMessage>());
+    this.ready = new ReadyList(
+      levels,
+      (delta) => host.adjustStored(delta),
+      this.journal ? host.pager : undefined,
+    );
+    this.consumerSet = new Consumers({
+      type: init.settings.type,
+      singleActive: init.settings.singleActiveConsumer === true,
+    });
     this.touch();
   }
 
   get messageCount(): number {
-    return this.readyCount;
+    return this.ready.count;
+  }
+
+  private get readyCount(): number {
+    return this.ready.count;
+  }
+
+  /** Ready messages whose bodies are on disk only. */
+  get pagedCount(): number {
+    return this.ready.pagedCount;
   }
 
   get readyBytes(): number {
-    return this.readyBytesTotal;
+    return this.ready.bytes;
   }
 
+  /** Every consumer, in registration order (waiting single-active-consumer ones too). */
   get consumers(): readonly QueueConsumer[] {
-    return this.consumerList;
+    return this.consumerSet.list;
   }
 
-  get exclusiveConsumer(): boolean {
-    return this.consumerList.some((c) => c.exclusive);
+  /** The consumer count of queue.declare-ok, as RabbitMQ counts it for this queue type. */
+  get consumerCount(): number {
+    return this.consumerSet.declaredCount;
+  }
+
+  /** Whether basic.consume with this exclusive flag is refused (in exclusive use). */
+  refusesConsumer(exclusive: boolean): boolean {
+    return this.consumerSet.refuses(exclusive);
   }
 
   // ------------------------------------------------------------ arriving
@@ -127,11 +123,31 @@ export class Queue {
     }
     const now = this.host.now();
     const entry = this.entry(message, now);
+    this.journal?.enqueued(this.name, entry);
     this.pushReady(entry);
     this.drain(now);
     if (s.overflow === "drop-head") this.enforceLimits();
     this.expire(now);
     return "ok";
+  }
+
+  /** Storage compaction: ready stored messages that `pick` chooses get the id `move` gives. */
+  relocate(pick: (id: number) => boolean, move: (row: Row, priority: number) => number): void {
+    this.ready.relocate(pick, move);
+  }
+
+  /** Messages read back from storage at start, in their order (by seq). */
+  restore(entries: readonly RecoveredEntry[]): void {
+    for (const e of entries) {
+      const priority = Math.min(e.priority, this.settings.maxPriority ?? 0);
+      if (e.message) this.pushReady({ ...e, message: e.message, priority });
+      else {
+        this.ready.pushStored(e, priority, e.size);
+        if (e.expiresAt !== Number.POSITIVE_INFINITY) this.scheduleExpiry(e.expiresAt);
+      }
+      if (e.seq >= this.nextSeq) this.nextSeq = e.seq + 1;
+    }
+    this.expire();
   }
 
   private entry(message: Message, now: number): QueuedMessage {
@@ -150,7 +166,7 @@ export class Queue {
     const { maxLength, maxLengthBytes } = this.settings;
     return (
       (maxLength !== undefined && this.readyCount >= maxLength) ||
-      (maxLengthBytes !== undefined && this.readyBytesTotal + size > maxLengthBytes)
+      (maxLengthBytes !== undefined && this.ready.bytes + size > maxLengthBytes)
     );
   }
 
@@ -161,48 +177,25 @@ export class Queue {
     while (
       this.readyCount > 0 &&
       ((maxLength !== undefined && this.readyCount > maxLength) ||
-        (maxLengthBytes !== undefined && this.readyBytesTotal > maxLengthBytes))
+        (maxLengthBytes !== undefined && this.ready.bytes > maxLengthBytes))
     ) {
       const head = this.shiftReady();
       if (head) dropped.push(head);
     }
-    if (dropped.length > 0) this.host.deadLetter(this, dropped, "maxlen");
+    if (dropped.length > 0) this.gone(dropped, "maxlen");
   }
 
   private pushReady(entry: QueuedMessage): void {
-    (this.ready[entry.priority] as Deque<QueuedMessage>).push(entry);
-    this.countIn(entry);
-  }
-
-  private countIn(entry: QueuedMessage): void {
-    this.readyCount += 1;
-    const size = entry.message.body.length;
-    this.readyBytesTotal += size;
-    this.host.adjustStored(size);
+    this.ready.push(entry);
     if (entry.expiresAt !== Number.POSITIVE_INFINITY) this.scheduleExpiry(entry.expiresAt);
   }
 
   private shiftReady(): QueuedMessage | undefined {
-    for (let p = this.ready.length - 1; p >= 0; p--) {
-      const d = this.ready[p] as Deque<QueuedMessage>;
-      if (d.length > 0) {
-        const entry = d.shift() as QueuedMessage;
-        this.readyCount -= 1;
-        const size = entry.message.body.length;
-        this.readyBytesTotal -= size;
-        this.host.adjustStored(-size);
-        return entry;
-      }
-    }
-    return undefined;
+    return this.ready.shift();
   }
 
   private peekReady(): QueuedMessage | undefined {
-    for (let p = this.ready.length - 1; p >= 0; p--) {
-      const head = (this.ready[p] as Deque<QueuedMessage>).peek();
-      if (head) return head;
-    }
-    return undefined;
+    return this.ready.peek();
   }
 
   // ------------------------------------------------------------ TTL
@@ -216,7 +209,7 @@ export class Queue {
       this.shiftReady();
       expired.push(head);
     }
-    if (expired.length > 0) this.host.deadLetter(this, expired, "expired");
+    if (expired.length > 0) this.gone(expired, "expired");
     const head = this.peekReady();
     if (head && head.expiresAt !== Number.POSITIVE_INFINITY) this.scheduleExpiry(head.expiresAt);
   }
@@ -244,10 +237,10 @@ export class Queue {
     if (ms === undefined || this.deleted) return;
     if (this.expiresTimer) clearTimeout(this.expiresTimer);
     this.expiresTimer = undefined;
-    if (this.consumerList.length > 0) return;
+    if (this.consumerSet.size > 0) return;
     this.expiresTimer = setTimeout(() => {
       this.expiresTimer = undefined;
-      if (this.consumerList.length === 0) this.host.autoDelete(this);
+      if (this.consumerSet.size === 0) this.host.autoDelete(this);
     }, ms);
     this.expiresTimer.unref();
   }
@@ -255,23 +248,24 @@ export class Queue {
   // ------------------------------------------------------------ consumers
 
   addConsumer(c: QueueConsumer): void {
-    this.consumerList.push(c);
+    this.consumerSet.add(c);
     this.hadConsumer = true;
     if (this.expiresTimer) clearTimeout(this.expiresTimer);
     this.expiresTimer = undefined;
     this.drain();
   }
 
-  /** Remove a consumer; an auto-delete queue goes with its last one. */
+  /**
+   * Remove a consumer; an auto-delete queue goes with its last one. A new single active
+   * consumer gets the ready messages (after the current method's reply: not synchronously).
+   */
   removeConsumer(c: QueueConsumer): void {
-    const i = this.consumerList.indexOf(c);
-    if (i < 0) return;
-    this.consumerList.splice(i, 1);
-    if (this.turn > i) this.turn -= 1;
-    if (this.consumerList.length === 0) {
+    const outcome = this.consumerSet.remove(c);
+    if (outcome === "unknown") return;
+    if (this.consumerSet.size === 0) {
       if (this.autoDelete && this.hadConsumer) this.host.autoDelete(this);
       else this.touch();
-    }
+    } else if (outcome === "handover" && this.readyCount > 0) this.scheduleDrain();
   }
 
   /**
@@ -280,22 +274,23 @@ export class Queue {
    */
   drain(now = this.host.now()): void {
     if (this.draining || this.deleted || this.readyCount === 0) return;
-    const consumers = this.consumerList;
-    if (consumers.length === 0) return;
+    const consumers = this.consumerSet;
+    if (consumers.size === 0) return;
+    consumers.refresh();
     this.draining = true;
     try {
       let budget = DRAIN_BATCH;
-      while (this.readyCount > 0 && consumers.length > 0) {
+      while (this.readyCount > 0 && consumers.size > 0) {
         if (budget-- === 0) {
           this.scheduleDrain();
           break;
         }
-        const consumer = this.nextConsumer();
+        const consumer = consumers.next();
         if (!consumer) break;
         const entry = this.shiftReady() as QueuedMessage;
         // TTL 0 still reaches a consumer that is waiting, as in RabbitMQ.
         if (entry.expiresAt < now) {
-          this.host.deadLetter(this, [entry], "expired");
+          this.gone([entry], "expired");
           continue;
         }
         this.handOut(consumer, entry);
@@ -313,22 +308,9 @@ export class Queue {
     });
   }
 
-  private nextConsumer(): QueueConsumer | undefined {
-    const consumers = this.consumerList;
-    const n = consumers.length;
-    for (let i = 0; i < n; i++) {
-      const at = (this.turn + i) % n;
-      const c = consumers[at] as QueueConsumer;
-      if (c.canTake()) {
-        this.turn = (at + 1) % n;
-        return c;
-      }
-    }
-    return undefined;
-  }
-
   private handOut(consumer: QueueConsumer, entry: QueuedMessage): void {
     this.unacked += 1;
+    this.markDelivered(entry);
     consumer.deliver(this, this.forDelivery(entry));
   }
 
@@ -349,6 +331,7 @@ export class Queue {
     const entry = this.shiftReady();
     if (!entry) return undefined;
     this.unacked += 1;
+    this.markDelivered(entry);
     return this.forDelivery(entry);
   }
 
@@ -357,6 +340,21 @@ export class Queue {
   /** Acknowledged (or delivered with no-ack): they leave the queue for good. */
   settle(entries: readonly QueuedMessage[]): void {
     this.unacked -= entries.length;
+    if (this.deleted) this.journal?.released(entries);
+    else this.journal?.removed(this.name, entries);
+  }
+
+  /** Dead-letter entries that leave the queue (when it has a DLX), then forget them. */
+  private gone(entries: QueuedMessage[], reason: DeathReason): void {
+    this.host.deadLetter(this, entries, reason);
+    this.journal?.removed(this.name, entries);
+  }
+
+  /** A stored message's first delivery, so that a restart brings it back redelivered. */
+  private markDelivered(entry: QueuedMessage): void {
+    if (this.journal && entry.id !== undefined && !entry.redelivered) {
+      this.journal.delivered(this.name, entry);
+    }
   }
 
   /**
@@ -365,9 +363,13 @@ export class Queue {
    */
   requeue(entries: QueuedMessage[]): void {
     this.unacked -= entries.length;
-    if (this.deleted) return;
+    if (this.deleted) {
+      this.journal?.released(entries);
+      return;
+    }
     const limit = this.settings.deliveryLimit;
     const over: QueuedMessage[] = [];
+    const kept: QueuedMessage[] = [];
     for (const e of entries) {
       const back: QueuedMessage = {
         message: e.stored ?? e.message,
@@ -376,15 +378,18 @@ export class Queue {
         expiresAt: e.expiresAt,
         redelivered: true,
         returns: e.returns + 1,
+        id: e.id,
       };
       if (limit !== undefined && back.returns > limit) {
         over.push(back);
         continue;
       }
-      (this.ready[back.priority] as Deque<QueuedMessage>).insertByKey(back, (x) => x.seq);
-      this.countIn(back);
+      this.ready.insert(back);
+      if (back.expiresAt !== Number.POSITIVE_INFINITY) this.scheduleExpiry(back.expiresAt);
+      kept.push(back);
     }
-    if (over.length > 0) this.host.deadLetter(this, over, "delivery_limit");
+    if (kept.length > 0) this.journal?.requeued(this.name, kept);
+    if (over.length > 0) this.gone(over, "delivery_limit");
     this.drain();
   }
 
@@ -393,17 +398,19 @@ export class Queue {
     this.unacked -= entries.length;
     if (entries.length > 0) {
       const stored = entries.map((e) => (e.stored ? { ...e, message: e.stored } : e));
-      this.host.deadLetter(this, stored, "rejected");
+      this.gone(stored, "rejected");
     }
   }
 
   /** Drop all ready messages; returns how many. Purged messages are not dead-lettered. */
   purge(): number {
     const n = this.readyCount;
-    for (const d of this.ready) d.clear();
-    this.host.adjustStored(-this.readyBytesTotal);
-    this.readyCount = 0;
-    this.readyBytesTotal = 0;
+    const entries = this.ready.clear();
+    if (this.journal && n > 0) {
+      // A deleted queue's messages go with its deletion record: nothing more to write.
+      if (this.deleted) this.journal.released(entries);
+      else this.journal.removed(this.name, entries);
+    }
     return n;
   }
 
@@ -414,8 +421,7 @@ export class Queue {
     if (this.ttlTimer) clearTimeout(this.ttlTimer);
     if (this.expiresTimer) clearTimeout(this.expiresTimer);
     if (this.drainScheduled) clearImmediate(this.drainScheduled);
-    const consumers = this.consumerList;
-    this.consumerList = [];
+    const consumers = this.consumerSet.clear();
     for (const c of consumers) c.cancelledByServer(this);
     return n;
   }

@@ -15,9 +15,16 @@ import {
   RoutingTable,
 } from "../routing/index.js";
 import { assertArgsEquivalent, assertSame, queueSettings } from "./arguments.js";
+import { deadLetter } from "./dead-letter.js";
+import { isStoredBinding, isStoredExchange, isStoredQueue } from "./durable.js";
 import { answerRoute } from "./introspect.js";
-import { type DeathReason, deadLettered, isDeathCycle, type Message } from "./message.js";
-import { type EnqueueResult, Queue, type QueuedMessage } from "./queue.js";
+import type { Journal, StoredBinding } from "./journal.js";
+import type { DeathReason, Message } from "./message.js";
+import { type EnqueueResult, Queue, type QueuedMessage, type QueueHost } from "./queue.js";
+import type { Pager } from "./ready.js";
+import { DirectReplies } from "./reply-to.js";
+import { newStream, notSupported, Stream } from "./stream.js";
+import { isStreamDeclaration, STREAM_ARGUMENTS } from "./stream-args.js";
 
 export interface Exchange {
   readonly name: string;
@@ -50,6 +57,10 @@ export interface VHostOptions {
   now?: () => number;
   /** Called with the change in stored message bytes. */
   onStored?: (delta: number) => void;
+  /** Durable storage (a data directory): told of every durable change. */
+  journal?: Journal | undefined;
+  /** Reads stored bodies back, so that long durable queues keep them on disk. */
+  pager?: Pager | undefined;
 }
 
 function text(v: unknown): string | undefined {
@@ -66,28 +77,37 @@ export class VHost {
   readonly name = "/";
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
-  readonly routing = new RoutingTable((name) => this.queues.has(name));
+  /** Stream queues (stream.ts): queues by name too, but no Queue. */
+  readonly streams = new Map<string, Stream>();
+  /** The live consumers of amq.rabbitmq.reply-to (reply-to.ts). */
+  readonly replies = new DirectReplies();
+  readonly routing = new RoutingTable((name) => this.queues.has(name) || this.streams.has(name));
   private readonly now: () => number;
   private readonly onStored: (delta: number) => void;
-  /** Callbacks run when a queue is deleted (consumers and owners forget it). */
-  private readonly queueHost;
+  readonly journal: Journal | undefined;
+  /** What every queue of this host reports to (dead-lettering, expiry, storage). */
+  readonly queueHost: QueueHost;
 
   constructor(options: VHostOptions = {}) {
     this.now = options.now ?? Date.now;
     this.onStored = options.onStored ?? (() => {});
+    this.journal = options.journal;
     for (const [name, type, internal] of PREDECLARED) {
       this.addExchange({ name, type, durable: true, autoDelete: false, internal, args: {} });
     }
     this.queueHost = {
       now: () => this.now(),
       deadLetter: (q: Queue, entries: QueuedMessage[], reason: DeathReason) =>
-        this.deadLetter(q, entries, reason),
+        deadLetter(this, q, entries, reason, this.now()),
       autoDelete: (q: Queue) => this.removeQueue(q),
       adjustStored: (delta: number) => this.onStored(delta),
+      journal: options.journal,
+      pager: options.pager,
     };
   }
 
-  private addExchange(x: Exchange): void {
+  /** Add an exchange as it is (declare has checked it; recovery trusts storage). */
+  addExchange(x: Exchange): void {
     this.exchanges.set(x.name, x);
     this.routing.declareExchange({
       name: x.name,
@@ -135,14 +155,16 @@ export class VHost {
       assertArgsEquivalent("exchange", d.name, existing.args, d.args, ["alternate-exchange"]);
       return;
     }
-    this.addExchange({
+    const x: Exchange = {
       name: d.name,
       type,
       durable: d.durable,
       autoDelete: d.autoDelete,
       internal: d.internal,
       args: d.args,
-    });
+    };
+    this.addExchange(x);
+    if (isStoredExchange(x)) this.journal?.exchangeDeclared(x);
   }
 
   deleteExchange(name: string, ifUnused: boolean): void {
@@ -155,20 +177,23 @@ export class VHost {
         `deletion of system ${resource("exchange", name)} not allowed`,
       );
     }
-    if (!this.exchanges.has(name)) return;
+    const x = this.exchanges.get(name);
+    if (!x) return;
     if (ifUnused && this.routing.bindingsOf(name).length > 0) {
       throw amqpError("PRECONDITION_FAILED", `${resource("exchange", name)} in use`);
     }
-    this.exchanges.delete(name);
-    this.routing.deleteExchange(name);
+    this.dropExchange(x);
+  }
+
+  private dropExchange(x: Exchange): void {
+    this.exchanges.delete(x.name);
+    this.routing.deleteExchange(x.name);
+    if (isStoredExchange(x)) this.journal?.exchangeDeleted(x.name);
   }
 
   private maybeAutoDeleteExchange(name: string): void {
     const x = this.exchanges.get(name);
-    if (x?.autoDelete && this.routing.bindingsOf(name).length === 0) {
-      this.exchanges.delete(name);
-      this.routing.deleteExchange(name);
-    }
+    if (x?.autoDelete && this.routing.bindingsOf(name).length === 0) this.dropExchange(x);
   }
 
   // ------------------------------------------------------------ queues
@@ -181,7 +206,7 @@ export class VHost {
     return q;
   }
 
-  private checkOwner(q: Queue, connection: number): void {
+  private checkOwner(q: { name: string; owner: number | undefined }, connection: number): void {
     if (q.owner !== connection && (q.owner !== undefined || connection === -1)) {
       throw amqpError(
         "RESOURCE_LOCKED",
@@ -200,8 +225,10 @@ export class VHost {
       autoDelete: boolean;
       args: FieldTable;
     },
-  ): Queue {
+  ): Queue | Stream {
     if (d.passive) {
+      const s = this.streams.get(d.name);
+      if (s) return s;
       const q = this.queue(d.name, connection);
       q.touch();
       return q;
@@ -209,15 +236,21 @@ export class VHost {
     let name = d.name;
     if (name === "") name = `amq.gen-${randomBytes(16).toString("base64url").slice(0, 22)}`;
     else checkReserved("queue", name);
-    const existing = this.queues.get(name);
+    const existing = this.queues.get(name) ?? this.streams.get(name);
     if (existing) {
       // Strict, as RabbitMQ: the owner asked for (none unless exclusive) must be the owner.
       if (existing.owner !== (d.exclusive ? connection : undefined)) this.checkOwner(existing, -1);
       assertSame("queue", name, "durable", d.durable, existing.durable);
       assertSame("queue", name, "auto_delete", d.autoDelete, existing.autoDelete);
-      assertArgsEquivalent("queue", name, existing.args, d.args);
+      const keys = existing instanceof Stream ? STREAM_ARGUMENTS : undefined;
+      assertArgsEquivalent("queue", name, existing.args, d.args, keys);
       existing.touch();
       return existing;
+    }
+    if (isStreamDeclaration(d.args)) {
+      const s = newStream(this.queueHost, { ...d, name, serverNamed: d.name === "" });
+      this.streams.set(name, s);
+      return s;
     }
     const settings = queueSettings(name, d.args);
     if (settings.type === "quorum") {
@@ -238,10 +271,14 @@ export class VHost {
       settings,
     });
     this.queues.set(name, q);
+    if (isStoredQueue(q)) this.journal?.queueDeclared(q);
     return q;
   }
 
   deleteQueue(connection: number, name: string, ifUnused: boolean, ifEmpty: boolean): number {
+    // RabbitMQ deletes a stream whatever if-unused and if-empty say, and reports 0 messages.
+    const stream = this.streams.get(name);
+    if (stream) return this.removeStream(stream);
     const q = this.queues.get(name);
     if (!q) return 0;
     this.checkOwner(q, connection);
@@ -258,19 +295,35 @@ export class VHost {
   removeQueue(q: Queue): number {
     if (this.queues.get(q.name) !== q) return 0;
     this.queues.delete(q.name);
+    this.unbindQueue(q.name);
+    const n = q.destroy();
+    if (isStoredQueue(q)) this.journal?.queueDeleted(q.name);
+    return n;
+  }
+
+  private removeStream(s: Stream): number {
+    if (this.streams.get(s.name) !== s) return 0;
+    this.streams.delete(s.name);
+    this.unbindQueue(s.name);
+    return s.destroy();
+  }
+
+  /** A deleted queue's bindings go, and auto-delete exchanges left without bindings with them. */
+  private unbindQueue(name: string): void {
     const sources = new Set(
       [...this.exchanges.keys()].filter((x) =>
         this.routing
           .bindingsOf(x)
-          .some((b) => b.destinationType === "queue" && b.destination === q.name),
+          .some((b) => b.destinationType === "queue" && b.destination === name),
       ),
     );
-    this.routing.deleteQueue(q.name);
+    this.routing.deleteQueue(name);
     for (const s of sources) this.maybeAutoDeleteExchange(s);
-    return q.destroy();
   }
 
   purgeQueue(connection: number, name: string): number {
+    const stream = this.streams.get(name);
+    if (stream) throw notSupported("queue.purge", stream);
     return this.queue(name, connection).purge();
   }
 
@@ -294,8 +347,8 @@ export class VHost {
     }
     if (unbind && (!this.exchanges.has(b.source) || !this.exists(b))) return;
     this.exchange(b.source);
-    if (b.destinationType === "queue") this.queue(b.destination, connection);
-    else this.exchange(b.destination);
+    if (b.destinationType === "exchange") this.exchange(b.destination);
+    else if (!this.streams.has(b.destination)) this.queue(b.destination, connection);
     const def = {
       source: b.source,
       destination: b.destination,
@@ -303,8 +356,13 @@ export class VHost {
       routingKey: b.routingKey,
       arguments: b.args,
     };
+    const stored: StoredBinding | undefined =
+      this.journal && isStoredBinding(this, b) ? { ...b } : undefined;
     if (unbind) {
-      if (this.routing.unbind(def)) this.maybeAutoDeleteExchange(b.source);
+      if (this.routing.unbind(def)) {
+        if (stored) this.journal?.unbound(stored);
+        this.maybeAutoDeleteExchange(b.source);
+      }
       return;
     }
     try {
@@ -315,11 +373,12 @@ export class VHost {
       }
       throw err;
     }
+    if (stored) this.journal?.bound(stored);
   }
 
   private exists(b: { destination: string; destinationType: "queue" | "exchange" }): boolean {
     return b.destinationType === "queue"
-      ? this.queues.has(b.destination)
+      ? this.queues.has(b.destination) || this.streams.has(b.destination)
       : this.exchanges.has(b.destination);
   }
 
@@ -341,11 +400,12 @@ export class VHost {
   publish(exchangeName: string, message: Message): PublishOutcome {
     this.publishTarget(exchangeName);
     if (exchangeName === ROUTE_EXCHANGE) return this.answer(message);
+    if (exchangeName === "") this.replies.route(message.routingKey, message);
     const route = this.route(exchangeName, message);
     let rejected = false;
     let routed = 0;
     for (const name of route.queues) {
-      const q = this.queues.get(name);
+      const q = this.queues.get(name) ?? this.streams.get(name);
       if (!q) continue;
       const r: EnqueueResult = q.enqueue(message);
       if (r === "rejected") rejected = true;
@@ -370,21 +430,6 @@ export class VHost {
     });
   }
 
-  private deadLetter(q: Queue, entries: QueuedMessage[], reason: DeathReason): void {
-    const dlx = q.settings.deadLetterExchange;
-    if (dlx === undefined || !this.exchanges.has(dlx)) return;
-    const now = this.now();
-    for (const e of entries) {
-      const key = q.settings.deadLetterRoutingKey ?? e.message.routingKey;
-      const m = deadLettered(e.message, q.name, reason, dlx, key, now);
-      for (const name of this.route(dlx, m).queues) {
-        const target = this.queues.get(name);
-        if (!target || (reason !== "rejected" && isDeathCycle(m, name))) continue;
-        target.enqueue(m);
-      }
-    }
-  }
-
   /** Everything a closing connection owned: its exclusive queues. */
   connectionClosed(connection: number): void {
     for (const q of [...this.queues.values()]) if (q.owner === connection) this.removeQueue(q);
@@ -394,6 +439,8 @@ export class VHost {
   close(): void {
     for (const q of [...this.queues.values()]) q.destroy();
     this.queues.clear();
+    for (const s of [...this.streams.values()]) s.destroy();
+    this.streams.clear();
   }
 }
 

@@ -15,6 +15,7 @@ import type {
 import { amqpError } from "../errors.js";
 import type { Message } from "../model/message.js";
 import type { Queue } from "../model/queue.js";
+import type { Stream } from "../model/stream.js";
 import type { VHost } from "../model/vhost.js";
 import { Deliveries } from "./deliveries.js";
 import { CHANNEL_METHODS, type Handler } from "./methods/index.js";
@@ -30,6 +31,10 @@ export interface ChannelHost {
   /** The socket can take more deliveries (no backpressure, not closing). */
   readonly writable: boolean;
   readonly consumerCancelNotify: boolean;
+  /** The delivery acknowledgement timeout, ms (RabbitMQ's consumer_timeout); false for none. */
+  readonly consumerTimeout: number | false;
+  /** Close `channel` for an error found outside a method (the consumer timeout). */
+  channelError(channel: Channel, err: Error): void;
   sendMethod<K extends MethodName>(
     channel: number,
     name: K,
@@ -42,7 +47,7 @@ export interface ChannelHost {
     message: Message,
   ): void;
   /** A queue that should try delivering again once this input chunk is handled. */
-  markDirty(queue: Queue): void;
+  markDirty(queue: Queue | Stream): void;
   /** A message was accepted from the publisher (for the broker's totals). */
   published(): void;
   /** A message went out in basic.deliver or basic.get-ok (for the broker's totals). */

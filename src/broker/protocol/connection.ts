@@ -2,6 +2,7 @@
  * One AMQP connection over any duplex stream (a socket, or an in-memory pair in tests):
  * the handshake (protocol header, start/start-ok, tune/tune-ok, open), frame dispatch to
  * channels, heartbeats, output batching with backpressure, the memory alarm, and closing.
+ * When the client is read, and when a silent one is dropped, is flow.ts's.
  * This is the only place errors become channel.close or connection.close; anything
  * unexpected becomes a 541 for this connection and never reaches other clients.
  */
@@ -23,10 +24,12 @@ import {
 import { AmqpError, amqpError } from "../errors.js";
 import type { Message } from "../model/message.js";
 import type { Queue } from "../model/queue.js";
+import type { Stream } from "../model/stream.js";
 import type { VHost } from "../model/vhost.js";
 import { type LoginHost, login, mechanisms, type TlsPeer } from "./auth.js";
 import type { Channel, ChannelHost } from "./channel.js";
 import { type Blame, Channels, NO_METHOD } from "./channels.js";
+import { ReadFlow } from "./flow.js";
 import { clientFeatures, negotiate, type ProtocolSettings, startArgs } from "./handshake.js";
 import { Outbox } from "./outbox.js";
 
@@ -63,15 +66,12 @@ export class AmqpConnection implements ChannelHost {
   private state: State = "header";
   private readonly reader: FrameReader;
   private readonly channels: Channels;
-  private heartbeat = 0;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
   private deadline: NodeJS.Timeout | undefined;
-  private lastReceived = Date.now();
   private readonly outbox: Outbox;
   private tickScheduled = false;
-  private readonly dirty = new Set<Queue>();
+  private readonly dirty = new Set<Queue | Stream>();
   private hasPublished = false;
-  private paused = false;
+  private readonly flow: ReadFlow;
 
   constructor(
     readonly id: number,
@@ -88,11 +88,18 @@ export class AmqpConnection implements ChannelHost {
       (err, ch, blame) => this.fail(err, ch, blame),
       host.settings.channelMax,
     );
-    this.outbox = new Outbox(transport, host.settings.frameMax, () => this.schedule());
+    this.outbox = new Outbox(
+      transport,
+      host.settings.frameMax,
+      () => this.schedule(),
+      () => this.flow.update(),
+    );
+    this.flow = new ReadFlow(transport, this.outbox, () => this.destroy());
     this.reader = new FrameReader({ frameMax: host.settings.frameMax, protocolHeader: true });
     transport.on("data", (chunk: Buffer) => this.onData(chunk));
     transport.on("drain", () => {
       this.outbox.backpressure = false;
+      this.flow.update();
       this.redrainAll();
     });
     transport.on("error", () => this.teardown());
@@ -118,11 +125,31 @@ export class AmqpConnection implements ChannelHost {
     return this.channels.size;
   }
 
+  /** RabbitMQ's consumer_timeout, for the channels' unacknowledged deliveries. */
+  get consumerTimeout(): number | false {
+    return this.host.settings.consumerTimeout;
+  }
+
+  /** A channel's own timer found an error (the consumer timeout): close the channel for it. */
+  channelError(ch: Channel, err: Error): void {
+    this.fail(err, ch);
+  }
+
+  /** Bytes written to this client and not yet taken by it (the broker's memory alarm counts them). */
+  get outputBytes(): number {
+    return this.outbox.pending;
+  }
+
+  /** The broker is not reading this client: blocked by the alarm, or its output backed up. */
+  get readPaused(): boolean {
+    return this.flow.paused;
+  }
+
   // ------------------------------------------------------------ input
 
   private onData(chunk: Buffer): void {
     if (this.state === "closed") return;
-    this.lastReceived = Date.now();
+    this.flow.received();
     try {
       for (const ev of this.reader.push(chunk)) {
         if (ev.kind === "frame") this.onFrame(ev.frame);
@@ -227,9 +254,8 @@ export class AmqpConnection implements ChannelHost {
     this.channels.channelMax = tuned.channelMax;
     this.outbox.frameMax = tuned.frameMax;
     this.reader.frameMax = tuned.frameMax;
-    this.heartbeat = tuned.heartbeat;
     this.state = "open-wait";
-    this.startHeartbeat();
+    this.flow.startHeartbeat(tuned.heartbeat);
   }
 
   private openOk(a: MethodParams["connection.open"]): void {
@@ -258,21 +284,6 @@ export class AmqpConnection implements ChannelHost {
       default:
         throw amqpError("COMMAND_INVALID", `unexpected method ${m.name} on channel 0`);
     }
-  }
-
-  private startHeartbeat(): void {
-    if (this.heartbeat <= 0) return;
-    const period = (this.heartbeat * 1000) / 2;
-    this.heartbeatTimer = setInterval(() => {
-      const now = Date.now();
-      if (now - this.lastReceived > this.heartbeat * 2000) {
-        // Missed heartbeats: RabbitMQ drops the socket without a close frame.
-        this.destroy();
-        return;
-      }
-      if (now - this.outbox.lastSent >= period) this.outbox.heartbeat();
-    }, period);
-    this.heartbeatTimer.unref();
   }
 
   // ------------------------------------------------------------ errors
@@ -337,7 +348,7 @@ export class AmqpConnection implements ChannelHost {
     if (this.state === "closed") return;
     this.state = "closed";
     this.outbox.closed = true;
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.flow.stop();
     if (this.deadline) clearTimeout(this.deadline);
     this.channels.closeAll();
     this.vhost.connectionClosed(this.id);
@@ -364,7 +375,7 @@ export class AmqpConnection implements ChannelHost {
     this.outbox.content(channel, name, args, message);
   }
 
-  markDirty(queue: Queue): void {
+  markDirty(queue: Queue | Stream): void {
     this.dirty.add(queue);
     this.schedule();
   }
@@ -390,7 +401,7 @@ export class AmqpConnection implements ChannelHost {
     try {
       for (const ch of this.channels.values()) ch.publisher.flushConfirms();
       this.drainDirty();
-      if (this.host.memoryBlocked && this.hasPublished && !this.paused) this.setBlocked(true);
+      if (this.host.memoryBlocked && !this.flow.blockedByAlarm) this.setBlocked(true);
     } catch (err) {
       this.fail(err, undefined);
     }
@@ -409,19 +420,19 @@ export class AmqpConnection implements ChannelHost {
     for (const q of this.vhost.queues.values()) {
       if (q.consumers.length > 0 && q.messageCount > 0) this.dirty.add(q);
     }
+    for (const s of this.vhost.streams.values()) if (s.consumers.length > 0) this.dirty.add(s);
     this.schedule();
   }
 
   /** The memory alarm: tell a publishing client and stop reading from it, or resume. */
   setBlocked(on: boolean): void {
-    if (on === this.paused || this.state !== "open") return;
+    if (on === this.flow.blockedByAlarm || this.state !== "open") return;
+    // As RabbitMQ, only a connection that publishes is blocked.
     if (on && !this.hasPublished) return;
-    this.paused = on;
     if (this.blockedNotify) {
       if (on) this.sendMethod(0, "connection.blocked", { reason: "low on memory" });
       else this.sendMethod(0, "connection.unblocked");
     }
-    if (on) this.transport.pause();
-    else this.transport.resume();
+    this.flow.setAlarm(on);
   }
 }

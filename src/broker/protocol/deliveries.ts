@@ -4,38 +4,48 @@
  * transactional channel defers to tx.commit.
  */
 import { randomBytes } from "node:crypto";
+import type { FieldTable } from "../codec/index.js";
 import { amqpError } from "../errors.js";
+import { consumerPriority } from "../model/arguments.js";
 import type { Queue, QueueConsumer, QueuedMessage } from "../model/queue.js";
+import { notSupported, Stream, type StreamConsumer } from "../model/stream.js";
+import { assertConsumerArguments, streamConsumeSpec } from "../model/stream-args.js";
+import { AckTimeout } from "./ack-timeout.js";
 import type { Channel } from "./channel.js";
+import { ReplyTo } from "./reply-to.js";
 
 /** What becomes of settled deliveries. */
 export type Settlement = "ack" | "requeue" | "reject";
 
 interface Unacked {
   readonly tag: number;
-  readonly queue: Queue;
+  /** A stream's deliveries are settled here too, but only an ack means anything to it. */
+  readonly queue: Queue | Stream;
   readonly entry: QueuedMessage;
   readonly consumer: ChannelConsumer | undefined;
+  /** When it was sent (for the consumer timeout), ms since the epoch. */
+  readonly at: number;
   /** Settled inside an open transaction, applied at commit. */
   tx?: Settlement | undefined;
 }
 
-class ChannelConsumer implements QueueConsumer {
+class ChannelConsumer implements QueueConsumer, StreamConsumer {
   unacked = 0;
   constructor(
     readonly deliveries: Deliveries,
-    readonly queue: Queue,
+    readonly queue: Queue | Stream,
     readonly tag: string,
     readonly noAck: boolean,
     readonly exclusive: boolean,
     readonly prefetch: number,
+    readonly priority: number,
   ) {}
 
   canTake(): boolean {
     return this.deliveries.canDeliver(this);
   }
 
-  deliver(queue: Queue, entry: QueuedMessage): void {
+  deliver(queue: Queue | Stream, entry: QueuedMessage): void {
     this.deliveries.deliver(this, queue, entry);
   }
 
@@ -53,8 +63,19 @@ export class Deliveries {
   private globalPrefetch = 0;
   /** Deliveries settled in the open transaction. */
   private txSettles = 0;
+  private readonly ackTimeout: AckTimeout<Unacked>;
+  /** The channel's consumer of amq.rabbitmq.reply-to, and its reply_to rewriting. */
+  readonly replyTo: ReplyTo;
 
-  constructor(private readonly channel: Channel) {}
+  constructor(private readonly channel: Channel) {
+    this.replyTo = new ReplyTo(channel, () => this.deliveryTag + 1);
+    this.ackTimeout = new AckTimeout<Unacked>({
+      channelNumber: channel.number,
+      oldest: () => this.oldestPending(),
+      limitOf: (u) => u.queue.settings.consumerTimeout ?? channel.host.consumerTimeout,
+      expire: (err) => channel.host.channelError(channel, err),
+    });
+  }
 
   // ------------------------------------------------------------ consumers
 
@@ -68,14 +89,16 @@ export class Deliveries {
   consume(
     q: Queue,
     requestedTag: string,
-    options: { noAck: boolean; exclusive: boolean; nowait: boolean },
+    options: { noAck: boolean; exclusive: boolean; nowait: boolean; args: FieldTable },
   ): void {
     let tag = requestedTag;
     if (tag === "") tag = `amq.ctag-${randomBytes(16).toString("base64url").slice(0, 22)}`;
     else if (this.consumers.has(tag)) {
       throw amqpError("NOT_ALLOWED", `attempt to reuse consumer tag '${tag}'`);
     }
-    if (q.exclusiveConsumer || (options.exclusive && q.consumers.length > 0)) {
+    const priority = consumerPriority(q.name, options.args);
+    assertConsumerArguments(q.name, q.settings.type, options.args);
+    if (q.refusesConsumer(options.exclusive)) {
       throw amqpError("ACCESS_REFUSED", `queue '${q.name}' in vhost '/' in exclusive use`);
     }
     const c = new ChannelConsumer(
@@ -85,14 +108,51 @@ export class Deliveries {
       options.noAck,
       options.exclusive,
       this.consumerPrefetch,
+      priority,
     );
     this.consumers.set(tag, c);
     this.channel.reply(options.nowait, "basic.consume-ok", { consumerTag: tag });
     q.addConsumer(c);
   }
 
+  /**
+   * basic.consume on a stream: RabbitMQ's checks (stream-args.ts), then the consumer reads
+   * from the offset it asked for, its prefetch its credit.
+   */
+  consumeStream(
+    s: Stream,
+    requestedTag: string,
+    options: { noAck: boolean; exclusive: boolean; nowait: boolean; args: FieldTable },
+  ): void {
+    const tag = this.newTag(requestedTag);
+    const spec = streamConsumeSpec(s.name, {
+      args: options.args,
+      prefetch: this.consumerPrefetch,
+      noAck: options.noAck,
+      nowMs: Date.now(),
+    });
+    const c = new ChannelConsumer(this, s, tag, false, options.exclusive, this.consumerPrefetch, 0);
+    this.consumers.set(tag, c);
+    this.channel.reply(options.nowait, "basic.consume-ok", { consumerTag: tag });
+    s.attach(c, spec);
+  }
+
+  /** basic.consume on amq.rabbitmq.reply-to (reply-to.ts). */
+  consumeReplies(requestedTag: string, options: { noAck: boolean; nowait: boolean }): void {
+    if (requestedTag !== "") this.newTag(requestedTag);
+    this.replyTo.consume(requestedTag, options.noAck, options.nowait);
+  }
+
+  private newTag(requested: string): string {
+    if (requested === "") return `amq.ctag-${randomBytes(16).toString("base64url").slice(0, 22)}`;
+    if (this.consumers.has(requested))
+      throw amqpError("NOT_ALLOWED", `attempt to reuse consumer tag '${requested}'`);
+    return requested;
+  }
+
   /** basic.cancel: an unknown tag is fine, as in RabbitMQ. */
   cancel(tag: string): void {
+    if (this.replyTo.cancel(tag)) return;
     const c = this.consumers.get(tag);
     if (!c) return;
     this.consumers.delete(tag);
@@ -118,17 +178,20 @@ export class Deliveries {
   canDeliver(c: ChannelConsumer): boolean {
     if (!this.channel.canDeliver) return false;
     if (c.noAck) return true;
+    // A stream consumer's credit is its own prefetch; the channel's global one does not count.
+    if (c.queue instanceof Stream) return c.unacked < c.prefetch;
     if (c.prefetch > 0 && c.unacked >= c.prefetch) return false;
     return this.globalPrefetch === 0 || this.unacked.size < this.globalPrefetch;
   }
 
-  deliver(c: ChannelConsumer, queue: Queue, entry: QueuedMessage): void {
+  deliver(c: ChannelConsumer, queue: Queue | Stream, entry: QueuedMessage): void {
     const tag = ++this.deliveryTag;
     this.channel.host.delivered();
     if (c.noAck) queue.settle([entry]);
     else {
-      this.unacked.set(tag, { tag, queue, entry, consumer: c });
+      this.unacked.set(tag, { tag, queue, entry, consumer: c, at: Date.now() });
       c.unacked += 1;
+      this.ackTimeout.changed();
     }
     this.channel.sendContent(
       "basic.deliver",
@@ -153,7 +216,10 @@ export class Deliveries {
     const tag = ++this.deliveryTag;
     this.channel.host.delivered();
     if (noAck) q.settle([entry]);
-    else this.unacked.set(tag, { tag, queue: q, entry, consumer: undefined });
+    else {
+      this.unacked.set(tag, { tag, queue: q, entry, consumer: undefined, at: Date.now() });
+      this.ackTimeout.changed();
+    }
     this.channel.sendContent(
       "basic.get-ok",
       {
@@ -172,9 +238,12 @@ export class Deliveries {
   /** basic.ack, nack and reject; in a transaction, recorded until commit. */
   settle(tag: number, multiple: boolean, how: Settlement): void {
     const picked = multiple ? this.pickUpTo(tag) : [this.pickOne(tag)];
+    const stream = how === "ack" ? undefined : picked.find((u) => u.queue instanceof Stream);
+    if (stream) throw notSupported("basic.nack and basic.reject", stream.queue);
     if (this.channel.mode === "tx") {
       for (const u of picked) u.tx = how;
       this.txSettles += picked.length;
+      this.ackTimeout.changed();
       return;
     }
     this.apply(picked, how);
@@ -206,7 +275,7 @@ export class Deliveries {
   }
 
   private apply(picked: Unacked[], how: Settlement): void {
-    let lastQueue: Queue | undefined;
+    let lastQueue: Queue | Stream | undefined;
     let batch: QueuedMessage[] = [];
     const flush = () => {
       if (!lastQueue || batch.length === 0) return;
@@ -230,11 +299,24 @@ export class Deliveries {
     }
     flush();
     if (this.globalPrefetch > 0) this.redrain();
+    this.ackTimeout.changed();
+  }
+
+  /** The oldest delivery still waiting for its settlement: the consumer timeout's concern. */
+  private oldestPending(): Unacked | undefined {
+    for (const u of this.unacked.values()) if (u.tx === undefined) return u;
+    return undefined;
+  }
+
+  /** Whether it holds stream deliveries, which basic.recover cannot give back. */
+  get holdsStreamDeliveries(): boolean {
+    for (const u of this.unacked.values()) if (u.queue instanceof Stream) return true;
+    return false;
   }
 
   /** Give back every unacknowledged delivery, as on close or basic.recover. */
   requeueAll(): void {
-    const byQueue = new Map<Queue, Unacked[]>();
+    const byQueue = new Map<Queue | Stream, Unacked[]>();
     for (const u of this.unacked.values()) {
       const list = byQueue.get(u.queue);
       if (list) list.push(u);
@@ -258,10 +340,13 @@ export class Deliveries {
     if (this.txSettles === 0) return;
     this.txSettles = 0;
     for (const u of this.unacked.values()) u.tx = undefined;
+    this.ackTimeout.changed();
   }
 
   /** The channel closes: requeue everything it holds and cancel its consumers. */
   close(): void {
+    this.ackTimeout.stop();
+    this.replyTo.close();
     for (const u of this.unacked.values()) u.tx = undefined;
     this.requeueAll();
     const consumers = [...this.consumers.values()];

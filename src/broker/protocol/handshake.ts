@@ -22,6 +22,8 @@ export interface ProtocolSettings {
   maxMessageSize: number;
   /** Time allowed from accept to connection.open-ok, ms. */
   handshakeTimeout: number;
+  /** Delivery acknowledgement timeout (RabbitMQ's consumer_timeout), ms; false for none. */
+  consumerTimeout: number | false;
   productVersion: string;
 }
 
@@ -31,7 +33,7 @@ const CAPABILITIES: FieldTable = {
   "basic.nack": true,
   consumer_cancel_notify: true,
   "connection.blocked": true,
-  consumer_priorities: false,
+  consumer_priorities: true,
   authentication_failure_close: true,
   per_consumer_qos: true,
   direct_reply_to: false,
@@ -91,27 +93,38 @@ export function credentials(
   throw amqpError("COMMAND_INVALID", `unknown authentication mechanism '${mechanism}'`);
 }
 
-/** The limits a connection runs with after tune-ok; 530 for values beyond what was offered. */
+/**
+ * The limits a connection runs with after tune-ok; 530 for values beyond what was offered,
+ * with RabbitMQ's texts (rabbit_reader's validate_negotiated_integer_value). As RabbitMQ,
+ * 0 ("no limit") for channel_max or frame_max is refused when the broker has a limit: it is
+ * higher than any offer. Frame size is checked first, as RabbitMQ does.
+ */
 export function negotiate(
   tuneOk: MethodParams["connection.tune-ok"],
   s: ProtocolSettings,
 ): { channelMax: number; frameMax: number; heartbeat: number } {
   const { channelMax, frameMax, heartbeat } = tuneOk;
-  if (channelMax > s.channelMax) {
-    throw amqpError(
-      "NOT_ALLOWED",
-      `negotiated channel_max = ${channelMax} is higher than the maximum allowed value (${s.channelMax})`,
-    );
-  }
-  if (frameMax !== 0 && (frameMax < FRAME_MIN_SIZE || frameMax > s.frameMax)) {
-    throw amqpError(
-      "NOT_ALLOWED",
-      `frame_max=${frameMax} < ${FRAME_MIN_SIZE} min size or > ${s.frameMax} max size`,
-    );
-  }
+  checkNegotiated("frame_max", frameMax, FRAME_MIN_SIZE, s.frameMax);
+  checkNegotiated("channel_max", channelMax, 1, s.channelMax);
   return {
     channelMax: channelMax === 0 ? s.channelMax : channelMax,
     frameMax: frameMax === 0 ? s.frameMax : frameMax,
     heartbeat,
   };
+}
+
+function checkNegotiated(field: string, value: number, min: number, max: number): void {
+  const detail = field === "channel_max" && value === 0 ? " (no limit)" : "";
+  if (value !== 0 && value < min) {
+    throw amqpError(
+      "NOT_ALLOWED",
+      `negotiated ${field} = ${value}${detail} is lower than the minimum allowed value (${min})`,
+    );
+  }
+  if (max !== 0 && (value === 0 || value > max)) {
+    throw amqpError(
+      "NOT_ALLOWED",
+      `negotiated ${field} = ${value}${detail} is higher than the maximum allowed value (${max})`,
+    );
+  }
 }

@@ -1,8 +1,10 @@
 /**
  * A connection's output: methods and content encoded into frames (bodies split to fit
  * frame-max), queued while one input chunk or one round of deliveries is handled, and
- * written to the stream in one write. A write the stream cannot take whole sets
- * `backpressure` until the stream drains.
+ * written to the stream in one write (or sooner, once FLUSH_AT bytes are queued, so that a
+ * long round of deliveries meets the stream's backpressure instead of piling up here). A
+ * write the stream cannot take whole sets `backpressure`, and tells the connection, until
+ * the stream drains.
  */
 import type { Duplex } from "node:stream";
 import {
@@ -20,6 +22,9 @@ import {
 } from "../codec/index.js";
 import type { Message } from "../model/message.js";
 
+/** Queued bytes that are written at once rather than at the end of the round. */
+const FLUSH_AT = 256 * 1024;
+
 export class Outbox {
   private frames: Buffer[] = [];
   private bytes = 0;
@@ -36,7 +41,14 @@ export class Outbox {
     public frameMax: number,
     /** Called whenever a frame is queued, to schedule the flush. */
     private readonly queued: () => void,
+    /** Called when a write leaves the stream over its high-water mark. */
+    private readonly full: () => void = () => {},
   ) {}
+
+  /** Bytes queued here or buffered in the stream, not yet taken by the other side. */
+  get pending(): number {
+    return this.bytes + (this.transport.destroyed ? 0 : this.transport.writableLength);
+  }
 
   method<K extends MethodName>(
     channel: number,
@@ -85,12 +97,16 @@ export class Outbox {
     if (this.closed) return;
     this.frames.push(buf);
     this.bytes += buf.length;
-    this.queued();
+    if (this.bytes >= FLUSH_AT) this.flush();
+    else this.queued();
   }
 
   private write(data: Buffer): void {
     if (this.transport.destroyed) return;
     this.lastSent = Date.now();
-    if (!this.transport.write(data)) this.backpressure = true;
+    if (!this.transport.write(data) && !this.backpressure) {
+      this.backpressure = true;
+      this.full();
+    }
   }
 }

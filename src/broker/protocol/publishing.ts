@@ -1,13 +1,14 @@
 /**
  * A channel's publishing side: basic.publish and the content frames that complete it, the
  * checks RabbitMQ makes on a message, routing it (basic.return for an unroutable mandatory
- * one), publisher confirms gathered into one ack per input chunk, and the publishes a
- * transaction holds until tx.commit.
+ * one), publisher confirms (confirms.ts), and the publishes a transaction holds until
+ * tx.commit.
  */
 import { type BasicProperties, decodeContentHeader } from "../codec/index.js";
 import { amqpError, REPLY } from "../errors.js";
 import { expirationProblem, type Message, makeMessage } from "../model/message.js";
 import type { Channel } from "./channel.js";
+import { Confirms } from "./confirms.js";
 
 interface PendingPublish {
   readonly exchange: string;
@@ -25,12 +26,12 @@ export class Publisher {
   private pending: PendingPublish | undefined;
   /** The last publish sequence number handed out in confirm mode. */
   private publishSeq = 0;
-  /** Confirms gathered since the last flush: from ackFrom to ackTo, none when ackTo is 0. */
-  private ackFrom = 0;
-  private ackTo = 0;
+  private readonly confirms: Confirms;
   private txPublishes: { message: Message; mandatory: boolean }[] = [];
 
-  constructor(private readonly channel: Channel) {}
+  constructor(private readonly channel: Channel) {
+    this.confirms = new Confirms(channel, channel.host.vhost.journal);
+  }
 
   /** A basic.publish is waiting for its content header or body. */
   get expectingContent(): boolean {
@@ -67,15 +68,18 @@ export class Publisher {
   contentHeader(payload: Buffer): void {
     const p = this.pending as PendingPublish;
     const header = decodeContentHeader(payload);
-    const size = Number(header.bodySize);
     const max = this.channel.host.maxMessageSize;
-    if (size > max) {
+    // The size is a uint64 (a bigint past 2^53): compared and printed exactly, as RabbitMQ's
+    // ~B does. RabbitMQ says this once the whole body has arrived; refusing at the header
+    // spares buffering a body that is refused anyway.
+    if (BigInt(header.bodySize) > BigInt(max)) {
       this.pending = undefined;
       throw amqpError(
         "PRECONDITION_FAILED",
-        `message size ${size} is larger than configured max size ${max}`,
+        `message size ${header.bodySize} is larger than configured max size ${max}`,
       );
     }
+    const size = Number(header.bodySize);
     p.properties = header.properties;
     p.header = Buffer.from(payload);
     p.bodySize = size;
@@ -100,6 +104,8 @@ export class Publisher {
     const p = this.pending as PendingPublish;
     this.pending = undefined;
     const host = this.channel.host;
+    // reply_to: amq.rabbitmq.reply-to names this channel's reply consumer (protocol/reply-to.ts).
+    const replyTo = this.channel.deliveries.replyTo.rewrite(p.properties);
     // As RabbitMQ (without the impersonator tag): a user-id must name the connection's user.
     const userId = p.properties?.userId;
     if (userId !== undefined && userId !== host.user) {
@@ -112,7 +118,9 @@ export class Publisher {
     const invalid = expiration === undefined ? undefined : expirationProblem(expiration);
     if (invalid !== undefined)
       throw amqpError("PRECONDITION_FAILED", `invalid expiration '${expiration}': ${invalid}`);
-    const message = makeMessage(p.exchange, p.routingKey, p.properties ?? {}, body, p.header);
+    const message = replyTo
+      ? makeMessage(p.exchange, p.routingKey, replyTo, body)
+      : makeMessage(p.exchange, p.routingKey, p.properties ?? {}, body, p.header);
     host.published();
     if (this.channel.mode === "tx") {
       this.txPublishes.push({ message, mandatory: p.mandatory });
@@ -123,6 +131,7 @@ export class Publisher {
 
   private publish(message: Message, mandatory: boolean): void {
     const seq = this.channel.mode === "confirm" ? ++this.publishSeq : 0;
+    const before = this.confirms.position();
     const outcome = this.channel.host.vhost.publish(message.exchange, message);
     if (outcome.routed === 0 && !outcome.rejected && mandatory) {
       this.channel.sendContent(
@@ -137,24 +146,13 @@ export class Publisher {
       );
     }
     if (seq === 0) return;
-    if (outcome.rejected) {
-      this.flushConfirms();
-      this.channel.send("basic.nack", { deliveryTag: seq, multiple: false, requeue: false });
-    } else {
-      if (this.ackTo === 0) this.ackFrom = seq;
-      this.ackTo = seq;
-    }
+    if (outcome.rejected) this.confirms.nack(seq);
+    else this.confirms.ack(seq, before);
   }
 
-  /** Send the confirms gathered while handling one input chunk, as one ack. */
+  /** Send the confirms gathered while handling one input chunk. */
   flushConfirms(): void {
-    if (this.ackTo === 0) return;
-    this.channel.send("basic.ack", {
-      deliveryTag: this.ackTo,
-      multiple: this.ackTo !== this.ackFrom,
-    });
-    this.ackFrom = 0;
-    this.ackTo = 0;
+    this.confirms.flush();
   }
 
   /** tx.commit: publish what the transaction held, in order. */

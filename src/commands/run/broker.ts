@@ -10,14 +10,17 @@ import {
   type BrokerStats,
   type BrokerTlsOptions,
   ListenError,
+  type RecoveryReport,
   type RunningBroker,
+  StoreError,
   startBroker,
   TlsOptionsError,
 } from "../../broker/index.js";
+import { describeBudget } from "../../broker/memory.js";
 import { maskSecrets } from "../../client/url.js";
 import type { Context } from "../../context.js";
 import { EventlabError } from "../../errors.js";
-import { count, plural, rate } from "../../ui/format.js";
+import { bytes, count, elapsed, plural, rate } from "../../ui/format.js";
 import { startProgress } from "../../ui/progress.js";
 import type { Theme } from "../../ui/theme.js";
 import { VERSION } from "../../version.js";
@@ -26,7 +29,8 @@ import type { BrokerCommandOptions, BrokerTlsFlags } from "../broker.js";
 export async function runBroker(ctx: Context, o: BrokerCommandOptions): Promise<void> {
   const { io, theme } = ctx;
   const tls = o.tls ? await tlsOptions(ctx, o.tls) : undefined;
-  const broker = await start(o, tls);
+  const dataDir = o.dataDir === undefined ? undefined : path.resolve(ctx.cwd, o.dataDir);
+  const broker = await start(o, tls, dataDir);
   // guest:guest is public knowledge; a password given with --user is not printed.
   const show = (url: string) => (o.users.length === 0 ? url : maskSecrets(url));
   const shown = show(broker.url);
@@ -43,9 +47,13 @@ export async function runBroker(ctx: Context, o: BrokerCommandOptions): Promise<
     shownTls === undefined
       ? theme.accent(shown)
       : `${theme.accent(shown)} and ${theme.accent(shownTls)}${o.tls?.verifyPeer ? " (client certificates verified; EXTERNAL offered)" : ""}`;
+  const kept = dataDir === undefined ? "in memory" : `data in ${dataDir}`;
   io.err(
-    `${theme.ok(theme.symbols.ok)} embedded broker listening on ${where} ${theme.dim("(in memory; Ctrl-C stops it)")}`,
+    `${theme.ok(theme.symbols.ok)} embedded broker listening on ${where} ${theme.dim(`(${kept}; Ctrl-C stops it)`)}`,
   );
+  if (broker.store)
+    for (const line of recoveryLines(broker.store.recovery)) io.err(theme.dim(line));
+  io.err(theme.dim(`  memory high watermark ${describeBudget(broker.stats().memory)}`));
 
   const progress = await startProgress(io, statusLine(broker, theme), 250);
   await new Promise<void>((resolve) => {
@@ -54,16 +62,20 @@ export async function runBroker(ctx: Context, o: BrokerCommandOptions): Promise<
   });
   progress.stop();
   const final = broker.stats();
+  const keptMessages = broker.store?.messages ?? 0;
   await broker.close();
-  if (o.json) io.out(`${JSON.stringify({ stopped: true, ...final })}\n`);
+  if (o.json) io.out(`${JSON.stringify({ stopped: true, ...final, kept: keptMessages })}\n`);
+  const dropped = final.ready + final.unacked - keptMessages;
+  const keptText = dataDir === undefined ? "" : `${count(keptMessages)} kept in ${dataDir}, `;
   io.err(
-    `${theme.symbols.info} broker stopped: ${count(final.published)} published, ${count(final.delivered)} delivered, ${count(final.ready + final.unacked)} messages dropped with it`,
+    `${theme.symbols.info} broker stopped: ${count(final.published)} published, ${count(final.delivered)} delivered, ${keptText}${count(dropped)} messages dropped with it`,
   );
 }
 
 async function start(
   o: BrokerCommandOptions,
   tls: BrokerTlsOptions | undefined,
+  dataDir: string | undefined,
 ): Promise<RunningBroker> {
   try {
     return await startBroker({
@@ -73,10 +85,20 @@ async function start(
       users: o.users,
       ...(o.maxMessageSize !== undefined ? { maxMessageSize: o.maxMessageSize } : {}),
       ...(o.heartbeat !== undefined ? { heartbeat: o.heartbeat } : {}),
+      ...(o.memoryHighWatermark !== undefined
+        ? { memoryHighWatermark: o.memoryHighWatermark }
+        : {}),
+      ...(dataDir !== undefined ? { dataDir } : {}),
       version: VERSION,
     });
   } catch (err) {
     if (err instanceof ListenError) throw listenError(err);
+    if (err instanceof StoreError) {
+      throw new EventlabError("io", `cannot use --data-dir: ${err.message}`, {
+        hint: "give a directory this broker alone uses (it is created if missing), or leave --data-dir out to keep everything in memory",
+        cause: err,
+      });
+    }
     if (err instanceof TlsOptionsError) {
       throw new EventlabError("usage", `cannot use the TLS certificate and key: ${err.message}`, {
         hint: "check that --tls-cert, --tls-key and --tls-ca are PEM files, the key belongs to the certificate, and --tls-passphrase",
@@ -166,6 +188,23 @@ function certificateOf(pem: Buffer, flag: string, file: string): X509Certificate
   }
 }
 
+/** What the data directory gave back at start, and any damage recovery cut away. */
+function recoveryLines(r: RecoveryReport): string[] {
+  const what = [
+    plural(r.exchanges, "exchange"),
+    plural(r.queues, "queue"),
+    plural(r.bindings, "binding"),
+    plural(r.messages, "message"),
+  ].join(", ");
+  const lines = [`  recovered ${what} in ${elapsed(r.ms)}`];
+  for (const d of r.damage) {
+    lines.push(
+      `  segment ${d.segment}: a torn or damaged record at byte ${d.offset}; the ${plural(d.bytes, "byte")} after it were not used (a write a crash interrupted, never confirmed)`,
+    );
+  }
+  return lines;
+}
+
 /** The status line: connections, queues, messages, and the rates over the last second or so. */
 function statusLine(broker: RunningBroker, theme: Theme): () => string {
   let last: BrokerStats = broker.stats();
@@ -189,6 +228,7 @@ function statusLine(broker: RunningBroker, theme: Theme): () => string {
       `in ${rate(inRate)}/s`,
       `out ${rate(outRate)}/s`,
     ];
+    if (broker.store) parts.push(`disk ${bytes(broker.store.diskBytes)}`);
     if (s.blocked) parts.push(theme.warn("publishers blocked (memory)"));
     return parts.join(theme.dim(" · "));
   };

@@ -26,11 +26,15 @@ import {
   behaviourOf,
   type ConsumeOptions,
   DEFAULT_PREFETCH,
+  offsetConflict,
 } from "../consume.js";
 import { openLink } from "./link.js";
 
 export async function runConsume(ctx: Context, input: ConsumeOptions): Promise<void> {
   const o = await withProfile(ctx, input);
+  // The flags were checked; a consumer profile may still bring what --offset excludes.
+  const conflict = offsetConflict(o);
+  if (conflict) throw conflict;
   if (o.behaviour) {
     if (o.queue === undefined) {
       throw new UsageError(
@@ -75,6 +79,7 @@ async function withProfile(ctx: Context, o: ConsumeOptions): Promise<ConsumeOpti
     idleTimeoutMs: o.idleTimeoutMs ?? p.idleTimeout,
     policy: o.policy ?? p.policy,
     behaviour: behaviourOf({ ...behaviourOf(p), ...o.behaviour }),
+    offset: o.offset,
     json: o.json,
     reconnect: o.reconnect,
   };
@@ -101,6 +106,7 @@ async function consumeAndPrint(ctx: Context, o: ConsumeOptions): Promise<void> {
             },
       prefetch,
       noAck,
+      offset: o.offset,
     },
     policy: o.policy ?? "ack",
     count: o.count,
@@ -133,7 +139,7 @@ async function consumeAndPrint(ctx: Context, o: ConsumeOptions): Promise<void> {
         ? `queue ${queue}`
         : `exchange ${o.exchange} (temporary queue ${queue})`;
     if (!o.json || io.stderrIsTTY) {
-      const mode = noAck ? ", no-ack" : `, prefetch ${prefetch}`;
+      const mode = `${noAck ? ", no-ack" : `, prefetch ${prefetch}`}${offsetText(o.offset)}`;
       io.err(theme.dim(`consuming from ${source}${mode}; Ctrl-C to stop`));
     }
     const result = await session.finish();
@@ -143,6 +149,12 @@ async function consumeAndPrint(ctx: Context, o: ConsumeOptions): Promise<void> {
     io.stdout.off("error", session.outputFailed);
     await link.close();
   }
+}
+
+/** ", from first" for a stream read with --offset. */
+function offsetText(offset: ConsumeOptions["offset"]): string {
+  if (offset === undefined) return "";
+  return `, from ${offset instanceof Date ? offset.toISOString() : offset}`;
 }
 
 /** What the way the session stopped means: an error, an exit code, a warning. */

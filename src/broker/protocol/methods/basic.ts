@@ -3,6 +3,9 @@
  * the channel's deliveries (consuming side) and publisher (publishing side).
  */
 import { amqpError } from "../../errors.js";
+import { REPLY_QUEUE } from "../../model/reply-to.js";
+import { notSupported } from "../../model/stream.js";
+import { crash } from "../../model/stream-args.js";
 import type { Channel } from "../channel.js";
 import type { Settlement } from "../deliveries.js";
 import type { ClassHandlers } from "./types.js";
@@ -17,12 +20,13 @@ export const BASIC_METHODS: ClassHandlers<"basic"> = {
     ch.deliveries.redrain();
   },
   "basic.consume": (ch, a) => {
-    const q = ch.host.vhost.queue(ch.queueName(a.queue), ch.host.id);
-    ch.deliveries.consume(q, a.consumerTag, {
-      noAck: a.noAck,
-      exclusive: a.exclusive,
-      nowait: a.nowait,
-    });
+    const name = ch.queueName(a.queue);
+    const options = { noAck: a.noAck, exclusive: a.exclusive, nowait: a.nowait, args: a.arguments };
+    if (name === REPLY_QUEUE) return ch.deliveries.consumeReplies(a.consumerTag, options);
+    const stream = ch.host.vhost.streams.get(name);
+    if (stream) return ch.deliveries.consumeStream(stream, a.consumerTag, options);
+    const q = ch.host.vhost.queue(name, ch.host.id);
+    ch.deliveries.consume(q, a.consumerTag, options);
   },
   "basic.cancel": (ch, a) => {
     ch.deliveries.cancel(a.consumerTag);
@@ -32,7 +36,10 @@ export const BASIC_METHODS: ClassHandlers<"basic"> = {
     ch.publisher.start(a);
   },
   "basic.get": (ch, a) => {
-    const q = ch.host.vhost.queue(ch.queueName(a.queue), ch.host.id);
+    const name = ch.queueName(a.queue);
+    const stream = ch.host.vhost.streams.get(name);
+    if (stream) throw notSupported("basic.get", stream);
+    const q = ch.host.vhost.queue(name, ch.host.id);
     ch.deliveries.get(q, a.noAck);
   },
   "basic.ack": (ch, a) => {
@@ -58,5 +65,7 @@ const requeueOrReject = (requeue: boolean): Settlement => (requeue ? "requeue" :
 /** Redeliver everything unacknowledged; RabbitMQ, too, cannot drop it instead. */
 function recover(ch: Channel, requeue: boolean): void {
   if (!requeue) throw amqpError("NOT_IMPLEMENTED", "requeue=false");
+  // RabbitMQ 3.10's channel crashes asking a stream to requeue.
+  if (ch.deliveries.holdsStreamDeliveries) throw crash("basic.recover with stream deliveries");
   ch.deliveries.requeueAll();
 }

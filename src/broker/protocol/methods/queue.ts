@@ -3,12 +3,20 @@
  * declared on the channel, as in RabbitMQ.
  */
 import type { MethodParams } from "../../codec/index.js";
+import { isReplyQueueName } from "../../model/reply-to.js";
 import type { Channel } from "../channel.js";
 import type { ClassHandlers } from "./types.js";
 
 export const QUEUE_METHODS: ClassHandlers<"queue"> = {
   "queue.declare": (ch, a) => {
     const name = a.passive && a.queue === "" ? ch.queueName("") : a.queue;
+    // Every declare of the direct reply-to pseudo-queue is passive, as in RabbitMQ.
+    if (isReplyQueueName(name)) {
+      const reply = ch.host.vhost.replies.declare(name);
+      ch.declared(reply);
+      ch.reply(a.nowait, "queue.declare-ok", { queue: reply, messageCount: 0, consumerCount: 1 });
+      return;
+    }
     const q = ch.host.vhost.declareQueue(ch.host.id, {
       name,
       passive: a.passive,
@@ -21,7 +29,7 @@ export const QUEUE_METHODS: ClassHandlers<"queue"> = {
     ch.reply(a.nowait, "queue.declare-ok", {
       queue: q.name,
       messageCount: q.messageCount,
-      consumerCount: q.consumers.length,
+      consumerCount: q.consumerCount,
     });
   },
   "queue.bind": (ch, a) => {

@@ -16,9 +16,20 @@ export const TX_METHODS: ClassHandlers<"tx"> = {
   },
   "tx.commit": (ch) => {
     needTx(ch);
+    const journal = ch.host.vhost.journal;
+    const before = journal?.appended ?? 0;
     ch.publisher.commit();
     ch.deliveries.commit();
-    ch.send("tx.commit-ok");
+    const mark = journal?.mark() ?? 0;
+    if (!journal || mark === before) {
+      ch.send("tx.commit-ok");
+      return;
+    }
+    // As RabbitMQ: commit-ok once what the transaction stored is on disk. If storage fails,
+    // the broker closes every connection, this one included.
+    journal.afterSync(mark, (err) => {
+      if (!err && ch.isOpen) ch.send("tx.commit-ok");
+    });
   },
   "tx.rollback": (ch) => {
     needTx(ch);
