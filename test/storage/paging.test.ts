@@ -1,0 +1,96 @@
+/**
+ * Larger than memory: a long durable queue keeps only its head in memory and the bodies of
+ * the rest on disk, in order, transient messages behind them included; a restart brings the
+ * head back and leaves the tail on disk. (The 5,000,000-message RSS figure is a bench:
+ * bench/storage.js.)
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import amqp from "amqplib";
+import { afterAll, expect, test } from "vitest";
+import { startBroker } from "../../src/broker/index.js";
+import { PAGE_AFTER_MESSAGES } from "../../src/broker/model/ready.js";
+import { within } from "../helpers/wait.js";
+
+const root = mkdtempSync(join(tmpdir(), "eventlab-paging-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const COUNT = PAGE_AFTER_MESSAGES + 12_000;
+const body = (i: number) => Buffer.from(`message ${i} `.repeat(1 + (i % 5)));
+
+/** Consume everything, checking order and bodies; returns how many came. */
+async function consumeAll(url: string, expected: number[]): Promise<void> {
+  const c = await amqp.connect(url);
+  const ch = await c.createChannel();
+  await ch.prefetch(500);
+  let at = 0;
+  const mismatches: string[] = [];
+  await within(
+    new Promise<void>((resolve) => {
+      void ch.consume("long", (m) => {
+        if (!m) return;
+        const want = expected[at++] as number;
+        const id = Number(m.properties.messageId);
+        if (id !== want || !m.content.equals(body(want))) mismatches.push(`${at - 1}: got ${id}`);
+        ch.ack(m);
+        if (at === expected.length) resolve();
+      });
+    }),
+    `${expected.length} deliveries`,
+    60_000,
+  );
+  expect(mismatches.slice(0, 5)).toEqual([]);
+  expect((await ch.checkQueue("long")).messageCount).toBe(0);
+  await c.close();
+}
+
+test("a long queue pages its tail to disk and delivers it in order, across a restart too", async () => {
+  const dir = join(root, "long");
+  let b = await startBroker({ port: 0, dataDir: dir });
+  const c = await amqp.connect(b.url);
+  const ch = await c.createConfirmChannel();
+  await ch.assertQueue("long", { durable: true });
+  for (let i = 0; i < COUNT; i++) {
+    // Every 1000th is transient: it waits whole behind the paged ones, in its place.
+    ch.sendToQueue("long", body(i), { persistent: i % 1000 !== 999, messageId: String(i) });
+    if (i % 5000 === 4999) await ch.waitForConfirms();
+  }
+  await ch.waitForConfirms();
+  const q = b.vhost.queues.get("long");
+  expect(q?.messageCount).toBe(COUNT);
+  expect(q?.pagedCount).toBeGreaterThan(COUNT - PAGE_AFTER_MESSAGES - 100);
+  // Bodies on disk are not counted against the memory watermark.
+  const inMemory = b.stats().storedBytes;
+  let all = 0;
+  for (let i = 0; i < COUNT; i++) all += body(i).length;
+  expect(inMemory).toBeLessThan(all * 0.7);
+  await c.close();
+  await b.close();
+
+  b = await startBroker({ port: 0, dataDir: dir });
+  const persistent = Array.from({ length: COUNT }, (_, i) => i).filter((i) => i % 1000 !== 999);
+  expect(b.store?.recovery.messages).toBe(persistent.length);
+  expect(b.vhost.queues.get("long")?.pagedCount).toBe(persistent.length - PAGE_AFTER_MESSAGES);
+  await consumeAll(b.url, persistent);
+  await b.close();
+}, 120_000);
+
+test("without a restart the same queue drains in order, transient messages in their place", async () => {
+  const dir = join(root, "live");
+  const b = await startBroker({ port: 0, dataDir: dir });
+  const c = await amqp.connect(b.url);
+  const ch = await c.createConfirmChannel();
+  await ch.assertQueue("long", { durable: true });
+  for (let i = 0; i < COUNT; i++) {
+    ch.sendToQueue("long", body(i), { persistent: i % 1000 !== 999, messageId: String(i) });
+    if (i % 5000 === 4999) await ch.waitForConfirms();
+  }
+  await ch.waitForConfirms();
+  await c.close();
+  await consumeAll(
+    b.url,
+    Array.from({ length: COUNT }, (_, i) => i),
+  );
+  await b.close();
+}, 120_000);
