@@ -3,13 +3,18 @@
 // prints one JSON line {"url", "pid"} on stdout, and stays up until SIGTERM (or SIGINT), then
 // closes the broker and exits.
 //
-//   node bench/lib/embedded-broker.js [--dist <path to dist/index.js>]
+//   node bench/lib/embedded-broker.js [--dist <path to dist/index.js>] [--data-dir DIR]
+//
+// With --data-dir the broker keeps its durable state there, and the JSON line also carries
+// what it recovered at start ({"recovery": {...}}).
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 
-const { values } = parseArgs({ options: { dist: { type: "string" } } });
+const { values } = parseArgs({
+  options: { dist: { type: "string" }, "data-dir": { type: "string" } },
+});
 const dist = values.dist
   ? resolve(values.dist)
   : fileURLToPath(new URL("../../dist/index.js", import.meta.url));
@@ -27,8 +32,8 @@ function fail(message, hint) {
 if (!existsSync(dist)) fail(`${dist} does not exist`, "run `npm run build` first");
 /**
  * The part of the built package this script uses.
- * @typedef {{ url: string; close(): Promise<void> }} RunningBroker
- * @type {{ startBroker?: (options: { port: number }) => Promise<RunningBroker> }}
+ * @typedef {{ url: string; close(): Promise<void>; store?: { recovery: unknown } }} RunningBroker
+ * @type {{ startBroker?: (options: { port: number; dataDir?: string }) => Promise<RunningBroker> }}
  */
 const api = await import(pathToFileURL(dist).href);
 if (typeof api.startBroker !== "function") {
@@ -41,11 +46,14 @@ if (typeof api.startBroker !== "function") {
 /** @type {RunningBroker} */
 let broker;
 try {
-  broker = await api.startBroker({ port: 0 });
+  const dataDir = values["data-dir"];
+  broker = await api.startBroker({ port: 0, ...(dataDir ? { dataDir } : {}) });
 } catch (err) {
   fail(`startBroker({ port: 0 }) failed: ${/** @type {Error | undefined} */ (err)?.stack ?? err}`);
 }
-process.stdout.write(`${JSON.stringify({ url: broker.url, pid: process.pid })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ url: broker.url, pid: process.pid, recovery: broker.store?.recovery })}\n`,
+);
 
 let closing = false;
 const stop = async () => {
