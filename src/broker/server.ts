@@ -81,6 +81,11 @@ export interface BrokerOptions {
   segmentSize?: number;
   /** Told when storage fails (disk full, I/O error); the broker then closes every connection. */
   onStorageError?: (err: Error) => void;
+  /**
+   * Start with the firehose on, as after RabbitMQ's `rabbitmqctl trace_on`: a copy of every
+   * publish and delivery goes to amq.rabbitmq.trace (model/trace.ts). Default false.
+   */
+  trace?: boolean;
 }
 
 export interface BrokerStats {
@@ -117,6 +122,8 @@ export interface RunningBroker {
   /** The data directory's storage, when started with `dataDir`. */
   readonly store: Store | undefined;
   stats(): BrokerStats;
+  /** Turn the firehose on or off (RabbitMQ's trace_on / trace_off). */
+  trace(on: boolean): void;
   /** Close every connection (320 CONNECTION_FORCED) and stop listening. */
   close(): Promise<void>;
 }
@@ -173,6 +180,7 @@ export class Broker implements ConnectionHost {
       onStored: (d) => this.adjustStored(d),
       journal: this.store,
       pager: this.store,
+      trace: options.trace ?? false,
     });
     if (this.store) restoreStore(this.store, this.vhost);
     // Reading heap statistics costs microseconds: a few times a second, not per message.
@@ -406,6 +414,9 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     vhost: broker.vhost,
     store: broker.store,
     stats: () => broker.stats(),
+    trace: (on) => {
+      broker.vhost.tracer.enabled = on;
+    },
     close() {
       closing ??= new Promise<void>((resolve) => {
         void Promise.all([closeServer(server), closeServer(secure)])

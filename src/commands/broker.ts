@@ -34,6 +34,8 @@ export interface BrokerCommandOptions {
   memoryHighWatermark: string | undefined;
   /** Undefined: everything in memory. */
   dataDir: string | undefined;
+  /** The firehose (amq.rabbitmq.trace) on from the start, as after `rabbitmqctl trace_on`. */
+  trace: boolean;
   json: boolean;
 }
 
@@ -173,6 +175,11 @@ export function brokerCommand(ctx: Context, run: Run<BrokerCommandOptions>) {
       false,
     )
     .option(
+      "--trace",
+      "turn the firehose on: a copy of every publish and delivery goes to amq.rabbitmq.trace (publish.<exchange>, deliver.<queue>), as after rabbitmqctl trace_on",
+      false,
+    )
+    .option(
       "--json",
       "print {url, host, port} (and tlsUrl, tlsPort) as one JSON line when ready, and the final stats",
       false,
@@ -201,6 +208,7 @@ Examples:
   $ eventlab broker --port 0 --json          # a free port; the URL as JSON for scripts
   $ eventlab broker --user app:s3cret --host 0.0.0.0
   $ eventlab broker --data-dir ./broker-data   # durable state survives a restart
+  $ eventlab broker --trace   # then: eventlab consume --exchange amq.rabbitmq.trace --key '#'
   $ eventlab broker --memory-high-watermark 512MiB   # or 0.6: a share of the memory
   $ eventlab broker --tls-cert server.pem --tls-key server-key.pem   # and amqps://…:5671
   $ eventlab broker --tls-cert server.pem --tls-key server-key.pem --tls-ca ca.pem \\
@@ -218,6 +226,7 @@ Examples:
         tls: tlsFlags(f),
         memoryHighWatermark: f.memoryHighWatermark,
         dataDir: f.dataDir,
+        trace: f.trace,
         json: f.json,
       }),
     );

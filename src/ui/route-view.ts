@@ -81,8 +81,14 @@ function hopLines(hop: Hop, input: RouteInput, theme: Theme): string[] {
     return [
       `${theme.error(s.fail)} ${theme.bold(hop.exchange)} ${theme.dim(`← ${via}`)}: no such exchange`,
     ];
-  const flags = [hop.type, ...(hop.internal ? ["internal"] : [])].join(", ");
+  const kind = hop.delayed ? `x-delayed-message routing as ${hop.type}` : hop.type;
+  const flags = [kind, ...(hop.internal ? ["internal"] : [])].join(", ");
   const lines = [`${theme.bold(hop.exchange)} ${theme.dim(`(${flags}) ← ${via}`)}`];
+  if (hop.delayMs !== undefined) {
+    lines.push(
+      `  ${theme.dim(`delayed: held ${hop.delayMs} ms (x-delay), then routed by the bindings as they are then`)}`,
+    );
+  }
   if (hop.internal && hop.via.kind === "publish") return lines;
   if (hop.bindings.length === 0) lines.push(`  ${theme.dim("no bindings")}`);
   const rows = hop.bindings.map((b) => [

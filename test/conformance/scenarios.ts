@@ -18,6 +18,7 @@ import { CONSUMER_SCENARIOS } from "./scenarios-consumers.js";
 import { REPLY_TO_SCENARIOS } from "./scenarios-reply-to.js";
 import { STREAM_RETENTION_SCENARIOS } from "./scenarios-stream-retention.js";
 import { STREAM_SCENARIOS } from "./scenarios-streams.js";
+import { TRACE_SCENARIOS } from "./scenarios-trace.js";
 
 const B = (s: string) => Buffer.from(s);
 
@@ -1355,4 +1356,5 @@ export const SCENARIOS: Scenario[] = [
   ...STREAM_SCENARIOS,
   ...STREAM_RETENTION_SCENARIOS,
   ...REPLY_TO_SCENARIOS,
+  ...TRACE_SCENARIOS,
 ];

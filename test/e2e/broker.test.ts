@@ -20,6 +20,7 @@ describe("broker argv", () => {
       users: [],
       maxMessageSize: undefined,
       heartbeat: undefined,
+      trace: false,
       json: false,
     });
   });
@@ -33,6 +34,7 @@ describe("broker argv", () => {
       "--user", "ops:pw",
       "--max-message-size", "1024",
       "--heartbeat", "0",
+      "--trace",
       "--json",
     ]);
     expect(o).toEqual({
@@ -44,6 +46,7 @@ describe("broker argv", () => {
       ],
       maxMessageSize: 1024,
       heartbeat: 0,
+      trace: true,
       json: true,
     });
   });

@@ -1,8 +1,10 @@
 /**
  * A RabbitMQ node of a test's own with a short consumer_timeout, for the conformance scenarios
  * of the delivery acknowledgement timeout (RabbitMQ 3.10's timeout is server-wide, and the
- * node on 5672 keeps its settings). Started with `eventlab cluster up` on free ports; `close()`
- * takes it down and kills whatever is left, even after a failure half-way.
+ * node on 5672 keeps its settings), and with the firehose on (`trace_on` for vhost `/`), for
+ * the amq.rabbitmq.trace scenarios: turning it on for 5672 would trace every other test.
+ * Started with `eventlab cluster up` on free ports; `close()` takes it down and kills whatever
+ * is left, even after a failure half-way.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -48,6 +50,7 @@ export async function startTimeoutNode(timeoutMs: number): Promise<TimeoutNode> 
       "eval",
       `application:set_env(rabbit, consumer_timeout, ${timeoutMs}), application:set_env(rabbit, channel_tick_interval, 100).`,
     ]);
+    await ctl(nodeContext(record, { env: process.env }), node.name, ["trace_on", "-p", "/"]);
     return { url: nodeUrls(node).amqp, close };
   } catch (err) {
     await close();

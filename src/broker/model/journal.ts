@@ -5,13 +5,13 @@
  * Without a data directory there is no journal and nothing here runs.
  */
 import type { FieldTable } from "../codec/index.js";
-import type { ExchangeType } from "../routing/index.js";
+import type { DeclaredExchangeType } from "../routing/index.js";
 import type { Message } from "./message.js";
 import type { QueuedMessage } from "./queue.js";
 
 export interface StoredExchange {
   readonly name: string;
-  readonly type: ExchangeType;
+  readonly type: DeclaredExchangeType;
   readonly autoDelete: boolean;
   readonly internal: boolean;
   readonly args: FieldTable;

@@ -7,16 +7,12 @@ import { randomBytes } from "node:crypto";
 import type { FieldTable } from "../codec/index.js";
 import { AmqpError, amqpError, notFound, resource } from "../errors.js";
 import { ROUTE_EXCHANGE } from "../route-contract.js";
-import {
-  type ExchangeType,
-  InvalidMatchError,
-  isExchangeType,
-  type RouteResult,
-  RoutingTable,
-} from "../routing/index.js";
+import { InvalidMatchError, type RouteResult, RoutingTable } from "../routing/index.js";
 import { assertArgsEquivalent, assertSame, queueSettings } from "./arguments.js";
 import { deadLetter } from "./dead-letter.js";
+import { checkDelayedType, DelayedMessages, declaredType, routingOf } from "./delayed.js";
 import { isStoredBinding, isStoredExchange, isStoredQueue } from "./durable.js";
+import { checkReserved, type Exchange, PREDECLARED, text } from "./exchange.js";
 import { answerRoute } from "./introspect.js";
 import type { Journal, StoredBinding } from "./journal.js";
 import type { DeathReason, Message } from "./message.js";
@@ -25,26 +21,7 @@ import type { Pager } from "./ready.js";
 import { DirectReplies } from "./reply-to.js";
 import { newStream, notSupported, Stream } from "./stream.js";
 import { isStreamDeclaration, STREAM_ARGUMENTS } from "./stream-args.js";
-
-export interface Exchange {
-  readonly name: string;
-  readonly type: ExchangeType;
-  readonly durable: boolean;
-  readonly autoDelete: boolean;
-  readonly internal: boolean;
-  readonly args: FieldTable;
-}
-
-const PREDECLARED: ReadonlyArray<[string, ExchangeType, boolean]> = [
-  ["", "direct", false],
-  ["amq.direct", "direct", false],
-  ["amq.fanout", "fanout", false],
-  ["amq.topic", "topic", false],
-  ["amq.headers", "headers", false],
-  ["amq.match", "headers", false],
-  ["amq.rabbitmq.trace", "topic", true],
-  [ROUTE_EXCHANGE, "direct", false],
-];
+import { type TraceOrigin, Tracer } from "./trace.js";
 
 export interface PublishOutcome {
   /** Queues that took the message. */
@@ -61,17 +38,11 @@ export interface VHostOptions {
   journal?: Journal | undefined;
   /** Reads stored bodies back, so that long durable queues keep them on disk. */
   pager?: Pager | undefined;
+  /** Start with the firehose on (trace.ts); `tracer.enabled` switches it at run time. */
+  trace?: boolean;
 }
 
-function text(v: unknown): string | undefined {
-  return typeof v === "string" ? v : Buffer.isBuffer(v) ? v.toString("utf8") : undefined;
-}
-
-function checkReserved(kind: "queue" | "exchange", name: string): void {
-  if (name.startsWith("amq.")) {
-    throw amqpError("ACCESS_REFUSED", `${kind} name '${name}' contains reserved prefix 'amq.*'`);
-  }
-}
+export type { Exchange } from "./exchange.js";
 
 export class VHost {
   readonly name = "/";
@@ -82,13 +53,18 @@ export class VHost {
   /** The live consumers of amq.rabbitmq.reply-to (reply-to.ts). */
   readonly replies = new DirectReplies();
   readonly routing = new RoutingTable((name) => this.queues.has(name) || this.streams.has(name));
+  /** Messages waiting in x-delayed-message exchanges; when due they are published again. */
+  readonly delayed = new DelayedMessages(this, () => this.now());
   private readonly now: () => number;
   private readonly onStored: (delta: number) => void;
   readonly journal: Journal | undefined;
   /** What every queue of this host reports to (dead-lettering, expiry, storage). */
   readonly queueHost: QueueHost;
+  /** The firehose to amq.rabbitmq.trace (trace.ts), off unless turned on. */
+  readonly tracer: Tracer;
 
   constructor(options: VHostOptions = {}) {
+    this.tracer = new Tracer(this, options.trace ?? false);
     this.now = options.now ?? Date.now;
     this.onStored = options.onStored ?? (() => {});
     this.journal = options.journal;
@@ -111,7 +87,7 @@ export class VHost {
     this.exchanges.set(x.name, x);
     this.routing.declareExchange({
       name: x.name,
-      type: x.type,
+      ...routingOf(x),
       internal: x.internal,
       alternateExchange: text(x.args["alternate-exchange"]),
     });
@@ -142,10 +118,7 @@ export class VHost {
       return;
     }
     checkReserved("exchange", d.name);
-    const type = d.type;
-    if (!isExchangeType(type)) {
-      throw amqpError("COMMAND_INVALID", `unknown exchange type '${type}'`);
-    }
+    const type = declaredType(d.type);
     const existing = this.exchanges.get(d.name);
     if (existing) {
       assertSame("exchange", d.name, "type", d.type, existing.type);
@@ -155,6 +128,7 @@ export class VHost {
       assertArgsEquivalent("exchange", d.name, existing.args, d.args, ["alternate-exchange"]);
       return;
     }
+    checkDelayedType(type, d.args);
     const x: Exchange = {
       name: d.name,
       type,
@@ -188,6 +162,7 @@ export class VHost {
   private dropExchange(x: Exchange): void {
     this.exchanges.delete(x.name);
     this.routing.deleteExchange(x.name);
+    this.delayed.dropExchange(x.name);
     if (isStoredExchange(x)) this.journal?.exchangeDeleted(x.name);
   }
 
@@ -397,11 +372,18 @@ export class VHost {
   }
 
   /** Route and enqueue. Throws 404 for a missing exchange, 403 for an internal one. */
-  publish(exchangeName: string, message: Message): PublishOutcome {
-    this.publishTarget(exchangeName);
+  // `from`: the client's channel, for the firehose (trace.ts); the broker's own publishes omit it.
+  publish(exchangeName: string, message: Message, from?: TraceOrigin): PublishOutcome {
+    // A held message counts as routed (no basic.return) and is confirmed now, as in LavinMQ.
+    if (this.delayed.hold(this.publishTarget(exchangeName), message)) {
+      // Traced as RabbitMQ with the plugin traces it: at publish, routed nowhere yet.
+      if (this.tracer.enabled && from) this.tracer.published(message, [], from);
+      return { routed: 1, rejected: false };
+    }
     if (exchangeName === ROUTE_EXCHANGE) return this.answer(message);
     if (exchangeName === "") this.replies.route(message.routingKey, message);
     const route = this.route(exchangeName, message);
+    if (this.tracer.enabled && from) this.tracer.published(message, route.queues, from);
     let rejected = false;
     let routed = 0;
     for (const name of route.queues) {
@@ -437,6 +419,7 @@ export class VHost {
 
   /** Stop every timer (broker shutdown). */
   close(): void {
+    this.delayed.close();
     for (const q of [...this.queues.values()]) q.destroy();
     this.queues.clear();
     for (const s of [...this.streams.values()]) s.destroy();

@@ -26,6 +26,8 @@ export interface ChannelHost {
   readonly id: number;
   /** The authenticated user name. */
   readonly user: string;
+  /** As RabbitMQ names a connection (the firehose reports it): `peer:port -> broker:port`. */
+  readonly connectionName: string;
   readonly vhost: VHost;
   readonly maxMessageSize: number;
   /** The socket can take more deliveries (no backpressure, not closing). */

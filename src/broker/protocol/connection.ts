@@ -6,6 +6,7 @@
  * This is the only place errors become channel.close or connection.close; anything
  * unexpected becomes a 541 for this connection and never reaches other clients.
  */
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import {
   type ArgsParam,
@@ -107,6 +108,13 @@ export class AmqpConnection implements ChannelHost {
     transport.on("end", () => this.teardown());
     this.deadline = setTimeout(() => this.destroy(), host.settings.handshakeTimeout);
     this.deadline.unref();
+  }
+
+  get connectionName(): string {
+    // A socket has addresses; an in-memory stream (protocol tests) has only this broker's id.
+    const t = this.transport as Partial<Socket>;
+    if (t.remoteAddress === undefined) return `connection ${this.id}`;
+    return `${t.remoteAddress}:${t.remotePort} -> ${t.localAddress}:${t.localPort}`;
   }
 
   get writable(): boolean {

@@ -204,6 +204,10 @@ export class Deliveries {
       },
       entry.message,
     );
+    // After the delivery's own frames: a trace consumer on this channel gets its copy next.
+    const tracer = this.channel.host.vhost.tracer;
+    if (tracer.enabled)
+      tracer.delivered(queue.name, entry.message, entry.redelivered, this.channel);
   }
 
   /** basic.get: get-ok with the message, or get-empty. */
@@ -231,6 +235,8 @@ export class Deliveries {
       },
       entry.message,
     );
+    const tracer = this.channel.host.vhost.tracer;
+    if (tracer.enabled) tracer.delivered(q.name, entry.message, entry.redelivered, this.channel);
   }
 
   // ------------------------------------------------------------ settling

@@ -123,6 +123,10 @@ export class Publisher {
       : makeMessage(p.exchange, p.routingKey, p.properties ?? {}, body, p.header);
     host.published();
     if (this.channel.mode === "tx") {
+      // RabbitMQ traces a transaction's publish when it arrives, even if rolled back.
+      const { tracer } = host.vhost;
+      if (tracer.enabled)
+        tracer.published(message, host.vhost.route(p.exchange, message).queues, this.channel);
       this.txPublishes.push({ message, mandatory: p.mandatory });
       return;
     }
@@ -132,7 +136,9 @@ export class Publisher {
   private publish(message: Message, mandatory: boolean): void {
     const seq = this.channel.mode === "confirm" ? ++this.publishSeq : 0;
     const before = this.confirms.position();
-    const outcome = this.channel.host.vhost.publish(message.exchange, message);
+    // A transaction's publishes were traced when they arrived, not again at commit.
+    const from = this.channel.mode === "tx" ? undefined : this.channel;
+    const outcome = this.channel.host.vhost.publish(message.exchange, message, from);
     if (outcome.routed === 0 && !outcome.rejected && mandatory) {
       this.channel.sendContent(
         "basic.return",

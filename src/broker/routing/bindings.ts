@@ -13,6 +13,15 @@ export function isExchangeType(name: string): name is ExchangeType {
   return (EXCHANGE_TYPES as readonly string[]).includes(name);
 }
 
+/**
+ * The delayed-message exchange (rabbitmq_delayed_message_exchange, built into LavinMQ): it
+ * routes by the built-in type named in its `x-delayed-type` argument, after `x-delay` ms.
+ * Kept apart from EXCHANGE_TYPES because it is an extension RabbitMQ lacks without a plugin,
+ * so the CLI and config do not offer it.
+ */
+export const DELAYED_EXCHANGE_TYPE = "x-delayed-message";
+export type DeclaredExchangeType = ExchangeType | typeof DELAYED_EXCHANGE_TYPE;
+
 export interface RoutedMessage {
   routingKey: string;
   headers?: Readonly<Record<string, unknown>> | undefined;

@@ -5,6 +5,7 @@
  */
 
 import type { ExchangeType, RoutedMessage } from "./bindings.js";
+import { delayOf } from "./delay.js";
 import { compileHeaders, matchHeaders, sameValue } from "./headers.js";
 import type { BindingDef, ExchangeDef, RouteResult, RoutingTable, Via } from "./resolve.js";
 import { compileTopic } from "./topic.js";
@@ -210,6 +211,10 @@ export interface Hop {
   /** Undefined when the exchange does not exist. */
   type: ExchangeType | undefined;
   internal: boolean;
+  /** An x-delayed-message exchange (its `type` is the x-delayed-type it routes by). */
+  delayed?: boolean;
+  /** Published here with this x-delay (ms): held that long, then routed as shown. */
+  delayMs?: number;
   via: Via;
   bindings: BindingStep[];
   /** For the default exchange: the queue the key names, and whether it exists. */
@@ -237,10 +242,14 @@ export function explainRoute(
   const current = () => hops[hops.length - 1] as Hop;
   const result = table.route(exchange, message, {
     hop(name, def: ExchangeDef | undefined, via) {
+      // Only a publish to it is held: the broker routes at once what arrives by a binding.
+      const delayMs = def?.delayed && via.kind === "publish" ? delayOf(message.headers) : undefined;
       hops.push({
         exchange: name,
         type: def?.type,
         internal: def?.internal === true,
+        ...(def?.delayed ? { delayed: true } : {}),
+        ...(delayMs !== undefined ? { delayMs } : {}),
         via,
         bindings: [],
       });

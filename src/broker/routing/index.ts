@@ -6,11 +6,14 @@
 export {
   type BindingMatcher,
   compileBinding,
+  DELAYED_EXCHANGE_TYPE,
+  type DeclaredExchangeType,
   EXCHANGE_TYPES,
   type ExchangeType,
   isExchangeType,
   type RoutedMessage,
 } from "./bindings.js";
+export { delayOf, MAX_DELAY } from "./delay.js";
 export {
   type BindingStep,
   type BindingVerdict,

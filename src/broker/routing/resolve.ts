@@ -16,7 +16,10 @@ import {
 
 export interface ExchangeDef {
   name: string;
+  /** How bindings match: for a delayed-message exchange, its x-delayed-type. */
   type: ExchangeType;
+  /** A delayed-message exchange: a published message with x-delay > 0 waits first. */
+  delayed?: boolean;
   internal?: boolean;
   alternateExchange?: string | undefined;
 }

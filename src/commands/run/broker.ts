@@ -54,6 +54,8 @@ export async function runBroker(ctx: Context, o: BrokerCommandOptions): Promise<
   if (broker.store)
     for (const line of recoveryLines(broker.store.recovery)) io.err(theme.dim(line));
   io.err(theme.dim(`  memory high watermark ${describeBudget(broker.stats().memory)}`));
+  if (o.trace)
+    io.err(theme.dim("  tracing on: every publish and delivery is copied to amq.rabbitmq.trace"));
 
   const progress = await startProgress(io, statusLine(broker, theme), 250);
   await new Promise<void>((resolve) => {
@@ -89,6 +91,7 @@ async function start(
         ? { memoryHighWatermark: o.memoryHighWatermark }
         : {}),
       ...(dataDir !== undefined ? { dataDir } : {}),
+      trace: o.trace,
       version: VERSION,
     });
   } catch (err) {
