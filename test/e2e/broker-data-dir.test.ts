@@ -107,44 +107,38 @@ it("keeps persistent messages across Ctrl-C and SIGKILL, and says so", async () 
   await b.stop("SIGINT");
 });
 
-it("refuses a directory that is a file, or in use, by name", async () => {
-  const file = path.join(scratch, "a-file");
-  writeFileSync(file, "x");
-  const p = spawn(process.execPath, [bin, "broker", "--port", "0", "--data-dir", file], {
+/** A broker that must refuse to start: its exit code and what it wrote on stderr. */
+async function refused(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const p = spawn(process.execPath, [bin, "broker", "--port", "0", ...args], {
     cwd: root,
     env: { ...process.env, NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let err = "";
+  let stderr = "";
   p.stderr?.on("data", (d: Buffer) => {
-    err += d.toString();
+    stderr += d.toString();
   });
   const code = await within(
     new Promise<number | null>((resolve) => p.once("exit", (c) => resolve(c))),
-    "the refusal",
+    "the broker's refusal",
     15_000,
   );
-  expect(code).not.toBe(0);
-  expect(err).toContain(
+  return { code, stderr };
+}
+
+it("refuses a directory that is a file, or in use, by name", async () => {
+  const file = path.join(scratch, "a-file");
+  writeFileSync(file, "x");
+  const asFile = await refused(["--data-dir", file]);
+  expect(asFile.code).not.toBe(0);
+  expect(asFile.stderr).toContain(
     `error: cannot use --data-dir: cannot use data directory ${file}: it is a file, not a directory`,
   );
-  expect(err).not.toMatch(/\n\s+at /);
+  expect(asFile.stderr).not.toMatch(/\n\s+at /);
 
   const first = await broker(["--data-dir", dir]);
-  const second = spawn(process.execPath, [bin, "broker", "--port", "0", "--data-dir", dir], {
-    cwd: root,
-    env: { ...process.env, NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let err2 = "";
-  second.stderr?.on("data", (d: Buffer) => {
-    err2 += d.toString();
-  });
-  await within(
-    new Promise((resolve) => second.once("exit", resolve)),
-    "the second broker's refusal",
-    15_000,
-  );
-  expect(err2).toMatch(new RegExp(`data directory ${dir} is in use by process \\d+`));
+  const second = await refused(["--data-dir", dir]);
+  expect(second.code).not.toBe(0);
+  expect(second.stderr).toMatch(new RegExp(`data directory ${dir} is in use by process \\d+`));
   await first.stop("SIGINT");
 });

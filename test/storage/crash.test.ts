@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import amqp, { type ChannelModel, type ConfirmChannel } from "amqplib";
 import { afterAll, expect, test } from "vitest";
+import { mulberry32 } from "../../src/config/random.js";
 import { within } from "../helpers/wait.js";
 
 const ITERATIONS = Number(process.env["EVENTLAB_CRASH_ITERATIONS"] ?? 50);
@@ -24,18 +25,6 @@ type QueueName = (typeof QUEUES)[number];
 
 const dir = mkdtempSync(join(tmpdir(), "eventlab-crash-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Deterministic randomness, so a failing iteration can be run again. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 async function startChild(): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ["--import", "tsx", CHILD, dir, String(256 * 1024)], {
@@ -209,7 +198,8 @@ async function consumer(c: ChannelModel, expected: Expected): Promise<void> {
 }
 
 test(`every confirmed persistent message survives SIGKILL (${ITERATIONS} iterations)`, async () => {
-  const rand = random(20261202);
+  // Deterministic, so a failing iteration can be run again.
+  const rand = mulberry32(20261202);
   let expected: Expected | undefined;
   for (let iteration = 0; iteration <= ITERATIONS; iteration++) {
     const { child, url } = await startChild();

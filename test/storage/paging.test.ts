@@ -45,18 +45,24 @@ async function consumeAll(url: string, expected: number[]): Promise<void> {
   await c.close();
 }
 
-test("a long queue pages its tail to disk and delivers it in order, across a restart too", async () => {
-  const dir = join(root, "long");
-  let b = await startBroker({ port: 0, dataDir: dir });
-  const c = await amqp.connect(b.url);
+/** Fill the queue "long" with COUNT messages; every 1000th is transient. */
+async function fill(url: string): Promise<void> {
+  const c = await amqp.connect(url);
   const ch = await c.createConfirmChannel();
   await ch.assertQueue("long", { durable: true });
   for (let i = 0; i < COUNT; i++) {
-    // Every 1000th is transient: it waits whole behind the paged ones, in its place.
+    // A transient one waits whole behind the paged ones, in its place.
     ch.sendToQueue("long", body(i), { persistent: i % 1000 !== 999, messageId: String(i) });
     if (i % 5000 === 4999) await ch.waitForConfirms();
   }
   await ch.waitForConfirms();
+  await c.close();
+}
+
+test("a long queue pages its tail to disk and delivers it in order, across a restart too", async () => {
+  const dir = join(root, "long");
+  let b = await startBroker({ port: 0, dataDir: dir });
+  await fill(b.url);
   const q = b.vhost.queues.get("long");
   expect(q?.messageCount).toBe(COUNT);
   expect(q?.pagedCount).toBeGreaterThan(COUNT - PAGE_AFTER_MESSAGES - 100);
@@ -65,7 +71,6 @@ test("a long queue pages its tail to disk and delivers it in order, across a res
   let all = 0;
   for (let i = 0; i < COUNT; i++) all += body(i).length;
   expect(inMemory).toBeLessThan(all * 0.7);
-  await c.close();
   await b.close();
 
   b = await startBroker({ port: 0, dataDir: dir });
@@ -79,15 +84,7 @@ test("a long queue pages its tail to disk and delivers it in order, across a res
 test("without a restart the same queue drains in order, transient messages in their place", async () => {
   const dir = join(root, "live");
   const b = await startBroker({ port: 0, dataDir: dir });
-  const c = await amqp.connect(b.url);
-  const ch = await c.createConfirmChannel();
-  await ch.assertQueue("long", { durable: true });
-  for (let i = 0; i < COUNT; i++) {
-    ch.sendToQueue("long", body(i), { persistent: i % 1000 !== 999, messageId: String(i) });
-    if (i % 5000 === 4999) await ch.waitForConfirms();
-  }
-  await ch.waitForConfirms();
-  await c.close();
+  await fill(b.url);
   await consumeAll(
     b.url,
     Array.from({ length: COUNT }, (_, i) => i),

@@ -16,11 +16,11 @@ import {
   startBroker,
   TlsOptionsError,
 } from "../../broker/index.js";
-import { describeBudget } from "../../broker/memory.js";
+import { describeBudget, formatBytes } from "../../broker/memory.js";
 import { maskSecrets } from "../../client/url.js";
 import type { Context } from "../../context.js";
 import { EventlabError } from "../../errors.js";
-import { bytes, count, elapsed, plural, rate } from "../../ui/format.js";
+import { count, elapsed, plural, rate } from "../../ui/format.js";
 import { startProgress } from "../../ui/progress.js";
 import type { Theme } from "../../ui/theme.js";
 import { VERSION } from "../../version.js";
@@ -231,7 +231,7 @@ function statusLine(broker: RunningBroker, theme: Theme): () => string {
       `in ${rate(inRate)}/s`,
       `out ${rate(outRate)}/s`,
     ];
-    if (broker.store) parts.push(`disk ${bytes(broker.store.diskBytes)}`);
+    if (broker.store) parts.push(`disk ${formatBytes(broker.store.diskBytes)}`);
     if (s.blocked) parts.push(theme.warn("publishers blocked (memory)"));
     return parts.join(theme.dim(" · "));
   };
