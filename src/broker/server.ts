@@ -286,10 +286,12 @@ export class Broker implements ConnectionHost {
       unacked += q.unacked;
       consumers += q.consumers.length;
     }
+    // A stream is a queue too, but what it holds is not "ready": it is never taken away.
+    for (const st of this.vhost.streams.values()) consumers += st.consumers.length;
     return {
       connections: this.connections.size,
       channels,
-      queues: this.vhost.queues.size,
+      queues: this.vhost.queues.size + this.vhost.streams.size,
       consumers,
       ready,
       unacked,

@@ -198,3 +198,21 @@ describe("eventlab broker's closing line", () => {
     expect(final).toMatchObject({ stopped: true, queues: 0, published: N, delivered: N });
   });
 });
+
+describe("stream queues in the stats", () => {
+  it("count as queues, their consumers as consumers, and nothing of theirs as ready", async () => {
+    broker = await startBroker({ port: 0 });
+    const c = await connect(broker.url);
+    const ch = await c.createChannel();
+    await ch.assertQueue("s", { durable: true, arguments: { "x-queue-type": "stream" } });
+    await ch.prefetch(10);
+    await ch.consume("s", () => {}, { noAck: false });
+    await publishN(c, "", "s");
+    const s = broker.stats();
+    expect({ queues: s.queues, consumers: s.consumers, ready: s.ready }).toEqual({
+      queues: 1,
+      consumers: 1,
+      ready: 0,
+    });
+  });
+});
