@@ -1,8 +1,9 @@
 /**
  * A durable x-delayed-message exchange with a data directory: the exchange, its x-delayed-type
- * and its bindings survive a restart and route as before. The messages it held do not: they
- * are kept in memory only (unlike the plugin, which keeps them in Mnesia; see
- * src/broker/model/delayed.ts), and this test pins that down so that a change is deliberate.
+ * and its bindings survive a restart and route as before, and the persistent messages it
+ * held are held again until their due time (the plugin keeps them in Mnesia, LavinMQ in its
+ * delay queue). Transient ones and those of a non-durable exchange go; a message already
+ * released does not come back.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +16,7 @@ import { within } from "../helpers/wait.js";
 const root = mkdtempSync(join(tmpdir(), "eventlab-delayed-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-test("a durable delayed exchange survives a restart; what it held does not", async () => {
+test("held persistent messages survive a restart and leave at their due time, once", async () => {
   const dir = join(root, "d");
   let b = await startBroker({ port: 0, dataDir: dir });
   let c = await amqp.connect(b.url);
@@ -24,14 +25,33 @@ test("a durable delayed exchange survives a restart; what it held does not", asy
     durable: true,
     arguments: { "x-delayed-type": "topic" },
   });
+  await ch.assertExchange("gone", "x-delayed-message", {
+    durable: false,
+    arguments: { "x-delayed-type": "fanout" },
+  });
   await ch.assertQueue("q", { durable: true });
   await ch.bindQueue("q", "later", "order.#");
-  ch.publish("later", "order.new", Buffer.from("held"), {
+  await ch.bindQueue("q", "gone", "");
+  const published = Date.now();
+  const delay = { "x-delay": 1500 };
+  ch.publish("later", "order.new", Buffer.from("kept"), { persistent: true, headers: delay });
+  ch.publish("later", "order.new", Buffer.from("transient"), { headers: delay });
+  ch.publish("gone", "", Buffer.from("non-durable exchange"), { persistent: true, headers: delay });
+  ch.publish("later", "order.soon", Buffer.from("released"), {
     persistent: true,
-    headers: { "x-delay": 60_000 },
+    headers: { "x-delay": 50 },
   });
   await ch.waitForConfirms();
-  expect(b.vhost.delayed.size).toBe(1);
+  // "released" leaves the holder into q before the restart.
+  await within(
+    (async () => {
+      while ((await ch.checkQueue("q")).messageCount < 1)
+        await new Promise((r) => setTimeout(r, 20));
+    })(),
+    "the short delay",
+    5000,
+  );
+  expect(b.vhost.delayed.size).toBe(3);
   await c.close();
   await b.close();
 
@@ -39,25 +59,38 @@ test("a durable delayed exchange survives a restart; what it held does not", asy
   try {
     expect(b.vhost.exchanges.get("later")).toMatchObject({ type: "x-delayed-message" });
     expect(b.vhost.routing.exchange("later")).toMatchObject({ type: "topic", delayed: true });
-    expect(b.vhost.delayed.size).toBe(0);
+    expect(b.vhost.delayed.size).toBe(1);
     c = await amqp.connect(b.url);
     ch = await c.createConfirmChannel();
-    ch.publish("later", "order.paid", Buffer.from("after"), {
-      persistent: true,
-      headers: { "x-delay": 30 },
-    });
-    await ch.waitForConfirms();
-    const m = await within(
-      new Promise<amqp.ConsumeMessage>((resolve) => {
-        void ch.consume("q", (msg) => msg && resolve(msg), { noAck: true });
-      }),
-      "the delayed message after the restart",
-      2000,
+    const got: { body: string; at: number; delay: unknown }[] = [];
+    await ch.consume(
+      "q",
+      (m) => {
+        if (m)
+          got.push({
+            body: m.content.toString(),
+            at: Date.now(),
+            delay: m.properties.headers?.["x-delay"],
+          });
+      },
+      { noAck: true },
     );
-    expect(m.content.toString()).toBe("after");
-    expect(m.properties.headers?.["x-delay"]).toBe(-30);
+    await within(
+      (async () => {
+        while (got.length < 2) await new Promise((r) => setTimeout(r, 20));
+      })(),
+      "the held message after the restart",
+      5000,
+    );
+    expect(got.map((g) => g.body)).toEqual(["released", "kept"]);
+    expect(got[1]?.at).toBeGreaterThanOrEqual(published + 1500);
+    expect(got[1]?.delay).toBe(-1500);
     await c.close();
   } finally {
     await b.close();
   }
+  // Released and delivered: nothing is held, and "kept" is not held again.
+  b = await startBroker({ port: 0, dataDir: dir });
+  expect(b.vhost.delayed.size).toBe(0);
+  await b.close();
 });

@@ -7,8 +7,10 @@
  * consumers can tell it waited): it meets the bindings as they are then.
  *
  * The vhost keeps one DelayedMessages: held messages in due-time order and one timer for the
- * earliest, as the plugin keeps one timer over its ordered index table. Held messages live in
- * memory only (see the README's list of extensions).
+ * earliest, as the plugin keeps one timer over its ordered index table. With durable storage,
+ * a persistent message held by a durable exchange is also written to the journal, as if in a
+ * queue named `amq.delayed.<exchange>` (LavinMQ's name for its delay queue) whose deadline is
+ * the due time; it is removed once it has been published again, so a restart holds it anew.
  */
 import type { FieldTable } from "../codec/index.js";
 import { amqpError } from "../errors.js";
@@ -19,7 +21,18 @@ import {
   type ExchangeType,
   isExchangeType,
 } from "../routing/index.js";
+import type { Journal, RecoveredEntry } from "./journal.js";
 import { type Message, withProperties } from "./message.js";
+import type { QueuedMessage } from "./queue-types.js";
+
+/** Held messages of exchange X are journaled as placements in `amq.delayed.X`. */
+export const DELAYED_QUEUE_PREFIX = "amq.delayed.";
+
+/** The journal's name for what an exchange holds, when it fits a short string. */
+export function delayedQueueName(exchange: string): string | undefined {
+  const name = DELAYED_QUEUE_PREFIX + exchange;
+  return Buffer.byteLength(name, "utf8") <= 255 ? name : undefined;
+}
 
 /** Node's longest timer; a later due time is reached in steps of this. */
 const MAX_TIMER = 2 ** 31 - 1;
@@ -71,6 +84,8 @@ interface Held {
   readonly due: number;
   readonly exchange: string;
   readonly message: Message;
+  /** Its journal entry, when it is stored. */
+  readonly stored?: QueuedMessage | undefined;
 }
 
 /** Messages waiting in delayed-message exchanges, in due-time order, under one timer. */
@@ -81,10 +96,14 @@ export class DelayedMessages {
   /** When the timer fires (Infinity without one). */
   private timerAt = Number.POSITIVE_INFINITY;
 
+  private seq = 0;
+
   constructor(
     /** Where a due message is published again: the vhost. */
     private readonly host: { publish(exchange: string, message: Message): unknown },
     private readonly now: () => number,
+    /** Durable storage: held persistent messages of durable exchanges are written there. */
+    private readonly journal?: Journal | undefined,
   ) {}
 
   get size(): number {
@@ -100,11 +119,54 @@ export class DelayedMessages {
    * Hold a message published to `x` when it is a delayed-message exchange and the message
    * asks for a delay; false when it should be routed now.
    */
-  hold(x: { name: string; type: DeclaredExchangeType }, message: Message): boolean {
+  hold(
+    x: { name: string; type: DeclaredExchangeType; durable?: boolean },
+    message: Message,
+  ): boolean {
     if (x.type !== DELAYED_EXCHANGE_TYPE) return false;
     const delay = delayOf(message.properties.headers);
     if (delay === undefined) return false;
-    const entry: Held = { due: this.now() + delay, exchange: x.name, message };
+    const due = this.now() + delay;
+    const entry: Held = { due, exchange: x.name, message, stored: this.store(x, message, due) };
+    this.insert(entry);
+    return true;
+  }
+
+  /** Write a held message to the journal when the exchange is durable and it is persistent. */
+  private store(
+    x: { name: string; durable?: boolean | undefined },
+    message: Message,
+    due: number,
+  ): QueuedMessage | undefined {
+    const queue = delayedQueueName(x.name);
+    if (!this.journal || !x.durable || !queue) return undefined;
+    const stored: QueuedMessage = {
+      message,
+      seq: ++this.seq,
+      priority: 0,
+      expiresAt: due,
+      redelivered: false,
+      returns: 0,
+    };
+    this.journal.enqueued(queue, stored);
+    return stored.id === undefined ? undefined : stored;
+  }
+
+  /** Messages storage gave back at start: held again until their due time. */
+  restore(
+    exchange: string,
+    entries: readonly RecoveredEntry[],
+    read: (id: number) => Message,
+  ): void {
+    for (const e of entries) {
+      const message = e.message ?? read(e.id);
+      const stored: QueuedMessage = { ...e, message };
+      if (e.seq > this.seq) this.seq = e.seq;
+      this.insert({ due: e.expiresAt, exchange, message, stored });
+    }
+  }
+
+  private insert(entry: Held): void {
     // Binary search for the first entry due later: equal due times stay in arrival order.
     let lo = 0;
     let hi = this.held.length;
@@ -115,12 +177,14 @@ export class DelayedMessages {
     }
     this.held.splice(lo, 0, entry);
     this.schedule();
-    return true;
   }
 
   /** The exchange is deleted: what waits in it goes too (LavinMQ deletes its delay queue). */
   dropExchange(name: string): number {
     const before = this.held.length;
+    // The exchange's deletion record covers its held messages in storage.
+    const gone = this.held.filter((h) => h.exchange === name && h.stored);
+    this.journal?.released(gone.map((h) => h.stored as QueuedMessage));
     this.held = this.held.filter((h) => h.exchange !== name);
     this.schedule();
     return before - this.held.length;
@@ -160,6 +224,9 @@ export class DelayedMessages {
         // Its exchange was made unusable meanwhile (a publish would be refused): dropped, as
         // the plugin's one attempt at publishing drops what it cannot route.
       }
+      // Published again (and written where it went) before it leaves storage: never lost.
+      const queue = delayedQueueName(h.exchange);
+      if (h.stored && queue) this.journal?.removed(queue, [h.stored]);
     }
     this.schedule();
   }

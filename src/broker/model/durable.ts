@@ -6,6 +6,7 @@
 import type { FieldTable } from "../codec/index.js";
 import { ROUTE_EXCHANGE } from "../route-contract.js";
 import { queueSettings } from "./arguments.js";
+import { delayedQueueName } from "./delayed.js";
 import type { DurableTopology, RecoveredEntry, StoredBinding } from "./journal.js";
 import { Queue } from "./queue.js";
 import type { Exchange, VHost } from "./vhost.js";
@@ -88,6 +89,13 @@ export function restoreTopology(
     });
     v.queues.set(d.name, q);
     q.restore(entries.get(d.name) ?? []);
+  }
+  // What delayed-message exchanges held waits again, until its due time (delayed.ts).
+  for (const x of t.exchanges) {
+    const held = delayedQueueName(x.name);
+    const list = held === undefined ? undefined : entries.get(held);
+    const pager = v.queueHost.pager;
+    if (list && list.length > 0 && pager) v.delayed.restore(x.name, list, (id) => pager.read(id));
   }
   for (const b of t.bindings) {
     if (!v.exchanges.has(b.source)) continue;

@@ -54,7 +54,7 @@ export class VHost {
   readonly replies = new DirectReplies();
   readonly routing = new RoutingTable((name) => this.queues.has(name) || this.streams.has(name));
   /** Messages waiting in x-delayed-message exchanges; when due they are published again. */
-  readonly delayed = new DelayedMessages(this, () => this.now());
+  readonly delayed: DelayedMessages;
   private readonly now: () => number;
   private readonly onStored: (delta: number) => void;
   readonly journal: Journal | undefined;
@@ -68,6 +68,7 @@ export class VHost {
     this.now = options.now ?? Date.now;
     this.onStored = options.onStored ?? (() => {});
     this.journal = options.journal;
+    this.delayed = new DelayedMessages(this, () => this.now(), options.journal);
     for (const [name, type, internal] of PREDECLARED) {
       this.addExchange({ name, type, durable: true, autoDelete: false, internal, args: {} });
     }

@@ -8,6 +8,7 @@
 import { closeSync, ftruncateSync, openSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { decodeContentHeader, encodeTable } from "../codec/index.js";
+import { DELAYED_QUEUE_PREFIX, delayedQueueName } from "../model/delayed.js";
 import type {
   DurableTopology,
   RecoveredEntry,
@@ -17,6 +18,7 @@ import type {
 } from "../model/journal.js";
 import { type Message, makeMessage } from "../model/message.js";
 import { PAGE_AFTER_BYTES, PAGE_AFTER_MESSAGES } from "../model/ready.js";
+import { DELAYED_EXCHANGE_TYPE } from "../routing/index.js";
 import { crc32 } from "./crc32.js";
 import { segmentName } from "./log.js";
 import {
@@ -96,13 +98,28 @@ class Replay {
   private last = { id: -1, size: 0 };
 
   topology(t: DurableTopology): void {
+    for (const name of this.exchanges.keys()) {
+      if (!t.exchanges.some((x) => x.name === name)) this.dropHeld(name);
+    }
     this.exchanges.clear();
-    for (const x of t.exchanges) this.exchanges.set(x.name, x);
+    for (const x of t.exchanges) this.declareExchange(x);
     const keep = new Set(t.queues.map((q) => q.name));
     for (const name of [...this.queues.keys()]) if (!keep.has(name)) this.dropQueue(name);
     for (const q of t.queues) this.declareQueue(q);
     this.bindings.clear();
     for (const b of t.bindings) this.bindings.set(bindingKey(b), b);
+  }
+
+  /** A delayed-message exchange holds messages as if in a queue of its own (delayed.ts). */
+  private declareExchange(x: StoredExchange): void {
+    this.exchanges.set(x.name, x);
+    const held = x.type === DELAYED_EXCHANGE_TYPE ? delayedQueueName(x.name) : undefined;
+    if (held && !this.placed.has(held)) this.placed.set(held, new Map());
+  }
+
+  private dropHeld(exchange: string): void {
+    const held = delayedQueueName(exchange);
+    if (held) this.placed.delete(held);
   }
 
   private declareQueue(q: StoredQueue): void {
@@ -121,10 +138,11 @@ class Replay {
   change(c: TopologyChange): void {
     switch (c.op) {
       case "exchange.declare":
-        this.exchanges.set(c.exchange.name, c.exchange);
+        this.declareExchange(c.exchange);
         return;
       case "exchange.delete":
         this.exchanges.delete(c.name);
+        this.dropHeld(c.name);
         for (const [k, b] of this.bindings) {
           if (b.source === c.name || (b.destinationType === "exchange" && b.destination === c.name))
             this.bindings.delete(k);
@@ -292,9 +310,11 @@ function materialize(dir: string, replay: Replay) {
     for (const [i, p] of list.entries()) {
       const s = segmentOf(p.id);
       live.set(s, (live.get(s) ?? 0) + 1);
-      // Only a long queue's head comes back into memory; its tail stays on disk.
+      // Only a long queue's head comes back into memory; its tail stays on disk. What a
+      // delayed-message exchange holds is read by the holder itself.
       bytes += p.size;
-      if (i >= PAGE_AFTER_MESSAGES || bytes > PAGE_AFTER_BYTES) continue;
+      const head = i < PAGE_AFTER_MESSAGES && bytes <= PAGE_AFTER_BYTES;
+      if (!head && !name.startsWith(DELAYED_QUEUE_PREFIX)) continue;
       const ids = needed.get(s);
       if (ids) ids.push(p.id);
       else needed.set(s, [p.id]);
