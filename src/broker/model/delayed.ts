@@ -155,7 +155,7 @@ export class DelayedMessages {
   /** Messages storage gave back at start: held again until their due time. */
   restore(
     exchange: string,
-    entries: readonly RecoveredEntry[],
+    entries: Iterable<RecoveredEntry>,
     read: (id: number) => Message,
   ): void {
     for (const e of entries) {

@@ -72,7 +72,7 @@ export function durableTopology(v: VHost): DurableTopology {
 export function restoreTopology(
   v: VHost,
   t: DurableTopology,
-  entries: ReadonlyMap<string, readonly RecoveredEntry[]>,
+  entries: ReadonlyMap<string, Iterable<RecoveredEntry>>,
 ): void {
   for (const x of t.exchanges) {
     if (v.exchanges.has(x.name)) continue;
@@ -95,7 +95,7 @@ export function restoreTopology(
     const held = delayedQueueName(x.name);
     const list = held === undefined ? undefined : entries.get(held);
     const pager = v.queueHost.pager;
-    if (list && list.length > 0 && pager) v.delayed.restore(x.name, list, (id) => pager.read(id));
+    if (list && pager) v.delayed.restore(x.name, list, (id) => pager.read(id));
   }
   for (const b of t.bindings) {
     if (!v.exchanges.has(b.source)) continue;

@@ -137,7 +137,7 @@ export class Queue {
   }
 
   /** Messages read back from storage at start, in their order (by seq). */
-  restore(entries: readonly RecoveredEntry[]): void {
+  restore(entries: Iterable<RecoveredEntry>): void {
     for (const e of entries) {
       const priority = Math.min(e.priority, this.settings.maxPriority ?? 0);
       if (e.message) this.pushReady({ ...e, message: e.message, priority });

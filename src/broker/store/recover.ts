@@ -21,6 +21,7 @@ import { PAGE_AFTER_BYTES, PAGE_AFTER_MESSAGES } from "../model/ready.js";
 import { DELAYED_EXCHANGE_TYPE } from "../routing/index.js";
 import { crc32 } from "./crc32.js";
 import { segmentName } from "./log.js";
+import { Placements } from "./placements.js";
 import {
   headerProblem,
   In,
@@ -44,11 +45,6 @@ export class StoreError extends Error {
   }
 }
 
-interface Live extends Placement {
-  id: number;
-  size: number;
-}
-
 export interface Damage {
   segment: number;
   offset: number;
@@ -59,7 +55,7 @@ export interface Damage {
 export interface Recovered {
   topology: DurableTopology;
   /** Each durable queue's messages, in queue order. */
-  entries: Map<string, RecoveredEntry[]>;
+  entries: Map<string, Iterable<RecoveredEntry>>;
   /** Live placements per segment: a segment with none left can be deleted. */
   live: Map<number, number>;
   /** Message records per segment (compaction compares the live ones with them). */
@@ -89,7 +85,7 @@ class Replay {
   readonly queues = new Map<string, StoredQueue>();
   readonly bindings = new Map<string, StoredBinding>();
   /** Live placements by queue, then id. */
-  readonly placed = new Map<string, Map<number, Live>>();
+  readonly placed = new Map<string, Placements>();
   readonly written = new Map<number, number>();
   /**
    * The last message record: a place record always names it, since a message routed to
@@ -114,7 +110,7 @@ class Replay {
   private declareExchange(x: StoredExchange): void {
     this.exchanges.set(x.name, x);
     const held = x.type === DELAYED_EXCHANGE_TYPE ? delayedQueueName(x.name) : undefined;
-    if (held && !this.placed.has(held)) this.placed.set(held, new Map());
+    if (held && !this.placed.has(held)) this.placed.set(held, new Placements());
   }
 
   private dropHeld(exchange: string): void {
@@ -124,7 +120,7 @@ class Replay {
 
   private declareQueue(q: StoredQueue): void {
     this.queues.set(q.name, q);
-    if (!this.placed.has(q.name)) this.placed.set(q.name, new Map());
+    if (!this.placed.has(q.name)) this.placed.set(q.name, new Placements());
   }
 
   private dropQueue(name: string): void {
@@ -164,10 +160,7 @@ class Replay {
   }
 
   place(id: number, size: number, p: Placement): void {
-    const live = p as Live;
-    live.id = id;
-    live.size = size;
-    this.placed.get(p.queue)?.set(id, live);
+    this.placed.get(p.queue)?.add(id, size, p);
   }
 
   record(id: number, payload: Buffer): void {
@@ -184,7 +177,7 @@ class Replay {
         const m = readMessage(payload);
         const s = segmentOf(id);
         this.written.set(s, (this.written.get(s) ?? 0) + 1);
-        if (m.movedFrom !== undefined) this.placed.get(m.placement.queue)?.delete(m.movedFrom);
+        if (m.movedFrom !== undefined) this.placed.get(m.placement.queue)?.remove(m.movedFrom);
         this.last = { id, size: m.bodySize };
         this.place(id, m.bodySize, m.placement);
         return;
@@ -195,7 +188,7 @@ class Replay {
         const target = r.f64();
         const movedFrom = kind === KIND.movedPlace ? r.f64() : undefined;
         const p = readPlacement(r);
-        if (movedFrom !== undefined) this.placed.get(p.queue)?.delete(movedFrom);
+        if (movedFrom !== undefined) this.placed.get(p.queue)?.remove(movedFrom);
         if (target === this.last.id) this.place(target, this.last.size, p);
         return;
       }
@@ -208,13 +201,8 @@ class Replay {
         for (let i = 0; i < n; i++) {
           const id = r.f64();
           const returns = kind === KIND.requeued ? r.u32() : 0;
-          const live = queue?.get(id);
-          if (!live) continue;
-          if (kind === KIND.remove) queue?.delete(id);
-          else {
-            live.redelivered = true;
-            if (kind === KIND.requeued) live.returns = returns;
-          }
+          if (kind === KIND.remove) queue?.remove(id);
+          else queue?.mark(id, kind === KIND.requeued ? returns : undefined);
         }
         return;
       }
@@ -298,26 +286,33 @@ export function recover(dir: string): Recovered {
   };
 }
 
-/** Read the bodies of the messages still in queues: each segment once, in order. */
+/**
+ * Read the bodies of the messages at the head of each queue (each segment once, in order);
+ * the rest stay on disk. Entries are made one at a time as the queue takes them, so that
+ * millions of queued messages never exist as objects all at once.
+ */
 function materialize(dir: string, replay: Replay) {
   const live = new Map<number, number>();
   const needed = new Map<number, number[]>();
-  const sorted = new Map<string, Live[]>();
+  const orders = new Map<string, Uint32Array>();
+  let count = 0;
   for (const [name, queue] of replay.placed) {
-    const list = [...queue.values()].sort((a, b) => a.seq - b.seq);
-    sorted.set(name, list);
+    const order = queue.order();
+    orders.set(name, order);
+    count += order.length;
     let bytes = 0;
-    for (const [i, p] of list.entries()) {
-      const s = segmentOf(p.id);
+    for (const [k, i] of order.entries()) {
+      const id = queue.idAt(i);
+      const s = segmentOf(id);
       live.set(s, (live.get(s) ?? 0) + 1);
       // Only a long queue's head comes back into memory; its tail stays on disk. What a
       // delayed-message exchange holds is read by the holder itself.
-      bytes += p.size;
-      const head = i < PAGE_AFTER_MESSAGES && bytes <= PAGE_AFTER_BYTES;
+      bytes += queue.sizeAt(i);
+      const head = k < PAGE_AFTER_MESSAGES && bytes <= PAGE_AFTER_BYTES;
       if (!head && !name.startsWith(DELAYED_QUEUE_PREFIX)) continue;
       const ids = needed.get(s);
-      if (ids) ids.push(p.id);
-      else needed.set(s, [p.id]);
+      if (ids) ids.push(id);
+      else needed.set(s, [id]);
     }
   }
   const messages = new Map<number, Message>();
@@ -335,28 +330,21 @@ function materialize(dir: string, replay: Replay) {
       messages.set(id, makeMessage(m.exchange, m.routingKey, properties, body, header));
     }
   }
-  const entries = new Map<string, RecoveredEntry[]>();
-  let count = 0;
-  for (const [name, queue] of sorted) {
-    const list: RecoveredEntry[] = [];
-    let paged = false;
-    for (const p of queue) {
-      // Once one is left on disk, the rest follow it (the queue keeps its order).
-      const message: Message | undefined = paged ? undefined : messages.get(p.id);
-      paged = message === undefined;
-      list.push({
-        id: p.id,
-        seq: p.seq,
-        expiresAt: p.expiresAt,
-        priority: p.priority,
-        redelivered: p.redelivered,
-        returns: p.returns,
-        size: p.size,
-        message,
-      });
-    }
-    count += list.length;
-    entries.set(name, list);
+  const entries = new Map<string, Iterable<RecoveredEntry>>();
+  for (const [name, queue] of replay.placed) {
+    const order = orders.get(name) as Uint32Array;
+    entries.set(name, {
+      *[Symbol.iterator]() {
+        let paged = false;
+        for (const i of order) {
+          const row = queue.row(i);
+          // Once one is left on disk, the rest follow it (the queue keeps its order).
+          const message: Message | undefined = paged ? undefined : messages.get(row.id);
+          paged = message === undefined;
+          yield { ...row, message };
+        }
+      },
+    });
   }
   return { entries, live, messages: count };
 }
