@@ -162,20 +162,39 @@ test("persistent messages come back whole; transient ones do not", async () => {
   await b.close();
 });
 
-test("a TTL deadline keeps running across a restart", async () => {
+test("a TTL deadline keeps running across a restart: it is not started again", async () => {
   const dir = freshDir();
   let b = await startBroker({ port: 0, dataDir: dir });
   const { c, ch } = await session(b);
-  await ch.assertQueue("short", { durable: true, arguments: { "x-message-ttl": 300 } });
+  await ch.assertQueue("expired", { durable: true });
+  await ch.assertQueue("short", {
+    durable: true,
+    arguments: {
+      "x-message-ttl": 1000,
+      "x-dead-letter-exchange": "",
+      "x-dead-letter-routing-key": "expired",
+    },
+  });
+  const published = Date.now();
   ch.sendToQueue("short", Buffer.from("soon gone"), { persistent: true });
   await (ch as amqp.ConfirmChannel).waitForConfirms();
   await c.close();
   await b.close();
-  await new Promise((r) => setTimeout(r, 400));
+  // The broker stays down for 600 ms: that is the scenario, not a wait for something.
+  await new Promise((r) => setTimeout(r, 600));
   b = await startBroker({ port: 0, dataDir: dir });
-  expect(b.store?.recovery.messages).toBe(1);
   const s = await session(b);
-  expect((await s.ch.checkQueue("short")).messageCount).toBe(0);
+  expect((await s.ch.checkQueue("short")).messageCount).toBe(1);
+  const deadAt = await within(
+    new Promise<number>((resolve) => {
+      void s.ch.consume("expired", (m) => m && resolve(Date.now()), { noAck: true });
+    }),
+    "the message to expire",
+    5000,
+  );
+  // Due 1000 ms after it was published; a deadline started again would come 600 ms later.
+  expect(deadAt - published).toBeGreaterThanOrEqual(1000);
+  expect(deadAt - published).toBeLessThan(1450);
   await s.c.close();
   await b.close();
 });
