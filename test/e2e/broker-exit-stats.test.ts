@@ -6,23 +6,18 @@
  * held. Reported as "delivered: 0 after 2.5 M deliveries" when the count was a sum over the
  * queues left at exit.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import path from "node:path";
 import amqp, { type ChannelModel } from "amqplib";
 import { afterEach, describe, expect, it } from "vitest";
+import { startBrokerProcess, stopAll } from "../helpers/broker-process.js";
 import { waitFor } from "../protocol/broker-helpers.js";
 
-const root = path.resolve(import.meta.dirname, "../..");
-const bin = path.join(root, "bin/eventlab.js");
 const N = 3000;
 
-let child: ChildProcess | undefined;
 const connections: ChannelModel[] = [];
 
 afterEach(async () => {
   for (const c of connections.splice(0)) await c.close().catch(() => {});
-  if (child && child.exitCode === null) child.kill("SIGKILL");
-  child = undefined;
+  stopAll();
 });
 
 async function connect(url: string): Promise<ChannelModel> {
@@ -50,23 +45,8 @@ async function consume(conn: ChannelModel, queue: string, noAck: boolean) {
 
 describe("eventlab broker's closing stats after Ctrl-C", () => {
   it("count every delivery: a tap that went away, a deleted queue, a consumer still there", async () => {
-    const p = spawn(process.execPath, [bin, "broker", "--port", "0", "--json"], {
-      cwd: root,
-      env: { ...process.env, NO_COLOR: "1", EVENTLAB_URL: "", EVENTLAB_CONFIG: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child = p;
-    let out = "";
-    let err = "";
-    p.stdout?.on("data", (c: Buffer) => {
-      out += c.toString();
-    });
-    p.stderr?.on("data", (c: Buffer) => {
-      err += c.toString();
-    });
-    const exited = new Promise<number>((resolve) => p.on("exit", (code) => resolve(code ?? -1)));
-    await waitFor(() => out.includes("\n"), "the broker's URL", 10_000);
-    const { url } = JSON.parse(out.split("\n")[0] as string) as { url: string };
+    const broker = await startBrokerProcess(["--json"]);
+    const { url } = JSON.parse(broker.first) as { url: string };
 
     // A tap: an exclusive, auto-delete, server-named queue on amq.topic, consumed without acks.
     const tap = await connect(url);
@@ -99,12 +79,11 @@ describe("eventlab broker's closing stats after Ctrl-C", () => {
     await tap.close();
     await admin.deleteQueue("work");
 
-    p.kill("SIGINT");
-    expect(await exited, err).toBe(0);
-    expect(err).toContain(
+    expect(await broker.stop("SIGINT"), broker.stderr()).toBe(0);
+    expect(broker.stderr()).toContain(
       `broker stopped: ${(3 * N).toLocaleString("en-US")} published, ${(3 * N).toLocaleString("en-US")} delivered, 0 messages dropped with it`,
     );
-    const final = JSON.parse(out.trim().split("\n").pop() as string);
+    const final = JSON.parse(broker.stdout().trim().split("\n").pop() as string);
     expect(final).toMatchObject({ stopped: true, published: 3 * N, delivered: 3 * N });
   }, 60_000);
 });
