@@ -22,6 +22,7 @@ import { produceCommand } from "./commands/produce.js";
 import { routeCommand } from "./commands/route.js";
 import { setupCommand } from "./commands/setup.js";
 import { topologyCommand } from "./commands/topology.js";
+import { whyCommand } from "./commands/why.js";
 import { type Context, type ContextDeps, createContext, type GlobalOptions } from "./context.js";
 import { EventlabError, ExitCode } from "./errors.js";
 import { flush } from "./ui/io.js";
@@ -74,6 +75,7 @@ Examples:
   $ eventlab produce order-created --amount 100    # publish from a template
   $ eventlab consume inventory --count 10 --json   # read 10 messages as NDJSON
   $ eventlab route orders order.created.eu         # which queues get it, and why
+  $ eventlab why order-42 --from run.ndjson        # what happened to one message, hop by hop
   $ eventlab declare exchange orders --type topic
   $ eventlab broker                                # the embedded broker on 127.0.0.1:5672
   $ eventlab cluster up                            # a local 3-node RabbitMQ cluster (rabbitmq-server)
@@ -137,6 +139,11 @@ Exit codes: 0 ok, 1 error, 2 interrupted (Ctrl-C), 3 some messages were nacked o
       routeCommand(
         c,
         lazy(() => import("./commands/run/route.js"), "runRoute"),
+      ),
+    (c: Context) =>
+      whyCommand(
+        c,
+        lazy(() => import("./commands/run/why.js"), "runWhy"),
       ),
     (c: Context) =>
       setupCommand(

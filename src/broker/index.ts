@@ -3,7 +3,14 @@
  * queues, messages), protocol (connection and channel state machines) and the server.
  * Imports nothing from the CLI.
  */
+export type { BasicProperties } from "./codec/index.js";
 export { AmqpError, REPLY } from "./errors.js";
+export {
+  type LedgerOptions,
+  type MessageEvent,
+  type MessageEventKind,
+  MessageEvents,
+} from "./model/events.js";
 export {
   Broker,
   type BrokerOptions,

@@ -10,6 +10,7 @@ import type { Duplex } from "node:stream";
 import type { Server as TlsServer } from "node:tls";
 import { getHeapStatistics } from "node:v8";
 import { type MemoryBudget, memoryBudget } from "./memory.js";
+import { type LedgerOptions, MessageEvents } from "./model/events.js";
 import { VHost } from "./model/vhost.js";
 import type { TlsPeer } from "./protocol/auth.js";
 import {
@@ -86,6 +87,12 @@ export interface BrokerOptions {
    * publish and delivery goes to amq.rabbitmq.trace (model/trace.ts). Default false.
    */
   trace?: boolean;
+  /**
+   * Keep a ledger of what happens to each message with an id (model/events.ts), for
+   * `eventlab why`: `true`, or its bounds and id, or a ledger to go on with (a broker
+   * restarted in the same process keeps one story per message). Default off (no cost).
+   */
+  ledger?: boolean | LedgerOptions | MessageEvents;
 }
 
 export interface BrokerStats {
@@ -124,6 +131,13 @@ export interface RunningBroker {
   stats(): BrokerStats;
   /** Turn the firehose on or off (RabbitMQ's trace_on / trace_off). */
   trace(on: boolean): void;
+  /** The message event ledger, when started with `ledger`. */
+  readonly events: MessageEvents | undefined;
+  /**
+   * Raise or clear a memory alarm by hand, as `rabbitmqctl set_vm_memory_high_watermark 0`
+   * does on RabbitMQ: publishers are blocked (connection.blocked) until it is cleared.
+   */
+  alarm(on: boolean): void;
   /** Close every connection (320 CONNECTION_FORCED) and stop listening. */
   close(): Promise<void>;
 }
@@ -139,6 +153,12 @@ function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function ledgerOf(o: BrokerOptions["ledger"]): MessageEvents | undefined {
+  if (o === undefined || o === false) return undefined;
+  if (o instanceof MessageEvents) return o;
+  return new MessageEvents(o === true ? {} : o);
 }
 
 /** The broker without a listener: accepts any duplex stream as a connection. */
@@ -158,6 +178,8 @@ export class Broker implements ConnectionHost {
   private readonly heapLimit = getHeapStatistics().heap_size_limit;
   private readonly heapTimer: NodeJS.Timeout;
   private blocked = false;
+  /** An alarm raised by hand (alarm()), whatever the memory use. */
+  private forcedAlarm = false;
   private storageError: Error | undefined;
   private readonly onStorageError: (err: Error) => void;
 
@@ -181,6 +203,7 @@ export class Broker implements ConnectionHost {
       journal: this.store,
       pager: this.store,
       trace: options.trace ?? false,
+      events: ledgerOf(options.ledger),
     });
     if (this.store) restoreStore(this.store, this.vhost);
     // Reading heap statistics costs microseconds: a few times a second, not per message.
@@ -249,8 +272,9 @@ export class Broker implements ConnectionHost {
   private checkMemory(): void {
     const used = this.stored + this.output;
     const watermark = this.memory.highWatermark;
-    const over = used > watermark || this.heapUsed > this.heapLimit * 0.8;
-    const under = used < watermark * 0.9 && this.heapUsed < this.heapLimit * 0.72;
+    const over = this.forcedAlarm || used > watermark || this.heapUsed > this.heapLimit * 0.8;
+    const under =
+      !this.forcedAlarm && used < watermark * 0.9 && this.heapUsed < this.heapLimit * 0.72;
     if (this.blocked && under) this.setBlocked(false);
     else if (!this.blocked && over) this.setBlocked(true);
   }
@@ -261,6 +285,11 @@ export class Broker implements ConnectionHost {
     let output = 0;
     for (const c of this.connections) output += c.outputBytes;
     this.output = output;
+    this.checkMemory();
+  }
+
+  alarm(on: boolean): void {
+    this.forcedAlarm = on;
     this.checkMemory();
   }
 
@@ -416,9 +445,11 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     vhost: broker.vhost,
     store: broker.store,
     stats: () => broker.stats(),
+    events: broker.vhost.events,
     trace: (on) => {
       broker.vhost.tracer.enabled = on;
     },
+    alarm: (on) => broker.alarm(on),
     close() {
       closing ??= new Promise<void>((resolve) => {
         void Promise.all([closeServer(server), closeServer(secure)])

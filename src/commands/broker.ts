@@ -36,6 +36,8 @@ export interface BrokerCommandOptions {
   dataDir: string | undefined;
   /** The firehose (amq.rabbitmq.trace) on from the start, as after `rabbitmqctl trace_on`. */
   trace: boolean;
+  /** Keep the message event ledger, for `eventlab why` (true with --ledger; else undefined). */
+  ledger: true | undefined;
   json: boolean;
 }
 
@@ -180,6 +182,10 @@ export function brokerCommand(ctx: Context, run: Run<BrokerCommandOptions>) {
       false,
     )
     .option(
+      "--ledger",
+      "note what happens to each message with a message_id (published, routed, delivered, settled, dead-lettered, expired), for `eventlab why <message-id>`",
+    )
+    .option(
       "--json",
       "print {url, host, port} (and tlsUrl, tlsPort) as one JSON line when ready, and the final stats",
       false,
@@ -209,6 +215,7 @@ Examples:
   $ eventlab broker --user app:s3cret --host 0.0.0.0
   $ eventlab broker --data-dir ./broker-data   # durable state survives a restart
   $ eventlab broker --trace   # then: eventlab consume --exchange amq.rabbitmq.trace --key '#'
+  $ eventlab broker --ledger  # then: eventlab --url amqp://localhost:5672 why <message-id>
   $ eventlab broker --memory-high-watermark 512MiB   # or 0.6: a share of the memory
   $ eventlab broker --tls-cert server.pem --tls-key server-key.pem   # and amqps://…:5671
   $ eventlab broker --tls-cert server.pem --tls-key server-key.pem --tls-ca ca.pem \\
@@ -227,6 +234,7 @@ Examples:
         memoryHighWatermark: f.memoryHighWatermark,
         dataDir: f.dataDir,
         trace: f.trace,
+        ledger: f.ledger,
         json: f.json,
       }),
     );

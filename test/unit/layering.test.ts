@@ -51,6 +51,7 @@ const COMMAND_NAMES = [
   "init",
   "broker",
   "cluster",
+  "why",
 ];
 
 describe("layering", () => {

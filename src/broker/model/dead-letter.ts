@@ -17,15 +17,18 @@ export function deadLetter(
 ): void {
   const dlx = q.settings.deadLetterExchange;
   if (dlx === undefined || !v.exchanges.has(dlx)) return;
+  const events = v.events;
   for (const e of entries) {
     const key = q.settings.deadLetterRoutingKey ?? e.message.routingKey;
     const m = deadLettered(e.message, q.name, reason, dlx, key, now);
-    for (const name of v.route(dlx, m).queues) {
-      // Not to a stream: RabbitMQ 3.10 dead-letters without a stream client, and a stream
-      // drops what comes that way (rabbit_stream_queue:deliver, "stateless").
-      const target = v.queues.get(name);
-      if (!target || (reason !== "rejected" && isDeathCycle(m, name))) continue;
-      target.enqueue(m);
-    }
+    // Not to a stream: RabbitMQ 3.10 dead-letters without a stream client, and a stream
+    // drops what comes that way (rabbit_stream_queue:deliver, "stateless").
+    const targets = v
+      .route(dlx, m)
+      .queues.filter(
+        (name) => v.queues.has(name) && (reason === "rejected" || !isDeathCycle(m, name)),
+      );
+    if (events) events.deadLettered(q.name, e.message, reason, dlx, key, targets);
+    for (const name of targets) v.queues.get(name)?.enqueue(m);
   }
 }

@@ -2,6 +2,7 @@
  * What a queue holds and deals with: a queued message, a consumer, the host that owns the
  * queue. Shared by queue.ts, ready.ts, consumers.ts, the journal and the protocol.
  */
+import type { MessageEvents } from "./events.js";
 import type { Journal } from "./journal.js";
 import type { DeathReason, Message } from "./message.js";
 import type { Queue } from "./queue.js";
@@ -49,6 +50,8 @@ export interface QueueHost {
   readonly journal?: Journal | undefined;
   /** Reads stored messages back, so that long queues keep their bodies on disk. */
   readonly pager?: Pager | undefined;
+  /** The message event ledger (events.ts), when it is on. */
+  readonly events?: MessageEvents | undefined;
 }
 
 export type EnqueueResult = "ok" | "rejected";

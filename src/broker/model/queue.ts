@@ -116,6 +116,8 @@ export class Queue {
     const s = this.settings;
     const size = message.body.length;
     if (s.overflow !== "drop-head" && this.wouldOverflow(size)) {
+      const events = this.host.events;
+      if (events) events.inQueue("dropped", this.name, message, `queue full (${s.overflow})`);
       if (s.overflow === "reject-publish-dlx") {
         this.host.deadLetter(this, [this.entry(message, this.host.now())], "maxlen");
       }
@@ -125,6 +127,8 @@ export class Queue {
     const entry = this.entry(message, now);
     this.journal?.enqueued(this.name, entry);
     this.pushReady(entry);
+    const events = this.host.events;
+    if (events) events.inQueue("enqueued", this.name, message);
     this.drain(now);
     if (s.overflow === "drop-head") this.enforceLimits();
     this.expire(now);
@@ -346,6 +350,9 @@ export class Queue {
 
   /** Dead-letter entries that leave the queue (when it has a DLX), then forget them. */
   private gone(entries: QueuedMessage[], reason: DeathReason): void {
+    // A rejection is the settling client's event (deliveries.ts); the rest are the queue's.
+    const events = this.host.events;
+    if (events && reason !== "rejected") events.left(this.name, entries, reason);
     this.host.deadLetter(this, entries, reason);
     this.journal?.removed(this.name, entries);
   }
@@ -406,6 +413,11 @@ export class Queue {
   purge(): number {
     const n = this.readyCount;
     const entries = this.ready.clear();
+    const events = this.host.events;
+    if (events && n > 0) {
+      const held = entries.filter((e): e is QueuedMessage => "message" in e);
+      events.left(this.name, held, this.deleted ? "queue deleted" : "purged");
+    }
     if (this.journal && n > 0) {
       // A deleted queue's messages go with its deletion record: nothing more to write.
       if (this.deleted) this.journal.released(entries);

@@ -27,6 +27,7 @@
 import type { BasicProperties, FieldTable, FieldValue } from "../codec/index.js";
 import { Decimal, Typed } from "../codec/index.js";
 import { amqpError, resource } from "../errors.js";
+import type { MessageEvents } from "./events.js";
 import { type Message, makeMessage, withProperties } from "./message.js";
 import type { EnqueueResult, QueuedMessage } from "./queue.js";
 import {
@@ -43,6 +44,8 @@ export interface StreamHost {
   now(): number;
   /** Bytes of message bodies held, broker-wide (for the memory watermark). */
   adjustStored(delta: number): void;
+  /** The message event ledger (events.ts), when it is on. */
+  readonly events?: MessageEvents | undefined;
 }
 
 /** A stream's consumer, implemented by the channel's deliveries. */
@@ -123,6 +126,8 @@ export class Stream {
       bytes: chunkBytes(stored),
     });
     this.host.adjustStored(message.body.length);
+    const events = this.host.events;
+    if (events) events.inQueue("enqueued", this.name, message);
     this.drain();
     return "ok";
   }

@@ -12,13 +12,14 @@ import { assertArgsEquivalent, assertSame, queueSettings } from "./arguments.js"
 import { deadLetter } from "./dead-letter.js";
 import { checkDelayedType, DelayedMessages, declaredType, routingOf } from "./delayed.js";
 import { isStoredBinding, isStoredExchange, isStoredQueue } from "./durable.js";
+import { answerWhy, type MessageEvents, WHY_ROUTING_KEY } from "./events.js";
 import { checkReserved, type Exchange, PREDECLARED, text } from "./exchange.js";
 import { answerRoute } from "./introspect.js";
 import type { Journal, StoredBinding } from "./journal.js";
 import type { DeathReason, Message } from "./message.js";
 import { type EnqueueResult, Queue, type QueuedMessage, type QueueHost } from "./queue.js";
 import type { Pager } from "./ready.js";
-import { DirectReplies } from "./reply-to.js";
+import { DirectReplies, isReplyQueueName } from "./reply-to.js";
 import { newStream, notSupported, Stream } from "./stream.js";
 import { isStreamDeclaration, STREAM_ARGUMENTS } from "./stream-args.js";
 import { type TraceOrigin, Tracer } from "./trace.js";
@@ -40,6 +41,8 @@ export interface VHostOptions {
   pager?: Pager | undefined;
   /** Start with the firehose on (trace.ts); `tracer.enabled` switches it at run time. */
   trace?: boolean;
+  /** Keep a ledger of what happens to each message (events.ts); none by default. */
+  events?: MessageEvents | undefined;
 }
 
 export type { Exchange } from "./exchange.js";
@@ -62,9 +65,13 @@ export class VHost {
   readonly queueHost: QueueHost;
   /** The firehose to amq.rabbitmq.trace (trace.ts), off unless turned on. */
   readonly tracer: Tracer;
+  /** The message event ledger (events.ts); undefined when off, and every hook checks this. */
+  events: MessageEvents | undefined;
 
   constructor(options: VHostOptions = {}) {
     this.tracer = new Tracer(this, options.trace ?? false);
+    this.events = options.events;
+    const vhost = this;
     this.now = options.now ?? Date.now;
     this.onStored = options.onStored ?? (() => {});
     this.journal = options.journal;
@@ -80,6 +87,9 @@ export class VHost {
       adjustStored: (delta: number) => this.onStored(delta),
       journal: options.journal,
       pager: options.pager,
+      get events() {
+        return vhost.events;
+      },
     };
   }
 
@@ -373,28 +383,59 @@ export class VHost {
   }
 
   /** Route and enqueue. Throws 404 for a missing exchange, 403 for an internal one. */
-  // `from`: the client's channel, for the firehose (trace.ts); the broker's own publishes omit it.
-  publish(exchangeName: string, message: Message, from?: TraceOrigin): PublishOutcome {
+  // `from`: the client's channel, for the firehose (trace.ts) and the ledger (events.ts); the
+  // broker's own publishes omit it. `traced`: false when the firehose saw it already (tx).
+  publish(
+    exchangeName: string,
+    message: Message,
+    from?: TraceOrigin,
+    traced = true,
+  ): PublishOutcome {
+    const tracing = this.tracer.enabled && from !== undefined && traced;
+    const events = this.events;
     // A held message counts as routed (no basic.return) and is confirmed now, as in LavinMQ.
     if (this.delayed.hold(this.publishTarget(exchangeName), message)) {
       // Traced as RabbitMQ with the plugin traces it: at publish, routed nowhere yet.
-      if (this.tracer.enabled && from) this.tracer.published(message, [], from);
+      if (tracing) this.tracer.published(message, [], from);
+      if (events) events.published(message, [], from, true);
       return { routed: 1, rejected: false };
     }
     if (exchangeName === ROUTE_EXCHANGE) return this.answer(message);
-    if (exchangeName === "") this.replies.route(message.routingKey, message);
+    if (exchangeName === "") {
+      if (message.routingKey === WHY_ROUTING_KEY) return this.answerWhy(message);
+      this.replies.route(message.routingKey, message);
+    }
     const route = this.route(exchangeName, message);
-    if (this.tracer.enabled && from) this.tracer.published(message, route.queues, from);
+    if (tracing) this.tracer.published(message, route.queues, from);
+    const prev = events?.enter(from);
+    if (events) events.published(message, route.queues, from);
     let rejected = false;
     let routed = 0;
-    for (const name of route.queues) {
-      const q = this.queues.get(name) ?? this.streams.get(name);
-      if (!q) continue;
-      const r: EnqueueResult = q.enqueue(message);
-      if (r === "rejected") rejected = true;
-      else routed += 1;
+    try {
+      for (const name of route.queues) {
+        const q = this.queues.get(name) ?? this.streams.get(name);
+        if (!q) continue;
+        const r: EnqueueResult = q.enqueue(message);
+        if (r === "rejected") rejected = true;
+        else routed += 1;
+      }
+    } finally {
+      if (events) events.leave(prev);
     }
     return { routed, rejected };
+  }
+
+  /**
+   * A question to the ledger (events.ts): the answer goes to its reply_to, a queue or a
+   * direct reply-to consumer; nothing is enqueued for the question itself.
+   */
+  private answerWhy(question: Message): PublishOutcome {
+    const replyTo = question.properties.replyTo;
+    if (!replyTo) return { routed: 0, rejected: false };
+    const reply = answerWhy(this.events, this.routing, question, replyTo);
+    if (isReplyQueueName(replyTo)) this.replies.route(replyTo, reply);
+    else this.queues.get(replyTo)?.enqueue(reply);
+    return { routed: 1, rejected: false };
   }
 
   /** A routing question (see introspect.ts): the answer goes to its reply-to queue. */
@@ -420,6 +461,8 @@ export class VHost {
 
   /** Stop every timer (broker shutdown). */
   close(): void {
+    // What shutting down drops is not a message's fate: the ledger stops here.
+    this.events = undefined;
     this.delayed.close();
     for (const q of [...this.queues.values()]) q.destroy();
     this.queues.clear();

@@ -28,6 +28,8 @@ export interface ChannelHost {
   readonly user: string;
   /** As RabbitMQ names a connection (the firehose reports it): `peer:port -> broker:port`. */
   readonly connectionName: string;
+  /** The client's connection_name client property, if it sent one. */
+  readonly clientName?: string | undefined;
   readonly vhost: VHost;
   readonly maxMessageSize: number;
   /** The socket can take more deliveries (no backpressure, not closing). */

@@ -21,6 +21,7 @@ import {
   type MethodName,
   type MethodParams,
   PROTOCOL_HEADER,
+  tableField,
 } from "../codec/index.js";
 import { AmqpError, amqpError } from "../errors.js";
 import type { Message } from "../model/message.js";
@@ -62,6 +63,8 @@ export class AmqpConnection implements ChannelHost {
   readonly vhost: VHost;
   readonly maxMessageSize: number;
   user = "";
+  /** The client's connection_name client property (the message event ledger names it). */
+  clientName: string | undefined;
   consumerCancelNotify = false;
   private blockedNotify = false;
   private state: State = "header";
@@ -247,6 +250,12 @@ export class AmqpConnection implements ChannelHost {
     const features = clientFeatures(a.clientProperties);
     this.consumerCancelNotify = features.consumerCancelNotify;
     this.blockedNotify = features.blockedNotify;
+    const name = tableField(a.clientProperties, "connection_name");
+    this.clientName = Buffer.isBuffer(name)
+      ? name.toString("utf8")
+      : typeof name === "string"
+        ? name
+        : undefined;
     this.user = login(this.host, a, this.loopback, this.tls);
     this.state = "tune";
     const s = this.host.settings;

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { FieldTable } from "../codec/index.js";
 import { amqpError } from "../errors.js";
 import { consumerPriority } from "../model/arguments.js";
+import type { SettleMethod } from "../model/events.js";
 import type { Queue, QueueConsumer, QueuedMessage } from "../model/queue.js";
 import { notSupported, Stream, type StreamConsumer } from "../model/stream.js";
 import { assertConsumerArguments, streamConsumeSpec } from "../model/stream-args.js";
@@ -205,9 +206,10 @@ export class Deliveries {
       entry.message,
     );
     // After the delivery's own frames: a trace consumer on this channel gets its copy next.
-    const tracer = this.channel.host.vhost.tracer;
+    const { tracer, events } = this.channel.host.vhost;
     if (tracer.enabled)
       tracer.delivered(queue.name, entry.message, entry.redelivered, this.channel);
+    if (events) events.delivered(queue.name, entry, tag, this.channel, c.tag, c.noAck);
   }
 
   /** basic.get: get-ok with the message, or get-empty. */
@@ -235,14 +237,15 @@ export class Deliveries {
       },
       entry.message,
     );
-    const tracer = this.channel.host.vhost.tracer;
+    const { tracer, events } = this.channel.host.vhost;
     if (tracer.enabled) tracer.delivered(q.name, entry.message, entry.redelivered, this.channel);
+    if (events) events.delivered(q.name, entry, tag, this.channel, undefined, noAck);
   }
 
   // ------------------------------------------------------------ settling
 
-  /** basic.ack, nack and reject; in a transaction, recorded until commit. */
-  settle(tag: number, multiple: boolean, how: Settlement): void {
+  /** basic.ack, nack and reject (`method`, for the ledger); in a transaction, kept until commit. */
+  settle(tag: number, multiple: boolean, how: Settlement, method?: SettleMethod): void {
     const picked = multiple ? this.pickUpTo(tag) : [this.pickOne(tag)];
     const stream = how === "ack" ? undefined : picked.find((u) => u.queue instanceof Stream);
     if (stream) throw notSupported("basic.nack and basic.reject", stream.queue);
@@ -252,7 +255,7 @@ export class Deliveries {
       this.ackTimeout.changed();
       return;
     }
-    this.apply(picked, how);
+    this.apply(picked, how, method);
   }
 
   private pickOne(tag: number): Unacked {
@@ -280,7 +283,23 @@ export class Deliveries {
     return picked;
   }
 
-  private apply(picked: Unacked[], how: Settlement): void {
+  /** `method` and `reason`, for the ledger: the client's method, or why the broker acts. */
+  private apply(picked: Unacked[], how: Settlement, method?: SettleMethod, reason?: string): void {
+    const events = this.channel.host.vhost.events;
+    if (!events) {
+      this.settleNow(picked, how, undefined);
+      return;
+    }
+    // Dead-lettering that a reject causes is on this client's behalf.
+    const prev = events.enter(this.channel);
+    try {
+      this.settleNow(picked, how, (u) => events.settled(how, method, u, this.channel, reason));
+    } finally {
+      events.leave(prev);
+    }
+  }
+
+  private settleNow(picked: Unacked[], how: Settlement, note: ((u: Unacked) => void) | undefined) {
     let lastQueue: Queue | Stream | undefined;
     let batch: QueuedMessage[] = [];
     const flush = () => {
@@ -293,6 +312,7 @@ export class Deliveries {
     };
     for (const u of picked) {
       this.unacked.delete(u.tag);
+      if (note) note(u);
       if (u.consumer) {
         u.consumer.unacked -= 1;
         this.channel.host.markDirty(u.consumer.queue);
@@ -321,14 +341,14 @@ export class Deliveries {
   }
 
   /** Give back every unacknowledged delivery, as on close or basic.recover. */
-  requeueAll(): void {
+  requeueAll(reason = "basic.recover"): void {
     const byQueue = new Map<Queue | Stream, Unacked[]>();
     for (const u of this.unacked.values()) {
       const list = byQueue.get(u.queue);
       if (list) list.push(u);
       else byQueue.set(u.queue, [u]);
     }
-    for (const list of byQueue.values()) this.apply(list, "requeue");
+    for (const list of byQueue.values()) this.apply(list, "requeue", undefined, reason);
   }
 
   /** tx.commit: apply the settlements recorded in the transaction, acks first. */
@@ -354,7 +374,7 @@ export class Deliveries {
     this.ackTimeout.stop();
     this.replyTo.close();
     for (const u of this.unacked.values()) u.tx = undefined;
-    this.requeueAll();
+    this.requeueAll("channel closed");
     const consumers = [...this.consumers.values()];
     this.consumers.clear();
     for (const c of consumers) c.queue.removeConsumer(c);

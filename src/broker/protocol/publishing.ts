@@ -137,8 +137,13 @@ export class Publisher {
     const seq = this.channel.mode === "confirm" ? ++this.publishSeq : 0;
     const before = this.confirms.position();
     // A transaction's publishes were traced when they arrived, not again at commit.
-    const from = this.channel.mode === "tx" ? undefined : this.channel;
-    const outcome = this.channel.host.vhost.publish(message.exchange, message, from);
+    const traced = this.channel.mode !== "tx";
+    const outcome = this.channel.host.vhost.publish(
+      message.exchange,
+      message,
+      this.channel,
+      traced,
+    );
     if (outcome.routed === 0 && !outcome.rejected && mandatory) {
       this.channel.sendContent(
         "basic.return",

@@ -56,6 +56,8 @@ export async function runBroker(ctx: Context, o: BrokerCommandOptions): Promise<
   io.err(theme.dim(`  memory high watermark ${describeBudget(broker.stats().memory)}`));
   if (o.trace)
     io.err(theme.dim("  tracing on: every publish and delivery is copied to amq.rabbitmq.trace"));
+  if (o.ledger)
+    io.err(theme.dim("  ledger on: `eventlab why <message-id>` tells what happened to a message"));
 
   const progress = await startProgress(io, statusLine(broker, theme), 250);
   await new Promise<void>((resolve) => {
@@ -92,6 +94,7 @@ async function start(
         : {}),
       ...(dataDir !== undefined ? { dataDir } : {}),
       trace: o.trace,
+      ledger: o.ledger === true,
       version: VERSION,
     });
   } catch (err) {

@@ -46,10 +46,10 @@ export const BASIC_METHODS: ClassHandlers<"basic"> = {
     ch.deliveries.settle(Number(a.deliveryTag), a.multiple, "ack");
   },
   "basic.nack": (ch, a) => {
-    ch.deliveries.settle(Number(a.deliveryTag), a.multiple, requeueOrReject(a.requeue));
+    ch.deliveries.settle(Number(a.deliveryTag), a.multiple, requeueOrReject(a.requeue), "nacked");
   },
   "basic.reject": (ch, a) => {
-    ch.deliveries.settle(Number(a.deliveryTag), false, requeueOrReject(a.requeue));
+    ch.deliveries.settle(Number(a.deliveryTag), false, requeueOrReject(a.requeue), "rejected");
   },
   "basic.recover-async": (ch, a) => {
     recover(ch, a.requeue);
