@@ -12,7 +12,7 @@
 import type { Channel, ConfirmChannel, Message, Options } from "amqplib";
 import type { RenderedMessage } from "../config/templates.js";
 import { within } from "./bounded.js";
-import type { Connection } from "./connect.js";
+import { type Connection, dropConnection } from "./connect.js";
 import { brokerError } from "./errors.js";
 import type { Link } from "./reconnect.js";
 
@@ -27,7 +27,15 @@ export interface PublisherOptions {
   link?: Link | undefined;
   /** The broker blocked publishing (with its reason), or unblocked it (undefined). */
   onBlocked?(reason: string | undefined): void;
+  /**
+   * What became of each message published with a key (publish's `messageId`): confirmed,
+   * nacked, uncertain (sent, and no answer will come: the connection was lost and not sent
+   * again, or the publisher crashed), or unsent (never sent, so never published).
+   */
+  onOutcome?(key: string, outcome: PublishOutcome): void;
 }
+
+export type PublishOutcome = "confirmed" | "nacked" | "uncertain" | "unsent";
 
 export interface ReturnedSample {
   exchange: string;
@@ -60,6 +68,8 @@ export interface PublisherStats {
 
 interface Outgoing {
   message: RenderedMessage;
+  /** The key its outcome is told under, if any. */
+  key: string | undefined;
   options: Options.Publish;
   /** Sent at least once already: sending it again is a republish. */
   sent: boolean;
@@ -154,7 +164,7 @@ export class Publisher {
     const options: Options.Publish = { ...message.properties, mandatory: this.options.mandatory };
     if (messageId !== undefined && options.messageId === undefined) options.messageId = messageId;
     this.stats.published += 1;
-    const out: Outgoing = { message, options, sent: false };
+    const out: Outgoing = { message, key: messageId, options, sent: false };
     if (this.down) this.orphans.push(out);
     else this.send(out);
     return this.canPublish();
@@ -211,6 +221,24 @@ export class Publisher {
     this.wake();
     if (this.down) return;
     await within(this.channel.close(), CLOSE_TIMEOUT_MS);
+  }
+
+  /**
+   * The publishing process dies (a fault of the playground): its connection drops at once,
+   * with confirms outstanding, and nothing is sent again; each message sent and not confirmed
+   * is uncertain. Resolves once every one of them is accounted for (bounded).
+   */
+  async crash(why: string): Promise<void> {
+    this.closing = true;
+    this.failure ??= new Error(why);
+    this.giveUpOrphans();
+    dropConnection(this.connection, why);
+    const deadline = Date.now() + CLOSE_TIMEOUT_MS;
+    while (this.stats.outstanding > 0 && Date.now() < deadline) {
+      await this.next(undefined, deadline - Date.now());
+    }
+    this.giveUpOrphans();
+    this.wake();
   }
 
   /** The failure as a user-facing error; `exchange` when one exchange was published to. */
@@ -309,11 +337,17 @@ export class Publisher {
       this.resumedAfterMs.push(Math.round(performance.now() - this.lostAt));
       this.lostAt = undefined;
     }
-    if (!err) this.stats.confirmed += 1;
-    else if (this.down || generation !== this.generation) {
+    if (!err) {
+      this.stats.confirmed += 1;
+      this.tell(out, "confirmed");
+    } else if (this.down || generation !== this.generation) {
       // No answer from the broker: send it again if the connection comes back.
       this.orphans.push(out);
-    } else this.stats.nacked += 1;
+      if (this.closing) this.giveUpOrphans();
+    } else {
+      this.stats.nacked += 1;
+      this.tell(out, "nacked");
+    }
     this.wake();
   }
 
@@ -375,7 +409,12 @@ export class Publisher {
       // Never sent: not published at all. Sent and unanswered: may be lost.
       if (out.sent) this.stats.unanswered += 1;
       else this.stats.published -= 1;
+      this.tell(out, out.sent ? "uncertain" : "unsent");
     }
+  }
+
+  private tell(out: Outgoing, outcome: PublishOutcome): void {
+    if (out.key !== undefined) this.options.onOutcome?.(out.key, outcome);
   }
 
   /** Without confirms, a channel lost: what was sent on it since the last sync may be lost. */

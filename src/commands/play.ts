@@ -32,6 +32,16 @@ export interface PlayOptions {
   /** Messages already in the queues the run consumes: refuse (default), --purge or --keep. */
   leftovers: "refuse" | "purge" | "keep";
   reconnect: ReconnectChoice;
+  /** The embedded broker keeps its data here (a broker restart fault keeps what it keeps). */
+  dataDir: string | undefined;
+  /** Where the cluster of node faults is (default: eventlab cluster up's directory). */
+  clusterDir: string | undefined;
+  /** Runs of an exploration of the scenario's explore: space. */
+  explore: number | undefined;
+  /** Where an exploration writes the scenario that replays its shrunk failure. */
+  exploreOut: string | undefined;
+  /** Write the run's record (its events, and the broker's per-message ledger) here. */
+  record: string | undefined;
 }
 
 export const DEFAULT_PRESET = "orders";
@@ -67,6 +77,27 @@ export function playCommand(ctx: Context, run: Run<PlayOptions>) {
     .option("--reconnect <attempts|forever>", RECONNECT_HELP.reconnect, reconnectArg)
     .option("--no-reconnect", RECONNECT_HELP.noReconnect)
     .option("--reconnect-timeout <duration>", RECONNECT_HELP.timeout, durationArg)
+    .option(
+      "--data-dir <dir>",
+      "the embedded broker keeps durable queues and persistent messages here (through a broker restart fault)",
+    )
+    .option(
+      "--cluster-dir <dir>",
+      "the cluster that node faults stop and start (default: where `eventlab cluster up` puts it)",
+    )
+    .option(
+      "--explore <runs>",
+      "run up to this many variations with fault schedules drawn from the scenario's explore: space; stop at the first failure and shrink it",
+      intArg(1, 10_000),
+    )
+    .option(
+      "--explore-out <file>",
+      "where --explore writes the scenario that replays the shrunk failure (default eventlab.explore.yaml)",
+    )
+    .option(
+      "--record <file>",
+      "write the run's events and every message's ledger (for `eventlab why`)",
+    )
     .option("--json", "print the report as one JSON object")
     .addHelpText(
       "after",
@@ -104,6 +135,11 @@ Examples:
         json: f.json === true,
         leftovers: leftoverFlags(f.purge === true, f.keep === true),
         reconnect: reconnectChoice(f),
+        dataDir: f.dataDir,
+        clusterDir: f.clusterDir,
+        explore: f.explore,
+        exploreOut: f.exploreOut,
+        record: f.record,
       }),
     );
 }

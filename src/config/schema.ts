@@ -20,6 +20,7 @@ import {
   queueTypes,
   settlePolicies,
 } from "./constants.js";
+import { exploreSchema, faultSchema } from "./fault-schema.js";
 import {
   bindingRules,
   consumerRules,
@@ -332,6 +333,18 @@ export const consumerSchema = z
     crashAt: wholeNumber(1)
       .optional()
       .meta({ description: "Drop the connection without acking at this message (1-based)" }),
+    command: text().optional().meta({
+      description:
+        "Your own service as the consumer: this command runs (through the shell, in the config's directory) with EVENTLAB_URL and EVENTLAB_QUEUE in its environment, judged from the embedded broker's ledger",
+    }),
+    doneWhen: z.enum(["ack", "publish"]).optional().meta({
+      description:
+        "A command's message is processed when it acks it (default), or when it publishes a result carrying the message's id",
+    }),
+    ackBeforeWork: bool().optional().meta({
+      description:
+        "Ack each message as it arrives, before the work: a crash during the work loses it (an at-least-once bug, for play to find)",
+    }),
   })
   .superRefine(refineWith(consumerRules), whenMapping)
   .meta({ description: "A consumer profile: `eventlab consume <name>`" });
@@ -358,19 +371,14 @@ export const scenarioSchema = z
       .default([])
       .meta({ description: "Consumer profiles (from consumers:) to run" }),
     faults: z
-      .array(
-        z.strictObject({
-          at: durationSchema.meta({ description: "When, from the start" }),
-          consumer: name("consumer").meta({ description: "Which consumer profile" }),
-          action: z.enum(["kill", "pause", "cut"]).meta({
-            description:
-              "kill: cancel it for good; pause: stop taking messages for `for`; cut: drop its connection (it reconnects)",
-          }),
-          for: durationSchema.optional().meta({ description: "How long a pause lasts" }),
-        }),
-      )
+      .array(faultSchema)
       .default([])
-      .meta({ description: "Timed faults" }),
+      .meta({ description: "Timed faults: consumer, producer, broker, network or node" }),
+    explore: exploreSchema.optional(),
+    consumerTimeout: durationSchema.optional().meta({
+      description:
+        "The embedded broker's consumer_timeout for this scenario (default 30 min, or 1s when a fault times acks out); on RabbitMQ, the server's setting applies",
+    }),
   })
   .meta({ description: "A playground scenario: `eventlab play <name>`" });
 

@@ -10,7 +10,6 @@ import type { ConfirmChannel, ConsumeMessage } from "amqplib";
 import { within } from "../client/bounded.js";
 import { type Connection, dropConnection } from "../client/connect.js";
 import { QueueConsumer, type StopReason } from "../client/consumer.js";
-import { RecentIds } from "../client/recent-ids.js";
 import type { Link } from "../client/reconnect.js";
 import { seededRandom } from "../config/random.js";
 import { ConsumerBehaviour, type Decision } from "./behaviour.js";
@@ -46,10 +45,35 @@ interface Instance {
   stopped: boolean;
   /** Bumped on every (re)connect: work from an older session is dropped. */
   session: number;
+  /** An ack-timeout fault: acks wait until then (epoch ms). */
+  holdAcksUntil: number;
+}
+
+/** What the runner, the faults and the report ask of a consumer group, built in or a command. */
+export interface ConsumerGroup {
+  readonly name: string;
+  readonly queue: string;
+  /** Its connections' tag: a network fault aimed at this consumer hits them. */
+  readonly tag: string;
+  readonly counts: {
+    processed: number;
+    failed: number;
+    retried: number;
+    outOfOrder: number;
+    gaps: number;
+    preexisting: number;
+  };
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+  cut(): Promise<void>;
+  pause(ms: number): void;
+  holdAcks(ms: number): void;
+  row(): ConsumerRow;
 }
 
 /** One consumer profile: its instances, its behaviour, its republishing channel. */
-export class Group {
+export class Group implements ConsumerGroup {
   readonly name: string;
   readonly queue: string;
   readonly instances: Instance[] = [];
@@ -62,9 +86,6 @@ export class Group {
   readonly counts = { processed: 0, failed: 0, retried: 0, outOfOrder: 0, gaps: 0, preexisting: 0 };
   private publisher: ConfirmChannel | undefined;
   private publisherConnection: Connection | undefined;
-  /** Settled for good lately; after a lost connection, a redelivery of one is its lost ack. */
-  private readonly settledIds = new RecentIds(SEEN_MEMORY);
-  private lostConnection = false;
 
   constructor(
     private readonly spec: GroupSpec,
@@ -86,14 +107,19 @@ export class Group {
         paused: false,
         stopped: false,
         session: 0,
+        holdAcksUntil: 0,
       });
     }
+  }
+
+  get tag(): string {
+    return `consumer:${this.name}`;
   }
 
   async start(): Promise<void> {
     // Only a behaviour that retries republishes (to its retry and dead-letter queues).
     if (this.spec.behaviour.onFailure === "retry") {
-      this.publisherConnection = await this.run.options.connect();
+      this.publisherConnection = await this.run.options.connect(this.tag);
       this.publisher = await this.publisherConnection.model.createConfirmChannel();
     }
     await Promise.all(this.instances.map((i) => this.connect(i)));
@@ -108,9 +134,9 @@ export class Group {
     const o = this.run.options;
     if (connection) inst.connection = connection;
     else if (o.link) {
-      inst.link = await this.run.link(`${this.name}#${inst.index}`);
+      inst.link = await this.run.link(`${this.name}#${inst.index}`, this.tag);
       inst.connection = inst.link.connection;
-    } else inst.connection = await o.connect();
+    } else inst.connection = await o.connect(this.tag);
     inst.consumer = await QueueConsumer.start(
       inst.connection,
       { queue: this.queue, prefetch: this.spec.cfg.prefetch ?? 10, noAck: false },
@@ -134,11 +160,12 @@ export class Group {
    */
   private async lost(inst: Instance, reason: StopReason, error?: Error): Promise<void> {
     inst.session += 1;
-    this.lostConnection = true;
     const dead = inst.connection;
     const who = `${this.name}#${inst.index}`;
     let next: Connection | undefined;
-    if (reason === "cancelled-by-broker" && dead && !dead.closed) next = dead;
+    // A cancel, or a channel the broker closed with an error (an ack that timed out) on a
+    // connection still open: subscribe again on it.
+    if (dead && !dead.closed && (reason === "cancelled-by-broker" || error)) next = dead;
     else if (reason === "channel-closed" && !error && dead && inst.link) {
       next = await inst.link.recover(dead);
     }
@@ -147,7 +174,11 @@ export class Group {
         this.run.fail(who, inst.link?.failure ?? error ?? dead?.closeReason ?? new Error(reason));
       return;
     }
-    this.run.event(next === dead ? `${who} subscribed again after a cancel` : `${who} reconnected`);
+    const why =
+      reason === "cancelled-by-broker"
+        ? "a cancel"
+        : `its channel closed (${error?.message ?? reason})`;
+    this.run.event(next === dead ? `${who} subscribed again after ${why}` : `${who} reconnected`);
     try {
       await this.connect(inst, next);
     } catch (err) {
@@ -206,11 +237,6 @@ export class Group {
         msg.properties.messageId ??
         `${this.name}#${inst.index}/${inst.session}/${msg.fields.deliveryTag}`,
     );
-    if (msg.fields.redelivered && this.lostConnection && this.settledIds.has(id)) {
-      // Settled before the connection was lost, and its ack went with it: ack it again.
-      if (via.alive) via.channel.ack(msg);
-      return;
-    }
     // A message from before the run is worked on like any other, but counted apart.
     const own =
       this.run.options.leftovers === "process" ||
@@ -237,13 +263,19 @@ export class Group {
       await sleep(BREAKER_HOLD_MS, this.run.options.signal);
       return;
     }
+    // A behaviour that acks before it works (an at-least-once bug): a crash during the work
+    // loses the message.
+    const early = kind === "ack" && this.spec.behaviour.ackBeforeWork === true;
+    if (early && !(await this.settleOnBroker(msg, via, d))) return;
     if (d.workMs > 0) await sleep(d.workMs, this.run.options.signal);
-    // A fault replaced the connection meanwhile, or it was lost: the broker redelivers this
-    // one, and it is counted then.
-    if (inst.session !== session || !via.alive) return;
+    // The instance crashed (or was killed) during the work: it never finished; the broker
+    // redelivers the message unless it was acked already.
+    if (inst.session !== session) return;
     if (own) this.count(d);
-    if (!(await this.settleOnBroker(msg, via, d))) return;
-    this.settledIds.add(id);
+    // The work is done, whatever becomes of the ack: a copy worked on twice is a duplicate.
+    if (own && kind === "ack") this.run.ledger.processed(this.queue, id);
+    await this.ackHold(inst);
+    if (!early && !(await this.settleOnBroker(msg, via, d))) return;
     if (own) this.settleInLedger(id, msg, d);
     else {
       this.run.ledger.settleOlder(this.queue);
@@ -370,6 +402,17 @@ export class Group {
         () => resolve(),
       );
     });
+  }
+
+  /** An ack-timeout fault: the work goes on, and acks wait past the broker's consumer timeout. */
+  holdAcks(ms: number): void {
+    const until = Date.now() + ms;
+    for (const inst of this.instances) inst.holdAcksUntil = until;
+  }
+
+  private async ackHold(inst: Instance): Promise<void> {
+    const wait = inst.holdAcksUntil - Date.now();
+    if (wait > 0) await sleep(wait, this.run.options.signal);
   }
 
   /** Drop an instance's connection without acking; it comes back a second later. */

@@ -20,6 +20,8 @@
  * - from before the run: `preexisting`, never the run's, never lost.
  */
 
+import type { PublishOutcome } from "../client/publisher.js";
+
 export type Settled = "processed" | "duplicate" | "dead-lettered" | "dropped";
 
 /** The counters of one queue that the dashboard shows. */
@@ -55,12 +57,20 @@ export class Ledger {
   /** Copies settled for good, counting repeats of an id (consume without producers). */
   finals = 0;
   private readonly expectedById = new Map<string, Map<string, number>>();
-  private readonly settledById = new Map<string, Map<string, number>>();
+  private readonly settledIds = new Map<string, Map<string, number>>();
   private readonly settledHow = new Map<string, Record<Settled, number>>();
   private readonly settledTotal = new Map<string, number>();
   private expectedAll = 0;
   private settledAll = 0;
   private readonly watchers = new Set<() => void>();
+  /** What the broker answered for each message published (the delivery checker's input). */
+  readonly outcomes = new Map<string, PublishOutcome>();
+  /** Messages published transient (delivery mode 1): a broker restart drops them. */
+  readonly transient = new Set<string>();
+  /** Times each copy was processed (worked on to the end), per queue: more than once is a duplicate. */
+  readonly processedById = new Map<string, Map<string, number>>();
+  /** Messages of this run processed in a queue where no copy of them was expected, per queue. */
+  readonly unexpected = new Map<string, string[]>();
 
   constructor(consumed: Iterable<string>) {
     this.consumed = new Set(consumed);
@@ -102,6 +112,37 @@ export class Ledger {
     this.changed();
   }
 
+  /** The broker's answer to the publish of message `id`. */
+  answered(id: string, outcome: PublishOutcome): void {
+    this.outcomes.set(id, outcome);
+    this.changed();
+  }
+
+  /**
+   * A consumer worked on a copy of message `id` in `queue` to the end (whether or not its ack
+   * reaches the broker): what the delivery checker counts as consumed.
+   */
+  processed(queue: string, id: string): void {
+    const m = this.processedById.get(queue) ?? new Map<string, number>();
+    this.processedById.set(queue, m);
+    m.set(id, (m.get(id) ?? 0) + 1);
+    if (!this.expectedById.get(queue)?.has(id)) {
+      const ids = this.unexpected.get(queue) ?? [];
+      ids.push(id);
+      this.unexpected.set(queue, ids);
+    }
+  }
+
+  /** Copies expected per message id in `queue`. */
+  expectedIn(queue: string): ReadonlyMap<string, number> {
+    return this.expectedById.get(queue) ?? new Map();
+  }
+
+  /** Copies settled for good per message id in `queue`. */
+  settledById(queue: string): ReadonlyMap<string, number> {
+    return this.settledIds.get(queue) ?? new Map();
+  }
+
   /** A copy went to `queue`, which no consumer of the run reads: it stays there. */
   leave(queue: string): void {
     this.unconsumed[queue] = (this.unconsumed[queue] ?? 0) + 1;
@@ -114,8 +155,8 @@ export class Ledger {
   settle(queue: string, id: string, how: Settled): boolean {
     this.finals += 1;
     const expected = this.expectedById.get(queue)?.get(id) ?? 0;
-    const m = this.settledById.get(queue) ?? new Map<string, number>();
-    this.settledById.set(queue, m);
+    const m = this.settledIds.get(queue) ?? new Map<string, number>();
+    this.settledIds.set(queue, m);
     const done = m.get(id) ?? 0;
     if (done >= expected) {
       this.changed();

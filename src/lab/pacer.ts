@@ -28,13 +28,18 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 export class Pacer {
-  private readonly start: number;
+  private start: number;
 
   constructor(
     private readonly pace: Pace,
     private readonly now: () => number = performance.now.bind(performance),
   ) {
     this.start = now();
+  }
+
+  /** The producer stood still for `ms` (a pause, a crash): later messages are due that much later. */
+  shift(ms: number): void {
+    this.start += ms;
   }
 
   /** Milliseconds to wait before message `index` (0-based) is due; 0 when it is due now. */

@@ -2,7 +2,8 @@
  * What a scenario run shows: a snapshot of it while it runs (for the live view), and the
  * report at its end, both read from the ledger and the consumer groups.
  */
-import type { Group } from "./groups.js";
+import { type CheckerReport, check } from "./checker.js";
+import type { ConsumerGroup } from "./groups.js";
 import type { RunState } from "./state.js";
 import type { PlayReport, QueueReport, QueueRow, Snapshot, StoppedBy } from "./types.js";
 
@@ -17,10 +18,12 @@ interface Rate {
 /** Snapshots of one run: the rates per queue are measured over about a second between them. */
 export class Snapshots {
   private readonly rates = new Map<string, Rate>();
+  /** The checker is run at most once a second (it looks at every copy). */
+  private checked: { at: number; counts: NonNullable<Snapshot["checker"]> } | undefined;
 
   constructor(
     private readonly run: RunState,
-    private readonly groups: readonly Group[],
+    private readonly groups: readonly ConsumerGroup[],
     private readonly limitMs: number | undefined,
   ) {}
 
@@ -40,7 +43,33 @@ export class Snapshots {
       queues,
       consumers: groups.map((g) => g.row()),
       events: run.events.slice(-4),
+      ...(run.timeline.length > 0
+        ? {
+            faults: {
+              count: run.timeline.length,
+              now: run.timeline
+                .filter((f) => f.endMs === undefined || f.endMs > now - run.started)
+                .map((f) => f.what),
+            },
+          }
+        : {}),
+      reconnects: run.reconnects,
+      blockedMs: run.blockedMs,
+      checker: this.checker(now),
     };
+  }
+
+  private checker(now: number): NonNullable<Snapshot["checker"]> {
+    if (this.checked && now - this.checked.at < 1000) return this.checked.counts;
+    const c = check(this.run.ledger, { restarts: [], durable: () => true }).counts;
+    const counts = {
+      ok: c.ok,
+      duplicated: c.duplicated,
+      recovered: c.recovered,
+      waiting: c.lost + c["unconfirmed-lost"],
+    };
+    this.checked = { at: now, counts };
+    return counts;
   }
 
   private row(name: string, now: number): QueueRow {
@@ -86,7 +115,17 @@ function latencyOf(latencies: readonly number[]): PlayReport["latencyMs"] {
   };
 }
 
-function queueReport(run: RunState, groups: readonly Group[], name: string): QueueReport {
+/** Why copies are lost, when it is not on purpose. */
+function lostNote(lost: number, stoppedBy: StoppedBy, checker: CheckerReport): string | undefined {
+  if (lost === 0) return undefined;
+  if (stoppedBy === "idle" || stoppedBy === "done") {
+    const first = checker.samples.lost[0] ?? "";
+    return `the run stopped (${stoppedBy}) before every copy was settled: confirmed by the broker, never processed; record a run (--record FILE) and ask \`eventlab why ${first.split(" in ")[0]} --from FILE\` for its story`;
+  }
+  return `the run stopped (${stoppedBy}) before every copy was settled`;
+}
+
+function queueReport(run: RunState, groups: readonly ConsumerGroup[], name: string): QueueReport {
   const l = run.ledger;
   const c = l.queue(name);
   const gs = groups.filter((g) => g.queue === name);
@@ -111,14 +150,28 @@ function queueReport(run: RunState, groups: readonly Group[], name: string): Que
 /** The report at the end of a run; `publisher` holds the producers' publisher's counters. */
 export function buildReport(
   run: RunState,
-  groups: readonly Group[],
+  groups: readonly ConsumerGroup[],
   stoppedBy: StoppedBy,
-  publisher: { published: number; confirmed: number; nacked: number; returned: number },
+  publisher: {
+    published: number;
+    confirmed: number;
+    nacked: number;
+    returned: number;
+    unanswered: number;
+  },
 ): PlayReport {
   const l = run.ledger;
-  const queues = [...l.consumed].map((name) => queueReport(run, groups, name));
+  const topology = run.options.config.topology;
+  const checker = check(l, {
+    restarts: run.restarts,
+    durable: (q) => topology.queues[q]?.durable ?? true,
+  });
+  const queues = [...l.consumed].map((name) => ({
+    ...queueReport(run, groups, name),
+    lost: checker.lostIn[name] ?? 0,
+  }));
   const sum = (f: (q: QueueReport) => number) => queues.reduce((n, q) => n + f(q), 0);
-  const lost = sum((q) => q.lost);
+  const lost = checker.counts.lost;
   return {
     scenario: run.options.name,
     stoppedBy,
@@ -142,10 +195,12 @@ export function buildReport(
     preexisting: sum((q) => q.preexisting),
     purged: run.purged,
     lost,
-    lostNote:
-      lost > 0 && stoppedBy !== "done"
-        ? `the run stopped (${stoppedBy}) before every copy was settled`
-        : undefined,
+    lostNote: checker.intended ?? lostNote(lost, stoppedBy, checker),
+    ...(checker.intended !== undefined ? { lostIntended: true } : {}),
+    uncertain: publisher.unanswered,
+    checker,
+    faults: run.timeline,
+    blockedMs: run.blockedMs,
     latencyMs: latencyOf(l.latencies),
     queues,
     consumers: groups.map((g) => g.row()),

@@ -12,12 +12,13 @@
  */
 
 import type { Connection } from "../client/connect.js";
-import { Publisher } from "../client/publisher.js";
 import { applyTopology } from "../client/topology.js";
-import { elapsed } from "../ui/format.js";
-import { Group } from "./groups.js";
+import { CommandGroup } from "./command-group.js";
+import { faultOf } from "./faults.js";
+import { type ConsumerGroup, Group } from "./groups.js";
+import { Injector } from "./injector.js";
 import { handleLeftovers } from "./leftovers.js";
-import { compileProducers, type Producer, runProducers } from "./producers.js";
+import { compileProducers, ProducerRun } from "./producers.js";
 import { buildReport, Snapshots } from "./report.js";
 import { routingTableOf } from "./routing.js";
 import { declareSupportQueue, planScenario, type ScenarioPlan } from "./scenario.js";
@@ -29,18 +30,18 @@ export type { DecisionEvent, PlayReport, QueueReport } from "./types.js";
 
 /** How often the run's state goes to `onSnapshot`. */
 const SNAPSHOT_MS = 250;
+/** On the embedded broker, how long every queue the run reads must stay empty to end as idle. */
+const DRAINED_MS = 500;
 /** How long the producers' publisher waits for outstanding confirms once publishing is done. */
 const CONFIRM_WAIT_MS = 5000;
 /** Unless told otherwise, a run stops as idle after this long without a settled copy… */
 const IDLE_MS = 5000;
 /** …or this long past the longest retry delay of its consumers, if that is later. */
 const IDLE_PAST_RETRY_MS = 3000;
-/** A pause fault without `for` lasts this long. */
-const PAUSE_MS = 2000;
 
 export async function runScenario(o: ScenarioRunOptions): Promise<PlayReport> {
   const plan = planScenario(o.name, o.scenario, o.config);
-  const producers = await compileProducers(o.scenario, o.config, {
+  const compiled = await compileProducers(o.scenario, o.config, {
     seed: o.seed,
     env: o.env,
     amount: o.amount,
@@ -51,32 +52,48 @@ export async function runScenario(o: ScenarioRunOptions): Promise<PlayReport> {
     plan.groups.map((g) => g.queue),
     routingTableOf(o.config.topology),
   );
-  run.planned = producers.reduce((n, p) => n + p.amount, 0);
-  const groups = plan.groups.map(
-    (spec) => new Group(spec, run, o.seed ?? Math.floor(Math.random() * 2 ** 32)),
+  run.planned = compiled.reduce((n, p) => n + p.amount, 0);
+  const seed = o.seed ?? Math.floor(Math.random() * 2 ** 32);
+  const groups: ConsumerGroup[] = plan.groups.map((spec) =>
+    spec.cfg.command !== undefined
+      ? new CommandGroup({ ...spec, command: spec.cfg.command }, run)
+      : new Group(spec, run, seed),
   );
-  const link = o.link ? await run.link("producers") : undefined;
-  const setup = link ? link.connection : await o.connect();
+  const producers = compiled.map((p, i) => new ProducerRun(run, p, i));
+  run.publisherStats = {
+    get confirmed() {
+      return producers.reduce((n, p) => n + p.counts().confirmed, 0);
+    },
+  };
   let stopped = false;
   try {
-    await prepare(run, setup, plan, groups);
-    const publisher = await Publisher.open(link?.connection ?? setup, {
-      confirm: true,
-      mandatory: true,
-      window: 1000,
-      link,
-    });
-    run.publisherStats = publisher.stats;
-    const stoppedBy = await play(run, groups, producers, publisher);
+    const setup = await o.connect();
+    try {
+      await prepare(run, setup, plan, groups);
+    } finally {
+      await setup.close();
+    }
+    await Promise.all(producers.map((p) => p.open()));
+    const stoppedBy = await play(run, plan, groups, producers);
     stopped = true;
     await Promise.all(groups.map((g) => g.stop()));
-    const counts = { ...publisher.stats };
-    await publisher.close();
-    return buildReport(run, groups, stoppedBy, counts);
+    await Promise.all(producers.map((p) => p.close()));
+    return buildReport(run, groups, stoppedBy, sumCounts(producers));
   } finally {
-    if (!stopped) await Promise.all(groups.map((g) => g.stop().catch(() => {})));
-    await (link ?? setup).close();
+    if (!stopped) {
+      await Promise.all(groups.map((g) => g.stop().catch(() => {})));
+      await Promise.all(producers.map((p) => p.close().catch(() => {})));
+    }
   }
+}
+
+function sumCounts(producers: readonly ProducerRun[]) {
+  const total = { published: 0, confirmed: 0, nacked: 0, returned: 0, unanswered: 0 };
+  for (const p of producers) {
+    const c = p.counts();
+    for (const k of Object.keys(total) as Array<keyof typeof total>) total[k] += c[k];
+  }
+  return total;
 }
 
 /**
@@ -88,7 +105,7 @@ async function prepare(
   run: RunState,
   setup: Connection,
   plan: ScenarioPlan,
-  groups: readonly Group[],
+  groups: readonly ConsumerGroup[],
 ): Promise<void> {
   const o = run.options;
   const retryQueues = plan.support.filter((q) => q.retry).map((q) => q.name);
@@ -98,17 +115,23 @@ async function prepare(
     o.leftovers,
     (text) => run.event(text),
   );
-  if (o.applyTopology !== false) await applyTopology(setup, o.config.topology, () => {});
-  for (const q of plan.support) await declareSupportQueue(setup, q);
+  await declare(run, setup, plan);
   await Promise.all(groups.map((g) => g.start()));
+}
+
+/** The run's topology and support queues (again, on a broker that restarted empty). */
+async function declare(run: RunState, c: Connection, plan: ScenarioPlan): Promise<void> {
+  if (run.options.applyTopology !== false)
+    await applyTopology(c, run.options.config.topology, () => {});
+  for (const q of plan.support) await declareSupportQueue(c, q);
 }
 
 /** The scenario's clock: producers, faults and snapshots, until the run ends. */
 async function play(
   run: RunState,
-  groups: readonly Group[],
-  producers: Producer[],
-  publisher: Publisher,
+  plan: ScenarioPlan,
+  groups: readonly ConsumerGroup[],
+  producers: readonly ProducerRun[],
 ): Promise<StoppedBy> {
   const o = run.options;
   const limit = o.durationMs ?? o.scenario.duration;
@@ -117,42 +140,51 @@ async function play(
   const timers: NodeJS.Timeout[] = [];
   if (limit !== undefined) timers.push(setTimeout(() => timeUp.abort(), limit));
   const stop = AbortSignal.any([o.signal, timeUp.signal, run.lost.signal]);
-  timers.push(...scheduleFaults(run, groups));
+  const injector = new Injector(run, {
+    groups,
+    producers,
+    consumerTimeoutMs: o.consumerTimeoutMs,
+    prepare: async (url) => {
+      const c = await (o.connectTo ?? (() => o.connect()))(url);
+      try {
+        await declare(run, c, plan);
+      } finally {
+        await c.close();
+      }
+    },
+  });
+  injector.start(o.faults ?? o.scenario.faults.map(faultOf));
   const snapshots = new Snapshots(run, groups, limit);
   const ticker = setInterval(() => o.onSnapshot?.(snapshots.take()), SNAPSHOT_MS);
   ticker.unref();
   try {
     try {
-      await runProducers(run, producers, publisher, stop);
+      await Promise.all(producers.map((p) => p.play(stop)));
     } catch (err) {
-      // The producers' connection is gone and did not come back.
+      // A producer's connection is gone and did not come back.
       run.fail("producers", err instanceof Error ? err : new Error(String(err)));
     }
-    await publisher.settle(CONFIRM_WAIT_MS);
-    const stoppedBy = await ending(run, stop, timeUp.signal);
+    await Promise.all(producers.map((p) => p.settle(CONFIRM_WAIT_MS)));
+    // Where the run's messages may still come from: the consumed queues, and every queue that
+    // dead-letters onwards (retry and delay queues).
+    const onwards = Object.entries(o.config.topology.queues)
+      .filter(([, q]) => q.deadLetterExchange !== undefined)
+      .map(([name]) => name);
+    const reads = [
+      ...new Set([
+        ...run.ledger.consumed,
+        ...plan.support.filter((q) => q.retry).map((q) => q.name),
+        ...onwards,
+      ]),
+    ];
+    const stoppedBy = await ending(run, reads, stop, timeUp.signal);
     o.onSnapshot?.(snapshots.take());
     return stoppedBy;
   } finally {
     clearInterval(ticker);
     for (const t of timers) clearTimeout(t);
+    await injector.stop();
   }
-}
-
-function scheduleFaults(run: RunState, groups: readonly Group[]): NodeJS.Timeout[] {
-  return run.options.scenario.faults.flatMap((f) => {
-    const g = groups.find((x) => x.name === f.consumer);
-    if (!g) return [];
-    const pauseMs = f.for ?? PAUSE_MS;
-    const timer = setTimeout(() => {
-      run.event(
-        `fault: ${f.action} ${f.consumer}${f.action === "pause" ? ` for ${elapsed(pauseMs)}` : ""}`,
-      );
-      if (f.action === "kill") void g.kill();
-      else if (f.action === "pause") g.pause(pauseMs);
-      else void g.cut();
-    }, f.at);
-    return [timer];
-  });
 }
 
 /** How long a run without its own idle setting waits for a copy that does not come. */
@@ -168,9 +200,15 @@ function defaultIdleMs(o: ScenarioRunOptions): number {
  * - "duration" or "interrupted": `stop` aborts (the scenario's time is up, or the signal);
  * - "connection-lost": a connection of the run was lost and did not come back;
  * - "idle": nothing happened for the idle time: no change to the ledger (consumers only: no
- *   decision at all), measured by a timer that each change restarts.
+ *   decision at all), measured by a timer that each change restarts; or, on the embedded
+ *   broker, every queue the run reads stayed empty for a while (watchDrained).
  */
-function ending(run: RunState, stop: AbortSignal, timeUp: AbortSignal): Promise<StoppedBy> {
+function ending(
+  run: RunState,
+  queues: readonly string[],
+  stop: AbortSignal,
+  timeUp: AbortSignal,
+): Promise<StoppedBy> {
   const o = run.options;
   const only = o.consumeOnly;
   const ledger = run.ledger;
@@ -205,5 +243,30 @@ function ending(run: RunState, stop: AbortSignal, timeUp: AbortSignal): Promise<
     cleanups.push(() => clearTimeout(idle));
     const restart = () => void idle.refresh();
     cleanups.push(only ? run.watchDecisions(restart) : ledger.watch(restart));
+    if (!only) cleanups.push(watchDrained(run, queues, () => end("idle")));
   });
+}
+
+/**
+ * On the embedded broker, idle comes sooner: once every queue the run reads from (its
+ * consumed queues and their retry queues) has held no message, ready or unacknowledged, for
+ * DRAINED_MS with no fault under way, nothing more can arrive. Returns the stop function.
+ */
+function watchDrained(run: RunState, queues: readonly string[], idle: () => void): () => void {
+  const stats = run.options.queueStats;
+  if (!stats) return () => {};
+  let since: number | undefined;
+  const timer = setInterval(() => {
+    const empty =
+      run.faultsUnderway === 0 &&
+      queues.every((q) => {
+        const s = stats(q);
+        return s !== undefined && s.ready === 0 && s.unacked === 0;
+      });
+    if (!empty) since = undefined;
+    else if (since === undefined) since = Date.now();
+    else if (Date.now() - since >= DRAINED_MS) idle();
+  }, DRAINED_MS / 5);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -8,6 +8,7 @@ import { declareQueue } from "../client/topology.js";
 import type { Config, ConsumerConfig, QueueConfig, ScenarioConfig } from "../config/schema.js";
 import { EventlabError } from "../errors.js";
 import { ConsumerBehaviour, type RetryTopology } from "./behaviour.js";
+import { type Fault, faultOf } from "./faults.js";
 import type { Behaviour } from "./types.js";
 
 /** One consumer profile of the scenario, on the queue it reads. */
@@ -52,7 +53,71 @@ export function behaviourOf(c: ConsumerConfig): Behaviour {
   if (c.ordering) b.ordering = c.ordering;
   if (c.breaker) b.breaker = { failures: c.breaker.failures, pauseMs: c.breaker.pause };
   if (c.crashAt) b.crashAt = c.crashAt;
+  if (c.ackBeforeWork) b.ackBeforeWork = true;
   return b;
+}
+
+/** A fault must name a consumer or producer the scenario runs. */
+export function checkFault(name: string, scenario: ScenarioConfig, f: Fault): void {
+  const producers = scenario.producers.map((p) => p.template);
+  if (f.kind === "consumer" && !scenario.consumers.includes(f.consumer)) {
+    throw scenarioError(name, `a fault names consumer '${f.consumer}', which it does not run`);
+  }
+  if (f.kind === "producer" && !producers.includes(f.producer)) {
+    throw scenarioError(name, `a fault names producer '${f.producer}', which it does not run`);
+  }
+  if (
+    f.kind === "network" &&
+    f.target !== "all" &&
+    !producers.includes(f.target) &&
+    !scenario.consumers.includes(f.target)
+  ) {
+    throw scenarioError(
+      name,
+      `a network fault targets '${f.target}', which is none of its producers (${producers.join(", ")}) or consumers (${scenario.consumers.join(", ") || "none"}); use one of them, or all`,
+    );
+  }
+}
+
+/** Behaviour settings a command consumer cannot have: the command behaves as it does. */
+const BEHAVIOUR_KEYS = [
+  "workTime",
+  "failures",
+  "onFailure",
+  "retry",
+  "dedupe",
+  "ordering",
+  "breaker",
+  "crashAt",
+  "ackBeforeWork",
+] as const;
+
+function checkCommand(
+  name: string,
+  consumer: string,
+  cfg: ConsumerConfig,
+  scenario: ScenarioConfig,
+): void {
+  if (cfg.command === undefined) {
+    if (cfg.doneWhen !== undefined) {
+      throw scenarioError(name, `consumer '${consumer}' has doneWhen but no command to judge`);
+    }
+    return;
+  }
+  const set = BEHAVIOUR_KEYS.filter((k) => cfg[k] !== undefined);
+  if (set.length > 0) {
+    throw scenarioError(
+      name,
+      `consumer '${consumer}' runs a command, which behaves as it does: remove ${set.join(", ")}`,
+    );
+  }
+  const holds = scenario.faults.some((f) => f.consumer === consumer && f.action === "ack-timeout");
+  if (holds) {
+    throw scenarioError(
+      name,
+      `consumer '${consumer}' runs a command: an ack-timeout fault cannot make it hold its acks (set its prefetch and let it be slow instead)`,
+    );
+  }
 }
 
 /**
@@ -61,11 +126,7 @@ export function behaviourOf(c: ConsumerConfig): Behaviour {
  * first problem.
  */
 export function planScenario(name: string, scenario: ScenarioConfig, config: Config): ScenarioPlan {
-  for (const f of scenario.faults) {
-    if (!scenario.consumers.includes(f.consumer)) {
-      throw scenarioError(name, `a fault names consumer '${f.consumer}', which it does not run`);
-    }
-  }
+  for (const f of scenario.faults.map(faultOf)) checkFault(name, scenario, f);
   for (const p of scenario.producers) {
     if (!config.templates[p.template]) {
       throw scenarioError(name, `producer template '${p.template}' is not in templates:`);
@@ -82,6 +143,7 @@ export function planScenario(name: string, scenario: ScenarioConfig, config: Con
         `consumer '${consumer}' taps an exchange; a scenario's consumers read queues`,
       );
     }
+    checkCommand(name, consumer, cfg, scenario);
     const behaviour = behaviourOf(cfg);
     const topo = ConsumerBehaviour.retryTopology(cfg.queue, behaviour);
     support.push(...supportQueues(config, cfg.queue, topo));

@@ -3,27 +3,52 @@
  * ledger, the event log, the counters of the producers and the consumers' decisions, and the
  * routing table that says where a dead-lettered copy goes on to.
  */
+import type { MessageEvent } from "../broker/index.js";
 import type { RoutingTable } from "../broker/routing/index.js";
 import type { Connection } from "../client/connect.js";
 import type { Link, LinkEvent } from "../client/reconnect.js";
 import type { Config, ScenarioConfig } from "../config/schema.js";
 import type { CompiledTemplate } from "../config/templates.js";
+import type { Restart } from "./checker.js";
+import type { Fault } from "./faults.js";
 import { Ledger } from "./ledger.js";
 import { type LeftoverPolicy, newRunId } from "./leftovers.js";
+import type { Stage } from "./stage.js";
 import type { DecisionEvent, Snapshot } from "./types.js";
 
 export interface ScenarioRunOptions {
   name: string;
   scenario: ScenarioConfig;
   config: Config;
-  /** A new connection to the broker (one per consumer instance, one for producers). */
-  connect: () => Promise<Connection>;
+  /**
+   * A new connection to the broker (one per consumer instance, one per producer). `tag` names
+   * who it is for (`producer:<template>`, `consumer:<profile>`), so that a network fault can
+   * target it; untagged connections are the run's own (setup).
+   */
+  connect: (tag?: string) => Promise<Connection>;
   /**
    * A new connection that comes back after a loss (client/reconnect.ts), used instead of
    * `connect` when given: producers publish again what was not confirmed, and consumers
    * start again. Without it, a lost connection ends the run ("connection-lost").
    */
-  link?: ((onEvent: (event: LinkEvent) => void) => Promise<Link>) | undefined;
+  link?: ((onEvent: (event: LinkEvent) => void, tag?: string) => Promise<Link>) | undefined;
+  /** What the faults of the scenario act on besides its own producers and consumers. */
+  stage?: Stage | undefined;
+  /** A connection to this URL, past any fault proxy: a restarted broker, set up before clients return. */
+  connectTo?: ((url: string) => Promise<Connection>) | undefined;
+  /** The faults to inflict instead of the scenario's own (an exploration's schedule). */
+  faults?: readonly Fault[] | undefined;
+  /**
+   * The embedded broker's per-message ledger, through restarts: subscribe to its events.
+   * Consumers that run a command are judged from it.
+   */
+  brokerEvents?: ((listener: (e: MessageEvent) => void) => () => void) | undefined;
+  /** The URL a connection with this tag uses (a command consumer's EVENTLAB_URL). */
+  urlFor?: ((tag: string) => string) | undefined;
+  /** Where command consumers run (the config's directory). */
+  cwd?: string | undefined;
+  /** The broker's consumer timeout, when known (ms): an ack-timeout fault holds acks past it. */
+  consumerTimeoutMs?: number | undefined;
   seed?: number | undefined;
   /** Overrides every producer's amount. */
   amount?: number | undefined;
@@ -87,6 +112,14 @@ export class RunState {
   failure: string | undefined;
   /** Connections of the run that were lost and came back. */
   reconnects = 0;
+  /** Broker restarts of the run, for the delivery checker. */
+  readonly restarts: Restart[] = [];
+  /** The faults as they happened: when (ms from the start), what, and when each ended. */
+  readonly timeline: Array<{ atMs: number; what: string; endMs?: number | undefined }> = [];
+  /** Time the producers spent blocked by the broker (connection.blocked), ms. */
+  blockedMs = 0;
+  /** Faults being carried out now (a broker restart, a node stop): the run does not end as idle. */
+  faultsUnderway = 0;
 
   constructor(
     readonly options: ScenarioRunOptions,
@@ -133,7 +166,7 @@ export class RunState {
   }
 
   /** A connection that comes back after a loss, its losses and reconnects in the event log. */
-  async link(who: string): Promise<Link> {
+  async link(who: string, tag?: string): Promise<Link> {
     const open = this.options.link;
     if (!open) throw new Error("no link: the run connects with connect()");
     return open((e) => {
@@ -142,7 +175,7 @@ export class RunState {
         this.reconnects += 1;
         this.event(`${who} reconnected to ${e.reconnect.to} after ${e.reconnect.downMs} ms`);
       }
-    });
+    }, tag);
   }
 
   /** `who` lost its connection (or channel) for good: end the run, and say why. */

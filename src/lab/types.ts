@@ -1,3 +1,5 @@
+import type { CheckerReport } from "./checker.js";
+
 /**
  * The shapes the playground passes around: what a consumer profile asks of its consumers
  * (behaviours), and the snapshot of a running scenario that the dashboard and the report
@@ -38,6 +40,8 @@ export interface Behaviour {
   breaker?: { failures: number; pauseMs: number };
   /** Drop the connection without acking when this instance reaches message K (1-based). */
   crashAt?: number;
+  /** Ack each message as it arrives, before the work (an at-least-once bug, on purpose). */
+  ackBeforeWork?: boolean;
 }
 
 export type BreakerState = "closed" | "open" | "half-open";
@@ -90,6 +94,14 @@ export interface Snapshot {
   consumers: ConsumerRow[];
   /** Recent happenings, newest last: breaker changes, faults, crashes. */
   events: string[];
+  /** Faults so far, and the ones in effect now. Absent: none. */
+  faults?: { count: number; now: string[] } | undefined;
+  /** Connections lost and back so far. */
+  reconnects?: number | undefined;
+  /** Time publishers spent blocked by the broker so far, ms. */
+  blockedMs?: number | undefined;
+  /** The delivery checker so far: copies consumed ok, duplicated, recovered, not consumed yet. */
+  checker?: { ok: number; duplicated: number; recovered: number; waiting: number } | undefined;
 }
 
 /** One entry of a message's x-death header: a queue it was dead-lettered from, why, how often. */
@@ -167,9 +179,20 @@ export interface PlayReport {
   preexisting: number;
   /** Messages from before the run deleted before it started, per queue (with "purge"). */
   purged: Record<string, number>;
+  /** Copies confirmed by the broker and never consumed (the delivery checker's `lost`). */
   lost: number;
   /** Why lost may be above 0 on purpose, when it may. */
   lostNote?: string | undefined;
+  /** The loss was caused on purpose by the scenario (see lostNote): not a failure. */
+  lostIntended?: boolean | undefined;
+  /** Messages sent whose confirm never came (a fault took it): their outcome is unknown. */
+  uncertain: number;
+  /** The delivery checker: every copy in one of Jepsen's total-queue categories. */
+  checker: CheckerReport;
+  /** The faults as they happened, in ms from the start of producing. */
+  faults: Array<{ atMs: number; what: string; endMs?: number | undefined }>;
+  /** Time publishers were blocked by the broker (memory alarm), ms. */
+  blockedMs: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number } | undefined;
   queues: QueueReport[];
   consumers: ConsumerRow[];

@@ -94,6 +94,8 @@ export interface FaultProxy {
    * an earlier one, then passes a token bucket (bursts of 50 ms worth). RangeError if < 0.
    */
   shape(faults: LinkFaults, scope?: LinkScope): void;
+  /** Connect new connections to another target (a broker that came back on another port). */
+  retarget(target: ProxyTarget): void;
   /** Clear every fault (only the tag's, given a tag); held bytes are delivered. */
   heal(scope?: Scope): void;
   /** Stop listening and destroy every connection; resolves once all are closed. */
@@ -242,7 +244,8 @@ function check(faults: LinkFaults): void {
 }
 
 export async function startProxy(options: ProxyOptions): Promise<FaultProxy> {
-  const { target, host = "127.0.0.1" } = options;
+  let target = options.target;
+  const { host = "127.0.0.1" } = options;
   const counters = {
     accepted: 0,
     refused: 0,
@@ -415,6 +418,9 @@ export async function startProxy(options: ProxyOptions): Promise<FaultProxy> {
     },
     refuse(on, scope) {
       ruleOf(scope?.tag).refuse = on;
+    },
+    retarget(next) {
+      target = { ...next };
     },
     shape(faults, scope) {
       check(faults);

@@ -122,12 +122,34 @@ function headerLine(s: Snapshot, theme: Theme, width: number): string {
     `confirmed ${count(s.confirmed)}`,
     // Messages from before the run (--keep): consumed, never counted as this run's.
     ...((s.preexisting ?? 0) > 0 ? [theme.warn(`preexisting ${count(s.preexisting ?? 0)}`)] : []),
+    ...troubleParts(s, theme),
   ].join(" · ");
   // The scenario's name gives way first (the numbers are what a person watches), but keeps a
   // recognisable start; on a very narrow terminal the line's end is cut instead.
   const name = clean(s.scenario);
   const nameRoom = Math.max(Math.min(visibleWidth(name), 16), width - visibleWidth(rest) - 3);
   return fitLine(`${theme.bold(truncate(name, nameRoom))} · ${rest}`, width);
+}
+
+/** Faults, reconnects, blocked time and the checker's counts, when there is anything to say. */
+function troubleParts(s: Snapshot, theme: Theme): string[] {
+  const out: string[] = [];
+  if (s.faults) {
+    const now = s.faults.now.map(clean);
+    out.push(
+      theme.warn(`faults ${count(s.faults.count)}${now.length ? ` (now: ${now.join(", ")})` : ""}`),
+    );
+  }
+  if (s.reconnects) out.push(theme.warn(`reconnected ${count(s.reconnects)}`));
+  if (s.blockedMs) out.push(theme.warn(`blocked ${elapsed(s.blockedMs)}`));
+  const c = s.checker;
+  if (c && (s.faults || c.duplicated > 0 || c.recovered > 0)) {
+    const dup = c.duplicated > 0 ? theme.error(`dup ${count(c.duplicated)}`) : "dup 0";
+    out.push(
+      `checker ok ${count(c.ok)} · ${dup} · recovered ${count(c.recovered)} · waiting ${count(c.waiting)}`,
+    );
+  }
+  return out;
 }
 
 /** A table of a frame: its header line and rows, and what its rows are called when cut. */
@@ -262,6 +284,9 @@ export function summaryLine(s: Snapshot): string {
   ];
   const open = s.consumers.filter((c) => c.breaker === "open").map((c) => clean(c.name));
   if (open.length > 0) parts.push(`breaker open: ${open.join(", ")}`);
+  if (s.faults) parts.push(`faults ${count(s.faults.count)}`);
+  if (s.reconnects) parts.push(`reconnected ${count(s.reconnects)}`);
+  if (s.blockedMs) parts.push(`blocked ${elapsed(s.blockedMs)}`);
   const down = s.consumers.filter((c) => c.state === "crashed" || c.state === "killed");
   for (const c of down) parts.push(`${clean(c.name)} ${c.state}`);
   return parts.join(" · ");

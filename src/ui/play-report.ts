@@ -4,6 +4,7 @@
  * that were in the queues before the run are told apart: purged, or kept and counted apart.
  */
 
+import { CHECKER_CATEGORIES } from "../lab/checker.js";
 import type { PlayReport } from "../lab/runner.js";
 import { count, elapsed } from "./format.js";
 import { table } from "./table.js";
@@ -91,6 +92,7 @@ export function renderPlayReport(r: PlayReport, theme: Theme): string {
       ),
     );
   }
+  out.push(...faultLines(r, theme));
   if (r.latencyMs) {
     const l = r.latencyMs;
     out.push(
@@ -113,11 +115,50 @@ export function renderPlayReport(r: PlayReport, theme: Theme): string {
       ),
     );
   }
-  out.push("");
+  out.push("", ...checkerLines(r, theme));
   const lost =
     r.lost === 0
-      ? `${theme.ok(theme.symbols.ok)} lost 0: every routed copy was processed, deduplicated, dead-lettered or dropped on purpose`
-      : `${theme.error(theme.symbols.fail)} lost ${count(r.lost)}${r.lostNote ? ` (${r.lostNote})` : ""}`;
+      ? `${theme.ok(theme.symbols.ok)} lost 0: every confirmed copy was processed, deduplicated, dead-lettered or dropped on purpose`
+      : r.lostIntended
+        ? `${theme.warn(theme.symbols.warn)} lost ${count(r.lost)}, on purpose: ${r.lostNote}`
+        : `${theme.error(theme.symbols.fail)} lost ${count(r.lost)}${r.lostNote ? ` (${r.lostNote})` : ""}`;
   out.push(lost);
   return `${out.join("\n")}\n`;
+}
+
+/** The faults on a timeline, and the time publishers spent blocked. */
+function faultLines(r: PlayReport, theme: Theme): string[] {
+  if (r.faults.length === 0 && r.blockedMs === 0) return [];
+  const at = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+  const out = [theme.bold("faults")];
+  for (const f of r.faults) {
+    const span = f.endMs !== undefined && f.endMs > f.atMs ? `–${at(f.endMs)}` : "";
+    out.push(`  ${at(f.atMs)}${span}`.padEnd(16) + f.what);
+  }
+  if (r.blockedMs > 0)
+    out.push(theme.warn(`  publishers blocked by the broker for ${elapsed(r.blockedMs)}`));
+  return out;
+}
+
+/** The delivery checker's counts, and the first ids of each category that is not ok. */
+function checkerLines(r: PlayReport, theme: Theme): string[] {
+  const c = r.checker;
+  const parts = CHECKER_CATEGORIES.map((k) => {
+    const n = c.counts[k];
+    const text = `${k} ${count(n)}`;
+    if (n === 0 || k === "ok" || k === "recovered") return text;
+    return k === "lost" && r.lostIntended ? theme.warn(text) : theme.error(text);
+  });
+  const out = [
+    `checker: ${parts.join(" · ")}${r.uncertain ? theme.dim(` (${count(r.uncertain)} published with no confirm)`) : ""}`,
+  ];
+  for (const k of CHECKER_CATEGORIES) {
+    if (k === "ok" || c.samples[k].length === 0) continue;
+    out.push(
+      theme.dim(
+        `  ${k}: ${c.samples[k].join(", ")}${c.counts[k] > c.samples[k].length ? ", …" : ""}`,
+      ),
+    );
+  }
+  return out;
 }

@@ -49,12 +49,13 @@ describe("eventlab play on the embedded broker", () => {
     });
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ broker: "embedded", published: 8, lost: 0 });
-    // One for the producers, one per consumer instance (work-queue runs four workers).
+    // One to set up, one per producer, one per consumer instance (work-queue runs four workers).
     expect(seen.length).toBeGreaterThanOrEqual(5);
     for (const s of seen) {
       expect(s.urls).toHaveLength(1);
       expect(s.urls[0]).toMatch(/^amqp:\/\/guest:guest@127\.0\.0\.1:\d+$/);
-      expect(s.name).toBe("eventlab play");
+      // Named by who uses it, so that the broker's ledger and `why` can tell them apart.
+      expect(s.name).toMatch(/^eventlab play( (producer|consumer):[\w.-]+)?$/);
       expect(s.version).toBe(VERSION);
     }
     expect(VERSION).not.toBe("0.0.0");
@@ -84,6 +85,9 @@ templates:
       lost: 0,
     });
     expect(seen.length).toBeGreaterThanOrEqual(2);
-    expect(seen.every((s) => s.name === "eventlab play" && s.version === VERSION)).toBe(true);
+    expect(seen.every((s) => s.name?.startsWith("eventlab play") && s.version === VERSION)).toBe(
+      true,
+    );
+    expect(seen.map((s) => s.name)).toContain("eventlab play producer:note");
   });
 });

@@ -302,7 +302,7 @@ describe("eventlab init --preset and --list", () => {
     await expect(access(path.join(cwd, "eventlab.config.yaml"))).rejects.toThrow();
   });
 
-  it("--list lists the seven presets, a line each in 80 columns, and writes nothing", async () => {
+  it("--list lists the eight presets, a line each in 80 columns, and writes nothing", async () => {
     const cwd = await freshDir();
     const r = await runCli(["init", "--list"], { cwd });
     expect(r.stderr).toBe("");

@@ -11,7 +11,9 @@ import { parseConfig } from "../../src/config/load.js";
 import { listPresets, presetDescription } from "../../src/config/presets.js";
 import type { Config, ScenarioConfig } from "../../src/config/schema.js";
 import { compileTemplate } from "../../src/config/templates.js";
+import { faultOf } from "../../src/lab/faults.js";
 import { routingTableOf } from "../../src/lab/routing.js";
+import { checkFault } from "../../src/lab/scenario.js";
 import { PRESETS } from "../fixtures/presets.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -415,7 +417,11 @@ describe.each(PLAYABLE)("preset %s as a playground scenario", (name) => {
         else if (profile.queue === undefined) problems.push(`${s}: consumer ${c} taps, no queue`);
       }
       for (const f of scenario.faults) {
-        if (!scenario.consumers.includes(f.consumer)) problems.push(`${s}: fault on ${f.consumer}`);
+        try {
+          checkFault(s, scenario, faultOf(f));
+        } catch (err) {
+          problems.push(`${s}: ${(err as Error).message}`);
+        }
       }
     }
     expect(problems).toEqual([]);
@@ -434,7 +440,7 @@ describe.each(PLAYABLE)("preset %s as a playground scenario", (name) => {
         retries.reduce((a, b) => a + b, 0),
         `${s}: retry delays`,
       ).toBeLessThanOrEqual(5000);
-      for (const f of scenario.faults) expect(f.at).toBeLessThan(PRODUCING_MS);
+      for (const f of scenario.faults) expect(f.at ?? 0).toBeLessThan(PRODUCING_MS);
       if (scenario.duration !== undefined) expect(scenario.duration).toBeLessThanOrEqual(30_000);
     }
   });

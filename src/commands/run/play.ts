@@ -6,15 +6,28 @@
  * live view, same report.
  */
 
-import { type RunningBroker, startBroker } from "../../broker/index.js";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import {
+  type BasicProperties,
+  type BrokerOptions,
+  MessageEvents,
+  type RunningBroker,
+  startBroker,
+} from "../../broker/index.js";
 import { maskSecrets } from "../../client/url.js";
+import { defaultClusterDir } from "../../cluster/index.js";
 import { parseConfig } from "../../config/load.js";
 import { listPresets, readPreset } from "../../config/presets.js";
 import type { Config } from "../../config/schema.js";
 import type { Context } from "../../context.js";
 import { EventlabError, ExitCode, UsageError } from "../../errors.js";
+import { type Fault, faultOf } from "../../lab/faults.js";
+import { ID_HEADER } from "../../lab/leftovers.js";
+import { writeRecord } from "../../lab/record.js";
 import { roundTripOf } from "../../lab/roundtrip.js";
 import { runScenario, type ScenarioRunOptions } from "../../lab/runner.js";
+import { type OpenStage, openStage } from "../../lab/stage.js";
 import type { PlayReport, Snapshot } from "../../lab/types.js";
 import { LiveView, summaryLine } from "../../ui/dashboard.js";
 import { renderPlayReport } from "../../ui/play-report.js";
@@ -22,19 +35,25 @@ import { table } from "../../ui/table.js";
 import { VERSION } from "../../version.js";
 import { DEFAULT_PRESET, type PlayOptions } from "../play.js";
 import { reconnectPolicy } from "./link.js";
+import { type RunOnce, runExplore } from "./play-explore.js";
 
 /** Without a terminal, a summary line at most this often. */
 const SUMMARY_EVERY_MS = 3000;
 
-interface Target {
+export interface Target {
   config: Config;
   /** The scenario to run, or undefined for a round trip of the templates. */
   scenario: string | undefined;
   source: string;
+  /** The text of the config it comes from: a preset's, or the config file's. */
+  text(): Promise<string>;
 }
 
 /** A scenario ready for the runner, and how to introduce it. */
-type Play = Pick<ScenarioRunOptions, "name" | "scenario" | "config" | "templates" | "idleMs"> & {
+export type Play = Pick<
+  ScenarioRunOptions,
+  "name" | "scenario" | "config" | "templates" | "idleMs"
+> & {
   /** What is played, for the first line: a scenario's name, or the templates of a round trip. */
   what: string;
   /** Where it comes from: the config file, or a preset. */
@@ -46,6 +65,9 @@ async function presetConfig(name: string): Promise<Config> {
   return parseConfig(await readPreset(name), `preset ${name}`);
 }
 
+const fileText = (ctx: Context, file: string) => () =>
+  readFile(path.resolve(ctx.cwd, file), "utf8");
+
 /** What `play [name]` runs: a scenario of the config, a preset, or the config's templates. */
 async function resolveTarget(ctx: Context, name: string | undefined): Promise<Target> {
   const loaded = await ctx.loadConfig();
@@ -54,11 +76,16 @@ async function resolveTarget(ctx: Context, name: string | undefined): Promise<Ta
     const config = await presetConfig(preset);
     const scenarios = Object.keys(config.scenarios);
     const scenario = scenarios.includes(preset) ? preset : scenarios[0];
-    return { config, scenario, source: `the ${preset} preset` };
+    return { config, scenario, source: `the ${preset} preset`, text: () => readPreset(preset) };
   };
   if (name !== undefined) {
     if (loaded.file && loaded.config.scenarios[name]) {
-      return { config: loaded.config, scenario: name, source: loaded.file };
+      return {
+        config: loaded.config,
+        scenario: name,
+        source: loaded.file,
+        text: fileText(ctx, loaded.file),
+      };
     }
     if (presets.includes(name)) return fromPreset(name);
     const mine = loaded.file ? Object.keys(loaded.config.scenarios) : [];
@@ -69,7 +96,12 @@ async function resolveTarget(ctx: Context, name: string | undefined): Promise<Ta
   }
   if (loaded.file) {
     const first = Object.keys(loaded.config.scenarios)[0];
-    return { config: loaded.config, scenario: first, source: loaded.file };
+    return {
+      config: loaded.config,
+      scenario: first,
+      source: loaded.file,
+      text: fileText(ctx, loaded.file),
+    };
   }
   return fromPreset(DEFAULT_PRESET);
 }
@@ -141,35 +173,93 @@ async function playOf(ctx: Context, o: PlayOptions, target: Target): Promise<Pla
   return { ...trip, what: what ?? "", source: target.source, roundTrip: true };
 }
 
+/** The broker's consumer timeout when a scenario times acks out and does not set it: 1 s. */
+const ACK_TIMEOUT_MS = 1000;
+
+/** The scenario's faults, and those an exploration may draw: what the stage must be ready for. */
+function faultsOf(p: Play): Fault[] {
+  const own = p.scenario.faults.map(faultOf);
+  return [...own, ...(p.scenario.explore?.faults ?? []).map(faultOf)];
+}
+
+/** The embedded broker's consumer timeout: the scenario's, else short when it times acks out. */
+function consumerTimeoutOf(p: Play): number | undefined {
+  if (p.scenario.consumerTimeout !== undefined) return p.scenario.consumerTimeout;
+  const timesOut = faultsOf(p).some((f) => f.kind === "consumer" && f.action === "ack-timeout");
+  return timesOut ? ACK_TIMEOUT_MS : undefined;
+}
+
 /**
  * The broker to play on: the one --url or EVENTLAB_URL names, else the embedded broker,
- * started here (a config file's broker.url is for the other commands: play brings its own).
- * Every connection goes through `ctx.connect`, given the embedded broker's URL when there is
- * one; `release` stops the broker.
+ * started here (a config file's broker.url is for the other commands: play brings its own),
+ * with the stage the scenario's faults need (a fault proxy, broker restarts, cluster nodes).
+ * Every connection goes through `ctx.connect`, to the stage's URL for its tag.
+ * `release` stops the proxy and the broker.
  */
-async function playBroker(ctx: Context) {
+async function playBroker(ctx: Context, o: PlayOptions, p: Play, dataDir?: string) {
   const named = await ctx.broker();
-  if (named.source === "flag" || named.source === "env") {
-    return {
-      embedded: undefined,
-      urls: named.urls,
-      where: named.urls.map((u) => maskSecrets(u)).join(", "),
-      release: async () => {},
-    };
+  const external = named.source === "flag" || named.source === "env";
+  const options: BrokerOptions = {
+    port: 0,
+    version: VERSION,
+    // One ledger through restarts: every message's story, by the run's message ids.
+    ledger: new MessageEvents({ idOf: runIdOf }),
+    ...(dataDir !== undefined ? { dataDir } : {}),
+  };
+  const commands = p.scenario.consumers.filter((c) => p.config.consumers[c]?.command);
+  if (external && commands.length > 0) {
+    throw new UsageError(
+      `consumer ${commands.join(", ")} runs a command, judged from the embedded broker's ledger`,
+      "play this scenario without --url (on the embedded broker)",
+    );
   }
-  const embedded: RunningBroker = await startBroker({ port: 0, version: VERSION });
+  const timeout = consumerTimeoutOf(p);
+  if (timeout !== undefined) options.consumerTimeout = timeout;
+  const broker: RunningBroker | undefined = external ? undefined : await startBroker(options);
+  const urls = broker ? [broker.url] : named.urls;
+  const producers = p.scenario.producers.map((x) => `producer:${x.template}`);
+  let stage: OpenStage;
+  try {
+    stage = await openStage({
+      urls,
+      embedded: broker ? { broker, options } : undefined,
+      faults: faultsOf(p),
+      tags: [...producers, ...p.scenario.consumers.map((c) => `consumer:${c}`)],
+      clusterDir: path.resolve(ctx.cwd, o.clusterDir ?? defaultClusterDir(ctx.env)),
+      env: ctx.env,
+      signal: ctx.signal,
+    });
+  } catch (err) {
+    await broker?.close();
+    throw err;
+  }
   return {
-    embedded,
-    urls: [embedded.url],
-    where: `the embedded broker ${ctx.theme.dim("(in this process)")}`,
-    release: () => embedded.close(),
+    external,
+    stage,
+    events: broker ? (options.ledger as MessageEvents) : undefined,
+    consumerTimeoutMs: external ? undefined : (timeout ?? undefined),
+    where: external
+      ? named.urls.map((u) => maskSecrets(u)).join(", ")
+      : `the embedded broker ${ctx.theme.dim("(in this process)")}`,
+    release: async () => {
+      await stage.close();
+      await broker?.close();
+    },
   };
 }
 
-/** Depth and unacked of a queue of the embedded broker. */
-function statsOf(embedded: RunningBroker) {
+/** The id the playground gives each message (its header), else the message_id property. */
+function runIdOf(p: BasicProperties): string | undefined {
+  const v = p.headers?.[ID_HEADER];
+  if (typeof v === "string") return v;
+  if (Buffer.isBuffer(v)) return v.toString();
+  return p.messageId;
+}
+
+/** Depth and unacked of a queue of the embedded broker (the one running now, after restarts). */
+function statsOf(stage: OpenStage) {
   return (q: string) => {
-    const queue = embedded.vhost.queues.get(q);
+    const queue = stage.embedded()?.vhost.queues.get(q);
     return queue ? { ready: queue.messageCount, unacked: queue.unacked } : undefined;
   };
 }
@@ -207,64 +297,126 @@ function printReport(ctx: Context, o: PlayOptions, p: Play, report: PlayReport, 
   }
 }
 
-type PlayBroker = Awaited<ReturnType<typeof playBroker>>;
+export type PlayBroker = Awaited<ReturnType<typeof playBroker>>;
 
-/** Run the scenario on the broker, with the first lines, the live view or summary lines. */
-async function playOn(
+const nameOf = (tag?: string) => (tag ? `eventlab play ${tag}` : "eventlab play");
+
+/** One run's settings beyond the command's: an exploration's faults, its data directory, quiet. */
+export interface RunSettings {
+  faults?: Fault[] | undefined;
+  dataDir?: string | undefined;
+  /** No first lines and no live view (an exploration prints its own line per run). */
+  quiet?: boolean | undefined;
+}
+
+/**
+ * One run of the scenario on its own broker and stage, with the first lines and the live
+ * view or summary lines unless quiet; the broker and stage are gone when it resolves.
+ */
+export async function playScenario(
   ctx: Context,
   o: PlayOptions,
   play: Play,
-  broker: PlayBroker,
-): Promise<PlayReport> {
+  r: RunSettings = {},
+): Promise<{ report: PlayReport; embedded: boolean }> {
   const { io, theme } = ctx;
-  if (!o.json) {
+  const broker = await playBroker(ctx, o, play, r.dataDir ?? o.dataDir);
+  const quiet = r.quiet === true || o.json;
+  if (!quiet) {
     io.err(
       `${theme.symbols.info} playing ${theme.bold(play.what)} from ${play.source} on ${broker.where}`,
     );
     if (play.scenario.description) io.err(theme.dim(`  ${play.scenario.description}`));
   }
-  const progress = progressOf(ctx, o.json);
+  const progress = r.quiet ? undefined : progressOf(ctx, o.json);
   try {
-    return await runScenario({
+    const report = await runScenario({
       name: play.name,
       scenario: play.scenario,
       config: play.config,
       templates: play.templates,
       idleMs: play.idleMs,
-      connect: () => ctx.connect({ connectionName: "eventlab play", urls: broker.urls }),
-      link: (onEvent) =>
+      connect: (tag) =>
+        ctx.connect({ connectionName: nameOf(tag), urls: broker.stage.urlsFor(tag) }),
+      connectTo: (url) => ctx.connect({ connectionName: nameOf(), urls: [url] }),
+      link: (onEvent, tag) =>
         ctx.link({
-          connectionName: "eventlab play",
-          urls: broker.urls,
+          connectionName: nameOf(tag),
+          urls: broker.stage.urlsFor(tag),
           reconnect: reconnectPolicy(o.reconnect),
           onEvent,
         }),
+      stage: broker.stage.stage,
+      consumerTimeoutMs: broker.consumerTimeoutMs,
+      faults: r.faults,
       seed: o.seed,
       amount: o.amount,
       durationMs: o.durationMs,
       env: ctx.env,
       signal: ctx.signal,
       leftovers: o.leftovers,
-      queueStats: broker.embedded ? statsOf(broker.embedded) : undefined,
-      onSnapshot: (s) => progress.update(s),
+      queueStats: broker.external ? undefined : statsOf(broker.stage),
+      brokerEvents: broker.events
+        ? (listener) => broker.events?.subscribe(listener) ?? (() => {})
+        : undefined,
+      urlFor: (tag) => broker.stage.urlsFor(tag)[0] ?? "",
+      cwd: ctx.cwd,
+      onSnapshot: progress ? (s) => progress.update(s) : undefined,
     });
+    if (o.record !== undefined && r.quiet !== true)
+      await record(ctx, o.record, play, report, broker.events);
+    return { report, embedded: !broker.external };
   } finally {
-    progress.stop();
+    progress?.stop();
+    await broker.release();
   }
+}
+
+/** `--record FILE`: the run's report and every message's events, for `eventlab why --from`. */
+async function record(
+  ctx: Context,
+  file: string,
+  play: Play,
+  report: PlayReport,
+  events: MessageEvents | undefined,
+): Promise<void> {
+  if (!events) {
+    ctx.io.err(
+      ctx.theme.warn(
+        "--record: on --url there is no broker ledger to record; only the report is written",
+      ),
+    );
+  }
+  await writeRecord(path.resolve(ctx.cwd, file), {
+    meta: {
+      scenario: play.name,
+      startedAt: new Date(Date.now() - report.elapsedMs).toISOString(),
+      topology: play.config.topology,
+      report,
+    },
+    events: events?.all() ?? [],
+  });
+  if (!play.roundTrip)
+    ctx.io.err(
+      ctx.theme.dim(
+        `recorded ${events?.messages ?? 0} messages' events in ${file}: eventlab why <id> --from ${file}`,
+      ),
+    );
 }
 
 export async function runPlay(ctx: Context, o: PlayOptions): Promise<void> {
   if (o.list) return listAll(ctx, o.json);
   const target = await resolveTarget(ctx, o.name);
   const play = await playOf(ctx, o, target);
-  const broker = await playBroker(ctx);
-  let report: PlayReport;
-  try {
-    report = await playOn(ctx, o, play, broker);
-  } finally {
-    await broker.release();
+  if (o.explore !== undefined) {
+    // Every run with the same seed: only the faults differ.
+    const seed = o.seed ?? Math.floor(Math.random() * 2 ** 31);
+    const runOnce: RunOnce = async (faults, dataDir) =>
+      (await playScenario(ctx, { ...o, seed }, play, { faults, dataDir, quiet: true })).report;
+    return runExplore(ctx, { ...o, seed }, { ...play, text: target.text }, runOnce);
   }
-  printReport(ctx, o, play, report, broker.embedded !== undefined);
+  const { report, embedded } = await playScenario(ctx, o, play);
+  printReport(ctx, o, play, report, embedded);
   if (report.stoppedBy === "connection-lost") {
     // The report above counts what happened until then; the error says why it stopped.
     throw new EventlabError("connection", `the run stopped: ${report.error}`, {
@@ -272,5 +424,7 @@ export async function runPlay(ctx: Context, o: PlayOptions): Promise<void> {
     });
   }
   if (report.stoppedBy === "interrupted") ctx.setExitCode(ExitCode.interrupted);
-  else if (report.lost > 0 || report.nacked > 0) ctx.setExitCode(ExitCode.failure);
+  else if ((report.lost > 0 && !report.lostIntended) || report.nacked > 0) {
+    ctx.setExitCode(ExitCode.failure);
+  }
 }
