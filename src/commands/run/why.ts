@@ -219,11 +219,12 @@ export function whyText(
   ];
   const times = events.map((e) => ms(e, t0));
   const tw = Math.max(...times.map((t) => t.length));
-  const ww = Math.min(24, Math.max(...events.map((e) => e.connection.length)));
+  const ww = Math.min(28, Math.max(...events.map((e) => e.connection.length)));
   let publishes = 0;
   for (const [i, e] of events.entries()) {
     if (e.kind === "published") publishes += 1;
-    const who = e.connection.length > ww ? `${e.connection.slice(0, ww - 1)}…` : e.connection;
+    // The end of a long name tells connections apart (eventlab play consumer:<name>).
+    const who = e.connection.length > ww ? `…${e.connection.slice(-(ww - 1))}` : e.connection;
     const head = `  ${theme.dim((times[i] as string).padStart(tw))}  ${who.padEnd(ww)}  `;
     lines.push(`${head}${hop(e, publishes, theme)}`);
     const pad = " ".repeat(2 + tw + 2 + ww + 4);
