@@ -106,8 +106,15 @@ Without --url, play starts the embedded broker inside this process on a free por
 needs to be installed, and nothing is left behind. With --url it runs against that broker
 (for example RabbitMQ). On a terminal it shows a live view (queues, consumers, events);
 otherwise a line every few seconds. It ends when every message is accounted for, at
---duration, or on Ctrl-C, always with a report; \`lost\` is 0 unless the scenario drops
-messages on purpose, and then it says so.
+--duration, or on Ctrl-C, always with a report; \`lost\` counts messages the broker confirmed
+and nobody consumed, and is 0 unless the scenario loses them on purpose, and then it says so.
+
+Faults (scenarios[].faults) hit consumers, producers, the embedded broker (restart, block),
+the network (through a fault proxy, on any broker) or the nodes of a local cluster; the
+delivery checker sorts every message into ok, lost, duplicated, unexpected, recovered and
+unconfirmed-lost. --explore N draws fault schedules from the scenario's explore: space,
+stops at the first failure and shrinks it to a scenario that replays it. --record FILE keeps
+every message's story for \`eventlab why <id> --from FILE\`.
 
 Before it starts, play looks at each queue it will consume (and the retry queues that lead
 back to them). If one already holds messages, from an earlier run or another producer, it
@@ -122,7 +129,9 @@ Examples:
   $ eventlab play duplicates-and-ordering --json | jq .lost
   $ eventlab play orders --duration 10s
   $ eventlab --url amqp://guest:guest@localhost:5672 play soccer
-  $ eventlab --url amqp://guest:guest@localhost:5672 play soccer --purge`,
+  $ eventlab --url amqp://guest:guest@localhost:5672 play soccer --purge
+  $ eventlab play ack-before-work --explore 50 --seed 1
+  $ eventlab play retries --record run.ndjson     # then: eventlab why <id> --from run.ndjson`,
     )
     .action((name, f) =>
       run(ctx, {

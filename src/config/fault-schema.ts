@@ -100,6 +100,16 @@ const faultFields = {
   n: wholeNumber(1).optional().meta({ description: "node: which node, 1-based" }),
 };
 
+/** Where each field belongs, for the message that says it is in the wrong place. */
+const BELONGS: Record<string, string> = {
+  action: "consumer and producer faults have an action",
+  target: "it names the target of a network fault",
+  delay: "it is the delay of a network latency fault",
+  jitter: "it is the jitter of a network latency fault",
+  rate: "it is the rate of a network bandwidth fault",
+  n: "it names the node of a node fault",
+};
+
 /** What each family needs besides its key. */
 function familyNeeds(
   family: (typeof FAMILIES)[number],
@@ -120,6 +130,16 @@ function familyNeeds(
     }
   }
   if (family === "network") {
+    const shaping: Record<string, string[]> = { latency: ["delay", "jitter"], bandwidth: ["rate"] };
+    for (const key of ["delay", "jitter", "rate"]) {
+      if (o[key] !== undefined && !shaping[String(network)]?.includes(key)) {
+        add(
+          [key],
+          () =>
+            `\`${key}\` does not apply to a network ${String(network)}: remove it (${BELONGS[key]})`,
+        );
+      }
+    }
     if (network === "latency" && delay === undefined)
       add(["delay"], () => "a latency fault needs `delay`, such as 200ms");
     if (network === "bandwidth" && rate === undefined)
@@ -153,7 +173,10 @@ const faultRules =
     };
     for (const key of ["action", "target", "delay", "jitter", "rate", "n"]) {
       if (o[key] !== undefined && !allowed[family]?.includes(key)) {
-        add([key], () => `\`${key}\` does not apply to a ${family} fault`);
+        add(
+          [key],
+          () => `\`${key}\` does not apply to a ${family} fault: remove it (${BELONGS[key]})`,
+        );
       }
     }
     familyNeeds(family, o, add);

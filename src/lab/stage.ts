@@ -11,7 +11,7 @@
  */
 import type { BrokerOptions, RunningBroker } from "../broker/index.js";
 import { startBroker } from "../broker/index.js";
-import { startNode, stopNode } from "../cluster/index.js";
+import { readRecord, startNode, stopNode } from "../cluster/index.js";
 import { EventlabError } from "../errors.js";
 import { type FaultProxy, type LinkFaults, startProxy } from "../net/proxy.js";
 import type { Fault } from "./faults.js";
@@ -77,12 +77,13 @@ export async function openStage(o: StageOptions): Promise<OpenStage> {
       hint: "run the scenario without --url, or drop its broker faults; on RabbitMQ, use node faults on a cluster from `eventlab cluster up`",
     });
   }
-  if (needs("node") && o.clusterDir === undefined) {
+  if (needs("node") && (o.clusterDir === undefined || !(await readRecord(o.clusterDir)))) {
+    const where = o.clusterDir === undefined ? "" : ` (there is none in ${o.clusterDir})`;
     throw new EventlabError(
       "usage",
-      "node faults need a cluster started by `eventlab cluster up`",
+      `node faults need a cluster started by \`eventlab cluster up\`${where}`,
       {
-        hint: "start one (eventlab cluster up), and play with --url set to its URLs and --cluster-dir if it is not in the default directory",
+        hint: "start one (eventlab cluster up), and play on it: --url once per node URL (eventlab cluster status shows them), and --cluster-dir if it is not in the default directory",
       },
     );
   }

@@ -19,6 +19,7 @@ import { epmdNames, portAnswers } from "../../src/cluster/net.js";
 import { runCli } from "../helpers/cli.js";
 import { clusterCli, nodeProcesses, tearDown } from "../helpers/cluster.js";
 import { clusterFailoverTests } from "../helpers/cluster-failover.js";
+import { clusterPlayTests } from "../helpers/cluster-play.js";
 
 const found = findRabbitTools(process.env);
 const tools = "tools" in found ? found.tools : undefined;
@@ -304,6 +305,11 @@ describe.skipIf(!tools)("a local RabbitMQ cluster (rabbitmq-server installed)", 
         const r = await clusterCli(["start-node", String(n), "--dir", dir]);
         expect(r.code, r.stderr).toBe(0);
       },
+    });
+    clusterPlayTests({
+      urls: () => [1, 2, 3].map(url),
+      dir: () => dir,
+      name: (w) => `${prefix}.${w}`,
     });
   });
 

@@ -243,4 +243,53 @@ describe("faults that cannot be", () => {
     expect(r.stderr).toContain("producers (order) or consumers (worker)");
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
+
+  it("a node fault without a cluster is refused before the run, naming where it looked", async () => {
+    const none = path.join(dir, "no-cluster");
+    const r = await runCli(
+      [
+        "play",
+        "--json",
+        "--cluster-dir",
+        none,
+        "--config",
+        await oneFaultConfig({ node: "stop", n: 1 }),
+      ],
+      { cwd: dir, env: { EVENTLAB_URL: "" } },
+    );
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain(
+      `node faults need a cluster started by \`eventlab cluster up\` (there is none in ${none})`,
+    );
+    expect(r.stderr).toContain("hint: start one");
+    // Without --cluster-dir, on the embedded broker: no cluster to look for at all.
+    const embedded = await runCli(
+      ["play", "--config", await oneFaultConfig({ node: "stop", n: 1 })],
+      { cwd: dir, env: { EVENTLAB_URL: "" } },
+    );
+    expect(embedded.code).toBe(1);
+    expect(embedded.stderr).toContain("node faults need a cluster");
+  });
 });
+
+/** A config file with one scenario and this one fault (at 200 ms). */
+async function oneFaultConfig(fault: Record<string, unknown>): Promise<string> {
+  const file = path.join(dir, `one-${Math.random().toString(36).slice(2)}.yaml`);
+  await writeFile(
+    file,
+    stringify({
+      topology: { queues: { work: {} } },
+      templates: { order: { routingKey: "work", amount: 5 } },
+      consumers: { worker: { queue: "work" } },
+      scenarios: {
+        s: {
+          producers: [{ template: "order" }],
+          consumers: ["worker"],
+          faults: [{ at: "200ms", ...fault }],
+        },
+      },
+    }),
+  );
+  return file;
+}

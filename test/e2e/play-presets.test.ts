@@ -179,6 +179,21 @@ describe("eventlab play <preset> on the embedded broker", () => {
     expect((work?.processed ?? 0) + parked).toBe(10);
   });
 
+  it("ack-before-work: on a sunny day the bug does not show: every charge processed, the checker all ok", async () => {
+    const r = await play("ack-before-work");
+    expect(r.published).toBe(40);
+    expect(queue(r, "payments.charge")).toMatchObject({ routed: 40, processed: 40 });
+    const checker = (r as unknown as { checker: { counts: Record<string, number> } }).checker;
+    expect(checker.counts).toEqual({
+      ok: 40,
+      lost: 0,
+      duplicated: 0,
+      unexpected: 0,
+      recovered: 0,
+      "unconfirmed-lost": 0,
+    });
+  });
+
   it("notifications: every message fans out to email, sms and push", async () => {
     const r = await play("notifications");
     expect(r.published).toBe(110);

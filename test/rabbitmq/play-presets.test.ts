@@ -21,6 +21,7 @@ const PLAYABLE = [
   "headers-routing",
   "notifications",
   "retries",
+  "ack-before-work",
 ];
 
 type Report = PlayReport & { broker: string };
@@ -190,6 +191,12 @@ describe.skipIf(!RABBITMQ_URL)("eventlab play <preset> against RabbitMQ", () => 
     const work = queue(r, "jobs.work");
     expect(work.processed + work.deadLettered).toBe(work.routed);
     expect(work.processed + (r.unconsumed["jobs.parking-lot"] ?? 0)).toBe(10);
+  });
+
+  it("ack-before-work: without faults every charge is processed, the checker all ok", async () => {
+    const r = await play("ack-before-work");
+    expect(queue(r, "payments.charge")).toMatchObject({ routed: 40, processed: 40 });
+    expect(r.checker.counts).toMatchObject({ ok: 40, lost: 0, duplicated: 0, unexpected: 0 });
   });
 
   it("covers every preset that has a scenario", async () => {

@@ -173,6 +173,9 @@ async function playOf(ctx: Context, o: PlayOptions, target: Target): Promise<Pla
   return { ...trip, what: what ?? "", source: target.source, roundTrip: true };
 }
 
+/** Events the play broker's ledger keeps (about 40,000 messages' stories), the newest. */
+const LEDGER_EVENTS = 250_000;
+
 /** The broker's consumer timeout when a scenario times acks out and does not set it: 1 s. */
 const ACK_TIMEOUT_MS = 1000;
 
@@ -203,7 +206,7 @@ async function playBroker(ctx: Context, o: PlayOptions, p: Play, dataDir?: strin
     port: 0,
     version: VERSION,
     // One ledger through restarts: every message's story, by the run's message ids.
-    ledger: new MessageEvents({ idOf: runIdOf }),
+    ledger: new MessageEvents({ idOf: runIdOf, maxEvents: LEDGER_EVENTS }),
     ...(dataDir !== undefined ? { dataDir } : {}),
   };
   const commands = p.scenario.consumers.filter((c) => p.config.consumers[c]?.command);
@@ -225,7 +228,10 @@ async function playBroker(ctx: Context, o: PlayOptions, p: Play, dataDir?: strin
       embedded: broker ? { broker, options } : undefined,
       faults: faultsOf(p),
       tags: [...producers, ...p.scenario.consumers.map((c) => `consumer:${c}`)],
-      clusterDir: path.resolve(ctx.cwd, o.clusterDir ?? defaultClusterDir(ctx.env)),
+      clusterDir:
+        external || o.clusterDir !== undefined
+          ? path.resolve(ctx.cwd, o.clusterDir ?? defaultClusterDir(ctx.env))
+          : undefined,
       env: ctx.env,
       signal: ctx.signal,
     });
