@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typin
 import type { z } from "zod";
 import type { StreamOffset } from "../client/consumer.js";
 import {
+  behaviourFields,
   failureActions,
   type HeadersMatch,
   headersMatchModes,
@@ -54,17 +55,7 @@ export interface ConsumeOptions {
 /** The prefetch when neither the flags nor the profile give one. */
 export const DEFAULT_PREFETCH = 100;
 
-const BEHAVIOUR_KEYS = [
-  "concurrency",
-  "workTime",
-  "failures",
-  "onFailure",
-  "retry",
-  "dedupe",
-  "ordering",
-  "breaker",
-  "crashAt",
-] as const;
+const BEHAVIOUR_KEYS = ["concurrency", ...behaviourFields] as const;
 
 /** The behaviour fields of a consumer profile. */
 export type BehaviourSettings = Pick<ConsumerConfig, (typeof BEHAVIOUR_KEYS)[number]>;

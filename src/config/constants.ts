@@ -23,5 +23,17 @@ export const overflowModes = ["drop-head", "reject-publish", "reject-publish-dlx
 export const queueTypes = ["classic", "quorum", "stream"] as const;
 /** What a consumer profile does with a message whose processing failed. */
 export const failureActions = ["requeue", "reject", "retry"] as const;
+/** The fields of a consumer profile that make it behave like a service (lab/behaviour.ts). */
+export const behaviourFields = [
+  "workTime",
+  "failures",
+  "onFailure",
+  "retry",
+  "dedupe",
+  "ordering",
+  "breaker",
+  "crashAt",
+  "ackBeforeWork",
+] as const;
 export const settlePolicies = ["ack", "reject", "requeue"] as const;
 export type SettlePolicy = (typeof settlePolicies)[number];

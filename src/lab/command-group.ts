@@ -173,12 +173,7 @@ export class CommandGroup implements ConsumerGroup {
       case "nacked": {
         this.counts.failed += 1;
         this.run.decided();
-        if (e.requeue) break;
-        const dlx = this.run.options.config.topology.queues[this.queue]?.deadLetterExchange;
-        if (dlx !== undefined) ledger.queue(this.queue).deadLettered += 1;
-        if (ledger.settle(this.queue, e.id, dlx !== undefined ? "dead-lettered" : "dropped")) {
-          this.run.forward(this.queue, e.id, e.routingKey ?? "", e.headers);
-        }
+        if (!e.requeue) this.run.rejected(this.queue, e.id, e.routingKey ?? "", e.headers);
         break;
       }
     }

@@ -10,17 +10,17 @@ import type { ConfirmChannel, ConsumeMessage } from "amqplib";
 import { within } from "../client/bounded.js";
 import { type Connection, dropConnection } from "../client/connect.js";
 import { QueueConsumer, type StopReason } from "../client/consumer.js";
+import { RecentIds } from "../client/recent-ids.js";
 import type { Link } from "../client/reconnect.js";
 import { seededRandom } from "../config/random.js";
 import { ConsumerBehaviour, type Decision } from "./behaviour.js";
-import { deathsOf } from "./deaths.js";
+import { decisionEvent, settleInLedger, settleOnBroker } from "./decisions.js";
 import { toDelivery } from "./fields.js";
 import { ID_HEADER, publishedBy } from "./leftovers.js";
 import { sleep } from "./pacer.js";
-import { SENT_HEADER } from "./producers.js";
 import type { GroupSpec } from "./scenario.js";
 import type { RunState } from "./state.js";
-import type { ConsumerRow, DecisionEvent } from "./types.js";
+import type { ConsumerRow } from "./types.js";
 
 /** How long a crashed instance stays away before it connects again. */
 const RESTART_MS = 1000;
@@ -85,6 +85,13 @@ export class Group implements ConsumerGroup {
   /** This run's messages, by decision; messages from before the run only in `preexisting`. */
   readonly counts = { processed: 0, failed: 0, retried: 0, outOfOrder: 0, gaps: 0, preexisting: 0 };
   private publisher: ConfirmChannel | undefined;
+  /**
+   * `eventlab consume` only (its --count means distinct messages): settled lately; after a
+   * lost connection, a redelivery of one is its lost ack, acked again without the work. The
+   * playground works on it again instead, as a service would, and its checker counts it.
+   */
+  private readonly settledIds = new RecentIds(SEEN_MEMORY);
+  private lostConnection = false;
   private publisherConnection: Connection | undefined;
 
   constructor(
@@ -160,6 +167,7 @@ export class Group implements ConsumerGroup {
    */
   private async lost(inst: Instance, reason: StopReason, error?: Error): Promise<void> {
     inst.session += 1;
+    this.lostConnection = true;
     const dead = inst.connection;
     const who = `${this.name}#${inst.index}`;
     let next: Connection | undefined;
@@ -237,6 +245,12 @@ export class Group implements ConsumerGroup {
         msg.properties.messageId ??
         `${this.name}#${inst.index}/${inst.session}/${msg.fields.deliveryTag}`,
     );
+    if (this.run.options.consumeOnly && msg.fields.redelivered && this.lostConnection) {
+      if (this.settledIds.has(id)) {
+        if (via.alive) via.channel.ack(msg);
+        return;
+      }
+    }
     // A message from before the run is worked on like any other, but counted apart.
     const own =
       this.run.options.leftovers === "process" ||
@@ -248,7 +262,9 @@ export class Group implements ConsumerGroup {
     for (const t of this.behaviour.takeTransitions()) {
       this.run.event(`breaker of ${this.name} is ${t === "open" ? "OPEN" : t}`);
     }
-    if (d.outcome.kind !== "breaker-open") this.report(inst, msg, d);
+    if (d.outcome.kind !== "breaker-open") {
+      this.run.options.onDecision?.(decisionEvent(this.name, inst.index, msg, d));
+    }
     const kind = d.outcome.kind;
     if (kind === "crash") {
       this.run.event(
@@ -266,7 +282,7 @@ export class Group implements ConsumerGroup {
     // A behaviour that acks before it works (an at-least-once bug): a crash during the work
     // loses the message.
     const early = kind === "ack" && this.spec.behaviour.ackBeforeWork === true;
-    if (early && !(await this.settleOnBroker(msg, via, d))) return;
+    if (early && !(await settleOnBroker(msg, via, d, this.republisher))) return;
     if (d.workMs > 0) await sleep(d.workMs, this.run.options.signal);
     // The instance crashed (or was killed) during the work: it never finished; the broker
     // redelivers the message unless it was acked already.
@@ -275,34 +291,13 @@ export class Group implements ConsumerGroup {
     // The work is done, whatever becomes of the ack: a copy worked on twice is a duplicate.
     if (own && kind === "ack") this.run.ledger.processed(this.queue, id);
     await this.ackHold(inst);
-    if (!early && !(await this.settleOnBroker(msg, via, d))) return;
-    if (own) this.settleInLedger(id, msg, d);
+    if (!early && !(await settleOnBroker(msg, via, d, this.republisher))) return;
+    if (this.run.options.consumeOnly) this.settledIds.add(id);
+    if (own) settleInLedger(this.run, this.queue, id, msg, d);
     else {
       this.run.ledger.settleOlder(this.queue);
       this.counts.preexisting += 1;
     }
-  }
-
-  private report(inst: Instance, msg: ConsumeMessage, d: Decision): void {
-    const onDecision = this.run.options.onDecision;
-    if (!onDecision) return;
-    const o = d.outcome;
-    const e: DecisionEvent = {
-      consumer: this.name,
-      instance: inst.index,
-      routingKey: msg.fields.routingKey,
-      messageId:
-        msg.properties.messageId === undefined ? undefined : String(msg.properties.messageId),
-      redelivered: msg.fields.redelivered,
-      outcome: o.kind,
-      workMs: d.workMs,
-      attempt: o.kind === "retry" || o.kind === "dead-letter" ? o.attempt : undefined,
-      to: o.kind === "retry" || o.kind === "dead-letter" ? o.queue : undefined,
-      outOfOrder: d.outOfOrder,
-      gap: d.gap,
-      xDeath: deathsOf(msg.properties.headers as Record<string, unknown> | undefined),
-    };
-    onDecision(e);
   }
 
   /** This run's message, decided: the group's counters. */
@@ -321,73 +316,7 @@ export class Group implements ConsumerGroup {
     }
   }
 
-  /**
-   * Carry the decision out on the broker. True when the message is settled for good here;
-   * false when it comes back (requeued, or on its way through a retry queue) or the channel
-   * went away (a fault: the broker gives the message to someone else).
-   */
-  private async settleOnBroker(
-    msg: ConsumeMessage,
-    via: QueueConsumer,
-    d: Decision,
-  ): Promise<boolean> {
-    const ch = via.channel;
-    const o = d.outcome;
-    // The channel is gone: the broker gives the message to someone else.
-    if (!via.alive) return false;
-    try {
-      switch (o.kind) {
-        case "requeue":
-          ch.nack(msg, false, true);
-          return false;
-        case "reject":
-          ch.reject(msg, false);
-          return true;
-        case "retry":
-        case "dead-letter":
-          await this.republish(msg, o.queue);
-          ch.ack(msg);
-          return o.kind === "dead-letter";
-        default:
-          ch.ack(msg);
-          return true;
-      }
-    } catch {
-      return false;
-    }
-  }
-
-  /** This run's copy, settled for good: how the ledger counts it. */
-  private settleInLedger(id: string, msg: ConsumeMessage, d: Decision): void {
-    const ledger = this.run.ledger;
-    const counters = ledger.queue(this.queue);
-    switch (d.outcome.kind) {
-      case "ack":
-        if (ledger.settle(this.queue, id, "processed")) {
-          const sent = Number(msg.properties.headers?.[SENT_HEADER]);
-          if (Number.isFinite(sent)) ledger.latencies.push(Date.now() - sent);
-        }
-        break;
-      case "duplicate":
-        counters.duplicates += 1;
-        ledger.settle(this.queue, id, "duplicate");
-        break;
-      case "reject": {
-        const dlx = this.run.options.config.topology.queues[this.queue]?.deadLetterExchange;
-        if (dlx !== undefined) counters.deadLettered += 1;
-        if (ledger.settle(this.queue, id, dlx !== undefined ? "dead-lettered" : "dropped")) {
-          // Where the dead-lettered copy goes on to, delay queues included.
-          const headers = msg.properties.headers as Record<string, unknown> | undefined;
-          this.run.forward(this.queue, id, msg.fields.routingKey, headers);
-        }
-        break;
-      }
-      case "dead-letter":
-        counters.deadLettered += 1;
-        ledger.settle(this.queue, id, "dead-lettered");
-        break;
-    }
-  }
+  private readonly republisher = (msg: ConsumeMessage, queue: string) => this.republish(msg, queue);
 
   private async republish(msg: ConsumeMessage, queue: string): Promise<void> {
     const ch = this.publisher;

@@ -129,7 +129,13 @@ function queueReport(run: RunState, groups: readonly ConsumerGroup[], name: stri
   const l = run.ledger;
   const c = l.queue(name);
   const gs = groups.filter((g) => g.queue === name);
-  const processed = l.count(name, "processed");
+  // Copies worked on to the end, whether or not the ack reached the broker (as the checker
+  // counts them), each at most as often as it was expected here.
+  const worked = l.processedById.get(name);
+  let processed = 0;
+  for (const [id, expected] of l.expectedIn(name)) {
+    processed += Math.min(expected, worked?.get(id) ?? 0);
+  }
   return {
     name,
     routed: l.expected.get(name) ?? 0,

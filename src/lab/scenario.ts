@@ -5,6 +5,7 @@
  */
 import type { Connection } from "../client/connect.js";
 import { declareQueue } from "../client/topology.js";
+import { behaviourFields } from "../config/constants.js";
 import type { Config, ConsumerConfig, QueueConfig, ScenarioConfig } from "../config/schema.js";
 import { EventlabError } from "../errors.js";
 import { ConsumerBehaviour, type RetryTopology } from "./behaviour.js";
@@ -79,19 +80,6 @@ export function checkFault(name: string, scenario: ScenarioConfig, f: Fault): vo
   }
 }
 
-/** Behaviour settings a command consumer cannot have: the command behaves as it does. */
-const BEHAVIOUR_KEYS = [
-  "workTime",
-  "failures",
-  "onFailure",
-  "retry",
-  "dedupe",
-  "ordering",
-  "breaker",
-  "crashAt",
-  "ackBeforeWork",
-] as const;
-
 function checkCommand(
   name: string,
   consumer: string,
@@ -104,7 +92,8 @@ function checkCommand(
     }
     return;
   }
-  const set = BEHAVIOUR_KEYS.filter((k) => cfg[k] !== undefined);
+  // A command consumer behaves as the command does: it cannot have a behaviour too.
+  const set = behaviourFields.filter((k) => cfg[k] !== undefined);
   if (set.length > 0) {
     throw scenarioError(
       name,

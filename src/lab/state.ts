@@ -165,6 +165,18 @@ export class RunState {
     }
   }
 
+  /**
+   * A copy of message `id` rejected without requeue in `queue`: dead-lettered when the queue
+   * has a dead-letter exchange (then expected wherever that leads), else dropped on purpose.
+   */
+  rejected(queue: string, id: string, routingKey: string, headers: unknown): void {
+    const dlx = this.options.config.topology.queues[queue]?.deadLetterExchange;
+    if (dlx !== undefined) this.ledger.queue(queue).deadLettered += 1;
+    if (this.ledger.settle(queue, id, dlx !== undefined ? "dead-lettered" : "dropped")) {
+      this.forward(queue, id, routingKey, headers as Record<string, unknown> | undefined);
+    }
+  }
+
   /** A connection that comes back after a loss, its losses and reconnects in the event log. */
   async link(who: string, tag?: string): Promise<Link> {
     const open = this.options.link;

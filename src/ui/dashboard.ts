@@ -122,7 +122,6 @@ function headerLine(s: Snapshot, theme: Theme, width: number): string {
     `confirmed ${count(s.confirmed)}`,
     // Messages from before the run (--keep): consumed, never counted as this run's.
     ...((s.preexisting ?? 0) > 0 ? [theme.warn(`preexisting ${count(s.preexisting ?? 0)}`)] : []),
-    ...troubleParts(s, theme),
   ].join(" · ");
   // The scenario's name gives way first (the numbers are what a person watches), but keeps a
   // recognisable start; on a very narrow terminal the line's end is cut instead.
@@ -131,7 +130,15 @@ function headerLine(s: Snapshot, theme: Theme, width: number): string {
   return fitLine(`${theme.bold(truncate(name, nameRoom))} · ${rest}`, width);
 }
 
-/** Faults, reconnects, blocked time and the checker's counts, when there is anything to say. */
+/**
+ * The line under the header, when there is anything to say: faults (and those in effect),
+ * reconnects, blocked time, and the delivery checker's counts so far.
+ */
+function troubleLine(s: Snapshot, theme: Theme, width: number): string | undefined {
+  const parts = troubleParts(s, theme);
+  return parts.length === 0 ? undefined : fitLine(parts.join(" · "), width);
+}
+
 function troubleParts(s: Snapshot, theme: Theme): string[] {
   const out: string[] = [];
   if (s.faults) {
@@ -227,7 +234,7 @@ function tableLines(t: Table, n: number, theme: Theme, width: number): string[] 
  * When the frame is taller than `height`, the blank lines between its parts go first, then the
  * oldest events, then table rows from the end, the longer table first, each cut table ending
  * in a line "… N more queues"; a table with no row left becomes "… N queues", then goes. The
- * header line always stays.
+ * header line always stays, and the line of faults and checker counts under it when it has one.
  */
 export function renderDashboard(
   s: Snapshot,
@@ -244,8 +251,10 @@ export function renderDashboard(
   const events = s.events
     .slice(-MAX_EVENTS)
     .map((e) => theme.dim(truncate(`${theme.symbols.info} ${clean(e)}`, w)));
-  const fit = fitHeight(tables, events.length, h);
+  const trouble = h > 1 ? troubleLine(s, theme, w) : undefined;
+  const fit = fitHeight(tables, events.length, trouble === undefined ? h : h - 1);
   const lines = [headerLine(s, theme, w)];
+  if (trouble !== undefined) lines.push(trouble);
   for (const [i, t] of tables.entries()) {
     const n = fit.rows[i]!;
     if (n < 0) continue;

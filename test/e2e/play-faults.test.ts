@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import type { PlayReport } from "../../src/lab/types.js";
 import { runCli } from "../helpers/cli.js";
+import { faultScenarioConfig } from "../helpers/fault-scenario.js";
 
 let dir = "";
 beforeAll(async () => {
@@ -37,27 +38,15 @@ async function play(
   const file = path.join(dir, `faults-${Math.random().toString(36).slice(2)}.yaml`);
   await writeFile(
     file,
-    stringify({
-      topology: {
-        exchanges: { shop: { type: "topic" } },
-        queues: { work: {} },
-        bindings: [{ source: "shop", destination: "work", routingKey: "order.#" }],
-      },
-      templates: {
-        order: {
-          exchange: "shop",
-          routingKey: "order.created",
-          body: { n: "{{seq}}" },
-          properties: { persistent: o.persistent ?? true },
-          amount: AMOUNT,
-          rate: 40,
-        },
-      },
-      consumers: { worker: { queue: "work", workTime: "5ms", ...o.consumer } },
-      scenarios: {
-        s: { producers: [{ template: "order" }], consumers: ["worker"], faults, ...o.scenario },
-      },
-    }),
+    stringify(
+      faultScenarioConfig({
+        faults,
+        amount: AMOUNT,
+        persistent: o.persistent,
+        consumer: o.consumer,
+        scenario: o.scenario,
+      }),
+    ),
   );
   const r = await runCli(["--config", file, "play", "s", "--json", ...(o.flags ?? [])], {
     cwd: dir,

@@ -14,6 +14,7 @@ import { stringify } from "yaml";
 import type { PlayReport } from "../../src/lab/types.js";
 import { runCli } from "./cli.js";
 import { clusterCli } from "./cluster.js";
+import { faultScenarioConfig } from "./fault-scenario.js";
 
 export interface ClusterPlayTarget {
   /** The AMQP URL of every node, node 1 first. */
@@ -46,31 +47,15 @@ export function clusterPlayTests(t: ClusterPlayTarget): void {
     expect(urls.length).toBeGreaterThanOrEqual(3);
     await writeFile(
       path.join(cwd, "eventlab.config.yaml"),
-      stringify({
-        topology: {
-          exchanges: { [exchange]: { type: "topic" } },
-          queues: { [queue]: { durable: true, queueType: "quorum" } },
-          bindings: [{ source: exchange, destination: queue, routingKey: "order.#" }],
-        },
-        templates: {
-          order: {
-            exchange,
-            routingKey: "order.created",
-            body: { n: "{{seq}}" },
-            properties: { persistent: true },
-            amount: AMOUNT,
-            rate: 40,
-          },
-        },
-        consumers: { worker: { queue, workTime: "5ms" } },
-        scenarios: {
-          s: {
-            producers: [{ template: "order" }],
-            consumers: ["worker"],
-            faults: [{ at: "500ms", node: "stop", n: 1, for: "3s" }],
-          },
-        },
-      }),
+      stringify(
+        faultScenarioConfig({
+          faults: [{ at: "500ms", node: "stop", n: 1, for: "3s" }],
+          exchange,
+          queue,
+          queueSettings: { queueType: "quorum" },
+          amount: AMOUNT,
+        }),
+      ),
     );
     let r: Awaited<ReturnType<typeof runCli>>;
     try {

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import type { PlayReport } from "../../src/lab/types.js";
 import { RABBITMQ_URL, runCli, trackedNames } from "../helpers/cli.js";
+import { faultScenarioConfig } from "../helpers/fault-scenario.js";
 
 const url = RABBITMQ_URL ?? "";
 const AMOUNT = 60;
@@ -75,25 +76,7 @@ describe.skipIf(!RABBITMQ_URL)("eventlab --url <rabbitmq> play: scenario faults"
     const cwd = await mkdtemp(path.join(dir, "run-"));
     await writeFile(
       path.join(cwd, "eventlab.config.yaml"),
-      stringify({
-        topology: {
-          exchanges: { [exchange]: { type: "topic" } },
-          queues: { [queue]: { durable: true } },
-          bindings: [{ source: exchange, destination: queue, routingKey: "order.#" }],
-        },
-        templates: {
-          order: {
-            exchange,
-            routingKey: "order.created",
-            body: { n: "{{seq}}" },
-            properties: { persistent: true },
-            amount: AMOUNT,
-            rate: 40,
-          },
-        },
-        consumers: { worker: { queue, workTime: "5ms" } },
-        scenarios: { s: { producers: [{ template: "order" }], consumers: ["worker"], faults } },
-      }),
+      stringify(faultScenarioConfig({ faults, exchange, queue, amount: AMOUNT })),
     );
     return { cwd, queue, exchange };
   }

@@ -135,6 +135,24 @@ function bigNumbers(s: Snapshot): Snapshot {
 const LONG = `orders.${"very-long-segment.".repeat(12)}end`;
 
 describe("renderDashboard", () => {
+  it("a second line under the header: faults (those in effect now), reconnects, blocked time, the checker", () => {
+    const s = snapshot({
+      faults: { count: 2, now: ["pause worker for 1.00 s"] },
+      reconnects: 3,
+      blockedMs: 1500,
+      checker: { ok: 120, duplicated: 1, recovered: 2, waiting: 40 },
+    });
+    const lines = renderDashboard(s, plain, 200);
+    expect(lines[1]).toBe(
+      "faults 2 (now: pause worker for 1.00 s) · reconnected 3 · blocked 1.50 s · checker ok 120 · dup 1 · recovered 2 · waiting 40",
+    );
+    // Without faults and without anything to say, no such line.
+    expect(renderDashboard(snapshot(), plain, 200)[1]).toBe("");
+    // It counts against the height: the frame still fits.
+    for (const h of [2, 4, 8]) expect(renderDashboard(s, plain, 80, h).length).toBeLessThanOrEqual(h);
+    expect(renderDashboard(s, plain, 80, 2)[1]).toContain("faults 2");
+  });
+
   it("keeps every line within 80 visible columns, with long names and big numbers", () => {
     const s = bigNumbers(
       snapshot({
