@@ -23,7 +23,10 @@ export function whyCommand(ctx: Context, run: Run<WhyOptions>) {
     .description(
       "tell what happened to one message: each hop, who did it, when, and why it was routed there",
     )
-    .argument("<message-id>", "the message's id (its message_id property)")
+    .argument(
+      "<message-id>",
+      "the message's id: its message_id property, or the id play gives each message (the report lists them)",
+    )
     .option(
       "--from <file>",
       "read a record file (written by `eventlab play --record FILE`) instead of asking a broker",

@@ -149,7 +149,8 @@ describe("renderDashboard", () => {
     // Without faults and without anything to say, no such line.
     expect(renderDashboard(snapshot(), plain, 200)[1]).toBe("");
     // It counts against the height: the frame still fits.
-    for (const h of [2, 4, 8]) expect(renderDashboard(s, plain, 80, h).length).toBeLessThanOrEqual(h);
+    for (const h of [2, 4, 8])
+      expect(renderDashboard(s, plain, 80, h).length).toBeLessThanOrEqual(h);
     expect(renderDashboard(s, plain, 80, 2)[1]).toContain("faults 2");
   });
 

@@ -39,7 +39,7 @@ export async function runWhy(ctx: Context, o: WhyOptions): Promise<void> {
       "not-found",
       `no message with id '${o.id}' in ${found.source}: it holds ${plural(found.messages, "message")}`,
       {
-        hint: "check the id (the message's message_id property); only messages with an id are recorded, and the ledger keeps the newest 1,000,000 events",
+        hint: "check the id (its message_id property, or the id play gave it: the report's checker lists some); only messages with an id are recorded, and a ledger keeps only its newest events (1,000,000 on a broker, 250,000 in play)",
       },
     );
   }
