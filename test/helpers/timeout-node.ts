@@ -21,9 +21,10 @@ export interface TimeoutNode {
   close(): Promise<string[]>;
 }
 
-export async function startTimeoutNode(timeoutMs: number): Promise<TimeoutNode> {
-  const dir = await mkdtemp(join(tmpdir(), "eventlab-ctimeout-"));
-  const prefix = `ctimeout${process.pid}`;
+/** `name` tells apart the nodes of test files that may run at once in one process. */
+export async function startTimeoutNode(timeoutMs: number, name = "ctimeout"): Promise<TimeoutNode> {
+  const dir = await mkdtemp(join(tmpdir(), `eventlab-${name}-`));
+  const prefix = `${name}${process.pid}`;
   const close = async () => {
     const problems = await tearDown(dir, prefix);
     await rm(dir, { recursive: true, force: true });

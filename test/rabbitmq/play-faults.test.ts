@@ -14,6 +14,7 @@ import { stringify } from "yaml";
 import type { PlayReport } from "../../src/lab/types.js";
 import { RABBITMQ_URL, runCli, trackedNames } from "../helpers/cli.js";
 import { faultScenarioConfig } from "../helpers/fault-scenario.js";
+import { startTimeoutNode, type TimeoutNode } from "../helpers/timeout-node.js";
 
 const url = RABBITMQ_URL ?? "";
 const AMOUNT = 60;
@@ -161,3 +162,47 @@ describe.skipIf(!RABBITMQ_URL)("eventlab --url <rabbitmq> play: scenario faults"
     expect(await exists("exchange", exchange)).toBe(false);
   }, 60_000);
 });
+
+describe.skipIf(!RABBITMQ_URL)(
+  "eventlab play with an ack-timeout fault, on a RabbitMQ node whose consumer_timeout is 1 s",
+  () => {
+    let node: TimeoutNode | undefined;
+    let cwd = "";
+    beforeAll(async () => {
+      node = await startTimeoutNode(1000, "playack");
+      cwd = await mkdtemp(path.join(tmpdir(), "eventlab-rmq-acktimeout-"));
+    }, 180_000);
+    afterAll(async () => {
+      await rm(cwd, { recursive: true, force: true });
+      const problems = (await node?.close()) ?? [];
+      if (problems.length > 0) console.warn(`ack-timeout node teardown: ${problems.join("; ")}`);
+    }, 120_000);
+
+    it("acks held for 2.5 s: RabbitMQ closes the channel (406) and takes the message back; it is worked on twice, none lost", async () => {
+      await writeFile(
+        path.join(cwd, "eventlab.config.yaml"),
+        stringify(
+          faultScenarioConfig({
+            faults: [{ at: "300ms", consumer: "worker", action: "ack-timeout", for: "2500ms" }],
+            amount: 30,
+          }),
+        ),
+      );
+      const r = await runCli(["--url", node?.url ?? "", "play", "s", "--json", "--purge"], {
+        cwd,
+        env: { EVENTLAB_URL: "", EVENTLAB_CONFIG: "" },
+        signal: AbortSignal.timeout(60_000),
+      });
+      expect(r.code, r.stderr).toBe(0);
+      const report = JSON.parse(r.stdout) as Report;
+      const c = report.checker.counts;
+      console.info(`RabbitMQ ack-timeout: ${JSON.stringify(c)}`);
+      expect(c).toMatchObject({ lost: 0, unexpected: 0, "unconfirmed-lost": 0 });
+      expect(c.duplicated).toBeGreaterThanOrEqual(1);
+      expect(c.ok + c.duplicated + c.recovered).toBe(30);
+      expect(report.events.join("\n")).toMatch(
+        /PRECONDITION_FAILED - delivery acknowledgement on channel \d+ timed out/,
+      );
+    }, 90_000);
+  },
+);
