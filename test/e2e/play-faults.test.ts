@@ -207,22 +207,7 @@ describe("consumer faults", () => {
 
 describe("faults that cannot be", () => {
   it("a network fault aimed at nobody of the scenario is a config error naming it and who there is", async () => {
-    const file = path.join(dir, "nobody.yaml");
-    await writeFile(
-      file,
-      stringify({
-        topology: { queues: { work: {} } },
-        templates: { order: { routingKey: "work", amount: 1 } },
-        consumers: { worker: { queue: "work" } },
-        scenarios: {
-          s: {
-            producers: [{ template: "order" }],
-            consumers: ["worker"],
-            faults: [{ at: "1s", network: "cut", target: "nobody" }],
-          },
-        },
-      }),
-    );
+    const file = await oneFaultConfig({ network: "cut", target: "nobody" });
     const r = await runCli(["--config", file, "play", "s"], {
       cwd: dir,
       env: { EVENTLAB_URL: "" },

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import type { PlayReport } from "../../src/lab/types.js";
 import { RABBITMQ_URL, runCli, trackedNames } from "../helpers/cli.js";
+import { exists } from "../helpers/exists.js";
 import { faultScenarioConfig } from "../helpers/fault-scenario.js";
 import { startTimeoutNode, type TimeoutNode } from "../helpers/timeout-node.js";
 
@@ -44,26 +45,12 @@ describe.skipIf(!RABBITMQ_URL)("eventlab --url <rabbitmq> play: scenario faults"
       await ch.close();
     }
     const left: string[] = [];
-    for (const q of names.queues) if (await exists("queue", q)) left.push(q);
-    for (const x of names.exchanges) if (await exists("exchange", x)) left.push(x);
+    for (const q of names.queues) if (await exists(conn, "queue", q)) left.push(q);
+    for (const x of names.exchanges) if (await exists(conn, "exchange", x)) left.push(x);
     await conn?.close();
     await rm(dir, { recursive: true, force: true });
     expect(left).toEqual([]);
   });
-
-  /** Whether a queue or exchange exists: a passive declare answers 404 when it does not. */
-  async function exists(kind: "queue" | "exchange", name: string): Promise<boolean> {
-    const ch = await conn.createChannel();
-    ch.on("error", () => {});
-    try {
-      if (kind === "queue") await ch.checkQueue(name);
-      else await ch.checkExchange(name);
-      await ch.close();
-      return true;
-    } catch {
-      return false;
-    }
-  }
 
   /**
    * A topic exchange and a durable queue of their own, `AMOUNT` persistent messages at 40/s,
@@ -158,8 +145,8 @@ describe.skipIf(!RABBITMQ_URL)("eventlab --url <rabbitmq> play: scenario faults"
     expect(r.stderr).toContain("node faults on a cluster from `eventlab cluster up`");
     expect(r.stderr).not.toMatch(/\n\s+at /);
     // Refused before anything was declared on RabbitMQ.
-    expect(await exists("queue", queue)).toBe(false);
-    expect(await exists("exchange", exchange)).toBe(false);
+    expect(await exists(conn, "queue", queue)).toBe(false);
+    expect(await exists(conn, "exchange", exchange)).toBe(false);
   }, 60_000);
 });
 

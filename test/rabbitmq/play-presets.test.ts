@@ -11,6 +11,7 @@ import { parseConfig } from "../../src/config/load.js";
 import { listPresets, readPreset } from "../../src/config/presets.js";
 import type { PlayReport } from "../../src/lab/types.js";
 import { RABBITMQ_URL, runCli } from "../helpers/cli.js";
+import { exists } from "../helpers/exists.js";
 
 const url = RABBITMQ_URL ?? "";
 const PLAYABLE = [
@@ -63,20 +64,6 @@ describe.skipIf(!RABBITMQ_URL)("eventlab play <preset> against RabbitMQ", () => 
     }
   }
 
-  /** Whether a queue or exchange exists: a passive declare answers 404 when it does not. */
-  async function exists(kind: "queue" | "exchange", name: string): Promise<boolean> {
-    const ch = await conn.createChannel();
-    ch.on("error", () => {});
-    try {
-      if (kind === "queue") await ch.checkQueue(name);
-      else await ch.checkExchange(name);
-      await ch.close();
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
   async function play(name: string): Promise<Report> {
     touched.add(name);
     await clean(name);
@@ -122,8 +109,8 @@ describe.skipIf(!RABBITMQ_URL)("eventlab play <preset> against RabbitMQ", () => 
     const left: string[] = [];
     for (const name of touched) {
       const { queues, exchanges } = await declaredBy(name);
-      for (const q of queues) if (await exists("queue", q)) left.push(`queue ${q}`);
-      for (const x of exchanges) if (await exists("exchange", x)) left.push(`exchange ${x}`);
+      for (const q of queues) if (await exists(conn, "queue", q)) left.push(`queue ${q}`);
+      for (const x of exchanges) if (await exists(conn, "exchange", x)) left.push(`exchange ${x}`);
     }
     await conn?.close();
     expect(left).toEqual([]);
