@@ -35,11 +35,19 @@ interface Found {
   shrunk: Array<Record<string, unknown>>;
   file: string;
   scenario: string;
+  record?: string;
+  recordFailed?: boolean;
 }
 
-async function explore(out: string): Promise<{ code: number; result: Found; stderr: string }> {
+async function explore(
+  out: string,
+  ...more: string[]
+): Promise<{ code: number; result: Found; stderr: string }> {
   const r = await runCli(
-    ["play", "ack-before-work", "--explore", "50", "--seed", "11", "--json", "--explore-out", out],
+    [
+      ...["play", "ack-before-work", "--explore", "50", "--seed", "11", "--json"],
+      ...["--explore-out", out, ...more],
+    ],
     { cwd: dir, env: ENV, signal: AbortSignal.timeout(240_000) },
   );
   expect(r.stdout, r.stderr).not.toBe("");
@@ -49,7 +57,7 @@ async function explore(out: string): Promise<{ code: number; result: Found; stde
 describe("play --explore", () => {
   it("finds the planted at-least-once bug within 50 runs, the same with the same seed, shrinks it to one cut, and the written scenario replays it", async () => {
     const started = Date.now();
-    const first = await explore("first.yaml");
+    const first = await explore("first.yaml", "--record", "shrunk.ndjson");
     const tookMs = Date.now() - started;
     expect(first.code).toBe(1);
     expect(first.result).toMatchObject({
@@ -63,6 +71,19 @@ describe("play --explore", () => {
     console.info(
       `explore: found at run ${first.result.foundAt} (${JSON.stringify(first.result.original)}), ${first.result.runs} runs in all, shrunk to ${JSON.stringify(first.result.shrunk)} in ${tookMs} ms`,
     );
+
+    // --record: the shrunk schedule once more, its ledger written; why tells the lost job's story.
+    expect(first.result).toMatchObject({ record: "shrunk.ndjson", recordFailed: true });
+    const lostId = /recorded \d+ messages' events in shrunk\.ndjson/.test(first.stderr);
+    expect(lostId, first.stderr).toBe(true);
+    const records = (await readFile(path.join(dir, "shrunk.ndjson"), "utf8")).trim().split("\n");
+    const meta = JSON.parse(records[0] ?? "{}") as { report: PlayReport };
+    const lost = meta.report.checker.samples.lost[0] ?? "";
+    const why = await runCli(["why", lost, "--from", "shrunk.ndjson"], { cwd: dir });
+    expect(why.code, why.stderr).toBe(0);
+    // Acked as it arrived, then never worked on: the story ends with the ack.
+    expect(why.stdout).toMatch(/acked in payments\.charge/);
+    expect(why.stdout.trim().split("\n").at(-1)).toMatch(/acked in payments\.charge/);
 
     // The same seed draws the same schedules: the same run fails, with the same faults.
     const second = await explore("second.yaml");

@@ -31,7 +31,11 @@ export interface Explored {
 }
 
 /** One run of the scenario with these faults, on a fresh broker (on `dataDir` if given). */
-export type RunOnce = (faults: Fault[], dataDir: string | undefined) => Promise<PlayReport>;
+export type RunOnce = (
+  faults: Fault[],
+  dataDir: string | undefined,
+  record?: string | undefined,
+) => Promise<PlayReport>;
 
 const DEFAULT_OUT = "eventlab.explore.yaml";
 
@@ -95,11 +99,11 @@ export async function runExplore(
     }
     return failed && (await once(faults));
   };
-  const once = async (faults: Fault[]): Promise<boolean> => {
+  const once = async (faults: Fault[], record?: string): Promise<boolean> => {
     n += 1;
     const dir = base ? await mkdtemp(path.join(base, "run-")) : undefined;
     try {
-      const report = await runOnce(faults, dir);
+      const report = await runOnce(faults, dir, record);
       if (ctx.signal.aborted) throw new EventlabError("interrupted", "exploration interrupted");
       const why = verdictOf(report, dedupe);
       verdicts.set(n, why);
@@ -127,28 +131,42 @@ export async function runExplore(
   const name = `${play.name}-shrunk`;
   await writeFile(out, await replayConfig(play, name, shrunk, seed), "utf8");
   const rel = path.relative(ctx.cwd, out) || out;
+  const total = n;
+  // --record: the shrunk schedule once more, with the broker's ledger written for `why`.
+  const recorded = o.record === undefined ? undefined : await recordReplay(o.record);
+  async function recordReplay(file: string) {
+    const again = await once(shrunk, file);
+    const lost = verdicts.get(n);
+    return { file, failedAgain: again, verdict: lost };
+  }
   if (o.json) {
     io.out(
       `${JSON.stringify({
         found: true,
         seed,
-        runs: n,
+        runs: total,
         foundAt: (result.foundAt ?? 0) + 1,
         original: result.original.map(configOf),
         shrunk: shrunk.map(configOf),
-        shrinkRuns: n - explored,
+        shrinkRuns: total - explored,
         file: rel,
         scenario: name,
         elapsedMs: tookMs,
+        ...(recorded ? { record: recorded.file, recordFailed: recorded.failedAgain } : {}),
       })}\n`,
     );
   } else {
     io.out(
       [
         `${theme.error(theme.symbols.fail)} failure found at run ${(result.foundAt ?? 0) + 1} (${schedule(result.original)})`,
-        `  shrunk in ${n - explored} more runs to ${shrunk.length === 1 ? "one fault" : `${shrunk.length} faults`}: ${schedule(shrunk)}`,
-        `  ${n} runs in ${elapsed(tookMs)}`,
+        `  shrunk in ${total - explored} more runs to ${shrunk.length === 1 ? "one fault" : `${shrunk.length} faults`}: ${schedule(shrunk)}`,
+        `  ${total} runs in ${elapsed(tookMs)}`,
         `  replay: eventlab --config ${rel} play ${name} --seed ${seed}`,
+        ...(recorded
+          ? [
+              `  recorded the shrunk schedule once more in ${recorded.file}: ${recorded.verdict ?? "it held this time"}`,
+            ]
+          : []),
         "",
       ].join("\n"),
     );

@@ -313,6 +313,8 @@ export interface RunSettings {
   dataDir?: string | undefined;
   /** No first lines and no live view (an exploration prints its own line per run). */
   quiet?: boolean | undefined;
+  /** Write the run's record here (by default --record's file, for a run that is not quiet). */
+  record?: string | undefined;
 }
 
 /**
@@ -369,8 +371,8 @@ export async function playScenario(
       cwd: ctx.cwd,
       onSnapshot: progress ? (s) => progress.update(s) : undefined,
     });
-    if (o.record !== undefined && r.quiet !== true)
-      await record(ctx, o.record, play, report, broker.events);
+    const recordTo = r.record ?? (r.quiet === true ? undefined : o.record);
+    if (recordTo !== undefined) await record(ctx, recordTo, play, report, broker.events);
     return { report, embedded: !broker.external };
   } finally {
     progress?.stop();
@@ -417,8 +419,15 @@ export async function runPlay(ctx: Context, o: PlayOptions): Promise<void> {
   if (o.explore !== undefined) {
     // Every run with the same seed: only the faults differ.
     const seed = o.seed ?? Math.floor(Math.random() * 2 ** 31);
-    const runOnce: RunOnce = async (faults, dataDir) =>
-      (await playScenario(ctx, { ...o, seed }, play, { faults, dataDir, quiet: true })).report;
+    const runOnce: RunOnce = async (faults, dataDir, recordTo) =>
+      (
+        await playScenario(ctx, { ...o, seed }, play, {
+          faults,
+          dataDir,
+          quiet: true,
+          record: recordTo,
+        })
+      ).report;
     return runExplore(ctx, { ...o, seed }, { ...play, text: target.text }, runOnce);
   }
   const { report, embedded } = await playScenario(ctx, o, play);

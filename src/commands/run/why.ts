@@ -219,12 +219,17 @@ export function whyText(
   ];
   const times = events.map((e) => ms(e, t0));
   const tw = Math.max(...times.map((t) => t.length));
-  const ww = Math.min(28, Math.max(...events.map((e) => e.connection.length)));
+  // Names that all start alike ("eventlab play producer:…", "eventlab play consumer:…") are
+  // shown without what they share.
+  const shared = sharedPrefix(events.map((e) => e.connection).filter((c) => c !== "broker"));
+  const nameOf = (c: string) => (c.startsWith(shared) ? c.slice(shared.length) : c);
+  const ww = Math.min(28, Math.max(...events.map((e) => nameOf(e.connection).length)));
   let publishes = 0;
   for (const [i, e] of events.entries()) {
     if (e.kind === "published") publishes += 1;
     // The end of a long name tells connections apart (eventlab play consumer:<name>).
-    const who = e.connection.length > ww ? `…${e.connection.slice(-(ww - 1))}` : e.connection;
+    const name = nameOf(e.connection);
+    const who = name.length > ww ? `…${name.slice(-(ww - 1))}` : name;
     const head = `  ${theme.dim((times[i] as string).padStart(tw))}  ${who.padEnd(ww)}  `;
     lines.push(`${head}${hop(e, publishes, theme)}`);
     const pad = " ".repeat(2 + tw + 2 + ww + 4);
@@ -340,4 +345,14 @@ export function whyMermaid(events: readonly MessageEvent[]): string {
   const hops = events.flatMap((e) => arrows(e, p, ms(e, t0)));
   const heads = p.order.map(([alias, label]) => `  participant ${alias} as ${mm(label)}`);
   return `${["sequenceDiagram", ...heads, ...hops].join("\n")}\n`;
+}
+
+/** The words that every one of several different names starts with (up to a space), or "". */
+function sharedPrefix(names: string[]): string {
+  const distinct = [...new Set(names)];
+  if (distinct.length < 2) return "";
+  let prefix = distinct[0] as string;
+  for (const n of distinct) while (!n.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  const space = prefix.lastIndexOf(" ");
+  return space < 0 ? "" : prefix.slice(0, space + 1);
 }
