@@ -86,11 +86,16 @@ export function clusterFailoverTests(t: ClusterFailoverTarget): void {
     }
     await fill.waitForConfirms();
     const watch = await open(1);
-    const run = runCli([
-      ...[2, 3, 1].flatMap((n) => ["--url", t.url(n)]),
-      ...["consume", queue, "--count", "30000", "--prefetch", "100", "--json"],
-      ...["--reconnect-timeout", "90s"],
-    ]);
+    // Bounded below the test's own timeout: a consume that hangs is interrupted, so the finally
+    // below starts node 2 again and the tests after this one find the whole cluster.
+    const run = runCli(
+      [
+        ...[2, 3, 1].flatMap((n) => ["--url", t.url(n)]),
+        ...["consume", queue, "--count", "30000", "--prefetch", "100", "--json"],
+        ...["--reconnect-timeout", "90s"],
+      ],
+      { signal: AbortSignal.timeout(180_000) },
+    );
     await until(
       "some consumed",
       async () => (await watch.checkQueue(queue)).messageCount <= 59_000,
