@@ -9,6 +9,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Server as TlsServer } from "node:tls";
 import { getHeapStatistics } from "node:v8";
+import { type HttpListener, startHttp } from "./http/server.js";
 import { type MemoryBudget, memoryBudget } from "./memory.js";
 import { type LedgerOptions, MessageEvents } from "./model/events.js";
 import { VHost } from "./model/vhost.js";
@@ -19,6 +20,7 @@ import {
   type ProtocolSettings,
   type Totals,
 } from "./protocol/connection.js";
+import type { ConnectionView } from "./protocol/views.js";
 import { openStore, restoreStore, type Store } from "./store/index.js";
 import { type BrokerTlsOptions, createTlsServer } from "./tls.js";
 
@@ -38,6 +40,13 @@ export interface BrokerOptions {
   tlsPort?: number;
   /** Interface of the TLS listener (default: `host`). */
   tlsHost?: string;
+  /**
+   * Serve RabbitMQ's management HTTP API and Prometheus /metrics on this port (http/); 0
+   * picks a free one. Off unless given.
+   */
+  httpPort?: number;
+  /** Interface of the HTTP listener (default: `host`). */
+  httpHost?: string;
   /** Users allowed to log in (default guest/guest, from loopback only, as in RabbitMQ). */
   users?: BrokerUser[];
   /** Largest message body accepted, bytes (default 128 MiB, as RabbitMQ). */
@@ -125,6 +134,9 @@ export interface RunningBroker {
   readonly tlsUrl: string | undefined;
   readonly tlsHost: string | undefined;
   readonly tlsPort: number | undefined;
+  /** http://host:httpPort/ when started with `httpPort`: the management API is under api/. */
+  readonly httpUrl: string | undefined;
+  readonly httpPort: number | undefined;
   readonly vhost: VHost;
   /** The data directory's storage, when started with `dataDir`. */
   readonly store: Store | undefined;
@@ -213,6 +225,23 @@ export class Broker implements ConnectionHost {
 
   get firstUser(): BrokerUser {
     return this.users[0] as BrokerUser;
+  }
+
+  /** The users' names (the management API lists them). */
+  get userNames(): string[] {
+    return this.users.map((u) => u.username);
+  }
+
+  /** What the management API shows of every connection. */
+  connectionViews(): ConnectionView[] {
+    return [...this.connections].map((c) => c.view());
+  }
+
+  /** Close the connection with this name, as the management API's DELETE does. */
+  closeConnection(name: string, reason: string): boolean {
+    const c = [...this.connections].find((x) => x.connectionName === name);
+    c?.forceClose(`${reason}`);
+    return c !== undefined;
   }
 
   get memoryBlocked(): boolean {
@@ -358,30 +387,38 @@ export class Broker implements ConnectionHost {
   }
 }
 
-/** Thrown when the port is taken; `code` is the socket error's, `tls` names the listener. */
+/** Thrown when a port is taken; `code` is the socket error's, `listener` names the listener. */
 export class ListenError extends Error {
   constructor(
     message: string,
     readonly code: string | undefined,
     readonly host: string,
     readonly port: number,
-    readonly tls = false,
+    readonly listener: "amqp" | "amqps" | "http" = "amqp",
   ) {
     super(message);
     this.name = "ListenError";
+  }
+
+  get tls(): boolean {
+    return this.listener === "amqps";
   }
 }
 
 function listen(server: Server | TlsServer, port: number, host: string, tls: boolean) {
   return new Promise<number>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(new ListenError(err.message, err.code, host, port, tls)),
+      reject(new ListenError(err.message, err.code, host, port, tls ? "amqps" : "amqp")),
     );
     server.listen(port, host, () => {
       const address = server.address();
       resolve(typeof address === "object" && address ? address.port : port);
     });
   });
+}
+
+function urlHostOf(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
 }
 
 function urlOf(scheme: "amqp" | "amqps", user: BrokerUser, host: string, port: number): string {
@@ -418,6 +455,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
   let secure: TlsServer | undefined;
   let port: number;
   let tlsPort: number | undefined;
+  let http: HttpListener | undefined;
   try {
     if (options.tls) {
       secure = createTlsServer(options.tls, broker.settings.handshakeTimeout, (socket, peer) =>
@@ -427,8 +465,21 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     }
     port = await listen(server, options.port ?? 5672, host, false);
     if (secure) tlsPort = await listen(secure, options.tlsPort ?? 5671, tlsHost, true);
+    if (options.httpPort !== undefined) {
+      const httpHost = options.httpHost ?? host;
+      const amqpPort = port;
+      http = await startHttp(broker, {
+        host: httpHost,
+        port: options.httpPort,
+        amqpPort: () => amqpPort,
+        tlsPort: () => tlsPort,
+      }).catch((err: NodeJS.ErrnoException) => {
+        throw new ListenError(err.message, err.code, httpHost, options.httpPort ?? 0, "http");
+      });
+    }
   } catch (err) {
     await closeServer(server);
+    await closeServer(secure);
     broker.shutdown();
     await broker.closeStore();
     throw err;
@@ -442,6 +493,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     tlsUrl: tlsPort === undefined ? undefined : urlOf("amqps", user, tlsHost, tlsPort),
     tlsHost: secure ? tlsHost : undefined,
     tlsPort,
+    httpUrl: http ? `http://${urlHostOf(options.httpHost ?? host)}:${http.port}/` : undefined,
+    httpPort: http?.port,
     vhost: broker.vhost,
     store: broker.store,
     stats: () => broker.stats(),
@@ -452,7 +505,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     alarm: (on) => broker.alarm(on),
     close() {
       closing ??= new Promise<void>((resolve) => {
-        void Promise.all([closeServer(server), closeServer(secure)])
+        void Promise.all([closeServer(server), closeServer(secure), http?.close()])
           .then(() => broker.closeStore())
           .then(() => resolve());
         broker.shutdown();

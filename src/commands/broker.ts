@@ -38,6 +38,8 @@ export interface BrokerCommandOptions {
   trace: boolean;
   /** Keep the message event ledger, for `eventlab why` (true with --ledger; else undefined). */
   ledger: true | undefined;
+  /** Serve the management HTTP API and /metrics on this port; undefined: no HTTP listener. */
+  httpPort: number | undefined;
   json: boolean;
 }
 
@@ -186,8 +188,13 @@ export function brokerCommand(ctx: Context, run: Run<BrokerCommandOptions>) {
       "note what happens to each message with a message_id (published, routed, delivered, settled, dead-lettered, expired), for `eventlab why <message-id>`",
     )
     .option(
+      "--http-port <port>",
+      "serve RabbitMQ's management HTTP API (rabbitmqadmin, eventlab list/peek/purge) and Prometheus /metrics on this port (RabbitMQ uses 15672); 0 picks a free one",
+      intArg(0, 65535),
+    )
+    .option(
       "--json",
-      "print {url, host, port} (and tlsUrl, tlsPort) as one JSON line when ready, and the final stats",
+      "print {url, host, port} (and tlsUrl, tlsPort, httpUrl, httpPort) as one JSON line when ready, and the final stats",
       false,
     )
     .addHelpText(
@@ -216,6 +223,7 @@ Examples:
   $ eventlab broker --data-dir ./broker-data   # durable state survives a restart
   $ eventlab broker --trace   # then: eventlab consume --exchange amq.rabbitmq.trace --key '#'
   $ eventlab broker --ledger  # then: eventlab --url amqp://localhost:5672 why <message-id>
+  $ eventlab broker --http-port 15672   # then: rabbitmqadmin list queues, eventlab peek <queue>
   $ eventlab broker --memory-high-watermark 512MiB   # or 0.6: a share of the memory
   $ eventlab broker --tls-cert server.pem --tls-key server-key.pem   # and amqps://…:5671
   $ eventlab broker --tls-cert server.pem --tls-key server-key.pem --tls-ca ca.pem \\
@@ -235,6 +243,7 @@ Examples:
         dataDir: f.dataDir,
         trace: f.trace,
         ledger: f.ledger,
+        httpPort: f.httpPort,
         json: f.json,
       }),
     );

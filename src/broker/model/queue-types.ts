@@ -31,6 +31,8 @@ export interface QueueConsumer {
   readonly priority: number;
   /** Deliveries it holds unacknowledged. */
   readonly unacked: number;
+  /** Deliveries are settled as they go out (basic.consume no-ack). */
+  readonly noAck?: boolean;
   /** Room for one more delivery now (prefetch, flow, socket backpressure). */
   canTake(): boolean;
   deliver(queue: Queue, entry: QueuedMessage): void;
@@ -55,3 +57,18 @@ export interface QueueHost {
 }
 
 export type EnqueueResult = "ok" | "rejected";
+
+/**
+ * Messages a queue took and handed out since it was declared (RabbitMQ's message_stats):
+ * deliveries to consumers and basic.get, each with and without acknowledgement; `settled`
+ * counts acks and no-ack hand-outs together (acks = settled - the no-ack ones).
+ */
+export interface QueueCounts {
+  publish: number;
+  deliver: number;
+  deliverNoAck: number;
+  get: number;
+  getNoAck: number;
+  settled: number;
+  redeliver: number;
+}

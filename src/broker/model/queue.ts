@@ -12,10 +12,22 @@ import type { QueueSettings } from "./arguments.js";
 import { Consumers } from "./consumers.js";
 import type { Journal, RecoveredEntry } from "./journal.js";
 import { type DeathReason, type Message, withHeader } from "./message.js";
-import type { EnqueueResult, QueueConsumer, QueuedMessage, QueueHost } from "./queue-types.js";
+import type {
+  EnqueueResult,
+  QueueConsumer,
+  QueueCounts,
+  QueuedMessage,
+  QueueHost,
+} from "./queue-types.js";
 import { ReadyList, type Row } from "./ready.js";
 
-export type { EnqueueResult, QueueConsumer, QueuedMessage, QueueHost } from "./queue-types.js";
+export type {
+  EnqueueResult,
+  QueueConsumer,
+  QueueCounts,
+  QueuedMessage,
+  QueueHost,
+} from "./queue-types.js";
 
 /** How many deliveries one drain makes before yielding to the event loop. */
 const DRAIN_BATCH = 2000;
@@ -45,6 +57,16 @@ export class Queue {
   deleted = false;
   /** Delivered and not yet settled. */
   unacked = 0;
+  /** What passed through since the queue was declared (the management API's message_stats). */
+  readonly counts: QueueCounts = {
+    publish: 0,
+    deliver: 0,
+    deliverNoAck: 0,
+    get: 0,
+    getNoAck: 0,
+    settled: 0,
+    redeliver: 0,
+  };
 
   constructor(
     private readonly host: QueueHost,
@@ -99,6 +121,11 @@ export class Queue {
     return this.consumerSet.list;
   }
 
+  /** The single active consumer's tag, when the queue has one. */
+  get activeConsumerTag(): string | undefined {
+    return this.consumerSet.active?.tag;
+  }
+
   /** The consumer count of queue.declare-ok, as RabbitMQ counts it for this queue type. */
   get consumerCount(): number {
     return this.consumerSet.declaredCount;
@@ -125,6 +152,7 @@ export class Queue {
     }
     const now = this.host.now();
     const entry = this.entry(message, now);
+    this.counts.publish += 1;
     this.journal?.enqueued(this.name, entry);
     this.pushReady(entry);
     const events = this.host.events;
@@ -314,6 +342,9 @@ export class Queue {
 
   private handOut(consumer: QueueConsumer, entry: QueuedMessage): void {
     this.unacked += 1;
+    if (consumer.noAck) this.counts.deliverNoAck += 1;
+    else this.counts.deliver += 1;
+    if (entry.redelivered) this.counts.redeliver += 1;
     this.markDelivered(entry);
     consumer.deliver(this, this.forDelivery(entry));
   }
@@ -329,11 +360,14 @@ export class Queue {
   }
 
   /** basic.get: the next ready message, counted as unacked. */
-  get(): QueuedMessage | undefined {
+  get(noAck = false): QueuedMessage | undefined {
     this.touch();
     this.expire();
     const entry = this.shiftReady();
     if (!entry) return undefined;
+    if (noAck) this.counts.getNoAck += 1;
+    else this.counts.get += 1;
+    if (entry.redelivered) this.counts.redeliver += 1;
     this.unacked += 1;
     this.markDelivered(entry);
     return this.forDelivery(entry);
@@ -344,6 +378,7 @@ export class Queue {
   /** Acknowledged (or delivered with no-ack): they leave the queue for good. */
   settle(entries: readonly QueuedMessage[]): void {
     this.unacked -= entries.length;
+    this.counts.settled += entries.length;
     if (this.deleted) this.journal?.released(entries);
     else this.journal?.removed(this.name, entries);
   }
@@ -407,6 +442,22 @@ export class Queue {
       const stored = entries.map((e) => (e.stored ? { ...e, message: e.stored } : e));
       this.gone(stored, "rejected");
     }
+  }
+
+  /**
+   * The first `count` ready messages, left exactly as they were: same place, same
+   * redelivered flag, nothing counted as delivered (the management API's peek).
+   */
+  peek(count: number): QueuedMessage[] {
+    this.expire();
+    const out: QueuedMessage[] = [];
+    while (out.length < count) {
+      const e = this.shiftReady();
+      if (!e) break;
+      out.push(e);
+    }
+    for (const e of out) this.ready.insert(e);
+    return out.map((e) => this.forDelivery(e));
   }
 
   /** Drop all ready messages; returns how many. Purged messages are not dead-lettered. */

@@ -20,6 +20,7 @@ import type { VHost } from "../model/vhost.js";
 import { Deliveries } from "./deliveries.js";
 import { CHANNEL_METHODS, type Handler } from "./methods/index.js";
 import { Publisher } from "./publishing.js";
+import type { ChannelView } from "./views.js";
 
 /** What a channel needs from its connection. */
 export interface ChannelHost {
@@ -131,6 +132,10 @@ export class Channel {
   }
 
   /** Stop: cancel consumers and give back unacknowledged deliveries. Idempotent. */
+  view(): ChannelView {
+    return { number: this.number, mode: this.mode, ...this.deliveries.view() };
+  }
+
   close(): void {
     if (!this.open) return;
     this.publisher.flushConfirms();

@@ -13,6 +13,7 @@ import {
   CodecError,
   type ContentMethodName,
   type DecodedMethod,
+  type FieldTable,
   decodeMethod,
   FRAME_HEARTBEAT,
   FRAME_METHOD,
@@ -34,6 +35,7 @@ import { type Blame, Channels, NO_METHOD } from "./channels.js";
 import { ReadFlow } from "./flow.js";
 import { clientFeatures, negotiate, type ProtocolSettings, startArgs } from "./handshake.js";
 import { Outbox } from "./outbox.js";
+import type { ConnectionView } from "./views.js";
 
 export type { ProtocolSettings } from "./handshake.js";
 
@@ -65,6 +67,9 @@ export class AmqpConnection implements ChannelHost {
   user = "";
   /** The client's connection_name client property (the message event ledger names it). */
   clientName: string | undefined;
+  private clientProperties: FieldTable = {};
+  private readonly connectedAt = Date.now();
+  private tuned = { frameMax: 0, channelMax: 0, heartbeat: 0 };
   consumerCancelNotify = false;
   private blockedNotify = false;
   private state: State = "header";
@@ -144,6 +149,36 @@ export class AmqpConnection implements ChannelHost {
   /** A channel's own timer found an error (the consumer timeout): close the channel for it. */
   channelError(ch: Channel, err: Error): void {
     this.fail(err, ch);
+  }
+
+  /** What the management API shows of this connection and its channels. */
+  view(): ConnectionView {
+    const t = this.transport as Partial<Socket>;
+    const states: Record<State, string> = {
+      header: "starting",
+      start: "starting",
+      tune: "tuning",
+      "open-wait": "opening",
+      open: this.flow.paused ? "blocked" : "running",
+      closing: "closing",
+      closed: "closed",
+    };
+    return {
+      id: this.id,
+      name: this.connectionName,
+      user: this.user,
+      clientName: this.clientName,
+      clientProperties: this.clientProperties,
+      connectedAt: this.connectedAt,
+      peerHost: t.remoteAddress,
+      peerPort: t.remotePort,
+      host: t.localAddress,
+      port: t.localPort,
+      tls: this.tls !== undefined,
+      ...this.tuned,
+      state: states[this.state],
+      channels: [...this.channels.values()].map((ch) => ch.view()),
+    };
   }
 
   /** Bytes written to this client and not yet taken by it (the broker's memory alarm counts them). */
@@ -248,6 +283,7 @@ export class AmqpConnection implements ChannelHost {
 
   private startOk(a: MethodParams["connection.start-ok"]): void {
     const features = clientFeatures(a.clientProperties);
+    this.clientProperties = a.clientProperties;
     this.consumerCancelNotify = features.consumerCancelNotify;
     this.blockedNotify = features.blockedNotify;
     const name = tableField(a.clientProperties, "connection_name");
@@ -268,6 +304,7 @@ export class AmqpConnection implements ChannelHost {
 
   private tuneOk(a: MethodParams["connection.tune-ok"]): void {
     const tuned = negotiate(a, this.host.settings);
+    this.tuned = tuned;
     this.channels.channelMax = tuned.channelMax;
     this.outbox.frameMax = tuned.frameMax;
     this.reader.frameMax = tuned.frameMax;

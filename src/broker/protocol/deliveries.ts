@@ -10,6 +10,7 @@ import { consumerPriority } from "../model/arguments.js";
 import type { SettleMethod } from "../model/events.js";
 import type { Queue, QueueConsumer, QueuedMessage } from "../model/queue.js";
 import { notSupported, Stream, type StreamConsumer } from "../model/stream.js";
+import type { ChannelView } from "./views.js";
 import { assertConsumerArguments, streamConsumeSpec } from "../model/stream-args.js";
 import { AckTimeout } from "./ack-timeout.js";
 import type { Channel } from "./channel.js";
@@ -79,6 +80,24 @@ export class Deliveries {
   }
 
   // ------------------------------------------------------------ consumers
+
+  /** The management API's view of this channel's consumers and prefetch. */
+  view(): Pick<ChannelView, "prefetch" | "globalPrefetch" | "unacked" | "consumers"> {
+    return {
+      prefetch: this.consumerPrefetch,
+      globalPrefetch: this.globalPrefetch,
+      unacked: this.unacked.size,
+      consumers: [...this.consumers.values()].map((c) => ({
+        tag: c.tag,
+        queue: c.queue.name,
+        noAck: c.noAck,
+        exclusive: c.exclusive,
+        prefetch: c.prefetch,
+        priority: c.priority,
+        unacked: c.unacked,
+      })),
+    };
+  }
 
   /** basic.qos: the prefetch of consumers started from now on, or of the whole channel. */
   qos(prefetchCount: number, global: boolean): void {
@@ -214,7 +233,7 @@ export class Deliveries {
 
   /** basic.get: get-ok with the message, or get-empty. */
   get(q: Queue, noAck: boolean): void {
-    const entry = q.get();
+    const entry = q.get(noAck);
     if (!entry) {
       this.channel.send("basic.get-empty", { clusterId: "" });
       return;

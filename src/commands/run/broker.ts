@@ -36,12 +36,21 @@ export async function runBroker(ctx: Context, o: BrokerCommandOptions): Promise<
   const shown = show(broker.url);
   const shownTls = broker.tlsUrl === undefined ? undefined : show(broker.tlsUrl);
   if (o.json) {
-    const ready = { url: shown, host: broker.host, port: broker.port };
+    const http =
+      broker.httpUrl === undefined ? {} : { httpUrl: broker.httpUrl, httpPort: broker.httpPort };
+    const ready = { url: shown, host: broker.host, port: broker.port, ...http };
     const secure = shownTls === undefined ? {} : { tlsUrl: shownTls, tlsPort: broker.tlsPort };
     io.out(`${JSON.stringify({ ...ready, ...secure })}\n`);
   } else {
     io.out(`${shown}\n`);
     if (shownTls !== undefined) io.out(`${shownTls}\n`);
+  }
+  if (broker.httpUrl !== undefined && !o.json) {
+    io.err(
+      theme.dim(
+        `  management API on ${broker.httpUrl}api/ (rabbitmqadmin -P ${broker.httpPort}; eventlab list queues --api ${broker.httpUrl}), metrics on ${broker.httpUrl}metrics`,
+      ),
+    );
   }
   const where =
     shownTls === undefined
@@ -93,6 +102,7 @@ async function start(
         ? { memoryHighWatermark: o.memoryHighWatermark }
         : {}),
       ...(dataDir !== undefined ? { dataDir } : {}),
+      ...(o.httpPort !== undefined ? { httpPort: o.httpPort } : {}),
       trace: o.trace,
       ledger: o.ledger === true,
       version: VERSION,
@@ -241,7 +251,7 @@ function statusLine(broker: RunningBroker, theme: Theme): () => string {
 }
 
 function listenError(err: ListenError): EventlabError {
-  const flag = err.tls ? "--tls-port" : "--port";
+  const flag = { amqp: "--port", amqps: "--tls-port", http: "--http-port" }[err.listener];
   if (err.code === "EADDRINUSE") {
     return new EventlabError("connection", `port ${err.port} on ${err.host} is already in use`, {
       hint: `RabbitMQ (or another broker) may already be running there: use it as it is, or start this one on a free port with ${flag} 0`,
