@@ -10,11 +10,11 @@ import { consumerPriority } from "../model/arguments.js";
 import type { SettleMethod } from "../model/events.js";
 import type { Queue, QueueConsumer, QueuedMessage } from "../model/queue.js";
 import { notSupported, Stream, type StreamConsumer } from "../model/stream.js";
-import type { ChannelView } from "./views.js";
 import { assertConsumerArguments, streamConsumeSpec } from "../model/stream-args.js";
 import { AckTimeout } from "./ack-timeout.js";
 import type { Channel } from "./channel.js";
 import { ReplyTo } from "./reply-to.js";
+import type { ChannelView } from "./views.js";
 
 /** What becomes of settled deliveries. */
 export type Settlement = "ack" | "requeue" | "reject";
