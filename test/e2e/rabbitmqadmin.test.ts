@@ -15,9 +15,9 @@ import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningBroker, startBroker } from "../../src/broker/index.js";
 
-const SCRIPT = process.env.EVENTLAB_RABBITMQADMIN ?? "/usr/bin/rabbitmqadmin";
+const SCRIPT = process.env["EVENTLAB_RABBITMQADMIN"] ?? "/usr/bin/rabbitmqadmin";
 const found = existsSync(SCRIPT);
-if (!found && process.env.CI) {
+if (!found && process.env["CI"]) {
   throw new Error(
     `${SCRIPT} is missing: install Debian's rabbitmq-server package (it ships the script)`,
   );
