@@ -5,6 +5,7 @@
  * the broker's users; guest only from loopback, as for AMQP.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { availableParallelism } from "node:os";
 import { AmqpError } from "../errors.js";
 import type { VHost } from "../model/vhost.js";
 import type { ConnectionView } from "../protocol/views.js";
@@ -37,7 +38,8 @@ export interface ApiHost {
   connections(): ConnectionView[];
   /** Close a connection by its name (320 CONNECTION_FORCED); false when there is none. */
   closeConnection(name: string, reason: string): boolean;
-  totals(): { publish: number; deliverGet: number; ack: number; confirm: number };
+  /** Message counts since start, by RabbitMQ's message_stats names (publish, ack, …). */
+  totals(): Record<string, number>;
   /** Prometheus text for /metrics (aggregated) and /metrics/per-object. */
   metrics(perObject: boolean): string;
 }
@@ -123,6 +125,15 @@ export class ManagementApi {
       m.set(`${key}:messages_unacknowledged`, q.unacked);
       m.set(`${key}:messages`, q.messageCount + q.unacked);
     }
+    let ready = 0;
+    let unacked = 0;
+    for (const q of this.host.vhost.queues.values()) {
+      ready += q.messageCount;
+      unacked += q.unacked;
+    }
+    m.set("totals:messages", ready + unacked);
+    m.set("totals:messages_ready", ready);
+    m.set("totals:messages_unacknowledged", unacked);
     for (const [name, v] of Object.entries(this.host.totals())) m.set(`totals:${name}`, v);
     return m;
   }
@@ -268,7 +279,11 @@ export class ManagementApi {
       consumers += q.consumers.length;
     }
     const conns = this.host.connections();
-    const t = this.host.totals();
+    const stats: { [key: string]: Json } = {};
+    for (const [k, v] of Object.entries(this.host.totals())) {
+      stats[k] = v;
+      stats[`${k}_details`] = { rate: this.rates.rate(`totals:${k}`) };
+    }
     const rate = (k: string) => ({ rate: this.rates.rate(`totals:${k}`) });
     return {
       management_version: this.host.version,
@@ -283,20 +298,18 @@ export class ManagementApi {
       rabbitmq_version: this.host.version,
       cluster_name: this.host.node,
       node: this.host.node,
-      message_stats: {
-        publish: t.publish,
-        publish_details: rate("publish"),
-        deliver_get: t.deliverGet,
-        deliver_get_details: rate("deliverGet"),
-        ack: t.ack,
-        ack_details: rate("ack"),
-        confirm: t.confirm,
-        confirm_details: rate("confirm"),
-      },
+      disable_stats: false,
+      enable_queue_totals: false,
+      statistics_db_event_queue: 0,
+      sample_retention_policies: { global: [600], basic: [600], detailed: [600] },
+      message_stats: stats,
       queue_totals: {
         messages: ready + unacked,
+        messages_details: rate("messages"),
         messages_ready: ready,
+        messages_ready_details: rate("messages_ready"),
         messages_unacknowledged: unacked,
+        messages_unacknowledged_details: rate("messages_unacknowledged"),
       },
       object_totals: {
         channels: conns.reduce((n, c) => n + c.channels.length, 0),
@@ -321,7 +334,12 @@ export class ManagementApi {
       type: "disc",
       running: true,
       mem_used: process.memoryUsage().rss,
+      mem_alarm: false,
+      disk_free_alarm: false,
       uptime: Math.round(process.uptime() * 1000),
+      os_pid: String(process.pid),
+      processors: availableParallelism(),
+      rates_mode: "basic",
     };
   }
 
@@ -337,6 +355,8 @@ export class ManagementApi {
       name: VHOST,
       description: "Default virtual host",
       tags: [],
+      metadata: { description: "Default virtual host", tags: [] },
+      default_queue_type: "classic",
       tracing: v.tracer.enabled,
       messages: ready + unacked,
       messages_ready: ready,

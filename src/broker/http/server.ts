@@ -40,14 +40,12 @@ export function startHttp(
     connections: () => broker.connectionViews(),
     closeConnection: (name, reason) => broker.closeConnection(name, reason),
     totals: () => {
-      let ack = 0;
-      for (const q of broker.vhost.queues.values()) ack += queueCounters(q).ack;
-      return {
-        publish: broker.totals.published,
-        deliverGet: broker.totals.delivered,
-        ack,
-        confirm: 0,
-      };
+      // Queue counts of the queues there now; the broker's own totals where it keeps them.
+      const sums: Record<string, number> = {};
+      for (const q of broker.vhost.queues.values()) {
+        for (const [k, v] of Object.entries(queueCounters(q))) sums[k] = (sums[k] ?? 0) + v;
+      }
+      return { ...sums, publish: broker.totals.published, deliver_get: broker.totals.delivered };
     },
     metrics: (perObject) => renderMetrics(broker, perObject),
   });

@@ -46,6 +46,7 @@ export function queueCounters(q: Queue) {
     deliver_no_ack: c.deliverNoAck,
     get: c.get,
     get_no_ack: c.getNoAck,
+    get_empty: c.getEmpty,
     deliver_get: c.deliver + c.deliverNoAck + c.get + c.getNoAck,
     ack: Math.max(0, c.settled - noAck),
     redeliver: c.redeliver,

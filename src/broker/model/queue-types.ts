@@ -69,6 +69,7 @@ export interface QueueCounts {
   deliverNoAck: number;
   get: number;
   getNoAck: number;
+  getEmpty: number;
   settled: number;
   redeliver: number;
 }

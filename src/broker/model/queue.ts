@@ -64,6 +64,7 @@ export class Queue {
     deliverNoAck: 0,
     get: 0,
     getNoAck: 0,
+    getEmpty: 0,
     settled: 0,
     redeliver: 0,
   };
@@ -364,7 +365,10 @@ export class Queue {
     this.touch();
     this.expire();
     const entry = this.shiftReady();
-    if (!entry) return undefined;
+    if (!entry) {
+      this.counts.getEmpty += 1;
+      return undefined;
+    }
     if (noAck) this.counts.getNoAck += 1;
     else this.counts.get += 1;
     if (entry.redelivered) this.counts.redeliver += 1;
