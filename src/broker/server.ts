@@ -17,6 +17,7 @@ import type { TlsPeer } from "./protocol/auth.js";
 import {
   AmqpConnection,
   type ConnectionHost,
+  newTotals,
   type ProtocolSettings,
   type Totals,
 } from "./protocol/connection.js";
@@ -104,6 +105,13 @@ export interface BrokerOptions {
   ledger?: boolean | LedgerOptions | MessageEvents;
 }
 
+export interface Churn {
+  connectionCreated: number;
+  connectionClosed: number;
+  channelCreated: number;
+  channelClosed: number;
+}
+
 export interface BrokerStats {
   connections: number;
   channels: number;
@@ -178,11 +186,14 @@ export class Broker implements ConnectionHost {
   readonly vhost: VHost;
   readonly store: Store | undefined;
   readonly settings: ProtocolSettings;
-  readonly totals: Totals = { published: 0, delivered: 0 };
+  readonly totals: Totals = newTotals();
   private readonly users: BrokerUser[];
   private readonly maxConnections: number;
   private readonly memory: MemoryBudget;
   private readonly connections = new Set<AmqpConnection>();
+  private readonly churn = { connectionCreated: 0, connectionClosed: 0 };
+  private channelsOfClosed = 0;
+  private readonly octetsOfClosed = { recv: 0, send: 0 };
   private nextId = 1;
   private stored = 0;
   private output = 0;
@@ -232,6 +243,11 @@ export class Broker implements ConnectionHost {
     return this.users.map((u) => u.username);
   }
 
+  /** A user's password, for the definitions export's password_hash. */
+  passwordOf(username: string): string | undefined {
+    return this.users.find((u) => u.username === username)?.password;
+  }
+
   /** What the management API shows of every connection. */
   connectionViews(): ConnectionView[] {
     return [...this.connections].map((c) => c.view());
@@ -255,6 +271,7 @@ export class Broker implements ConnectionHost {
   accept(stream: Duplex, loopback: boolean, tls?: TlsPeer): AmqpConnection {
     const c = new AmqpConnection(this.nextId++, stream, this, loopback, tls);
     this.connections.add(c);
+    this.churn.connectionCreated += 1;
     return c;
   }
 
@@ -285,7 +302,34 @@ export class Broker implements ConnectionHost {
   }
 
   connectionClosed(c: AmqpConnection): void {
-    this.connections.delete(c);
+    if (!this.connections.delete(c)) return;
+    this.churn.connectionClosed += 1;
+    this.channelsOfClosed += c.channelsOpened;
+    const o = c.octets;
+    this.octetsOfClosed.recv += o.recv;
+    this.octetsOfClosed.send += o.send;
+  }
+
+  /** Bytes received and sent over every connection since start. */
+  octets(): { recv: number; send: number } {
+    const sum = { ...this.octetsOfClosed };
+    for (const c of this.connections) {
+      const o = c.octets;
+      sum.recv += o.recv;
+      sum.send += o.send;
+    }
+    return sum;
+  }
+
+  /** Connections and channels opened and closed since start (the management API's churn). */
+  churnCounts(): Churn {
+    let opened = this.channelsOfClosed;
+    let open = 0;
+    for (const c of this.connections) {
+      opened += c.channelsOpened;
+      open += c.channelCount;
+    }
+    return { ...this.churn, channelCreated: opened, channelClosed: opened - open };
   }
 
   private adjustStored(delta: number): void {
@@ -471,6 +515,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
       http = await startHttp(broker, {
         host: httpHost,
         port: options.httpPort,
+        amqpHost: host,
         amqpPort: () => amqpPort,
         tlsPort: () => tlsPort,
       }).catch((err: NodeJS.ErrnoException) => {

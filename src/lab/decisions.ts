@@ -35,7 +35,14 @@ export function decisionEvent(
     outOfOrder: d.outOfOrder,
     gap: d.gap,
     xDeath: deathsOf(msg.properties.headers as Record<string, unknown> | undefined),
+    latencyMs: latencyOf(msg),
   };
+}
+
+/** Ms since the producer published this message (its sent header), when it says. */
+function latencyOf(msg: ConsumeMessage): number | undefined {
+  const sent = Number(msg.properties.headers?.[SENT_HEADER]);
+  return Number.isFinite(sent) && sent > 0 ? Date.now() - sent : undefined;
 }
 
 /**

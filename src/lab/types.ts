@@ -128,6 +128,8 @@ export interface DecisionEvent {
   gap: number;
   /** The broker's x-death entries of the message, when it has been dead-lettered before. */
   xDeath?: DeathEntry[] | undefined;
+  /** Ms from the producer's publish (its sent header) to this decision, when known. */
+  latencyMs?: number | undefined;
 }
 
 export interface QueueReport {

@@ -4,6 +4,7 @@
  * sort, sort_reverse, name with use_regex, page and page_size). Basic authentication with
  * the broker's users; guest only from loopback, as for AMQP.
  */
+import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { availableParallelism } from "node:os";
 import { AmqpError } from "../errors.js";
@@ -28,18 +29,34 @@ import {
   type ViewContext,
 } from "./views.js";
 
+const EXCHANGE_TYPES = ["direct", "fanout", "headers", "topic", "x-delayed-message"].map(
+  (name) => ({ name, description: `${name} exchange`, enabled: true }),
+);
+
 export interface ApiHost {
   readonly vhost: VHost;
   readonly version: string;
   readonly node: string;
   readonly users: readonly string[];
-  readonly listeners: readonly { protocol: string; port: number }[];
+  /** A user's password as RabbitMQ hashes it in definitions. */
+  passwordHash(user: string): string;
+  readonly listeners: readonly { protocol: string; host: string; port: number }[];
+  /** The memory alarm's threshold, bytes. */
+  readonly memoryLimit: number;
+  /** Whether the memory alarm is raised. */
+  memoryAlarm(): boolean;
   authenticate(username: string, password: string, loopback: boolean): boolean;
   connections(): ConnectionView[];
   /** Close a connection by its name (320 CONNECTION_FORCED); false when there is none. */
   closeConnection(name: string, reason: string): boolean;
   /** Message counts since start, by RabbitMQ's message_stats names (publish, ack, …). */
   totals(): Record<string, number>;
+  /** Connections, channels and queues created and closed since start, by RabbitMQ's names. */
+  churn(): Record<string, number>;
+  /** Bytes received and sent over every connection since start. */
+  octets(): { recv: number; send: number };
+  /** Bytes free where the broker keeps its data. */
+  diskFree(): number;
   /** Prometheus text for /metrics (aggregated) and /metrics/per-object. */
   metrics(perObject: boolean): string;
 }
@@ -106,6 +123,8 @@ function isLoopback(address: string | undefined): boolean {
 export class ManagementApi {
   private readonly rates: Rates;
   private readonly ctx: ViewContext;
+  private readonly clusterId =
+    `rabbitmq-cluster-id-${randomBytes(16).toString("base64url").slice(0, 22)}`;
 
   constructor(private readonly host: ApiHost) {
     this.rates = new Rates(() => this.counters());
@@ -135,6 +154,12 @@ export class ManagementApi {
     m.set("totals:messages_ready", ready);
     m.set("totals:messages_unacknowledged", unacked);
     for (const [name, v] of Object.entries(this.host.totals())) m.set(`totals:${name}`, v);
+    for (const [name, v] of Object.entries(this.host.churn())) m.set(`churn:${name}`, v);
+    m.set("node:disk_free", this.host.diskFree());
+    const o = this.host.octets();
+    m.set("vhost:recv_oct", o.recv);
+    m.set("vhost:send_oct", o.send);
+    m.set("node:mem_used", process.memoryUsage().rss);
     return m;
   }
 
@@ -160,7 +185,7 @@ export class ManagementApi {
         try {
           rawBody = JSON.parse(raw);
         } catch {
-          throw new HttpError(400, "bad_request", "failed to decode json: the body is not JSON");
+          throw new HttpError(400, "bad_request", "not_json");
         }
       }
       const body = (rawBody && typeof rawBody === "object" ? rawBody : {}) as Body;
@@ -180,7 +205,7 @@ export class ManagementApi {
         res.end();
         return;
       }
-      const json = Array.isArray(out) && r.method === "GET" ? listQuery(out, r.query) : out;
+      const json = r.method === "GET" ? listQuery(out, r.query) : out;
       res.writeHead(200, { "content-type": "application/json", "cache-control": "no-cache" });
       res.end(JSON.stringify(json));
     } catch (err) {
@@ -208,7 +233,7 @@ export class ManagementApi {
   private authenticate(req: IncomingMessage): string {
     const h = req.headers.authorization ?? "";
     const m = /^Basic\s+(.+)$/i.exec(h);
-    const refused = new HttpError(401, "not_authorized", "Not_Authorized");
+    const refused = new HttpError(401, "not_authorized", "Login failed");
     if (!m?.[1]) throw refused;
     const text = Buffer.from(m[1], "base64").toString("utf8");
     const colon = text.indexOf(":");
@@ -279,20 +304,11 @@ export class ManagementApi {
       consumers += q.consumers.length;
     }
     const conns = this.host.connections();
-    const stats: { [key: string]: Json } = {};
-    for (const [k, v] of Object.entries(this.host.totals())) {
-      stats[k] = v;
-      stats[`${k}_details`] = { rate: this.rates.rate(`totals:${k}`) };
-    }
     const rate = (k: string) => ({ rate: this.rates.rate(`totals:${k}`) });
     return {
       management_version: this.host.version,
       rates_mode: "basic",
-      exchange_types: ["direct", "fanout", "headers", "topic", "x-delayed-message"].map((name) => ({
-        name,
-        description: `${name} exchange`,
-        enabled: true,
-      })),
+      exchange_types: EXCHANGE_TYPES,
       product_version: this.host.version,
       product_name: "eventlab",
       rabbitmq_version: this.host.version,
@@ -302,7 +318,8 @@ export class ManagementApi {
       enable_queue_totals: false,
       statistics_db_event_queue: 0,
       sample_retention_policies: { global: [600], basic: [600], detailed: [600] },
-      message_stats: stats,
+      message_stats: this.globalStats(),
+      churn_rates: this.withRates("churn", this.host.churn()),
       queue_totals: {
         messages: ready + unacked,
         messages_details: rate("messages"),
@@ -321,11 +338,35 @@ export class ManagementApi {
       listeners: this.host.listeners.map((l) => ({
         node: this.host.node,
         protocol: l.protocol,
-        ip_address: "127.0.0.1",
+        ip_address: l.host,
         port: l.port,
+        socket_opts: { port: l.port, ip: l.host },
       })),
-      contexts: [],
+      contexts: this.host.listeners
+        .filter((l) => l.protocol === "http")
+        .map((l) => ({
+          node: this.host.node,
+          description: "eventlab management API",
+          path: "/",
+          ip: l.host,
+          port: String(l.port),
+        })),
     };
+  }
+
+  /** The broker-wide message_stats: every counter with its rate. */
+  private globalStats(): { [key: string]: Json } {
+    return this.withRates("totals", this.host.totals());
+  }
+
+  /** Each counter and its `_details` rate, as RabbitMQ writes counters. */
+  private withRates(prefix: string, counters: Record<string, number>): { [key: string]: Json } {
+    const out: { [key: string]: Json } = {};
+    for (const [k, v] of Object.entries(counters)) {
+      out[k] = v;
+      out[`${k}_details`] = { rate: this.rates.rate(`${prefix}:${k}`) };
+    }
+    return out;
   }
 
   private nodeJson(): Json {
@@ -333,9 +374,22 @@ export class ManagementApi {
       name: this.host.node,
       type: "disc",
       running: true,
-      mem_used: process.memoryUsage().rss,
-      mem_alarm: false,
+      ...this.withRates("node", {
+        mem_used: process.memoryUsage().rss,
+        disk_free: this.host.diskFree(),
+      }),
+      ...this.withRates("churn", this.host.churn()),
+      disk_free_limit: 50_000_000,
+      mem_limit: this.host.memoryLimit,
+      mem_alarm: this.host.memoryAlarm(),
       disk_free_alarm: false,
+      partitions: [],
+      exchange_types: EXCHANGE_TYPES,
+      auth_mechanisms: ["PLAIN", "AMQPLAIN", "EXTERNAL"].map((name) => ({
+        name,
+        description: `SASL ${name}`,
+        enabled: name !== "EXTERNAL",
+      })),
       uptime: Math.round(process.uptime() * 1000),
       os_pid: String(process.pid),
       processors: availableParallelism(),
@@ -351,8 +405,17 @@ export class ManagementApi {
       ready += q.messageCount;
       unacked += q.unacked;
     }
+    const rate = (k: string) => ({ rate: this.rates.rate(`totals:${k}`) });
     const one = {
       name: VHOST,
+      message_stats: this.globalStats(),
+      ...this.withRates("vhost", {
+        recv_oct: this.host.octets().recv,
+        send_oct: this.host.octets().send,
+      }),
+      messages_details: rate("messages"),
+      messages_ready_details: rate("messages_ready"),
+      messages_unacknowledged_details: rate("messages_unacknowledged"),
       description: "Default virtual host",
       tags: [],
       metadata: { description: "Default virtual host", tags: [] },
@@ -387,7 +450,16 @@ export class ManagementApi {
         act.deleteQueue(v, name, r.query);
         return undefined;
       }
-      return queueJson(this.ctx, q);
+      // One queue's view adds its consumers (and, with detailed rates, flows: none here).
+      const consumers = this.consumerList().filter(
+        (c) => (c["queue"] as { name: string }).name === name,
+      );
+      return {
+        ...queueJson(this.ctx, q),
+        consumer_details: consumers,
+        incoming: [],
+        deliveries: [],
+      };
     }
     if (!v.queues.has(name) && !v.streams.has(name)) throw notFound();
     if (sub === "contents" && r.method === "DELETE") {
@@ -415,7 +487,9 @@ export class ManagementApi {
     if (rawName === undefined) {
       if (r.method !== "GET")
         throw new HttpError(405, "method_not_allowed", "use an exchange's path");
-      return [...v.exchanges.values()].map(exchangeJson);
+      return [...v.exchanges.values()].map((x) =>
+        exchangeJson(this.ctx, x, v.exchangeCounts.get(x.name)),
+      );
     }
     const name = act.exchangeName(rawName);
     if (sub === undefined) {
@@ -429,7 +503,11 @@ export class ManagementApi {
         v.deleteExchange(name, r.query.get("if-unused") === "true");
         return undefined;
       }
-      return exchangeJson(x);
+      return {
+        ...exchangeJson(this.ctx, x, v.exchangeCounts.get(x.name)),
+        incoming: [],
+        outgoing: [],
+      };
     }
     if (!v.exchanges.has(name)) throw notFound();
     if (sub === "publish" && r.method === "POST") {
@@ -519,6 +597,10 @@ export class ManagementApi {
   }
 
   private consumers(): Json {
+    return this.consumerList();
+  }
+
+  private consumerList(): { [key: string]: Json }[] {
     return this.host
       .connections()
       .flatMap((c) =>
@@ -528,7 +610,13 @@ export class ManagementApi {
 
   private definitions(r: Request, rest: string[]): Json | undefined {
     vhostOf(rest[0]);
-    const id = { version: this.host.version, users: [...this.host.users] };
+    const id = {
+      version: this.host.version,
+      node: this.host.node,
+      clusterId: this.clusterId,
+      users: [...this.host.users],
+      passwordHash: (user: string) => this.host.passwordHash(user),
+    };
     if (r.method === "GET") {
       return exportDefinitions(this.host.vhost, id, rest[0] === undefined) as unknown as Json;
     }

@@ -4,6 +4,7 @@
  * broker has is imported; a file asking for more (other vhosts, policies, parameters, users
  * other than the broker's) is refused before anything is declared, so nothing is half done.
  */
+import { createHash, randomBytes } from "node:crypto";
 import type { VHost } from "../model/vhost.js";
 import { declareExchange, declareQueue } from "./actions.js";
 import { BadRequest, type Body, type Json, jsonTable, tableJson } from "./json.js";
@@ -11,7 +12,18 @@ import { allBindings, VHOST } from "./views.js";
 
 export interface DefinitionsIdentity {
   version: string;
+  node: string;
+  /** This broker's id, as RabbitMQ's internal_cluster_id. */
+  clusterId: string;
   users: string[];
+  /** RabbitMQ's password_hash of a user (rabbit_password_hashing_sha256), so that an export imports into RabbitMQ. */
+  passwordHash(user: string): string;
+}
+
+/** As RabbitMQ's rabbit_password_hashing_sha256: base64(salt ++ sha256(salt ++ password)), 4-byte salt. */
+export function rabbitPasswordHash(password: string, salt = randomBytes(4)): string {
+  const digest = createHash("sha256").update(salt).update(password, "utf8").digest();
+  return Buffer.concat([salt, digest]).toString("base64");
 }
 
 export function exportDefinitions(vhost: VHost, id: DefinitionsIdentity, withVhost: boolean) {
@@ -52,7 +64,13 @@ export function exportDefinitions(vhost: VHost, id: DefinitionsIdentity, withVho
     rabbitmq_version: id.version,
     product_name: "eventlab",
     product_version: id.version,
-    users: id.users.map((name) => ({ name, tags: ["administrator"], limits: {} })),
+    users: id.users.map((name) => ({
+      name,
+      password_hash: id.passwordHash(name),
+      hashing_algorithm: "rabbit_password_hashing_sha256",
+      tags: ["administrator"],
+      limits: {},
+    })),
     vhosts: [{ name: VHOST }],
     permissions: id.users.map((user) => ({
       user,
@@ -62,7 +80,10 @@ export function exportDefinitions(vhost: VHost, id: DefinitionsIdentity, withVho
       read: ".*",
     })),
     topic_permissions: [],
-    global_parameters: [],
+    global_parameters: [
+      { name: "cluster_name", value: id.node },
+      { name: "internal_cluster_id", value: id.clusterId },
+    ],
     ...common,
   };
 }

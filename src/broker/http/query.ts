@@ -49,7 +49,18 @@ function positive(v: string | null, name: string, fallback: number): number {
   return n;
 }
 
-export function listQuery(items: Json[], q: URLSearchParams): Json {
+/**
+ * A GET's answer with the query applied: a list is filtered, sorted (by name unless asked
+ * otherwise, as RabbitMQ does), cut to columns and paged; an object is cut to columns.
+ */
+export function listQuery(answer: Json, q: URLSearchParams): Json {
+  const cols = q.get("columns");
+  // On one object RabbitMQ keeps whole top-level fields: queue_totals.messages keeps queue_totals.
+  if (!Array.isArray(answer)) {
+    const top = cols?.split(",").map((c) => c.split(".")[0] as string);
+    return top && answer !== null ? columns(answer, [...new Set(top)]) : answer;
+  }
+  const items = answer;
   let list = items;
   const name = q.get("name");
   if (name) {
@@ -65,13 +76,13 @@ export function listQuery(items: Json[], q: URLSearchParams): Json {
     } else test = (s) => s.includes(name);
     list = list.filter((o) => test(String(pick(o, ["name"]) ?? "")));
   }
-  const sort = q.get("sort");
+  const sort =
+    q.get("sort") ?? (list.every((o) => typeof pick(o, ["name"]) === "string") ? "name" : null);
   if (sort) {
     const path = sort.split(".");
     list = [...list].sort((a, b) => compare(pick(a, path), pick(b, path)));
   }
   if (q.get("sort_reverse") === "true") list = [...list].reverse();
-  const cols = q.get("columns");
   if (cols) list = list.map((o) => columns(o, cols.split(",")));
   if (q.get("page") === null) return list;
   const page = positive(q.get("page"), "page", 1);

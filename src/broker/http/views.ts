@@ -65,6 +65,7 @@ export function queueJson(ctx: ViewContext, q: Queue | Stream): Obj {
   const key = `queue:${q.name}`;
   const type = queueType(q);
   const consumers = q.consumers.length;
+  const quorum = type === "quorum" || type === "stream";
   const out: Obj = {
     name: q.name,
     vhost: VHOST,
@@ -81,33 +82,52 @@ export function queueJson(ctx: ViewContext, q: Queue | Stream): Obj {
     consumers,
     consumer_capacity: consumers > 0 ? 1 : 0,
     consumer_utilisation: consumers > 0 ? 1 : 0,
-    exclusive_consumer_tag: null,
-    single_active_consumer_tag: (isQueue && q.activeConsumerTag) || null,
-    head_message_timestamp: null,
+    // Quorum queues name it _ctag, classic ones _tag (RabbitMQ 3.10).
+    [quorum ? "single_active_consumer_ctag" : "single_active_consumer_tag"]:
+      (isQueue && q.activeConsumerTag) || null,
     ...withRate(ctx, `${key}:messages`, "messages", ready + unacked),
     ...withRate(ctx, `${key}:messages_ready`, "messages_ready", ready),
     ...withRate(ctx, `${key}:messages_unacknowledged`, "messages_unacknowledged", unacked),
     messages_ram: isQueue ? ready + unacked - q.pagedCount : 0,
-    messages_ready_ram: isQueue ? ready - q.pagedCount : 0,
-    messages_unacknowledged_ram: unacked,
-    messages_paged_out: isQueue ? q.pagedCount : 0,
     messages_persistent: 0,
     message_bytes: bytesReady,
     message_bytes_ready: bytesReady,
     message_bytes_unacknowledged: 0,
     message_bytes_ram: bytesReady,
-    message_bytes_paged_out: 0,
     message_bytes_persistent: 0,
     message_stats: isQueue ? messageStats(ctx, key, queueCounters(q)) : {},
   };
-  if (type === "quorum" || type === "stream") {
-    Object.assign(out, { leader: ctx.node, members: [ctx.node], online: [ctx.node] });
+  if (quorum) {
+    const members = { leader: ctx.node, members: [ctx.node], online: [ctx.node] };
+    Object.assign(out, { ...members, messages_dlx: 0, message_bytes_dlx: 0 });
+  } else {
+    Object.assign(out, {
+      exclusive_consumer_tag: null,
+      head_message_timestamp: null,
+      messages_ready_ram: isQueue ? ready - q.pagedCount : 0,
+      messages_unacknowledged_ram: unacked,
+      messages_paged_out: isQueue ? q.pagedCount : 0,
+      message_bytes_paged_out: 0,
+    });
   }
   return out;
 }
 
-export function exchangeJson(x: Exchange): Obj {
+export function exchangeJson(
+  ctx: ViewContext,
+  x: Exchange,
+  counts?: { in: number; out: number },
+): Obj {
+  const stats = counts
+    ? {
+        message_stats: messageStats(ctx, `exchange:${x.name}`, {
+          publish_in: counts.in,
+          publish_out: counts.out,
+        }),
+      }
+    : {};
   return {
+    ...stats,
     name: x.name,
     vhost: VHOST,
     type: x.type,
@@ -165,7 +185,14 @@ export function allBindings(vhost: VHost): BindingRow[] {
     });
   }
   for (const x of [...vhost.exchanges.keys()].sort()) {
-    for (const b of vhost.routing.bindingsOf(x)) {
+    const sorted = vhost.routing
+      .bindingsOf(x)
+      .sort((a, b) =>
+        a.destination === b.destination
+          ? a.routingKey.localeCompare(b.routingKey)
+          : a.destination.localeCompare(b.destination),
+      );
+    for (const b of sorted) {
       rows.push({
         source: b.source,
         destination: b.destination,
@@ -199,6 +226,18 @@ export function connectionJson(ctx: ViewContext, c: ConnectionView): Obj {
     peer_host: c.peerHost ?? null,
     peer_port: c.peerPort ?? null,
     channels: c.channels.length,
+    ...withRate(ctx, `connection:${c.name}:recv_oct`, "recv_oct", c.recvOct),
+    ...withRate(ctx, `connection:${c.name}:send_oct`, "send_oct", c.sendOct),
+    recv_cnt: c.recvCnt,
+    send_cnt: c.sendCnt,
+    send_pend: c.sendPend,
+    ssl_protocol: c.tlsDetails?.protocol ?? null,
+    ssl_key_exchange: null,
+    ssl_cipher: c.tlsDetails?.cipher ?? null,
+    ssl_hash: null,
+    peer_cert_subject: c.tlsDetails?.peerSubject ?? null,
+    peer_cert_issuer: c.tlsDetails?.peerIssuer ?? null,
+    peer_cert_validity: c.tlsDetails?.peerValidity ?? null,
     channel_max: c.channelMax,
     frame_max: c.frameMax,
     timeout: c.heartbeat,

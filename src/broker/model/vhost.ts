@@ -67,6 +67,13 @@ export class VHost {
   readonly tracer: Tracer;
   /** The message event ledger (events.ts); undefined when off, and every hook checks this. */
   events: MessageEvents | undefined;
+  /**
+   * Messages published to each exchange (in) and routed on from it to a queue (out), for the
+   * management API's publish_in and publish_out; an exchange appears on its first publish.
+   */
+  readonly exchangeCounts = new Map<string, { in: number; out: number }>();
+  /** Queue declarations that succeeded, queues created and deleted (the API's churn). */
+  readonly queueChurn = { declared: 0, created: 0, deleted: 0 };
 
   constructor(options: VHostOptions = {}) {
     this.tracer = new Tracer(this, options.trace ?? false);
@@ -172,6 +179,7 @@ export class VHost {
 
   private dropExchange(x: Exchange): void {
     this.exchanges.delete(x.name);
+    this.exchangeCounts.delete(x.name);
     this.routing.deleteExchange(x.name);
     this.delayed.dropExchange(x.name);
     if (isStoredExchange(x)) this.journal?.exchangeDeleted(x.name);
@@ -231,11 +239,14 @@ export class VHost {
       const keys = existing instanceof Stream ? STREAM_ARGUMENTS : undefined;
       assertArgsEquivalent("queue", name, existing.args, d.args, keys);
       existing.touch();
+      this.queueChurn.declared += 1;
       return existing;
     }
     if (isStreamDeclaration(d.args)) {
       const s = newStream(this.queueHost, { ...d, name, serverNamed: d.name === "" });
       this.streams.set(name, s);
+      this.queueChurn.declared += 1;
+      this.queueChurn.created += 1;
       return s;
     }
     const settings = queueSettings(name, d.args);
@@ -257,6 +268,8 @@ export class VHost {
       settings,
     });
     this.queues.set(name, q);
+    this.queueChurn.declared += 1;
+    this.queueChurn.created += 1;
     if (isStoredQueue(q)) this.journal?.queueDeclared(q);
     return q;
   }
@@ -281,6 +294,7 @@ export class VHost {
   removeQueue(q: Queue): number {
     if (this.queues.get(q.name) !== q) return 0;
     this.queues.delete(q.name);
+    this.queueChurn.deleted += 1;
     this.unbindQueue(q.name);
     const n = q.destroy();
     if (isStoredQueue(q)) this.journal?.queueDeleted(q.name);
@@ -290,6 +304,7 @@ export class VHost {
   private removeStream(s: Stream): number {
     if (this.streams.get(s.name) !== s) return 0;
     this.streams.delete(s.name);
+    this.queueChurn.deleted += 1;
     this.unbindQueue(s.name);
     return s.destroy();
   }
@@ -406,6 +421,13 @@ export class VHost {
       this.replies.route(message.routingKey, message);
     }
     const route = this.route(exchangeName, message);
+    let counts = this.exchangeCounts.get(exchangeName);
+    if (!counts) {
+      counts = { in: 0, out: 0 };
+      this.exchangeCounts.set(exchangeName, counts);
+    }
+    counts.in += 1;
+    if (route.queues.length > 0) counts.out += 1;
     if (tracing) this.tracer.published(message, route.queues, from);
     const prev = events?.enter(from);
     if (events) events.published(message, route.queues, from);

@@ -17,6 +17,7 @@ import type { Message } from "../model/message.js";
 import type { Queue } from "../model/queue.js";
 import type { Stream } from "../model/stream.js";
 import type { VHost } from "../model/vhost.js";
+import type { Totals } from "./connection.js";
 import { Deliveries } from "./deliveries.js";
 import { CHANNEL_METHODS, type Handler } from "./methods/index.js";
 import { Publisher } from "./publishing.js";
@@ -57,6 +58,8 @@ export interface ChannelHost {
   published(): void;
   /** A message went out in basic.deliver or basic.get-ok (for the broker's totals). */
   delivered(): void;
+  /** The broker's counters (Prometheus global counters), incremented where events happen. */
+  readonly totals: Totals;
 }
 
 /** How a channel takes publishes: plainly, with publisher confirms, or in transactions. */

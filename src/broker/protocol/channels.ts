@@ -39,6 +39,9 @@ export class Channels {
     public channelMax: number,
   ) {}
 
+  /** Channels opened on this connection so far (the management API's channel churn). */
+  opened = 0;
+
   get size(): number {
     return this.open.size;
   }
@@ -122,6 +125,7 @@ export class Channels {
       );
     }
     this.open.set(n, new Channel(n, this.host));
+    this.opened += 1;
     this.host.sendMethod(n, "channel.open-ok", { channelId: Buffer.alloc(0) });
   }
 

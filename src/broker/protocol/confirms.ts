@@ -12,6 +12,8 @@ interface Confirm {
   readonly tag: number;
   readonly multiple: boolean;
   readonly ack: boolean;
+  /** How many messages it confirms (for the broker's confirmed total). */
+  readonly count: number;
   /** The journal position that must be on disk first (0: none). */
   readonly mark: number;
 }
@@ -45,7 +47,7 @@ export class Confirms {
   /** A publish was refused (reject-publish overflow): a nack, after what came before. */
   nack(seq: number): void {
     this.flush();
-    this.enqueue({ tag: seq, multiple: false, ack: false, mark: 0 });
+    this.enqueue({ tag: seq, multiple: false, ack: false, count: 1, mark: 0 });
   }
 
   /** Send the confirms gathered while handling one input chunk, as one ack. */
@@ -55,6 +57,8 @@ export class Confirms {
       tag: this.ackTo,
       multiple: this.ackTo !== this.ackFrom,
       ack: true,
+      // Gathered acks are consecutive: a nack flushes what came before it.
+      count: this.ackTo - this.ackFrom + 1,
       mark: this.mark,
     };
     this.ackFrom = 0;
@@ -92,8 +96,10 @@ export class Confirms {
   private send(c: Confirm, err: Error | undefined): void {
     // A channel closed meanwhile gets nothing (its number may belong to a new channel).
     if (!this.channel.isOpen) return;
-    if (c.ack && !err) this.channel.send("basic.ack", { deliveryTag: c.tag, multiple: c.multiple });
-    else
+    if (c.ack && !err) {
+      this.channel.host.totals.confirmed += c.count;
+      this.channel.send("basic.ack", { deliveryTag: c.tag, multiple: c.multiple });
+    } else
       this.channel.send("basic.nack", { deliveryTag: c.tag, multiple: c.multiple, requeue: false });
   }
 }

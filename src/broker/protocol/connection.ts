@@ -35,16 +35,77 @@ import { type Blame, Channels, NO_METHOD } from "./channels.js";
 import { ReadFlow } from "./flow.js";
 import { clientFeatures, negotiate, type ProtocolSettings, startArgs } from "./handshake.js";
 import { Outbox } from "./outbox.js";
-import type { ConnectionView } from "./views.js";
+import { type ConnectionView, tlsDetails } from "./views.js";
 
 export type { ProtocolSettings } from "./handshake.js";
 
-/** What the broker counted since it started, whatever became of the connections and queues. */
+/** Deliveries and acks of one queue type, as RabbitMQ's global counters split them. */
+export interface QueueTypeTotals {
+  /** Handed out by basic.deliver or basic.get-ok. */
+  delivered: number;
+  consumeManualAck: number;
+  consumeAutoAck: number;
+  getManualAck: number;
+  getAutoAck: number;
+  /** basic.get answered with get-empty. */
+  getEmpty: number;
+  /** Delivered with the redelivered flag. */
+  redelivered: number;
+  /** Settled by the client's basic.ack (not nack, reject, or automatic acks). */
+  acknowledged: number;
+}
+
+/**
+ * What the broker counted since it started, whatever became of the connections and queues
+ * (the Prometheus global counters, http/metrics.ts). Integer increments where events happen.
+ */
 export interface Totals {
   /** Messages accepted from publishers. */
   published: number;
-  /** Messages handed to consumers and to basic.get. */
+  /** Messages handed to consumers and to basic.get (direct reply-to included). */
   delivered: number;
+  /** Of the published, those on channels in confirm mode. */
+  receivedConfirm: number;
+  /** Published messages routed to at least one queue or stream. */
+  routed: number;
+  /** Unroutable, not mandatory: dropped. */
+  unroutableDropped: number;
+  /** Unroutable and mandatory: basic.return. */
+  unroutableReturned: number;
+  /** Publisher confirms sent as basic.ack (each message once). */
+  confirmed: number;
+  readonly queueTypes: Record<"classic" | "quorum" | "stream", QueueTypeTotals>;
+}
+
+function queueTypeTotals(): QueueTypeTotals {
+  return {
+    delivered: 0,
+    consumeManualAck: 0,
+    consumeAutoAck: 0,
+    getManualAck: 0,
+    getAutoAck: 0,
+    getEmpty: 0,
+    redelivered: 0,
+    acknowledged: 0,
+  };
+}
+
+/** Every counter at zero. */
+export function newTotals(): Totals {
+  return {
+    published: 0,
+    delivered: 0,
+    receivedConfirm: 0,
+    routed: 0,
+    unroutableDropped: 0,
+    unroutableReturned: 0,
+    confirmed: 0,
+    queueTypes: {
+      classic: queueTypeTotals(),
+      quorum: queueTypeTotals(),
+      stream: queueTypeTotals(),
+    },
+  };
 }
 
 /** What a connection needs from the broker that accepted it (logins: see auth.ts). */
@@ -68,6 +129,7 @@ export class AmqpConnection implements ChannelHost {
   /** The client's connection_name client property (the message event ledger names it). */
   clientName: string | undefined;
   private clientProperties: FieldTable = {};
+  private readonly received = { bytes: 0, chunks: 0 };
   private readonly connectedAt = Date.now();
   private tuned = { frameMax: 0, channelMax: 0, heartbeat: 0 };
   consumerCancelNotify = false;
@@ -137,6 +199,16 @@ export class AmqpConnection implements ChannelHost {
     return this.state === "open";
   }
 
+  /** Bytes received from and sent to the client so far. */
+  get octets(): { recv: number; send: number } {
+    return { recv: this.received.bytes, send: this.outbox.sentBytes };
+  }
+
+  /** Channels opened on this connection so far. */
+  get channelsOpened(): number {
+    return this.channels.opened;
+  }
+
   get channelCount(): number {
     return this.channels.size;
   }
@@ -175,6 +247,12 @@ export class AmqpConnection implements ChannelHost {
       host: t.localAddress,
       port: t.localPort,
       tls: this.tls !== undefined,
+      tlsDetails: tlsDetails(this.transport),
+      recvOct: this.received.bytes,
+      recvCnt: this.received.chunks,
+      sendOct: this.outbox.sentBytes,
+      sendCnt: this.outbox.sentWrites,
+      sendPend: this.outbox.pending,
       ...this.tuned,
       state: states[this.state],
       channels: [...this.channels.values()].map((ch) => ch.view()),
@@ -194,6 +272,8 @@ export class AmqpConnection implements ChannelHost {
   // ------------------------------------------------------------ input
 
   private onData(chunk: Buffer): void {
+    this.received.bytes += chunk.length;
+    this.received.chunks += 1;
     if (this.state === "closed") return;
     this.flow.received();
     try {
@@ -432,6 +512,10 @@ export class AmqpConnection implements ChannelHost {
   markDirty(queue: Queue | Stream): void {
     this.dirty.add(queue);
     this.schedule();
+  }
+
+  get totals(): Totals {
+    return this.host.totals;
   }
 
   published(): void {

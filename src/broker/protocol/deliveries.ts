@@ -13,8 +13,15 @@ import { notSupported, Stream, type StreamConsumer } from "../model/stream.js";
 import { assertConsumerArguments, streamConsumeSpec } from "../model/stream-args.js";
 import { AckTimeout } from "./ack-timeout.js";
 import type { Channel } from "./channel.js";
+import type { QueueTypeTotals, Totals } from "./connection.js";
 import { ReplyTo } from "./reply-to.js";
 import type { ChannelView } from "./views.js";
+
+/** The broker's counters for this queue's type (Prometheus' queue_type label). */
+function typeTotals(totals: Totals, queue: Queue | Stream): QueueTypeTotals {
+  if (queue instanceof Stream) return totals.queueTypes.stream;
+  return totals.queueTypes[queue.settings.type];
+}
 
 /** What becomes of settled deliveries. */
 export type Settlement = "ack" | "requeue" | "reject";
@@ -207,6 +214,11 @@ export class Deliveries {
   deliver(c: ChannelConsumer, queue: Queue | Stream, entry: QueuedMessage): void {
     const tag = ++this.deliveryTag;
     this.channel.host.delivered();
+    const counted = typeTotals(this.channel.host.totals, queue);
+    counted.delivered += 1;
+    if (c.noAck) counted.consumeAutoAck += 1;
+    else counted.consumeManualAck += 1;
+    if (entry.redelivered) counted.redelivered += 1;
     if (c.noAck) queue.settle([entry]);
     else {
       this.unacked.set(tag, { tag, queue, entry, consumer: c, at: Date.now() });
@@ -234,12 +246,18 @@ export class Deliveries {
   /** basic.get: get-ok with the message, or get-empty. */
   get(q: Queue, noAck: boolean): void {
     const entry = q.get(noAck);
+    const counted = typeTotals(this.channel.host.totals, q);
     if (!entry) {
+      counted.getEmpty += 1;
       this.channel.send("basic.get-empty", { clusterId: "" });
       return;
     }
     const tag = ++this.deliveryTag;
     this.channel.host.delivered();
+    counted.delivered += 1;
+    if (noAck) counted.getAutoAck += 1;
+    else counted.getManualAck += 1;
+    if (entry.redelivered) counted.redelivered += 1;
     if (noAck) q.settle([entry]);
     else {
       this.unacked.set(tag, { tag, queue: q, entry, consumer: undefined, at: Date.now() });
@@ -274,7 +292,14 @@ export class Deliveries {
       this.ackTimeout.changed();
       return;
     }
+    if (how === "ack") this.countAcks(picked);
     this.apply(picked, how, method);
+  }
+
+  /** basic.ack from the client (now, or at tx.commit): RabbitMQ's acknowledged total. */
+  private countAcks(picked: Unacked[]): void {
+    const totals = this.channel.host.totals;
+    for (const u of picked) typeTotals(totals, u.queue).acknowledged += 1;
   }
 
   private pickOne(tag: number): Unacked {
@@ -376,6 +401,7 @@ export class Deliveries {
     this.txSettles = 0;
     for (const how of ["ack", "requeue", "reject"] as const) {
       const picked = [...this.unacked.values()].filter((u) => u.tx === how);
+      if (how === "ack") this.countAcks(picked);
       if (picked.length > 0) this.apply(picked, how);
     }
   }

@@ -93,6 +93,10 @@ export class Outbox {
     this.write(data);
   }
 
+  /** Bytes and socket writes sent so far (the management API's send_oct and send_cnt). */
+  sentBytes = 0;
+  sentWrites = 0;
+
   private push(buf: Buffer): void {
     if (this.closed) return;
     this.frames.push(buf);
@@ -104,6 +108,8 @@ export class Outbox {
   private write(data: Buffer): void {
     if (this.transport.destroyed) return;
     this.lastSent = Date.now();
+    this.sentBytes += data.length;
+    this.sentWrites += 1;
     if (!this.transport.write(data) && !this.backpressure) {
       this.backpressure = true;
       this.full();

@@ -122,6 +122,7 @@ export class Publisher {
       ? makeMessage(p.exchange, p.routingKey, replyTo, body)
       : makeMessage(p.exchange, p.routingKey, p.properties ?? {}, body, p.header);
     host.published();
+    if (this.channel.mode === "confirm") host.totals.receivedConfirm += 1;
     if (this.channel.mode === "tx") {
       // RabbitMQ traces a transaction's publish when it arrives, even if rolled back.
       const { tracer } = host.vhost;
@@ -144,6 +145,11 @@ export class Publisher {
       this.channel,
       traced,
     );
+    const totals = this.channel.host.totals;
+    // As RabbitMQ counts: routed when some queue was picked, even one that refused it.
+    if (outcome.routed > 0 || outcome.rejected) totals.routed += 1;
+    else if (mandatory) totals.unroutableReturned += 1;
+    else totals.unroutableDropped += 1;
     if (outcome.routed === 0 && !outcome.rejected && mandatory) {
       this.channel.sendContent(
         "basic.return",
