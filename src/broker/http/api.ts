@@ -6,15 +6,14 @@
  */
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { availableParallelism } from "node:os";
 import { AmqpError } from "../errors.js";
-import type { VHost } from "../model/vhost.js";
-import type { ConnectionView } from "../protocol/views.js";
 import * as act from "./actions.js";
 import { exportDefinitions, importDefinitions } from "./definitions.js";
+import type { ApiHost } from "./host.js";
 import { BadRequest, type Body, type Json } from "./json.js";
 import { listQuery } from "./query.js";
 import { Rates } from "./rates.js";
+import { Summary } from "./summary.js";
 import {
   allBindings,
   bindingJson,
@@ -28,38 +27,6 @@ import {
   VHOST,
   type ViewContext,
 } from "./views.js";
-
-const EXCHANGE_TYPES = ["direct", "fanout", "headers", "topic", "x-delayed-message"].map(
-  (name) => ({ name, description: `${name} exchange`, enabled: true }),
-);
-
-export interface ApiHost {
-  readonly vhost: VHost;
-  readonly version: string;
-  readonly node: string;
-  readonly users: readonly string[];
-  /** A user's password as RabbitMQ hashes it in definitions. */
-  passwordHash(user: string): string;
-  readonly listeners: readonly { protocol: string; host: string; port: number }[];
-  /** The memory alarm's threshold, bytes. */
-  readonly memoryLimit: number;
-  /** Whether the memory alarm is raised. */
-  memoryAlarm(): boolean;
-  authenticate(username: string, password: string, loopback: boolean): boolean;
-  connections(): ConnectionView[];
-  /** Close a connection by its name (320 CONNECTION_FORCED); false when there is none. */
-  closeConnection(name: string, reason: string): boolean;
-  /** Message counts since start, by RabbitMQ's message_stats names (publish, ack, …). */
-  totals(): Record<string, number>;
-  /** Connections, channels and queues created and closed since start, by RabbitMQ's names. */
-  churn(): Record<string, number>;
-  /** Bytes received and sent over every connection since start. */
-  octets(): { recv: number; send: number };
-  /** Bytes free where the broker keeps its data. */
-  diskFree(): number;
-  /** Prometheus text for /metrics (aggregated) and /metrics/per-object. */
-  metrics(perObject: boolean): string;
-}
 
 class HttpError extends Error {
   constructor(
@@ -123,12 +90,14 @@ function isLoopback(address: string | undefined): boolean {
 export class ManagementApi {
   private readonly rates: Rates;
   private readonly ctx: ViewContext;
+  private readonly summary: Summary;
   private readonly clusterId =
     `rabbitmq-cluster-id-${randomBytes(16).toString("base64url").slice(0, 22)}`;
 
   constructor(private readonly host: ApiHost) {
     this.rates = new Rates(() => this.counters());
     this.ctx = { node: host.node, rates: this.rates };
+    this.summary = new Summary(host, this.rates, vhostOf);
   }
 
   close(): void {
@@ -247,15 +216,15 @@ export class ManagementApi {
   private route(r: Request): Json | undefined | Promise<Json | undefined> {
     const [top, ...rest] = r.parts;
     const table: Record<string, Handler> = {
-      overview: () => this.overview(),
+      overview: () => this.summary.overview(),
       whoami: () => ({ name: r.user, tags: ["administrator"] }),
-      vhosts: () => this.vhosts(rest),
+      vhosts: () => this.summary.vhosts(rest),
       "aliveness-test": () => {
         vhostOf(rest[0]);
         return { status: "ok" };
       },
       healthchecks: () => ({ status: "ok" }),
-      nodes: () => (rest[0] === undefined ? [this.nodeJson()] : this.nodeJson()),
+      nodes: () => (rest[0] === undefined ? [this.summary.node()] : this.summary.node()),
       users: () => this.host.users.map((name) => ({ name, tags: ["administrator"], limits: {} })),
       permissions: () =>
         this.host.users.map((user) => ({
@@ -291,144 +260,6 @@ export class ManagementApi {
       throw new HttpError(405, "method_not_allowed", `${r.method} is not allowed here`);
     }
     return h(r);
-  }
-
-  private overview(): Json {
-    const vhost = this.host.vhost;
-    let ready = 0;
-    let unacked = 0;
-    let consumers = 0;
-    for (const q of vhost.queues.values()) {
-      ready += q.messageCount;
-      unacked += q.unacked;
-      consumers += q.consumers.length;
-    }
-    const conns = this.host.connections();
-    const rate = (k: string) => ({ rate: this.rates.rate(`totals:${k}`) });
-    return {
-      management_version: this.host.version,
-      rates_mode: "basic",
-      exchange_types: EXCHANGE_TYPES,
-      product_version: this.host.version,
-      product_name: "eventlab",
-      rabbitmq_version: this.host.version,
-      cluster_name: this.host.node,
-      node: this.host.node,
-      disable_stats: false,
-      enable_queue_totals: false,
-      statistics_db_event_queue: 0,
-      sample_retention_policies: { global: [600], basic: [600], detailed: [600] },
-      message_stats: this.globalStats(),
-      churn_rates: this.withRates("churn", this.host.churn()),
-      queue_totals: {
-        messages: ready + unacked,
-        messages_details: rate("messages"),
-        messages_ready: ready,
-        messages_ready_details: rate("messages_ready"),
-        messages_unacknowledged: unacked,
-        messages_unacknowledged_details: rate("messages_unacknowledged"),
-      },
-      object_totals: {
-        channels: conns.reduce((n, c) => n + c.channels.length, 0),
-        connections: conns.length,
-        consumers,
-        exchanges: vhost.exchanges.size,
-        queues: vhost.queues.size + vhost.streams.size,
-      },
-      listeners: this.host.listeners.map((l) => ({
-        node: this.host.node,
-        protocol: l.protocol,
-        ip_address: l.host,
-        port: l.port,
-        socket_opts: { port: l.port, ip: l.host },
-      })),
-      contexts: this.host.listeners
-        .filter((l) => l.protocol === "http")
-        .map((l) => ({
-          node: this.host.node,
-          description: "eventlab management API",
-          path: "/",
-          ip: l.host,
-          port: String(l.port),
-        })),
-    };
-  }
-
-  /** The broker-wide message_stats: every counter with its rate. */
-  private globalStats(): { [key: string]: Json } {
-    return this.withRates("totals", this.host.totals());
-  }
-
-  /** Each counter and its `_details` rate, as RabbitMQ writes counters. */
-  private withRates(prefix: string, counters: Record<string, number>): { [key: string]: Json } {
-    const out: { [key: string]: Json } = {};
-    for (const [k, v] of Object.entries(counters)) {
-      out[k] = v;
-      out[`${k}_details`] = { rate: this.rates.rate(`${prefix}:${k}`) };
-    }
-    return out;
-  }
-
-  private nodeJson(): Json {
-    return {
-      name: this.host.node,
-      type: "disc",
-      running: true,
-      ...this.withRates("node", {
-        mem_used: process.memoryUsage().rss,
-        disk_free: this.host.diskFree(),
-      }),
-      ...this.withRates("churn", this.host.churn()),
-      disk_free_limit: 50_000_000,
-      mem_limit: this.host.memoryLimit,
-      mem_alarm: this.host.memoryAlarm(),
-      disk_free_alarm: false,
-      partitions: [],
-      exchange_types: EXCHANGE_TYPES,
-      auth_mechanisms: ["PLAIN", "AMQPLAIN", "EXTERNAL"].map((name) => ({
-        name,
-        description: `SASL ${name}`,
-        enabled: name !== "EXTERNAL",
-      })),
-      uptime: Math.round(process.uptime() * 1000),
-      os_pid: String(process.pid),
-      processors: availableParallelism(),
-      rates_mode: "basic",
-    };
-  }
-
-  private vhosts(rest: string[]): Json {
-    const v = this.host.vhost;
-    let ready = 0;
-    let unacked = 0;
-    for (const q of v.queues.values()) {
-      ready += q.messageCount;
-      unacked += q.unacked;
-    }
-    const rate = (k: string) => ({ rate: this.rates.rate(`totals:${k}`) });
-    const one = {
-      name: VHOST,
-      message_stats: this.globalStats(),
-      ...this.withRates("vhost", {
-        recv_oct: this.host.octets().recv,
-        send_oct: this.host.octets().send,
-      }),
-      messages_details: rate("messages"),
-      messages_ready_details: rate("messages_ready"),
-      messages_unacknowledged_details: rate("messages_unacknowledged"),
-      description: "Default virtual host",
-      tags: [],
-      metadata: { description: "Default virtual host", tags: [] },
-      default_queue_type: "classic",
-      tracing: v.tracer.enabled,
-      messages: ready + unacked,
-      messages_ready: ready,
-      messages_unacknowledged: unacked,
-      cluster_state: { [this.host.node]: "running" },
-    };
-    if (rest[0] === undefined) return [one];
-    vhostOf(rest[0]);
-    return one;
   }
 
   private queues(r: Request, rest: string[]): Json | undefined {
