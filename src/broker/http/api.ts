@@ -299,6 +299,12 @@ export class ManagementApi {
     }
     if (sub === "get" && r.method === "POST") {
       const out = act.getMessages(v, name, r.body);
+      const mode = String(r.body.ackmode);
+      const q = v.queues.get(name);
+      if (q && !mode.endsWith("requeue_true") && out.length > 0) {
+        const acked = mode === "ack_requeue_false";
+        this.host.counted({ kind: "get", queueType: q.settings.type, n: out.length, acked });
+      }
       r.res.writeHead(200, { "content-type": "application/json" });
       r.res.end(JSON.stringify(out));
       return undefined;
@@ -343,6 +349,7 @@ export class ManagementApi {
     if (!v.exchanges.has(name)) throw notFound();
     if (sub === "publish" && r.method === "POST") {
       const out = act.publish(v, name, r.body);
+      this.host.counted({ kind: "publish", routed: out.routed });
       r.res.writeHead(200, { "content-type": "application/json" });
       r.res.end(JSON.stringify(out));
       return undefined;

@@ -30,6 +30,16 @@ export interface ApiHost {
   totals(): Record<string, number>;
   /** Connections, channels and queues created and closed since start, by RabbitMQ's names. */
   churn(): Record<string, number>;
+  /**
+   * Count what the API itself did into the broker's totals, as RabbitMQ counts the API's
+   * publish and get (done over a channel of its own): a publish and whether it was routed,
+   * or messages taken from a queue of this type and whether they were acknowledged.
+   */
+  counted(
+    e:
+      | { kind: "publish"; routed: boolean }
+      | { kind: "get"; queueType: string; n: number; acked: boolean },
+  ): void;
   /** Bytes received and sent over every connection since start. */
   octets(): { recv: number; send: number };
   /** Bytes free where the broker keeps its data. */

@@ -96,6 +96,20 @@ export function startHttp(
       };
     },
     octets: () => broker.octets(),
+    counted: (e) => {
+      const t = broker.totals;
+      if (e.kind === "publish") {
+        t.published += 1;
+        if (e.routed) t.routed += 1;
+        else t.unroutableDropped += 1;
+        return;
+      }
+      const q = t.queueTypes[e.queueType === "quorum" ? "quorum" : "classic"];
+      t.delivered += e.n;
+      q.delivered += e.n;
+      q.getManualAck += e.n;
+      if (e.acked) q.acknowledged += e.n;
+    },
     diskFree: () => diskFree(broker.store?.dir ?? process.cwd()),
     metrics: (perObject) => renderMetrics(broker, perObject),
   });
