@@ -73,6 +73,7 @@ export class Summary {
           path: "/",
           ip: l.host,
           port: String(l.port),
+          ssl_opts: [],
         })),
     };
   }
