@@ -16,6 +16,7 @@ import { consumeCommand } from "./commands/consume.js";
 import { declareCommand } from "./commands/declare.js";
 import { deleteCommand } from "./commands/delete.js";
 import { initCommand } from "./commands/init.js";
+import { listCommand, peekCommand, purgeCommand } from "./commands/inspect.js";
 import { collect, intArg, type Run } from "./commands/options.js";
 import { playCommand } from "./commands/play.js";
 import { produceCommand } from "./commands/produce.js";
@@ -129,6 +130,21 @@ Exit codes: 0 ok, 1 error, 2 interrupted (Ctrl-C), 3 some messages were nacked o
       deleteCommand(
         c,
         lazy(() => import("./commands/run/delete.js"), "runDelete"),
+      ),
+    (c: Context) =>
+      listCommand(
+        c,
+        lazy(() => import("./commands/run/inspect.js"), "runInspect"),
+      ),
+    (c: Context) =>
+      peekCommand(
+        c,
+        lazy(() => import("./commands/run/inspect.js"), "runInspect"),
+      ),
+    (c: Context) =>
+      purgeCommand(
+        c,
+        lazy(() => import("./commands/run/inspect.js"), "runInspect"),
       ),
     (c: Context) =>
       topologyCommand(

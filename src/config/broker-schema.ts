@@ -57,6 +57,10 @@ export const brokerSchema = z
     connectTimeout: durationSchema
       .optional()
       .meta({ description: "How long to wait for the connection: 5s, 500ms, …" }),
+    api: z.string().optional().meta({
+      description:
+        "The management HTTP API (list, peek, purge, topology diff's bindings): http://host:15672 by default, from the url's host and user; --api takes precedence",
+    }),
     reconnect: reconnectSchema.optional(),
     tls: tlsSchema.optional(),
     auth: z.enum(["plain", "external"], { error: "expected plain or external" }).optional().meta({

@@ -1,0 +1,120 @@
+/**
+ * The inspect commands (list, peek, purge) against a broker with a management API, as a
+ * person runs them: the same suite for the embedded broker (--http-port) and for a RabbitMQ
+ * node with the management plugin. Outcomes are checked on the broker, not only exit codes.
+ */
+import amqp from "amqplib";
+import { expect, it } from "vitest";
+import { runCli } from "./cli.js";
+
+export interface InspectTarget {
+  amqpUrl: string;
+  /** http://127.0.0.1:PORT/ */
+  apiUrl: string;
+}
+
+const WAIT = { timeout: 20_000, interval: 250 } as const;
+
+export function inspectTests(target: () => InspectTarget, prefix: string): void {
+  const cli = (...args: string[]) =>
+    runCli(["--url", target().amqpUrl, ...args, "--api", target().apiUrl], {
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+
+  it("lists a queue with its depth, its binding and a live consumer; peek leaves the messages", async () => {
+    const queue = `${prefix}.inspect`;
+    const conn = await amqp.connect(target().amqpUrl, {
+      clientProperties: { connection_name: `${prefix}-conn` },
+    });
+    try {
+      const ch = await conn.createConfirmChannel();
+      await ch.assertExchange(`${prefix}.x`, "topic", { durable: false, autoDelete: true });
+      await ch.assertQueue(queue, { durable: false });
+      await ch.bindQueue(queue, `${prefix}.x`, "order.*");
+      for (let i = 1; i <= 3; i++) {
+        ch.publish(`${prefix}.x`, "order.created", Buffer.from(`body ${i}`), {
+          messageId: `m${i}`,
+        });
+      }
+      await ch.waitForConfirms();
+      await expect
+        .poll(
+          async () =>
+            (await cli("list", "queues", "--name", `^${prefix}\\.inspect$`, "--json")).stdout,
+          WAIT,
+        )
+        .toContain('"messages_ready":3');
+      const queues = await cli("list", "queues", "--name", prefix);
+      expect(queues.code, queues.stderr).toBe(0);
+      expect(queues.stdout).toMatch(new RegExp(`${prefix}\\.inspect\\s+classic\\s+3\\s+0\\s+0`));
+      const bindings = await cli("list", "bindings", "--name", `^${prefix}\\.x `);
+      expect(bindings.stdout).toMatch(
+        new RegExp(`${prefix}\\.x\\s+${prefix}\\.inspect\\s+queue\\s+order\\.\\*`),
+      );
+
+      const peek = await cli("peek", queue, "--count", "2", "--json");
+      expect(peek.code, peek.stderr).toBe(0);
+      const seen = peek.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { payload: string; properties: { message_id: string } });
+      expect(seen.map((m) => m.payload)).toEqual(["body 1", "body 2"]);
+      expect(seen.map((m) => m.properties.message_id)).toEqual(["m1", "m2"]);
+      // Nothing consumed: all three are still there, in order.
+      const check = await ch.checkQueue(queue);
+      expect(check.messageCount).toBe(3);
+      const first = await ch.get(queue, { noAck: true });
+      expect(first && first.content.toString()).toBe("body 1");
+
+      const consume = await conn.createChannel();
+      await consume.prefetch(4);
+      await consume.consume(queue, () => {}, { consumerTag: `${prefix}-tag` });
+      await expect
+        .poll(async () => (await cli("list", "consumers", "--name", `^${prefix}`)).stdout, WAIT)
+        .toMatch(new RegExp(`${prefix}\\.inspect\\s+${prefix}-tag\\s+manual\\s+4`));
+      const conns = await cli("list", "connections", "--json");
+      expect(JSON.parse(conns.stdout)).toContainEqual(
+        expect.objectContaining({ user_provided_name: `${prefix}-conn` }),
+      );
+    } finally {
+      await conn.close().catch(() => {});
+    }
+  });
+
+  it("purge asks for --yes without a terminal, then removes the ready messages", async () => {
+    const queue = `${prefix}.purge`;
+    const conn = await amqp.connect(target().amqpUrl);
+    try {
+      const ch = await conn.createConfirmChannel();
+      await ch.assertQueue(queue, { durable: false, autoDelete: false });
+      for (let i = 0; i < 5; i++) ch.sendToQueue(queue, Buffer.from(String(i)));
+      await ch.waitForConfirms();
+      const refused = await cli("purge", queue);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain("confirm with --yes");
+      expect((await ch.checkQueue(queue)).messageCount).toBe(5);
+      const done = await cli("purge", queue, "--yes", "--json");
+      expect(done.code, done.stderr).toBe(0);
+      expect(JSON.parse(done.stdout)).toMatchObject({ queue, via: "management API" });
+      expect((await ch.checkQueue(queue)).messageCount).toBe(0);
+      await ch.deleteQueue(queue);
+    } finally {
+      await conn.close().catch(() => {});
+    }
+  });
+
+  it("says which queue does not exist, and what to do when the API does not answer", async () => {
+    const missing = await cli("peek", `${prefix}.missing`);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`queue '${prefix}.missing' does not exist`);
+    const down = await runCli(
+      ["--url", target().amqpUrl, "list", "queues", "--api", "http://127.0.0.1:9"],
+      {
+        env: { ...process.env, NO_COLOR: "1" },
+      },
+    );
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain("cannot reach the management API at http://127.0.0.1:9/");
+    expect(down.stderr).not.toContain("    at ");
+  });
+}
