@@ -156,6 +156,25 @@ export class ManagementClient {
   }
 }
 
+/**
+ * The client for a command: --api when given, else the config's broker.api (unless --url or
+ * EVENTLAB_URL named another broker), else derived from the broker's first URL.
+ */
+export function managementClientFor(
+  broker: { urls: readonly string[]; source: string },
+  flag: string | undefined,
+  configApi: string | undefined,
+): ManagementClient {
+  const explicit = broker.source === "flag" || broker.source === "env";
+  const api =
+    flag !== undefined
+      ? { url: flag, from: "--api" as const }
+      : configApi !== undefined && !explicit
+        ? { url: configApi, from: "broker.api" as const }
+        : undefined;
+  return new ManagementClient(managementTarget(broker.urls[0] as string, api));
+}
+
 /** One path segment, encoded as the API wants it (the vhost "/" is %2F). */
 export function seg(s: string): string {
   return encodeURIComponent(s);

@@ -367,6 +367,8 @@ export async function diffTopology(
   connection: Connection,
   topology: Topology,
   onEntry: (e: DiffEntry) => void = () => {},
+  /** The broker's bindings as the management API lists them, when it answers: then checked. */
+  liveBindings?: readonly LiveBinding[],
 ): Promise<DiffEntry[]> {
   const entries: DiffEntry[] = [];
   const known = new Map<string, boolean>();
@@ -408,13 +410,49 @@ export async function diffTopology(
             status: "missing",
             note: `${gone.join(" and ")} missing`,
           }
-        : {
-            kind: "binding",
-            name: bindingName(b),
-            status: "unchecked",
-            note: "both ends exist; AMQP cannot list bindings",
-          },
+        : liveBindings
+          ? bindingOnBroker(b, liveBindings)
+          : {
+              kind: "binding",
+              name: bindingName(b),
+              status: "unchecked",
+              note: "both ends exist; AMQP cannot list bindings",
+            },
     );
   }
   return entries;
+}
+
+/** A binding as the management API lists it. */
+export interface LiveBinding {
+  source: string;
+  destination: string;
+  destination_type: string;
+  routing_key: string;
+  arguments: Record<string, unknown>;
+}
+
+/** Whether the broker has this binding: same ends, key and arguments (x-match included). */
+function bindingOnBroker(b: BindingConfig, live: readonly LiveBinding[]): DiffEntry {
+  const args = JSON.stringify(sortedKeys(bindingArguments(b)));
+  const found = live.some(
+    (l) =>
+      l.source === b.source &&
+      l.destination === b.destination &&
+      l.destination_type === (b.destinationType ?? "queue") &&
+      l.routing_key === (b.routingKey ?? "") &&
+      JSON.stringify(sortedKeys(l.arguments ?? {})) === args,
+  );
+  return found
+    ? { kind: "binding", name: bindingName(b), status: "same" }
+    : {
+        kind: "binding",
+        name: bindingName(b),
+        status: "missing",
+        note: "both ends exist, but the broker has no such binding (management API)",
+      };
+}
+
+function sortedKeys(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
 }

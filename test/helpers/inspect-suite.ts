@@ -3,6 +3,9 @@
  * person runs them: the same suite for the embedded broker (--http-port) and for a RabbitMQ
  * node with the management plugin. Outcomes are checked on the broker, not only exit codes.
  */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import amqp from "amqplib";
 import { expect, it } from "vitest";
 import { runCli } from "./cli.js";
@@ -116,5 +119,45 @@ export function inspectTests(target: () => InspectTarget, prefix: string): void 
     expect(down.code).toBe(1);
     expect(down.stderr).toContain("cannot reach the management API at http://127.0.0.1:9/");
     expect(down.stderr).not.toContain("    at ");
+  });
+
+  it("topology diff checks bindings through the API named by broker.api", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "eventlab-diff-"));
+    const conn = await amqp.connect(target().amqpUrl);
+    try {
+      const ch = await conn.createChannel();
+      await ch.assertExchange(`${prefix}.dx`, "topic", { durable: true });
+      await ch.assertQueue(`${prefix}.dq`, { durable: true });
+      await ch.bindQueue(`${prefix}.dq`, `${prefix}.dx`, "order.*");
+      const config = [
+        "broker:",
+        `  url: ${target().amqpUrl}`,
+        `  api: ${target().apiUrl}`,
+        "topology:",
+        "  exchanges:",
+        `    ${prefix}.dx: { type: topic }`,
+        "  queues:",
+        `    ${prefix}.dq: {}`,
+        "  bindings:",
+        `    - { source: ${prefix}.dx, destination: ${prefix}.dq, routingKey: "order.*" }`,
+        `    - { source: ${prefix}.dx, destination: ${prefix}.dq, routingKey: "order.paid" }`,
+      ].join("\n");
+      await writeFile(join(dir, "eventlab.config.yaml"), `${config}\n`);
+      const r = await runCli(["topology", "diff", "--json"], {
+        cwd: dir,
+        env: { ...process.env, NO_COLOR: "1", EVENTLAB_URL: undefined },
+      });
+      const out = JSON.parse(r.stdout) as {
+        objects: { kind: string; name: string; status: string }[];
+      };
+      const bindings = out.objects.filter((x) => x.kind === "binding").map((x) => x.status);
+      expect(bindings).toEqual(["same", "missing"]);
+      expect(r.code).toBe(1);
+      await ch.deleteQueue(`${prefix}.dq`);
+      await ch.deleteExchange(`${prefix}.dx`);
+    } finally {
+      await conn.close().catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 }

@@ -5,9 +5,9 @@
  */
 import { withChannel, withConnection } from "../../client/connect.js";
 import {
-  ManagementClient,
+  type ManagementClient,
   ManagementError,
-  managementTarget,
+  managementClientFor,
   seg,
 } from "../../client/management.js";
 import type { Context } from "../../context.js";
@@ -20,14 +20,9 @@ type Obj = Record<string, unknown>;
 
 async function client(ctx: Context, o: ApiFlag): Promise<ManagementClient> {
   const target = await ctx.broker();
-  const url = target.urls[0] as string;
-  let api: { url: string; from: "--api" | "broker.api" } | undefined;
-  if (o.api !== undefined) api = { url: o.api, from: "--api" };
-  else if (target.source !== "flag" && target.source !== "env") {
-    const fromFile = (await ctx.loadConfig()).config.broker?.api;
-    if (fromFile !== undefined) api = { url: fromFile, from: "broker.api" };
-  }
-  return new ManagementClient(managementTarget(url, api));
+  const explicit = target.source === "flag" || target.source === "env";
+  const configApi = explicit ? undefined : (await ctx.loadConfig()).config.broker?.api;
+  return managementClientFor(target, o.api, configApi);
 }
 
 export async function runInspect(ctx: Context, o: InspectOptions): Promise<void> {

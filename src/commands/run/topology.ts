@@ -6,12 +6,14 @@
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { withConnection } from "../../client/connect.js";
+import { managementClientFor, seg } from "../../client/management.js";
 import {
   applyTopology,
   bindingName,
   type DiffEntry,
   diffTopology,
   exchangeOptions,
+  type LiveBinding,
   queueOptions,
 } from "../../client/topology.js";
 import { fromDefinitions, toDefinitions } from "../../config/definitions.js";
@@ -296,10 +298,16 @@ function importSummary(
 async function runDiff(ctx: Context, o: TopologyDiffOptions): Promise<void> {
   const { t, file } = await loadTopology(ctx, "compare");
   const { io, theme } = ctx;
+  const live = t.bindings.length > 0 ? await liveBindings(ctx) : { bindings: undefined };
   const entries: DiffEntry[] = await withConnection(connectFor(ctx), (conn) =>
-    diffTopology(conn, t, (e) => {
-      if (!o.json) io.out(comparedLine(e, theme));
-    }),
+    diffTopology(
+      conn,
+      t,
+      (e) => {
+        if (!o.json) io.out(comparedLine(e, theme));
+      },
+      live.bindings,
+    ),
   );
   const summary = countCompared(entries);
   if (o.json) {
@@ -309,11 +317,27 @@ async function runDiff(ctx: Context, o: TopologyDiffOptions): Promise<void> {
     if (summary.unchecked > 0)
       io.err(
         theme.dim(
-          "note: AMQP 0-9-1 cannot list bindings, so a binding whose ends exist is not checked; `eventlab topology apply` binds them again",
+          `note: AMQP 0-9-1 cannot list bindings and the management API did not answer (${live.why ?? "?"}), so a binding whose ends exist is not checked; \`eventlab topology apply\` binds them again`,
         ),
       );
   }
   if (summary.missing > 0 || summary.different > 0) ctx.setExitCode(ExitCode.failure);
+}
+
+/** The broker's bindings through the management API, or why they could not be had. */
+async function liveBindings(
+  ctx: Context,
+): Promise<{ bindings: LiveBinding[] | undefined; why?: string }> {
+  const target = await ctx.broker();
+  const explicit = target.source === "flag" || target.source === "env";
+  const configApi = explicit ? undefined : (await ctx.loadConfig()).config.broker?.api;
+  const vhost = decodeURIComponent(new URL(target.urls[0] as string).pathname.slice(1)) || "/";
+  try {
+    const api = managementClientFor(target, undefined, configApi);
+    return { bindings: await api.get<LiveBinding[]>(`bindings/${seg(vhost)}`) };
+  } catch (err) {
+    return { bindings: undefined, why: err instanceof Error ? err.message : String(err) };
+  }
 }
 
 // -- apply -----------------------------------------------------------------------------------
