@@ -13,6 +13,14 @@ import { elapsed } from "../ui/format.js";
 import type { Connection } from "./connect.js";
 import { isReply } from "./errors.js";
 
+/** The broker has no amq.eventlab.route exchange: it is not eventlab's (RabbitMQ, say). */
+export class NotEmbeddedError extends EventlabError {
+  constructor(message: string, options: { hint: string }) {
+    super("broker", message, options);
+    this.name = "NotEmbeddedError";
+  }
+}
+
 export interface LiveRoute {
   explanation: RouteExplanation;
   /** The exchange asked about exists on the broker. */
@@ -31,11 +39,10 @@ export async function liveRoute(
       await ch.checkExchange(ROUTE_EXCHANGE);
     } catch (err) {
       if (!isReply(err, REPLY.NOT_FOUND)) throw err;
-      throw new EventlabError(
-        "broker",
+      throw new NotEmbeddedError(
         `${connection.address.display} is not eventlab's embedded broker: it cannot answer routing questions`,
         {
-          hint: "RabbitMQ cannot list bindings over AMQP; run `eventlab route` without --url to work from the config's topology",
+          hint: "RabbitMQ cannot list bindings over AMQP: enable its management plugin (rabbitmq-plugins enable rabbitmq_management) or pass --api, or run `eventlab route` without --url to work from the config's topology",
         },
       );
     }

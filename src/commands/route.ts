@@ -13,6 +13,8 @@ export interface RouteOptions {
   routingKey: string;
   headers: Record<string, unknown>;
   json: boolean;
+  /** --api: the management API, read when the broker cannot answer routing questions itself. */
+  api?: string | undefined;
 }
 
 export function routeCommand(ctx: Context, run: Run<RouteOptions>) {
@@ -26,6 +28,10 @@ export function routeCommand(ctx: Context, run: Run<RouteOptions>) {
       keyValueArg,
     )
     .option("--json", "print the explanation as JSON, with a top-level queues array", false)
+    .option(
+      "--api <url>",
+      "with --url on RabbitMQ: its management API, to read the live bindings (default: the URL's host on 15672)",
+    )
     .addHelpText(
       "after",
       `
@@ -43,6 +49,6 @@ Examples:
   $ eventlab --url amqp://localhost:5672 route orders order.created.eu   # a live embedded broker`,
     )
     .action((exchange, routingKey, f) =>
-      run(ctx, { exchange, routingKey, headers: f.header ?? {}, json: f.json }),
+      run(ctx, { exchange, routingKey, headers: f.header ?? {}, json: f.json, api: f.api }),
     );
 }

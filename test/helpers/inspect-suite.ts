@@ -160,4 +160,22 @@ export function inspectTests(target: () => InspectTarget, prefix: string): void 
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it("route --url explains from the broker's live bindings", async () => {
+    const conn = await amqp.connect(target().amqpUrl);
+    try {
+      const ch = await conn.createChannel();
+      await ch.assertExchange(`${prefix}.rx`, "topic", { durable: false, autoDelete: true });
+      await ch.assertQueue(`${prefix}.rq`, { durable: false });
+      await ch.bindQueue(`${prefix}.rq`, `${prefix}.rx`, "order.#");
+      const hit = await cli("route", `${prefix}.rx`, "order.created.eu", "--json");
+      expect(hit.code, hit.stderr).toBe(0);
+      expect(JSON.parse(hit.stdout)).toMatchObject({ queues: [`${prefix}.rq`], routed: true });
+      const miss = await cli("route", `${prefix}.rx`, "invoice.paid", "--json");
+      expect(JSON.parse(miss.stdout)).toMatchObject({ queues: [], routed: false });
+      await ch.deleteQueue(`${prefix}.rq`);
+    } finally {
+      await conn.close().catch(() => {});
+    }
+  });
 }

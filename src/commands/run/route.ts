@@ -4,7 +4,9 @@
  * live state.
  */
 import { explainRoute, type RouteExplanation } from "../../broker/routing/index.js";
-import { liveRoute } from "../../client/route.js";
+import { apiRoute } from "../../client/api-route.js";
+import { ManagementError, managementClientFor } from "../../client/management.js";
+import { liveRoute, NotEmbeddedError } from "../../client/route.js";
 import type { Context } from "../../context.js";
 import { EventlabError } from "../../errors.js";
 import { explainText } from "../../lab/explain.js";
@@ -43,7 +45,22 @@ export async function runRoute(ctx: Context, o: RouteOptions): Promise<void> {
 async function runLiveRoute(ctx: Context, o: RouteOptions): Promise<void> {
   const connection = await ctx.connect({ connectionName: "eventlab route" });
   try {
-    const live = await liveRoute(connection, o);
+    const live = await liveRoute(connection, o).catch(async (err) => {
+      // RabbitMQ: read its live bindings through the management API and explain them here.
+      if (!(err instanceof NotEmbeddedError)) throw err;
+      const api = managementClientFor(await ctx.broker(), o.api, undefined);
+      const vhost = connection.address.vhost || "/";
+      try {
+        return await apiRoute(api, vhost, o);
+      } catch (apiErr) {
+        if (apiErr instanceof ManagementError) {
+          throw new EventlabError("broker", `${err.message}, and ${apiErr.message}`, {
+            hint: err.hint ?? "",
+          });
+        }
+        throw apiErr;
+      }
+    });
     if (!live.exists) {
       throw new EventlabError(
         "not-found",
