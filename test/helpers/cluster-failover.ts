@@ -75,7 +75,7 @@ export function clusterFailoverTests(t: ClusterFailoverTarget): void {
     await watch.deleteQueue(queue);
   }, 240_000);
 
-  it("consume --count 30,000 from a quorum queue while the node it is connected to stops: exactly 30,000 distinct, the rest still queued", async () => {
+  it("consume --count 30,000 from a quorum queue while the node it is connected to stops: exactly 30,000 distinct, none lost, at most a prefetch window queued again", async () => {
     const queue = t.name("fo-consume");
     const fill = await open(2);
     await fill.assertQueue(queue, { durable: true, arguments: { "x-queue-type": "quorum" } });
@@ -122,7 +122,11 @@ export function clusterFailoverTests(t: ClusterFailoverTarget): void {
     );
     const left = (await watch.checkQueue(queue)).messageCount;
     console.info(`cluster consume: settled ${ids.size} distinct, ${left} left of ${total}`);
-    expect(left + ids.size).toBe(total);
+    // Nothing lost: every message was either output or is still queued. Acks in flight when the
+    // node stopped are lost with the connection (at-least-once): those messages were output and
+    // are queued again, at most one prefetch window of them.
+    expect(left + ids.size).toBeGreaterThanOrEqual(total);
+    expect(left + ids.size - total).toBeLessThanOrEqual(100);
     await watch.deleteQueue(queue);
   }, 240_000);
 }
