@@ -67,7 +67,7 @@ export function inspectTests(target: () => InspectTarget, prefix: string): void 
       const check = await ch.checkQueue(queue);
       expect(check.messageCount).toBe(3);
       const first = await ch.get(queue, { noAck: true });
-      expect(first && first.content.toString()).toBe("body 1");
+      expect(first ? first.content.toString() : undefined).toBe("body 1");
 
       const consume = await conn.createChannel();
       await consume.prefetch(4);

@@ -76,7 +76,9 @@ describe("layering", () => {
   it("cli.ts loads each command's run module lazily, and flags load the config schema only when checked", async () => {
     const { dynamics } = await importsOf("src/cli.ts");
     // inspect.ts defines list, peek and purge: three commands, one run module.
-    expect([...new Set(dynamics)].sort()).toEqual(COMMAND_NAMES.map((n) => `./commands/run/${n}.js`).sort());
+    expect([...new Set(dynamics)].sort()).toEqual(
+      COMMAND_NAMES.map((n) => `./commands/run/${n}.js`).sort(),
+    );
     expect([...new Set((await importsOf("src/commands/schema-flags.ts")).dynamics)]).toEqual([
       "../config/schema.js",
     ]);
