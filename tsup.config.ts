@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { defineConfig } from "tsup";
+import { build, defineConfig } from "tsup";
 
 export default defineConfig({
   entry: { cli: "src/cli.ts", index: "src/index.ts" },
@@ -21,6 +21,22 @@ export default defineConfig({
     js: 'import { createRequire as __createRequire } from "node:module";\nconst require = __createRequire(import.meta.url);',
   },
   async onSuccess() {
+    // The web view's page script (src/web/client): one file for the browser, dagre bundled
+    // in, served by src/web/server.ts from dist/web/ (no CDN, works offline).
+    await build({
+      config: false,
+      entry: { app: "src/web/client/main.ts" },
+      outDir: "dist/web",
+      format: ["iife"],
+      platform: "browser",
+      target: "es2020",
+      minify: true,
+      noExternal: [/.*/],
+      outExtension: () => ({ js: ".js" }),
+      clean: false,
+      dts: false,
+      silent: true,
+    });
     // The JSON Schema for editors is generated from the same zod schema that validates.
     const built = `${pathToFileURL(resolve("dist/index.js")).href}?t=${Date.now()}`;
     const mod = (await import(built)) as {

@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typin
 import type { BrokerUser } from "../broker/index.js";
 import type { Context } from "../context.js";
 import { UsageError } from "../errors.js";
+import { WEB_HELP, type WebFlags } from "../web/flags.js";
 import { intArg, type Run } from "./options.js";
 
 /** The TLS listener's flags: file paths, read when the broker starts. */
@@ -40,6 +41,8 @@ export interface BrokerCommandOptions {
   ledger: true | undefined;
   /** Serve the management HTTP API and /metrics on this port; undefined: no HTTP listener. */
   httpPort: number | undefined;
+  /** --web: serve the live web view (and --web-port, --no-open); it keeps a ledger for its dots. */
+  web?: WebFlags | undefined;
   json: boolean;
 }
 
@@ -193,6 +196,12 @@ export function brokerCommand(ctx: Context, run: Run<BrokerCommandOptions>) {
       intArg(0, 65535),
     )
     .option(
+      "--web",
+      `${WEB_HELP.web} (keeps a bounded ledger: messages with a message_id move as dots)`,
+    )
+    .option("--web-port <port>", WEB_HELP.webPort, intArg(0, 65535))
+    .option("--no-open", WEB_HELP.noOpen)
+    .option(
       "--json",
       "print {url, host, port} (and tlsUrl, tlsPort, httpUrl, httpPort) as one JSON line when ready, and the final stats",
       false,
@@ -224,6 +233,7 @@ Examples:
   $ eventlab broker --trace   # then: eventlab consume --exchange amq.rabbitmq.trace --key '#'
   $ eventlab broker --ledger  # then: eventlab --url amqp://localhost:5672 why <message-id>
   $ eventlab broker --http-port 15672   # then: rabbitmqadmin list queues, eventlab peek <queue>
+  $ eventlab broker --web               # the live topology and message flow, in a browser
   $ eventlab broker --memory-high-watermark 512MiB   # or 0.6: a share of the memory
   $ eventlab broker --tls-cert server.pem --tls-key server-key.pem   # and amqps://…:5671
   $ eventlab broker --tls-cert server.pem --tls-key server-key.pem --tls-ca ca.pem \\
@@ -244,6 +254,7 @@ Examples:
         trace: f.trace,
         ledger: f.ledger,
         httpPort: f.httpPort,
+        web: { web: f.web === true, webPort: f.webPort ?? 0, open: f.open !== false },
         json: f.json,
       }),
     );

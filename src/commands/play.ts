@@ -9,6 +9,7 @@
 import { Command } from "@commander-js/extra-typings";
 import type { Context } from "../context.js";
 import { UsageError } from "../errors.js";
+import { WEB_HELP, type WebFlags } from "../web/flags.js";
 import {
   collect,
   durationArg,
@@ -42,6 +43,10 @@ export interface PlayOptions {
   exploreOut: string | undefined;
   /** Write the run's record (its events, and the broker's per-message ledger) here. */
   record: string | undefined;
+  /** --web: serve the live web view (and --web-port, --no-open). */
+  web?: WebFlags | undefined;
+  /** Serve the run's own Prometheus metrics on this port of 127.0.0.1 (0: a free one). */
+  metricsPort?: number | undefined;
 }
 
 export const DEFAULT_PRESET = "orders";
@@ -98,6 +103,14 @@ export function playCommand(ctx: Context, run: Run<PlayOptions>) {
       "--record <file>",
       "write the run's events and every message's ledger (for `eventlab why`)",
     )
+    .option(
+      "--metrics-port <port>",
+      "serve the run's counters and latency histogram as Prometheus metrics at http://127.0.0.1:<port>/metrics while it runs (0: a free port)",
+      intArg(0, 65535),
+    )
+    .option("--web", WEB_HELP.web)
+    .option("--web-port <port>", WEB_HELP.webPort, intArg(0, 65535))
+    .option("--no-open", WEB_HELP.noOpen)
     .option("--json", "print the report as one JSON object")
     .addHelpText(
       "after",
@@ -131,7 +144,9 @@ Examples:
   $ eventlab --url amqp://guest:guest@localhost:5672 play soccer
   $ eventlab --url amqp://guest:guest@localhost:5672 play soccer --purge
   $ eventlab play ack-before-work --explore 50 --seed 1
-  $ eventlab play retries --record run.ndjson     # then: eventlab why <id> --from run.ndjson`,
+  $ eventlab play retries --record run.ndjson     # then: eventlab why <id> --from run.ndjson
+  $ eventlab play orders --web                    # the live web view, in a browser
+  $ eventlab play orders --metrics-port 9464      # then: curl http://127.0.0.1:9464/metrics`,
     )
     .action((name, f) =>
       run(ctx, {
@@ -149,6 +164,8 @@ Examples:
         explore: f.explore,
         exploreOut: f.exploreOut,
         record: f.record,
+        web: { web: f.web === true, webPort: f.webPort ?? 0, open: f.open !== false },
+        metricsPort: f.metricsPort,
       }),
     );
 }

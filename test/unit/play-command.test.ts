@@ -40,6 +40,7 @@ describe("eventlab play: argv → options", () => {
       json: true,
       leftovers: "keep",
       reconnect: { attempts: 3, timeoutMs: 5000 },
+      web: { web: false, webPort: 0, open: true },
     });
   });
 

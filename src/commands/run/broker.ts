@@ -24,6 +24,7 @@ import { count, elapsed, plural, rate } from "../../ui/format.js";
 import { startProgress } from "../../ui/progress.js";
 import type { Theme } from "../../ui/theme.js";
 import { VERSION } from "../../version.js";
+import { startBrokerWeb } from "../../web/play-web.js";
 import type { BrokerCommandOptions, BrokerTlsFlags } from "../broker.js";
 
 export async function runBroker(ctx: Context, o: BrokerCommandOptions): Promise<void> {
@@ -45,13 +46,6 @@ export async function runBroker(ctx: Context, o: BrokerCommandOptions): Promise<
     io.out(`${shown}\n`);
     if (shownTls !== undefined) io.out(`${shownTls}\n`);
   }
-  if (broker.httpUrl !== undefined && !o.json) {
-    io.err(
-      theme.dim(
-        `  management API on ${broker.httpUrl}api/ (rabbitmqadmin -P ${broker.httpPort}; eventlab list queues --api ${broker.httpUrl}), metrics on ${broker.httpUrl}metrics`,
-      ),
-    );
-  }
   const where =
     shownTls === undefined
       ? theme.accent(shown)
@@ -60,6 +54,13 @@ export async function runBroker(ctx: Context, o: BrokerCommandOptions): Promise<
   io.err(
     `${theme.ok(theme.symbols.ok)} embedded broker listening on ${where} ${theme.dim(`(${kept}; Ctrl-C stops it)`)}`,
   );
+  if (broker.httpUrl !== undefined) {
+    io.err(
+      theme.dim(
+        `  management API on ${broker.httpUrl}api/ (rabbitmqadmin -P ${broker.httpPort}; eventlab list queues --api ${broker.httpUrl}), metrics on ${broker.httpUrl}metrics`,
+      ),
+    );
+  }
   if (broker.store)
     for (const line of recoveryLines(broker.store.recovery)) io.err(theme.dim(line));
   io.err(theme.dim(`  memory high watermark ${describeBudget(broker.stats().memory)}`));
@@ -68,12 +69,20 @@ export async function runBroker(ctx: Context, o: BrokerCommandOptions): Promise<
   if (o.ledger)
     io.err(theme.dim("  ledger on: `eventlab why <message-id>` tells what happened to a message"));
 
+  const web =
+    o.web?.web === true
+      ? await startBrokerWeb(ctx, o.web, broker).catch(async (err) => {
+          await broker.close();
+          throw err;
+        })
+      : undefined;
   const progress = await startProgress(io, statusLine(broker, theme), 250);
   await new Promise<void>((resolve) => {
     if (ctx.signal.aborted) resolve();
     else ctx.signal.addEventListener("abort", () => resolve(), { once: true });
   });
   progress.stop();
+  await web?.close();
   const final = broker.stats();
   const keptMessages = broker.store?.messages ?? 0;
   await broker.close();
@@ -104,7 +113,8 @@ async function start(
       ...(dataDir !== undefined ? { dataDir } : {}),
       ...(o.httpPort !== undefined ? { httpPort: o.httpPort } : {}),
       trace: o.trace,
-      ledger: o.ledger === true,
+      // The web view's dots come from the ledger: --web keeps a bounded one.
+      ledger: o.ledger === true ? true : o.web?.web === true ? { maxEvents: 200_000 } : false,
       version: VERSION,
     });
   } catch (err) {

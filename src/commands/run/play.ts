@@ -24,6 +24,7 @@ import type { Context } from "../../context.js";
 import { EventlabError, ExitCode, UsageError } from "../../errors.js";
 import { type Fault, faultOf } from "../../lab/faults.js";
 import { ID_HEADER } from "../../lab/leftovers.js";
+import { startPlayMetrics } from "../../lab/metrics.js";
 import { writeRecord } from "../../lab/record.js";
 import { roundTripOf } from "../../lab/roundtrip.js";
 import { runScenario, type ScenarioRunOptions } from "../../lab/runner.js";
@@ -33,6 +34,7 @@ import { LiveView, summaryLine } from "../../ui/dashboard.js";
 import { renderPlayReport } from "../../ui/play-report.js";
 import { table } from "../../ui/table.js";
 import { VERSION } from "../../version.js";
+import { startPlayWeb } from "../../web/play-web.js";
 import { DEFAULT_PRESET, type PlayOptions } from "../play.js";
 import { reconnectPolicy } from "./link.js";
 import { type RunOnce, runExplore } from "./play-explore.js";
@@ -336,6 +338,29 @@ export async function playScenario(
     );
     if (play.scenario.description) io.err(theme.dim(`  ${play.scenario.description}`));
   }
+  const served =
+    o.metricsPort === undefined || r.quiet === true
+      ? undefined
+      : await startPlayMetrics(o.metricsPort).catch(async (err) => {
+          await broker.release();
+          throw err;
+        });
+  const metrics = served?.metrics;
+  if (served) io.err(`${theme.symbols.info} metrics at ${served.server.url}`);
+  const web =
+    o.web?.web !== true || r.quiet === true
+      ? undefined
+      : await startPlayWeb(ctx, o.web, {
+          title: `eventlab play ${play.what}`,
+          config: play.config,
+          scenario: play.scenario,
+          embedded: () => broker.stage.embedded(),
+          ledger: broker.events,
+        }).catch(async (err) => {
+          await served?.server.close();
+          await broker.release();
+          throw err;
+        });
   const progress = r.quiet ? undefined : progressOf(ctx, o.json);
   try {
     const report = await runScenario({
@@ -369,13 +394,24 @@ export async function playScenario(
         : undefined,
       urlFor: (tag) => broker.stage.urlsFor(tag)[0] ?? "",
       cwd: ctx.cwd,
-      onSnapshot: progress ? (s) => progress.update(s) : undefined,
+      onSnapshot:
+        progress || metrics || web
+          ? (s) => {
+              progress?.update(s);
+              metrics?.update(s);
+              web?.update(s);
+            }
+          : undefined,
+      onDecision: metrics ? (e) => metrics.decided(e) : undefined,
     });
+    metrics?.finish(report);
     const recordTo = r.record ?? (r.quiet === true ? undefined : o.record);
     if (recordTo !== undefined) await record(ctx, recordTo, play, report, broker.events);
     return { report, embedded: !broker.external };
   } finally {
     progress?.stop();
+    await web?.close();
+    await served?.server.close();
     await broker.release();
   }
 }
