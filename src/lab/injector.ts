@@ -39,9 +39,18 @@ export class Injector {
   ) {}
 
   start(faults: readonly Fault[]): void {
-    for (const f of faults) {
-      this.timers.push(setTimeout(() => this.track(this.begin(f)), f.at));
-    }
+    for (const f of faults) this.when(f.at, () => this.track(this.begin(f)));
+  }
+
+  /**
+   * Call fn once the run's clock reads atMs. Node's timers can fire a millisecond early by the
+   * wall clock (they count from the event loop's cached time), and a fault must never begin, or
+   * end, before the time its scenario gives: an early timer waits out the rest.
+   */
+  private when(atMs: number, fn: () => void): void {
+    const wait = atMs - (Date.now() - this.run.started);
+    if (wait <= 0) fn();
+    else this.timers.push(setTimeout(() => this.when(atMs, fn), wait));
   }
 
   /** Stop: pending faults never happen; those in effect are undone; work under way finishes. */
@@ -96,6 +105,7 @@ export class Injector {
       entry.endMs = Date.now() - this.run.started;
     };
     const end = await this.apply(f, ms, ended);
+    const appliedAt = Date.now() - this.run.started;
     if (!end) {
       // Consumers and producers end their pauses and restarts by themselves.
       if (lasts(f) && f.kind !== "broker") entry.endMs = entry.atMs + ms;
@@ -107,14 +117,13 @@ export class Injector {
       await end();
       ended();
     });
-    this.timers.push(
-      setTimeout(() => {
-        const u = this.undo.get(key);
-        if (!u || this.over) return;
-        this.undo.delete(key);
-        this.track(Promise.resolve(u()).then(() => this.run.event(`fault over: ${entry.what}`)));
-      }, ms),
-    );
+    // A lasting fault lasts its time from when it took effect (a node stop can take seconds).
+    this.when(appliedAt + ms, () => {
+      const u = this.undo.get(key);
+      if (!u || this.over) return;
+      this.undo.delete(key);
+      this.track(Promise.resolve(u()).then(() => this.run.event(`fault over: ${entry.what}`)));
+    });
   }
 
   /** Do it; returns how to end it when it lasts and ends by itself later, else undefined. */

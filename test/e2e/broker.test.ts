@@ -21,6 +21,7 @@ describe("broker argv", () => {
       maxMessageSize: undefined,
       heartbeat: undefined,
       trace: false,
+      web: { web: false, webPort: 0, open: true },
       json: false,
     });
   });
@@ -35,6 +36,10 @@ describe("broker argv", () => {
       "--max-message-size", "1024",
       "--heartbeat", "0",
       "--trace",
+      "--http-port", "0",
+      "--web",
+      "--web-port", "0",
+      "--no-open",
       "--json",
     ]);
     expect(o).toEqual({
@@ -47,6 +52,8 @@ describe("broker argv", () => {
       maxMessageSize: 1024,
       heartbeat: 0,
       trace: true,
+      httpPort: 0,
+      web: { web: true, webPort: 0, open: false },
       json: true,
     });
   });
