@@ -48,12 +48,18 @@ export function buildProgram(ctx: Context): Command {
       "heartbeat interval; a silent broker is given up after two (default 10; 0: none)",
       intArg(0, 65535),
     )
-    .option("--ca <file>", "amqps://: trust this CA's PEM file")
-    .option("--cert <file>", "amqps://: client certificate (PEM)")
-    .option("--cert-key <file>", "amqps://: the client certificate's private key (PEM)")
-    .option("--passphrase <text>", "amqps://: the private key's passphrase")
-    .option("--servername <name>", "amqps://: the name to check the certificate against (SNI)")
-    .option("--insecure", "amqps://: do NOT verify the broker's certificate (tests only)")
+    .option("--ca <file>", "amqps:// and https:// API: trust this CA's PEM file")
+    .option("--cert <file>", "amqps:// and https:// API: client certificate (PEM)")
+    .option(
+      "--cert-key <file>",
+      "amqps:// and https:// API: the client certificate's private key (PEM)",
+    )
+    .option("--passphrase <text>", "amqps:// and https:// API: the private key's passphrase")
+    .option(
+      "--servername <name>",
+      "amqps:// and https:// API: the name to check the certificate against (SNI)",
+    )
+    .option("--insecure", "amqps:// and https:// API: do NOT verify the certificate (tests only)")
     .addOption(
       new Option(
         "--auth <mechanism>",

@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Connection, ConnectOptions } from "./client/connect.js";
+import type { ManagementClient } from "./client/management.js";
 import type { Link, LinkEvent, ReconnectPolicy } from "./client/reconnect.js";
 import { type BrokerTarget, explicitBroker, resolveBroker } from "./config/broker-url.js";
 import { CONFIG_FILE_NAMES, DEFAULT_URL } from "./config/constants.js";
@@ -60,6 +61,12 @@ export interface Context {
   broker(): Promise<BrokerTarget>;
   /** Connect to the broker the flags, environment and config point at, or to `urls`. */
   connect(options?: ConnectOptions & { urls?: readonly string[] }): Promise<Connection>;
+  /**
+   * The broker's management API: --api (`apiFlag`) when given, else the config's broker.api
+   * (unless --url or EVENTLAB_URL named another broker), else derived from the broker's first
+   * URL; an https:// API trusts what the AMQP connection trusts (--ca, --cert, broker.tls).
+   */
+  management(apiFlag?: string): Promise<ManagementClient>;
   /** Connect as `connect` does, and connect again when the connection is lost. */
   link(request: LinkRequest): Promise<Link>;
   /** Questions to a person (inquirer on a terminal); only ask when `io.stdinIsTTY`. */
@@ -201,6 +208,21 @@ export function createContext(deps: ContextDeps): Context {
       // --url or EVENTLAB_URL decide without the config file: a broken config must not
       // block them, and the loader (yaml, zod) need not load at all.
       return explicit() ?? resolveBroker(undefined, deps.env, (await ctx.loadConfig()).config);
+    },
+    async management(apiFlag) {
+      const target = await ctx.broker();
+      const fromFile = explicit() ? undefined : (await ctx.loadConfig()).config.broker?.api;
+      const [{ ManagementClient, managementTarget }, { tls }] = await Promise.all([
+        import("./client/management.js"),
+        connectSettings(false),
+      ]);
+      const api =
+        apiFlag !== undefined
+          ? { url: apiFlag, from: "--api" as const }
+          : fromFile !== undefined
+            ? { url: fromFile, from: "broker.api" as const }
+            : undefined;
+      return new ManagementClient(managementTarget(target.urls[0] as string, api), tls);
     },
     async connect(options = {}) {
       const urls = options.urls ?? (await ordered()).urls;

@@ -5,7 +5,10 @@
  * request bounded by a timeout, and errors that say what to do: the plugin not enabled,
  * wrong credentials, an object that does not exist. Passwords never appear in messages.
  */
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { EventlabError } from "../errors.js";
+import type { TlsSettings } from "./connect.js";
 import { maskSecrets } from "./url.js";
 
 export interface ManagementTarget {
@@ -26,10 +29,11 @@ export function managementTarget(
   const raw = api?.url;
   let u: URL;
   if (raw !== undefined) {
+    const full = raw.includes("://") ? raw : `http://${raw}`;
     try {
-      u = new URL(raw.includes("://") ? raw : `http://${raw}`);
+      u = new URL(full);
     } catch {
-      throw new EventlabError("usage", `${api?.from} is not a URL: ${maskSecrets(raw)}`, {
+      throw new EventlabError("usage", `${api?.from} is not a URL: ${maskSecrets(full)}`, {
         hint: "give the management API's address, e.g. http://127.0.0.1:15672",
       });
     }
@@ -65,9 +69,20 @@ export class ManagementError extends EventlabError {
 
 const TIMEOUT_MS = 10_000;
 
+/** What came back: the status and the body as text. */
+interface Answer {
+  status: number;
+  text: string;
+}
+
 export class ManagementClient {
+  /**
+   * @param tls for an https:// API: the same CA, client certificate, servername and
+   *   --insecure as the AMQP connection (--ca, --cert, --cert-key, broker.tls).
+   */
   constructor(
     readonly target: ManagementTarget,
+    private readonly tls: TlsSettings | undefined = undefined,
     private readonly timeoutMs = TIMEOUT_MS,
   ) {}
 
@@ -85,36 +100,66 @@ export class ManagementClient {
 
   /** `path` after /api/, its segments already encoded (see `seg`). */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const url = `${this.target.base}api/${path}`;
-    const auth = Buffer.from(`${this.target.username}:${this.target.password}`).toString("base64");
-    let res: Response;
+    const url = new URL(`${this.target.base}api/${path}`);
+    let answer: Answer;
     try {
-      res = await fetch(url, {
-        method,
-        headers: {
-          authorization: `Basic ${auth}`,
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
+      answer = await this.send(method, url, body === undefined ? undefined : JSON.stringify(body));
     } catch (err) {
       throw this.unreachable(err);
     }
-    const text = await res.text();
-    if (res.ok) return (text === "" ? undefined : JSON.parse(text)) as T;
+    const { status, text } = answer;
+    if (status >= 200 && status < 300) return (text === "" ? undefined : JSON.parse(text)) as T;
     let reason = text;
     try {
       reason = (JSON.parse(text) as { reason?: string }).reason ?? text;
     } catch {
       // not JSON: keep the text
     }
-    throw this.failed(res.status, method, path, reason);
+    throw this.failed(status, method, path, reason);
+  }
+
+  /** One request over node:http(s), bounded by the timeout from start to the last byte. */
+  private send(method: string, url: URL, body: string | undefined): Promise<Answer> {
+    const auth = Buffer.from(`${this.target.username}:${this.target.password}`).toString("base64");
+    const headers: Record<string, string> = { authorization: `Basic ${auth}` };
+    if (body !== undefined) {
+      headers["content-type"] = "application/json";
+      headers["content-length"] = String(Buffer.byteLength(body));
+    }
+    const secure = url.protocol === "https:";
+    const t = this.tls;
+    const tlsOptions =
+      secure && t
+        ? {
+            ...(t.ca !== undefined ? { ca: [t.ca] } : {}),
+            ...(t.cert !== undefined ? { cert: t.cert } : {}),
+            ...(t.key !== undefined ? { key: t.key } : {}),
+            ...(t.passphrase !== undefined ? { passphrase: t.passphrase } : {}),
+            ...(t.servername !== undefined ? { servername: t.servername } : {}),
+            ...(t.insecure ? { rejectUnauthorized: false } : {}),
+          }
+        : {};
+    return new Promise<Answer>((resolve, reject) => {
+      const req = (secure ? httpsRequest : httpRequest)(
+        url,
+        { method, headers, signal: AbortSignal.timeout(this.timeoutMs), ...tlsOptions },
+        (res: IncomingMessage) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("error", reject);
+          res.on("end", () =>
+            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }),
+          );
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
   }
 
   private unreachable(err: unknown): ManagementError {
-    const cause = (err as { cause?: { code?: string } }).cause;
-    const code = cause?.code ?? (err as { name?: string }).name;
+    const e = err as { code?: string; name?: string; message?: string };
+    const code = e.code === "ABORT_ERR" ? "TimeoutError" : (e.code ?? e.name);
     const where = this.target.base;
     if (code === "ECONNREFUSED") {
       return new ManagementError(
@@ -132,8 +177,22 @@ export class ManagementClient {
         "is the broker overloaded, or is that port something else?",
       );
     }
+    if (typeof code === "string" && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+      return new ManagementError(
+        `cannot reach the management API at ${where}: its certificate was refused (${code})`,
+        0,
+        "trust the CA that signed it: --ca ca.pem (or broker.tls.ca in the config); --insecure skips the check, for tests only",
+      );
+    }
+    if (code === "EPROTO" && where.startsWith("https:")) {
+      return new ManagementError(
+        `cannot reach the management API at ${where}: it does not speak TLS there (EPROTO)`,
+        0,
+        `use ${where.replace(/^https:/, "http:")} if it listens on plain HTTP`,
+      );
+    }
     return new ManagementError(
-      `cannot reach the management API at ${where} (${cause?.code ?? (err as Error).message ?? String(err)})`,
+      `cannot reach the management API at ${where} (${e.code ?? e.message ?? String(err)})`,
       0,
     );
   }
@@ -154,25 +213,6 @@ export class ManagementClient {
       status,
     );
   }
-}
-
-/**
- * The client for a command: --api when given, else the config's broker.api (unless --url or
- * EVENTLAB_URL named another broker), else derived from the broker's first URL.
- */
-export function managementClientFor(
-  broker: { urls: readonly string[]; source: string },
-  flag: string | undefined,
-  configApi: string | undefined,
-): ManagementClient {
-  const explicit = broker.source === "flag" || broker.source === "env";
-  const api =
-    flag !== undefined
-      ? { url: flag, from: "--api" as const }
-      : configApi !== undefined && !explicit
-        ? { url: configApi, from: "broker.api" as const }
-        : undefined;
-  return new ManagementClient(managementTarget(broker.urls[0] as string, api));
 }
 
 /** One path segment, encoded as the API wants it (the vhost "/" is %2F). */

@@ -20,7 +20,7 @@ const PERCENT_HINT =
 /** Mask the password of any amqp URL inside a text. Never throws. */
 export function maskSecrets(text: string): string {
   // Greedy up to the last "@" of the URL: an unencoded password may itself hold "@".
-  return text.replace(/(amqps?:\/\/[^:/@\s]*:)\S*@/g, "$1***@");
+  return text.replace(/((?:amqps?|https?):\/\/[^:/@\s]*:)\S*@/g, "$1***@");
 }
 
 export function parseBrokerUrl(raw: string): BrokerAddress {

@@ -4,12 +4,7 @@
  * AMQP when the API does not answer; list and peek say plainly that they need it.
  */
 import { withChannel, withConnection } from "../../client/connect.js";
-import {
-  type ManagementClient,
-  ManagementError,
-  managementClientFor,
-  seg,
-} from "../../client/management.js";
+import { type ManagementClient, ManagementError, seg } from "../../client/management.js";
 import type { Context } from "../../context.js";
 import { EventlabError, UsageError } from "../../errors.js";
 import { count } from "../../ui/format.js";
@@ -18,12 +13,7 @@ import type { ApiFlag, InspectOptions, ListKind } from "../inspect.js";
 
 type Obj = Record<string, unknown>;
 
-async function client(ctx: Context, o: ApiFlag): Promise<ManagementClient> {
-  const target = await ctx.broker();
-  const explicit = target.source === "flag" || target.source === "env";
-  const configApi = explicit ? undefined : (await ctx.loadConfig()).config.broker?.api;
-  return managementClientFor(target, o.api, configApi);
-}
+const client = (ctx: Context, o: ApiFlag): Promise<ManagementClient> => ctx.management(o.api);
 
 export async function runInspect(ctx: Context, o: InspectOptions): Promise<void> {
   switch (o.command) {

@@ -5,7 +5,7 @@
  */
 import { explainRoute, type RouteExplanation } from "../../broker/routing/index.js";
 import { apiRoute } from "../../client/api-route.js";
-import { ManagementError, managementClientFor } from "../../client/management.js";
+import { ManagementError } from "../../client/management.js";
 import { liveRoute, NotEmbeddedError } from "../../client/route.js";
 import type { Context } from "../../context.js";
 import { EventlabError } from "../../errors.js";
@@ -48,7 +48,7 @@ async function runLiveRoute(ctx: Context, o: RouteOptions): Promise<void> {
     const live = await liveRoute(connection, o).catch(async (err) => {
       // RabbitMQ: read its live bindings through the management API and explain them here.
       if (!(err instanceof NotEmbeddedError)) throw err;
-      const api = managementClientFor(await ctx.broker(), o.api, undefined);
+      const api = await ctx.management(o.api);
       const vhost = connection.address.vhost || "/";
       try {
         return await apiRoute(api, vhost, o);

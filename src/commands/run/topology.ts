@@ -6,7 +6,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { withConnection } from "../../client/connect.js";
-import { managementClientFor, seg } from "../../client/management.js";
+import { seg } from "../../client/management.js";
 import {
   applyTopology,
   bindingName,
@@ -329,11 +329,9 @@ async function liveBindings(
   ctx: Context,
 ): Promise<{ bindings: LiveBinding[] | undefined; why?: string }> {
   const target = await ctx.broker();
-  const explicit = target.source === "flag" || target.source === "env";
-  const configApi = explicit ? undefined : (await ctx.loadConfig()).config.broker?.api;
   const vhost = decodeURIComponent(new URL(target.urls[0] as string).pathname.slice(1)) || "/";
   try {
-    const api = managementClientFor(target, undefined, configApi);
+    const api = await ctx.management();
     return { bindings: await api.get<LiveBinding[]>(`bindings/${seg(vhost)}`) };
   } catch (err) {
     return { bindings: undefined, why: err instanceof Error ? err.message : String(err) };
