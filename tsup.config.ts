@@ -4,11 +4,12 @@ import { pathToFileURL } from "node:url";
 import { build, defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: { cli: "src/cli.ts", index: "src/index.ts" },
+  // broker: the `eventlab/broker` entry (the embedded broker alone, for unit-test fixtures).
+  entry: { cli: "src/cli.ts", index: "src/index.ts", broker: "src/broker/entry.ts" },
   format: ["esm"],
   target: "node20",
   platform: "node",
-  dts: { entry: { index: "src/index.ts" } },
+  dts: { entry: { index: "src/index.ts", broker: "src/broker/entry.ts" } },
   sourcemap: true,
   clean: true,
   splitting: true,

@@ -10,16 +10,20 @@ import {
 } from "@commander-js/extra-typings";
 import { brokerError, replyOf } from "./client/errors.js";
 import { maskSecrets } from "./client/url.js";
+import { exportCommand, importCommand } from "./commands/asyncapi.js";
 import { brokerCommand } from "./commands/broker.js";
 import { clusterCommand } from "./commands/cluster.js";
 import { consumeCommand } from "./commands/consume.js";
 import { declareCommand } from "./commands/declare.js";
 import { deleteCommand } from "./commands/delete.js";
+import { dlqCommand } from "./commands/dlq.js";
 import { initCommand } from "./commands/init.js";
 import { listCommand, peekCommand, purgeCommand } from "./commands/inspect.js";
 import { collect, intArg, type Run } from "./commands/options.js";
-import { playCommand } from "./commands/play.js";
+import { playCommand, testCommand } from "./commands/play.js";
 import { produceCommand } from "./commands/produce.js";
+import { replyCommand } from "./commands/reply.js";
+import { requestCommand } from "./commands/request.js";
 import { routeCommand } from "./commands/route.js";
 import { setupCommand } from "./commands/setup.js";
 import { topologyCommand } from "./commands/topology.js";
@@ -81,6 +85,7 @@ Examples:
   $ eventlab topology apply                        # declare the config's exchanges, queues, bindings
   $ eventlab produce order-created --amount 100    # publish from a template
   $ eventlab consume inventory --count 10 --json   # read 10 messages as NDJSON
+  $ eventlab request rpc price.quote --body '{}'   # a request: its reply and the round trip
   $ eventlab route orders order.created.eu         # which queues get it, and why
   $ eventlab why order-42 --from run.ndjson        # what happened to one message, hop by hop
   $ eventlab declare exchange orders --type topic
@@ -118,6 +123,11 @@ Exit codes: 0 ok, 1 error, 2 interrupted (Ctrl-C), 3 some messages were nacked o
         lazy(() => import("./commands/run/play.js"), "runPlay"),
       ),
     (c: Context) =>
+      testCommand(
+        c,
+        lazy(() => import("./commands/run/play.js"), "runTest"),
+      ),
+    (c: Context) =>
       produceCommand(
         c,
         lazy(() => import("./commands/run/produce.js"), "runProduce"),
@@ -126,6 +136,16 @@ Exit codes: 0 ok, 1 error, 2 interrupted (Ctrl-C), 3 some messages were nacked o
       consumeCommand(
         c,
         lazy(() => import("./commands/run/consume.js"), "runConsume"),
+      ),
+    (c: Context) =>
+      requestCommand(
+        c,
+        lazy(() => import("./commands/run/request.js"), "runRequest"),
+      ),
+    (c: Context) =>
+      replyCommand(
+        c,
+        lazy(() => import("./commands/run/reply.js"), "runReply"),
       ),
     (c: Context) =>
       declareCommand(
@@ -151,6 +171,11 @@ Exit codes: 0 ok, 1 error, 2 interrupted (Ctrl-C), 3 some messages were nacked o
       purgeCommand(
         c,
         lazy(() => import("./commands/run/inspect.js"), "runInspect"),
+      ),
+    (c: Context) =>
+      dlqCommand(
+        c,
+        lazy(() => import("./commands/run/dlq.js"), "runDlq"),
       ),
     (c: Context) =>
       topologyCommand(
@@ -186,6 +211,16 @@ Exit codes: 0 ok, 1 error, 2 interrupted (Ctrl-C), 3 some messages were nacked o
       clusterCommand(
         c,
         lazy(() => import("./commands/run/cluster.js"), "runCluster"),
+      ),
+    (c: Context) =>
+      importCommand(
+        c,
+        lazy(() => import("./commands/run/asyncapi.js"), "runAsyncApi"),
+      ),
+    (c: Context) =>
+      exportCommand(
+        c,
+        lazy(() => import("./commands/run/asyncapi.js"), "runAsyncApi"),
       ),
   ]) {
     program.addCommand(make(ctx));

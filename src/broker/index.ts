@@ -6,6 +6,17 @@
 export type { BasicProperties } from "./codec/index.js";
 export { AmqpError, REPLY } from "./errors.js";
 export {
+  BrokerFixtureError,
+  type FixtureMessage,
+  type FixtureQueue,
+  type PublishedList,
+  type PublishedMessage,
+  type QueuedFixtureMessage,
+  type RecordOptions,
+  type Truthy,
+  type WaitForOptions,
+} from "./fixture.js";
+export {
   type LedgerOptions,
   type MessageEvent,
   type MessageEventKind,

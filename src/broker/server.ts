@@ -9,7 +9,15 @@ import { createServer, type Server, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Server as TlsServer } from "node:tls";
 import { getHeapStatistics } from "node:v8";
-import { type HttpListener, startHttp } from "./http/server.js";
+import {
+  BrokerFixture,
+  type FixtureQueue,
+  type PublishedList,
+  type RecordOptions,
+  type Truthy,
+  type WaitForOptions,
+} from "./fixture.js";
+import type { HttpListener } from "./http/server.js";
 import { type MemoryBudget, memoryBudget } from "./memory.js";
 import { type LedgerOptions, MessageEvents } from "./model/events.js";
 import { VHost } from "./model/vhost.js";
@@ -103,6 +111,12 @@ export interface BrokerOptions {
    * restarted in the same process keeps one story per message). Default off (no cost).
    */
   ledger?: boolean | LedgerOptions | MessageEvents;
+  /**
+   * Record every message clients publish, for `published()` (fixture.ts): `true` keeps the
+   * last 10,000 (and at most 64 MiB of bodies), or give the bounds. Default off (no cost);
+   * the `eventlab/broker` entry turns it on.
+   */
+  record?: boolean | RecordOptions;
 }
 
 export interface Churn {
@@ -158,6 +172,27 @@ export interface RunningBroker {
    * does on RabbitMQ: publishers are blocked (connection.blocked) until it is cleared.
    */
   alarm(on: boolean): void;
+  /**
+   * Back to a fresh broker without restarting the listener (the URL stays): every open
+   * connection is closed (320 CONNECTION_FORCED), then every queue, stream, message, binding
+   * and declared exchange goes (the predeclared exchanges stay), and the record of
+   * `published()` starts again.
+   */
+  reset(): Promise<void>;
+  /** A queue of the vhost "/", to look at without consuming (fixture.ts). */
+  queue(name: string, options?: { vhost?: string }): FixtureQueue;
+  /**
+   * Every message clients published since start or reset, oldest first, with where it was
+   * routed; the last 10,000 at most (`trimmed` says how many older ones were dropped). Needs
+   * `record` (on in the `eventlab/broker` entry).
+   */
+  published(): PublishedList;
+  /**
+   * The first truthy value of `predicate(broker)`, checked now and again after broker activity
+   * (a client's frames, a message entering or leaving a queue, a publish); rejects after
+   * `timeout` ms (default 5,000) with the predicate's last error, if it threw.
+   */
+  waitFor<T>(predicate: (broker: RunningBroker) => T, options?: WaitForOptions): Promise<Truthy<T>>;
   /** Close every connection (320 CONNECTION_FORCED) and stop listening. */
   close(): Promise<void>;
 }
@@ -205,6 +240,8 @@ export class Broker implements ConnectionHost {
   private forcedAlarm = false;
   private storageError: Error | undefined;
   private readonly onStorageError: (err: Error) => void;
+  /** Called when stored messages change (the test fixture's waitFor); none by default. */
+  onChange: (() => void) | undefined;
 
   constructor(options: BrokerOptions = {}) {
     this.users = options.users && options.users.length > 0 ? options.users : [GUEST];
@@ -335,6 +372,7 @@ export class Broker implements ConnectionHost {
   private adjustStored(delta: number): void {
     this.stored += delta;
     this.checkMemory();
+    if (this.onChange) this.onChange();
   }
 
   /**
@@ -405,6 +443,11 @@ export class Broker implements ConnectionHost {
       blocked: this.blocked,
       memory: this.memory,
     };
+  }
+
+  /** Close every open connection with 320 CONNECTION_FORCED (the test fixture's reset). */
+  closeConnections(reason: string): void {
+    for (const c of [...this.connections]) c.forceClose(reason);
   }
 
   /** Close every connection and stop all timers; storage is closed by `closeStore`. */
@@ -486,15 +529,20 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
   const host = options.host ?? "127.0.0.1";
   const tlsHost = options.tlsHost ?? host;
   const sockets = new Set<Socket>();
+  const fixture = new BrokerFixture(broker, options.record);
   // Every TCP socket, TLS ones from before their handshake, so that close() can drop them.
   const track = (socket: Socket) => {
     socket.setNoDelay(true);
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   };
-  const server: Server = createServer((socket) =>
-    broker.accept(socket, isLoopback(socket.remoteAddress)),
-  );
+  // What a client sends is activity for the fixture's waitFor: this listener comes after the
+  // connection's own, so it runs once the frames are handled.
+  const accept = (stream: Duplex, loopback: boolean, peer?: TlsPeer) => {
+    broker.accept(stream, loopback, peer);
+    stream.on("data", fixture.activity);
+  };
+  const server: Server = createServer((socket) => accept(socket, isLoopback(socket.remoteAddress)));
   server.on("connection", track);
   let secure: TlsServer | undefined;
   let port: number;
@@ -503,7 +551,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
   try {
     if (options.tls) {
       secure = createTlsServer(options.tls, broker.settings.handshakeTimeout, (socket, peer) =>
-        broker.accept(socket, isLoopback(socket.remoteAddress), peer),
+        accept(socket, isLoopback(socket.remoteAddress), peer),
       );
       secure.on("connection", track);
     }
@@ -512,6 +560,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     if (options.httpPort !== undefined) {
       const httpHost = options.httpHost ?? host;
       const amqpPort = port;
+      // Loaded only when asked for: a test fixture starts faster without it.
+      const { startHttp } = await import("./http/server.js");
       http = await startHttp(broker, {
         host: httpHost,
         port: options.httpPort,
@@ -531,7 +581,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
   }
   const user = broker.firstUser;
   let closing: Promise<void> | undefined;
-  return {
+  const running: RunningBroker = {
     url: urlOf("amqp", user, host, port),
     host,
     port,
@@ -548,7 +598,12 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
       broker.vhost.tracer.enabled = on;
     },
     alarm: (on) => broker.alarm(on),
+    reset: () => fixture.reset([...sockets]),
+    queue: (name, o) => fixture.queue(name, o),
+    published: () => fixture.published(),
+    waitFor: (predicate, o) => fixture.waitFor(() => predicate(running), o),
     close() {
+      fixture.close();
       closing ??= new Promise<void>((resolve) => {
         void Promise.all([closeServer(server), closeServer(secure), http?.close()])
           .then(() => broker.closeStore())
@@ -562,4 +617,5 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
       return closing;
     },
   };
+  return running;
 }

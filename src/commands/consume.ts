@@ -14,6 +14,7 @@ import {
   headersMatchModes,
   type SettlePolicy,
 } from "../config/constants.js";
+import { compileExpression } from "../config/expression.js";
 import type { ConsumerConfig, consumerSchema } from "../config/schema.js";
 import type { Context } from "../context.js";
 import { UsageError } from "../errors.js";
@@ -49,8 +50,21 @@ export interface ConsumeOptions {
   /** --offset: the queue is a stream, read from here. */
   offset?: StreamOffset | undefined;
   json: boolean;
+  /** --save FILE: append each message's whole envelope to FILE (client/envelope.ts). */
+  save?: string | undefined;
   reconnect: ReconnectChoice;
+  /** Check each message against the consumer profile's schema, or --schema FILE. */
+  validate?: boolean | undefined;
+  /** --schema FILE: the JSON Schema to validate against. */
+  schema?: string | undefined;
+  /** --filter EXPR: only matching messages are printed and counted (config/expression.ts). */
+  filter?: string | undefined;
+  /** --exec CMD: each matching message's body piped to CMD; its exit status settles it. */
+  exec?: { command: string; timeoutMs: number; requeue: boolean } | undefined;
 }
+
+/** How long a run of --exec may take when --exec-timeout does not say. */
+export const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
 
 /** The prefetch when neither the flags nor the profile give one. */
 export const DEFAULT_PREFETCH = 100;
@@ -216,6 +230,29 @@ export function consumeCommand(ctx: Context, run: Run<ConsumeOptions>) {
     .option("--idle-timeout <duration>", "exit when no message arrives for this long, e.g. 5s")
     .option("--json", "print NDJSON: one message per line", false)
     .option(
+      "--save <file>",
+      "also append each message's whole envelope to FILE (NDJSON: typed headers, exact body, receive time), for produce --replay",
+    )
+    .option(
+      "--validate",
+      "check each message against the consumer profile's schema (exit 1 if any broke it)",
+    )
+    .option("--schema <file>", "the JSON Schema to validate against (implies --validate)")
+    .option(
+      "--filter <expression>",
+      "only messages that match, e.g. 'body.total > 100 and headers.region == \"eu\"' (others stay in the queue)",
+    )
+    .option(
+      "--exec <command>",
+      "pipe each message's body to COMMAND (through the shell); ack on exit 0, else nack",
+    )
+    .option(
+      "--exec-timeout <duration>",
+      "kill a run of --exec after this long (default 30s)",
+      durationArg,
+    )
+    .option("--exec-requeue", "a failed run of --exec requeues the message instead of nacking it")
+    .option(
       "--concurrency <n>",
       "behaviour: competing consumers, each on its own channel",
       numberArg,
@@ -273,13 +310,27 @@ Examples:
   $ eventlab consume inventory --count 10 --json         # 10 messages as NDJSON, then exit
   $ eventlab consume inventory --idle-timeout 2s --requeue
   $ eventlab consume --exchange orders --key 'order.*.eu'   # tap a topic exchange
+  $ eventlab consume --exchange orders --save orders.ndjson  # record; eventlab produce --replay orders.ndjson
   $ eventlab consume --exchange alerts --header region=eu --header priority=high --match any
   $ eventlab consume events --offset first --count 100   # a stream, from its oldest message
   $ eventlab consume events --offset 10m --json          # a stream, what came in the last 10 minutes
+  $ eventlab consume orders --filter 'body.total > 100' --count 5   # others stay in the queue
+  $ eventlab consume --exchange orders --filter 'headers.region == "eu"' --json
+  $ eventlab consume jobs --exec 'jq .id >> ids.txt' --idle-timeout 2s  # ack on exit 0, else nack
+  $ eventlab consume audit --validate --idle-timeout 2s   # check each message against the profile's schema
+  $ eventlab consume orders --schema order.schema.json --json   # violations in each line's "violations"
   $ eventlab consume inventory --concurrency 4 --work-time 20ms..80ms --fail-rate 0.1 \\
       --retry-delays 1s,5s --dedupe messageId --idle-timeout 10s
 
-Exit codes: 0 done (count reached, idle, or queue deleted), 1 error, 2 interrupted (Ctrl-C)`,
+--filter (README "Filter expressions") prints and counts only matching messages. On a tap the
+others are dropped from the temporary queue; on a queue they are held unacknowledged and given
+back when consume ends, so nothing is lost (they use the prefetch window meanwhile).
+--exec runs COMMAND once per message, one at a time, with the body on stdin and
+EVENTLAB_EXCHANGE, EVENTLAB_ROUTING_KEY, EVENTLAB_MESSAGE_ID, EVENTLAB_REDELIVERED and
+EVENTLAB_HEADERS (JSON) set; its output goes to stderr.
+
+Exit codes: 0 done (count reached, idle, or queue deleted), 1 error (or, with --validate,
+a message broke the schema; with --exec, a run failed), 2 interrupted (Ctrl-C)`,
     )
     .action(async (queue, flags) => {
       // The schema has this rule too; on the command line it is said in its own words.
@@ -294,6 +345,7 @@ Exit codes: 0 done (count reached, idle, or queue deleted), 1 error, 2 interrupt
         throw new UsageError("give either --reject or --requeue, not both");
       if (flags.deadLetterQueue !== undefined && flags.retryDelays === undefined)
         throw new UsageError("--dead-letter-queue goes with --retry-delays");
+      const screen = screenFlags(flags);
       const conflict = offsetConflict({
         offset: flags.offset,
         exchange: flags.exchange,
@@ -339,9 +391,37 @@ Exit codes: 0 done (count reached, idle, or queue deleted), 1 error, 2 interrupt
       await run(ctx, {
         ...consumeOptions(profile, flags.json),
         offset: flags.offset,
+        save: flags.save,
         reconnect: reconnectChoice(flags),
+        ...validation(flags),
+        ...screen,
       });
     });
+}
+
+/** --filter and --exec: the expression checked now, the flags that go with --exec. */
+function screenFlags(flags: {
+  filter?: string | undefined;
+  exec?: string | undefined;
+  execTimeout?: number | undefined;
+  execRequeue?: true | undefined;
+}): Pick<ConsumeOptions, "filter" | "exec"> {
+  if (flags.filter !== undefined) compileExpression(flags.filter, "--filter");
+  if (flags.exec === undefined) {
+    if (flags.execTimeout !== undefined || flags.execRequeue)
+      throw new UsageError("--exec-timeout and --exec-requeue go with --exec");
+    return { filter: flags.filter };
+  }
+  if (flags.exec.trim() === "")
+    throw new UsageError("--exec needs a command", "for example: --exec 'cat >> bodies.txt'");
+  return {
+    filter: flags.filter,
+    exec: {
+      command: flags.exec,
+      timeoutMs: flags.execTimeout ?? DEFAULT_EXEC_TIMEOUT_MS,
+      requeue: flags.execRequeue === true,
+    },
+  };
 }
 
 /** A consumer profile made of flags → what the run gets. */
@@ -359,5 +439,13 @@ function consumeOptions(c: ConsumerConfig, json: boolean): Omit<ConsumeOptions, 
     policy: c.policy,
     behaviour: behaviourOf(c),
     json,
+  };
+}
+
+/** `--validate`, and `--schema FILE`, which implies it. */
+function validation(flags: { validate?: boolean | undefined; schema?: string | undefined }) {
+  return {
+    validate: flags.validate === true || flags.schema !== undefined ? true : undefined,
+    schema: flags.schema,
   };
 }

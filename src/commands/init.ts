@@ -55,12 +55,14 @@ cards; orders: a topic exchange with regions, dead letters and an audit trail), 
 templates with placeholders, and consumer profiles. A .json file name writes JSON instead
 of commented YAML.
 
-A preset is a complete config for one scenario, eight in all: soccer (direct), orders
+A preset is a complete config for one scenario, nine in all: soccer (direct), orders
 (topic, dead letters, an exchange-to-exchange audit), notifications (fanout),
 headers-routing (x-match all and any), retries (delayed retries with dead letters, then a
 parking lot), work-queue (competing workers), duplicates-and-ordering (dedupe and
-order checks) and ack-before-work (an at-least-once bug for play --explore to find). Each uses its own exchange and queue names, so several can share one
-broker. The comment at the top of the file says what it shows and which commands to try.
+order checks), ack-before-work (an at-least-once bug for play --explore to find) and rpc
+(request/reply, for eventlab request and reply). Each uses its own exchange and queue
+names, so several can share one broker. The comment at the top of the file says what it
+shows and which commands to try.
 
 Examples:
   $ eventlab init                              # writes ./${DEFAULT_CONFIG_FILE}

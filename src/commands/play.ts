@@ -4,7 +4,8 @@
  * behaviours, timed faults — with a live view on a terminal, and ends with a report that
  * accounts for every message. Without a scenario, a config's templates get a round trip.
  * This file is the command's definition (flags, help, argv → options); the work is in
- * run/play.ts, loaded only when the command runs.
+ * run/play.ts, loaded only when the command runs. `eventlab test [scenario...]` is play --ci
+ * over several scenarios: defined here too, run by run/play.ts.
  */
 import { Command } from "@commander-js/extra-typings";
 import type { Context } from "../context.js";
@@ -47,6 +48,10 @@ export interface PlayOptions {
   web?: WebFlags | undefined;
   /** Serve the run's own Prometheus metrics on this port of 127.0.0.1 (0: a free one). */
   metricsPort?: number | undefined;
+  /** --ci: no live view; check the scenario's expect: and thresholds:, exit 1 on a failure. */
+  ci?: boolean | undefined;
+  /** --junit FILE: the checks as JUnit XML (implies --ci). */
+  junit?: string | undefined;
 }
 
 export const DEFAULT_PRESET = "orders";
@@ -111,7 +116,12 @@ export function playCommand(ctx: Context, run: Run<PlayOptions>) {
     .option("--web", WEB_HELP.web)
     .option("--web-port <port>", WEB_HELP.webPort, intArg(0, 65535))
     .option("--no-open", WEB_HELP.noOpen)
-    .option("--json", "print the report as one JSON object")
+    .option(
+      "--ci",
+      "no live view; check the scenario's expect: and thresholds: and exit 1 on any failure",
+    )
+    .option("--junit <file>", "write the checks as JUnit XML, one test case each (implies --ci)")
+    .option("--json", "print the report as one JSON object (with --ci, its checks too)")
     .addHelpText(
       "after",
       `
@@ -128,6 +138,12 @@ delivery checker sorts every message into ok, lost, duplicated, unexpected, reco
 unconfirmed-lost. --explore N draws fault schedules from the scenario's explore: space,
 stops at the first failure and shrinks it to a scenario that replays it. --record FILE keeps
 every message's story for \`eventlab why <id> --from FILE\`.
+
+--ci (or \`eventlab test\`) runs without the live view and checks what the scenario promises:
+expect: entries (a queue's count within a time, a consumer's counters, messages matching a
+filter and valid against a JSON Schema) and thresholds: (lost, duplicated, p99, deadLettered,
+…), besides no unintended loss and no nacks. It prints one line per check and exits 1 on any
+failure; --junit FILE writes them as JUnit XML, one test case per check.
 
 Before it starts, play looks at each queue it will consume (and the retry queues that lead
 back to them). If one already holds messages, from an earlier run or another producer, it
@@ -146,7 +162,8 @@ Examples:
   $ eventlab play ack-before-work --explore 50 --seed 1
   $ eventlab play retries --record run.ndjson     # then: eventlab why <id> --from run.ndjson
   $ eventlab play orders --web                    # the live web view, in a browser
-  $ eventlab play orders --metrics-port 9464      # then: curl http://127.0.0.1:9464/metrics`,
+  $ eventlab play orders --metrics-port 9464      # then: curl http://127.0.0.1:9464/metrics
+  $ eventlab play checkout --ci --junit junit.xml  # in CI: expect: and thresholds:, exit 1 on a miss`,
     )
     .action((name, f) =>
       run(ctx, {
@@ -166,6 +183,8 @@ Examples:
         record: f.record,
         web: { web: f.web === true, webPort: f.webPort ?? 0, open: f.open !== false },
         metricsPort: f.metricsPort,
+        ci: f.ci === true || f.junit !== undefined,
+        junit: f.junit,
       }),
     );
 }
@@ -178,4 +197,48 @@ function leftoverFlags(purge: boolean, keep: boolean): PlayOptions["leftovers"] 
     );
   }
   return purge ? "purge" : keep ? "keep" : "refuse";
+}
+
+export interface TestOptions {
+  /** Scenarios of the config, or presets; none: the config's scenarios that check something. */
+  scenarios: string[];
+  seed: number | undefined;
+  junit: string | undefined;
+  json: boolean;
+  leftovers: "refuse" | "purge" | "keep";
+}
+
+export function testCommand(ctx: Context, run: Run<TestOptions>) {
+  return new Command("test")
+    .description("run scenarios as tests: check their expect: and thresholds:, for CI")
+    .argument(
+      "[scenario...]",
+      "scenarios of the config, or presets (default: every scenario of the config with expect: or thresholds:)",
+    )
+    .option("--seed <n>", "seed generated fields and behaviours", intArg(0, 2 ** 32 - 1))
+    .option("--junit <file>", "write JUnit XML: a test suite per scenario, a test case per check")
+    .option("--purge", "delete messages already in the consumed queues first (default: refuse)")
+    .option("--json", "print one JSON object: every scenario's report and checks")
+    .addHelpText(
+      "after",
+      `
+Each scenario runs as \`eventlab play <scenario> --ci\` does: on the embedded broker unless
+--url names one, without the live view, and its checks are printed one per line: the
+scenario's expect: entries and thresholds:, and what every run must show (it ends by itself,
+nothing lost unintended, nothing nacked, message contracts kept). Exit code 1 when any fails.
+
+Examples:
+  $ eventlab test                              # every scenario of the config that checks something
+  $ eventlab test checkout refunds --junit reports/eventlab.xml
+  $ eventlab --url amqp://guest:guest@localhost:5672 test checkout --purge`,
+    )
+    .action((scenarios, f) =>
+      run(ctx, {
+        scenarios,
+        seed: f.seed,
+        junit: f.junit,
+        json: f.json === true,
+        leftovers: f.purge === true ? "purge" : "refuse",
+      }),
+    );
 }

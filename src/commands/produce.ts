@@ -27,6 +27,37 @@ export type BodySource =
   | { kind: "file"; path: string }
   | { kind: "stdin" };
 
+/** `--replay FILE`: publish a recording again; `speed` scales its spacing (Infinity: max). */
+export interface ReplayOptions {
+  file: string;
+  speed: number;
+}
+
+/** `--speed 2x` → 2, `0.5x` → 0.5, `max` → Infinity. */
+export function speedArg(raw: string): number {
+  if (raw === "max") return Number.POSITIVE_INFINITY;
+  const m = /^(\d+(?:\.\d+)?|\.\d+)x$/.exec(raw);
+  const n = m ? Number(m[1]) : Number.NaN;
+  if (!(n > 0) || !Number.isFinite(n))
+    throw new InvalidArgumentError("Expected a factor like 1x, 2x or 0.5x, or max.");
+  return n;
+}
+
+/** Flags that make or shape messages: a replay sends the recorded ones as they are. */
+const NOT_WITH_REPLAY = [
+  ["header", "--header"],
+  ["property", "--property"],
+  ["body", "--body"],
+  ["bodyFile", "--body-file"],
+  ["template", "--template"],
+  ["amount", "--amount"],
+  ["delay", "--delay"],
+  ["rate", "--rate"],
+  ["persistent", "--persistent"],
+  ["seed", "--seed"],
+  ["explain", "--explain"],
+] as const;
+
 export interface ProduceOptions {
   templates: string[];
   exchange?: string | undefined;
@@ -45,11 +76,17 @@ export interface ProduceOptions {
   window: number;
   seed?: number | undefined;
   json: boolean;
+  /** --replay FILE: publish a recording instead of templates. */
+  replay?: ReplayOptions | undefined;
   /** How long to wait for outstanding confirms at the end (and after Ctrl-C). */
   settleTimeoutMs: number;
   /** Explain where each template's first message goes before publishing it. */
   explain: boolean;
   reconnect: ReconnectChoice;
+  /** Check each message against its template's schema (or --schema) before publishing it. */
+  validate?: boolean | undefined;
+  /** --schema FILE: the JSON Schema to validate against. */
+  schema?: string | undefined;
 }
 
 export interface TemplateSummary {
@@ -85,6 +122,14 @@ export interface ProduceSummary {
   interrupted: boolean;
   /** Why publishing stopped early (the broker closed the channel, the connection was lost). */
   error?: string;
+  /** With --validate: messages that broke their schema and were not published. */
+  invalid?: number;
+  /** With --validate: the first few of them, with their violations. */
+  violations?: Array<{
+    template: string;
+    messageId: string | undefined;
+    errors: Array<{ path: string; message: string }>;
+  }>;
   /** Up to five distinct (exchange, routing key, reply) returns, each with its count. */
   returnedSamples: Array<{
     exchange: string;
@@ -158,6 +203,15 @@ export function produceCommand(ctx: Context, run: Run<ProduceOptions>) {
     )
     .option("--body-file <path>", "send a file's bytes as the body, unchanged")
     .option("--template", "fill {{placeholders}} in --body-file or --body - as well")
+    .option(
+      "--replay <file>",
+      "publish the messages of a recording (consume --save, or consume --json) again, byte for byte",
+    )
+    .option(
+      "--speed <factor>",
+      "with --replay: 1x keeps the recorded spacing (default), 2x halves it, max sends at once",
+      speedArg,
+    )
     .option("-n, --amount <n>", "how many messages per template", intArg(0))
     .option("-d, --delay <duration>", "pause between messages, e.g. 250ms or 1s", durationArg)
     .option("-r, --rate <msg/s>", "aim at this many messages per second", positiveNumberArg)
@@ -183,6 +237,11 @@ export function produceCommand(ctx: Context, run: Run<ProduceOptions>) {
     .option("--reconnect-timeout <duration>", RECONNECT_HELP.timeout, durationArg)
     .option("--json", "print the summary as one JSON object")
     .option(
+      "--validate",
+      "check each message against its template's schema: an invalid one is not published (exit 1)",
+    )
+    .option("--schema <file>", "the JSON Schema to validate against (implies --validate)")
+    .option(
       "--explain",
       "first explain where each template's first message goes (as `eventlab route` does)",
     )
@@ -197,15 +256,41 @@ Examples:
   $ eventlab produce --exchange '' --key inventory --body '{"sku":"A-1","qty":{{int 1 5}}}' --amount 10
   $ echo 'hello' | eventlab produce --exchange amq.topic --key greetings.en --body -
   $ eventlab produce --exchange '' --key images --body-file photo.jpg   # bytes as they are
+  $ eventlab produce --replay orders.ndjson --speed 2x      # a consume --save recording, twice as fast
+  $ eventlab produce --replay orders.ndjson --exchange '' --key orders-copy --speed max
+  $ eventlab produce order-created --amount 100 --validate  # check against its schema: first
+  $ eventlab produce --exchange '' --key orders --body-file order.json --schema order.schema.json
 
 Bodies go out byte for byte: a --body text without placeholders exactly as written, a file
 or standard input exactly as read (with --template, placeholders in them are filled). The
 content type is JSON, text/plain or application/octet-stream, from what the body holds,
 unless --property contentType=… sets it.
 
-Exit codes: 0 all confirmed, 1 error, 2 interrupted, 3 some messages were nacked or returned`,
+--replay FILE publishes a recording (consume --save FILE, or the NDJSON of consume --json)
+again, byte for byte: body, properties, and headers with their AMQP field types. --speed 1x
+keeps the recorded spacing, 2x halves it, max sends as fast as confirms allow; --exchange
+and --key redirect every message. The whole file is checked first: a bad line is an error
+naming FILE:line, and then nothing is published.
+
+Exit codes: 0 all confirmed, 1 error (or, with --validate, a message broke its schema),
+2 interrupted, 3 some messages were nacked or returned`,
     )
     .action(async (templates, flags) => {
+      if (flags.speed !== undefined && flags.replay === undefined)
+        throw new UsageError("--speed goes with --replay");
+      if (flags.replay !== undefined) {
+        if (templates.length > 0)
+          throw new UsageError(
+            "give either template names or --replay, not both",
+            "--replay publishes the recorded messages; --exchange and --key may redirect them",
+          );
+        const given = NOT_WITH_REPLAY.find(([k]) => flags[k] !== undefined);
+        if (given)
+          throw new UsageError(
+            `--replay sends the recorded messages as they are: leave out ${given[1]}`,
+            "--exchange and --key redirect them; --speed sets the pace",
+          );
+      }
       if (flags.body !== undefined && flags.bodyFile !== undefined)
         throw new UsageError("give either --body or --body-file, not both");
       if (flags.delay !== undefined && flags.rate !== undefined) {
@@ -237,9 +322,12 @@ Exit codes: 0 all confirmed, 1 error, 2 interrupted, 3 some messages were nacked
         window: flags.confirmWindow,
         seed: flags.seed,
         json: flags.json === true,
+        replay:
+          flags.replay === undefined ? undefined : { file: flags.replay, speed: flags.speed ?? 1 },
         settleTimeoutMs: flags.settleTimeout,
         explain: flags.explain === true,
         reconnect: reconnectChoice(flags),
+        ...validation(flags),
       });
     });
 }
@@ -249,4 +337,12 @@ function bodySource(body: string | undefined, file: string | undefined): BodySou
   if (body !== undefined) return { kind: "text", text: body };
   if (file !== undefined) return { kind: "file", path: file };
   return undefined;
+}
+
+/** `--validate`, and `--schema FILE`, which implies it. */
+function validation(flags: { validate?: boolean | undefined; schema?: string | undefined }) {
+  return {
+    validate: flags.validate === true || flags.schema !== undefined ? true : undefined,
+    schema: flags.schema,
+  };
 }

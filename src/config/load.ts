@@ -9,6 +9,7 @@ import path from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { ConfigError, type ConfigIssue, EventlabError } from "../errors.js";
 import { CONFIG_FILE_NAMES } from "./constants.js";
+import { contractBase, contractIssues } from "./contracts.js";
 import { firstLine, joinPath, lineOf, rangeLine, toConfigIssues, typeName } from "./issues.js";
 import { JsonNumber, keepNumber } from "./json.js";
 import { type Config, configSchema, crossFieldIssues } from "./schema.js";
@@ -46,7 +47,7 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
   if (explicit !== undefined) {
     const source = explicit === options.file ? "flag" : "env";
     const text = await readConfigText(path.resolve(options.cwd, explicit), explicit, source);
-    return { config: parseConfig(text, explicit), file: explicit, source };
+    return { config: withContracts(text, explicit, options.cwd), file: explicit, source };
   }
   for (const name of CONFIG_FILE_NAMES) {
     const full = path.join(options.cwd, name);
@@ -57,9 +58,35 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
       throw readError(err, name);
     }
-    return { config: parseConfig(text, name), file: name, source: "cwd" };
+    return { config: withContracts(text, name, options.cwd), file: name, source: "cwd" };
   }
   return { config: configSchema.parse({}), file: undefined, source: "none" };
+}
+
+/**
+ * Parse the config, then check that every `schema:` it names is there and is a valid JSON
+ * Schema (compiled once here, cached for the run). Ajv loads only for configs with schemas.
+ */
+function withContracts(text: string, file: string, cwd: string): Config {
+  const config = parseConfig(text, file);
+  const hasSchemas = [...Object.values(config.templates), ...Object.values(config.consumers)].some(
+    (x) => x.schema !== undefined,
+  );
+  if (!hasSchemas) return config;
+  const found = contractIssues(config, contractBase(cwd, file));
+  if (found.length === 0) return config;
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const issues = found.map((i) => ({
+    path: joinPath(i.path),
+    message: i.message,
+    line: lineOf(doc.contents, i.path, lineCounter),
+  }));
+  throw new ConfigError(
+    file,
+    issues,
+    "a schema: is a JSON Schema file (relative to the config file) or an inline mapping",
+  );
 }
 
 async function readConfigText(

@@ -20,6 +20,7 @@ import {
   queueTypes,
   settlePolicies,
 } from "./constants.js";
+import { expectSchema, thresholdsSchema } from "./expect-schema.js";
 import { exploreSchema, faultSchema } from "./fault-schema.js";
 import {
   bindingRules,
@@ -229,6 +230,13 @@ export const propertiesSchema = z
   })
   .meta({ description: "AMQP message properties; strings may hold placeholders" });
 
+/** A JSON Schema for message bodies: a file (relative to the config file) or inline. */
+const contractSchema = z
+  .union([text(), z.record(z.string(), z.unknown())], {
+    error: "expected the path of a JSON Schema file, or a JSON Schema mapping",
+  })
+  .meta({ description: "A JSON Schema: a .json file relative to this config, or inline" });
+
 export const templateSchema = z
   .strictObject({
     description: text().optional().meta({ description: "What this template is for" }),
@@ -263,6 +271,9 @@ export const templateSchema = z
       .positive("expected a rate > 0 (messages per second)")
       .optional()
       .meta({ description: "Messages per second to aim at (or give delay)" }),
+    schema: contractSchema
+      .optional()
+      .meta({ description: "The message contract: `produce --validate` checks bodies against it" }),
   })
   .superRefine(refineWith(templateRules), whenMapping)
   .meta({ description: "A message template: `eventlab produce <name>`" });
@@ -345,6 +356,10 @@ export const consumerSchema = z
       description:
         "Ack each message as it arrives, before the work: a crash during the work loses it (an at-least-once bug, for play to find)",
     }),
+    schema: contractSchema.optional().meta({
+      description:
+        "The message contract: `consume --validate` and the playground check every message against it",
+    }),
   })
   .superRefine(refineWith(consumerRules), whenMapping)
   .meta({ description: "A consumer profile: `eventlab consume <name>`" });
@@ -379,6 +394,11 @@ export const scenarioSchema = z
       description:
         "The embedded broker's consumer_timeout for this scenario (default 30 min, or 1s when a fault times acks out); on RabbitMQ, the server's setting applies",
     }),
+    expect: z.array(expectSchema).optional().meta({
+      description:
+        "What the run must show, checked by `eventlab play --ci` and `eventlab test`: queue, consumer and message expectations",
+    }),
+    thresholds: thresholdsSchema.optional(),
   })
   .meta({ description: "A playground scenario: `eventlab play <name>`" });
 

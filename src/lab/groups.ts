@@ -14,6 +14,7 @@ import { RecentIds } from "../client/recent-ids.js";
 import type { Link } from "../client/reconnect.js";
 import { seededRandom } from "../config/random.js";
 import { ConsumerBehaviour, type Decision } from "./behaviour.js";
+import { contractWatch } from "./contracts.js";
 import { decisionEvent, settleInLedger, settleOnBroker } from "./decisions.js";
 import { toDelivery } from "./fields.js";
 import { ID_HEADER, publishedBy } from "./leftovers.js";
@@ -257,6 +258,7 @@ export class Group implements ConsumerGroup {
       publishedBy(this.run.runId, msg.properties.headers);
     if (own && msg.fields.redelivered) this.run.ledger.queue(this.queue).redelivered += 1;
     this.reseed(id);
+    contractWatch(this.run)?.check(this.name, id, msg.properties.messageId, msg.content);
     const d = this.behaviour.decide(toDelivery(msg));
     this.run.decided();
     for (const t of this.behaviour.takeTransitions()) {
@@ -412,6 +414,7 @@ export class Group implements ConsumerGroup {
       preexisting: n.preexisting,
       breaker: this.behaviour.breaker,
       state: this.state,
+      ...contractWatch(this.run)?.row(this.name),
     };
   }
 }

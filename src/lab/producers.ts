@@ -106,7 +106,10 @@ export class ProducerRun {
       mandatory: true,
       window: 1000,
       link: this.link,
-      onOutcome: (id, outcome) => ledger.answered(id, outcome),
+      onOutcome: (id, outcome) => {
+        ledger.answered(id, outcome);
+        o.observer?.answered(id, outcome);
+      },
       onBlocked: (reason) =>
         this.run.event(
           reason === undefined
@@ -138,6 +141,7 @@ export class ProducerRun {
         headers: m.properties.headers,
       });
       run.ledger.routed(id, route.queues);
+      run.options.observer?.published(id, m, route.queues);
       if (m.properties.persistent !== true) run.ledger.transient.add(id);
       if (!publisher.publish(m, id))
         await publisher.ready(AbortSignal.any([stop, this.wakeUp.signal]));

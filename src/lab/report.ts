@@ -3,9 +3,17 @@
  * report at its end, both read from the ledger and the consumer groups.
  */
 import { type CheckerReport, check } from "./checker.js";
+import { contractWatch } from "./contracts.js";
 import type { ConsumerGroup } from "./groups.js";
 import type { RunState } from "./state.js";
-import type { PlayReport, QueueReport, QueueRow, Snapshot, StoppedBy } from "./types.js";
+import type {
+  PlayReport,
+  QueueReport,
+  QueueRow,
+  Snapshot,
+  StoppedBy,
+  ViolationsReport,
+} from "./types.js";
 
 interface Rate {
   at: number;
@@ -211,5 +219,12 @@ export function buildReport(
     queues,
     consumers: groups.map((g) => g.row()),
     events: run.events,
+    ...violationsOf(run),
   };
+}
+
+/** The contract checks of consumers with a schema, when the scenario has any. */
+function violationsOf(run: RunState): { violations?: ViolationsReport } {
+  const watch = contractWatch(run);
+  return watch ? { violations: structuredClone(watch.report) } : {};
 }

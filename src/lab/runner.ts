@@ -136,6 +136,7 @@ async function play(
   const o = run.options;
   const limit = o.durationMs ?? o.scenario.duration;
   run.started = Date.now();
+  o.observer?.started(run.started);
   const timeUp = new AbortController();
   const timers: NodeJS.Timeout[] = [];
   if (limit !== undefined) timers.push(setTimeout(() => timeUp.abort(), limit));

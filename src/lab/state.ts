@@ -6,9 +6,10 @@
 import type { MessageEvent } from "../broker/index.js";
 import type { RoutingTable } from "../broker/routing/index.js";
 import type { Connection } from "../client/connect.js";
+import type { PublishOutcome } from "../client/publisher.js";
 import type { Link, LinkEvent } from "../client/reconnect.js";
 import type { Config, ScenarioConfig } from "../config/schema.js";
-import type { CompiledTemplate } from "../config/templates.js";
+import type { CompiledTemplate, RenderedMessage } from "../config/templates.js";
 import type { Restart } from "./checker.js";
 import type { Fault } from "./faults.js";
 import { Ledger } from "./ledger.js";
@@ -86,6 +87,16 @@ export interface ScenarioRunOptions {
   consumeOnly?: { count?: number | undefined; idleMs?: number | undefined } | undefined;
   /** Each decision a consumer made, as it is carried out. */
   onDecision?: ((e: DecisionEvent) => void) | undefined;
+  /** Told of each message the producers publish and of the broker's answer (expectations). */
+  observer?: PublishObserver | undefined;
+}
+
+/** Watches the producers' messages: where the routing sends each, and what the broker said. */
+export interface PublishObserver {
+  /** Producing starts now (epoch ms): the run's clock, which `within` counts from. */
+  started(at: number): void;
+  published(id: string, m: RenderedMessage, queues: readonly string[]): void;
+  answered(id: string, outcome: PublishOutcome): void;
 }
 
 /** Dead-lettered copies are followed through at most this many queues. */

@@ -78,6 +78,8 @@ export interface ConsumerRow {
   preexisting?: number | undefined;
   breaker: BreakerState;
   state: "running" | "paused" | "killed" | "crashed" | "done";
+  /** Messages that broke the consumer's schema (only for a consumer with a `schema:`). */
+  violations?: number | undefined;
 }
 
 export interface Snapshot {
@@ -151,6 +153,17 @@ export interface QueueReport {
   preexisting: number;
 }
 
+/** Messages that broke their consumer's schema: how many, per consumer, and the first few. */
+export interface ViolationsReport {
+  total: number;
+  byConsumer: Record<string, number>;
+  examples: Array<{
+    consumer: string;
+    messageId: string | undefined;
+    errors: Array<{ path: string; message: string }>;
+  }>;
+}
+
 export type StoppedBy = "done" | "duration" | "interrupted" | "idle" | "connection-lost";
 
 export interface PlayReport {
@@ -199,4 +212,6 @@ export interface PlayReport {
   queues: QueueReport[];
   consumers: ConsumerRow[];
   events: string[];
+  /** Messages that broke their consumer's schema; present when a consumer has a `schema:`. */
+  violations?: ViolationsReport | undefined;
 }

@@ -78,6 +78,14 @@ function statePaint(r: ConsumerRow, theme: Theme): Paint | undefined {
 }
 
 function consumerColumns(consumers: ConsumerRow[]): Column<ConsumerRow>[] {
+  // Only when a consumer checks a schema: the contract's violations so far.
+  const contracts = consumers.some((c) => c.violations !== undefined)
+    ? [
+        numberColumn("invalid", 7, (r: ConsumerRow) => r.violations ?? 0, {
+          paint: (r: ConsumerRow, t: Theme) => ((r.violations ?? 0) > 0 ? t.error : undefined),
+        }),
+      ]
+    : [];
   return [
     nameColumn("consumer", consumers, (r) => r.name),
     { ...nameColumn("queue", consumers, (r) => r.queue), drop: 2 },
@@ -87,6 +95,7 @@ function consumerColumns(consumers: ConsumerRow[]): Column<ConsumerRow>[] {
       paint: (r, t) => (r.failed > 0 ? t.error : undefined),
     }),
     numberColumn("retried", 7, (r) => r.retried, { drop: 3 }),
+    ...contracts,
     {
       header: "breaker",
       align: "left",
@@ -296,6 +305,9 @@ export function summaryLine(s: Snapshot): string {
   if (s.faults) parts.push(`faults ${count(s.faults.count)}`);
   if (s.reconnects) parts.push(`reconnected ${count(s.reconnects)}`);
   if (s.blockedMs) parts.push(`blocked ${elapsed(s.blockedMs)}`);
+  const checked = s.consumers.filter((c) => c.violations !== undefined);
+  if (checked.length > 0)
+    parts.push(`invalid ${count(checked.reduce((a, c) => a + (c.violations ?? 0), 0))}`);
   const down = s.consumers.filter((c) => c.state === "crashed" || c.state === "killed");
   for (const c of down) parts.push(`${clean(c.name)} ${c.state}`);
   return parts.join(" · ");

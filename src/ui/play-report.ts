@@ -85,6 +85,7 @@ export function renderPlayReport(r: PlayReport, theme: Theme): string {
       `${c.name} ×${c.instances} on ${c.queue}: processed ${count(c.processed)}, failed ${count(c.failed)}, retried ${count(c.retried)}${c.preexisting ? `, preexisting ${count(c.preexisting)}` : ""}, breaker ${c.breaker === "open" ? theme.warn("OPEN") : c.breaker}${c.state === "killed" ? theme.warn(" (killed)") : ""}`,
     );
   }
+  out.push(...violationLines(r, theme));
   if (r.events.length > 0) {
     out.push(
       theme.dim(
@@ -159,6 +160,28 @@ function checkerLines(r: PlayReport, theme: Theme): string[] {
         `  ${k}: ${c.samples[k].join(", ")}${c.counts[k] > c.samples[k].length ? ", …" : ""}`,
       ),
     );
+  }
+  return out;
+}
+
+/** Consumers with a schema: the messages that broke it, per consumer, and the first few. */
+function violationLines(r: PlayReport, theme: Theme): string[] {
+  const v = r.violations;
+  if (v === undefined) return [];
+  const per = Object.entries(v.byConsumer)
+    .map(([name, n]) => `${name} ${count(n)}`)
+    .join(", ");
+  if (v.total === 0)
+    return [theme.ok(`${theme.symbols.ok} contracts: every message conformed (${per})`)];
+  const out = [
+    theme.error(
+      `✗ contracts: ${count(v.total)} message${v.total === 1 ? "" : "s"} broke a consumer's schema (${per})`,
+    ),
+  ];
+  for (const e of v.examples) {
+    const shown = e.errors.slice(0, 3).map((x) => `${x.path} ${x.message}`);
+    const more = e.errors.length > 3 ? ` (and ${e.errors.length - 3} more)` : "";
+    out.push(`  ${e.consumer}: ${e.messageId ?? "(no message id)"}: ${shown.join("; ")}${more}`);
   }
   return out;
 }

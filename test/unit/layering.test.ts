@@ -53,6 +53,10 @@ const COMMAND_NAMES = [
   "cluster",
   "why",
   "inspect",
+  "request",
+  "reply",
+  "asyncapi",
+  "dlq",
 ];
 
 describe("layering", () => {

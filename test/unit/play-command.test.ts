@@ -41,6 +41,15 @@ describe("eventlab play: argv → options", () => {
       leftovers: "keep",
       reconnect: { attempts: 3, timeoutMs: 5000 },
       web: { web: false, webPort: 0, open: true },
+      ci: false,
+    });
+  });
+
+  it("--junit implies --ci", async () => {
+    expect(await optionsOf(play, ["s", "--ci"])).toMatchObject({ ci: true, junit: undefined });
+    expect(await optionsOf(play, ["s", "--junit", "out.xml"])).toMatchObject({
+      ci: true,
+      junit: "out.xml",
     });
   });
 

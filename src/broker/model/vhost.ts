@@ -47,6 +47,22 @@ export interface VHostOptions {
 
 export type { Exchange } from "./exchange.js";
 
+/** Told of every publish (the test fixture's record, fixture.ts); none by default. */
+export interface PublishObserver {
+  /**
+   * `queues`: where it was routed (none while an x-delayed-message exchange holds it);
+   * `from`: set for a client's publish, absent for the broker's own (a released delayed one);
+   * `held`: an x-delayed-message exchange keeps it for now.
+   */
+  published(
+    exchange: string,
+    message: Message,
+    queues: readonly string[],
+    from?: TraceOrigin,
+    held?: boolean,
+  ): void;
+}
+
 export class VHost {
   readonly name = "/";
   readonly exchanges = new Map<string, Exchange>();
@@ -74,6 +90,8 @@ export class VHost {
   readonly exchangeCounts = new Map<string, { in: number; out: number }>();
   /** Queue declarations that succeeded, queues created and deleted (the API's churn). */
   readonly queueChurn = { declared: 0, created: 0, deleted: 0 };
+  /** Told of every publish (fixture.ts); undefined when nobody asks, and publish checks this. */
+  observer: PublishObserver | undefined;
 
   constructor(options: VHostOptions = {}) {
     this.tracer = new Tracer(this, options.trace ?? false);
@@ -413,6 +431,7 @@ export class VHost {
       // Traced as RabbitMQ with the plugin traces it: at publish, routed nowhere yet.
       if (tracing) this.tracer.published(message, [], from);
       if (events) events.published(message, [], from, true);
+      if (this.observer) this.observer.published(exchangeName, message, [], from, true);
       return { routed: 1, rejected: false };
     }
     if (exchangeName === ROUTE_EXCHANGE) return this.answer(message);
@@ -429,6 +448,7 @@ export class VHost {
     counts.in += 1;
     if (route.queues.length > 0) counts.out += 1;
     if (tracing) this.tracer.published(message, route.queues, from);
+    if (this.observer) this.observer.published(exchangeName, message, route.queues, from);
     const prev = events?.enter(from);
     if (events) events.published(message, route.queues, from);
     let rejected = false;
@@ -479,6 +499,33 @@ export class VHost {
   /** Everything a closing connection owned: its exclusive queues. */
   connectionClosed(connection: number): void {
     for (const q of [...this.queues.values()]) if (q.owner === connection) this.removeQueue(q);
+  }
+
+  /**
+   * Back to a fresh host (the test fixture's reset): every queue and stream with its messages,
+   * every declared exchange (with what its x-delayed-message type held) and every binding go;
+   * the predeclared exchanges stay. Storage, when there is any, is told of each deletion.
+   */
+  reset(): void {
+    const predeclared = new Set(PREDECLARED.map(([name]) => name));
+    for (const name of predeclared) {
+      for (const b of this.routing.bindingsOf(name)) {
+        const stored: StoredBinding = {
+          source: b.source,
+          destination: b.destination,
+          destinationType: b.destinationType,
+          routingKey: b.routingKey,
+          args: (b.arguments ?? {}) as FieldTable,
+        };
+        const durable = this.journal !== undefined && isStoredBinding(this, stored);
+        if (this.routing.unbind(b) && durable) this.journal?.unbound(stored);
+      }
+    }
+    for (const q of [...this.queues.values()]) this.removeQueue(q);
+    for (const s of [...this.streams.values()]) this.removeStream(s);
+    for (const x of [...this.exchanges.values()])
+      if (!predeclared.has(x.name)) this.dropExchange(x);
+    this.exchangeCounts.clear();
   }
 
   /** Stop every timer (broker shutdown). */

@@ -3,6 +3,8 @@
  * queue argument may name, then either read (or tap) and print each message through a
  * ConsumeSession, or, with behaviours, run the playground's runner with consumers only.
  */
+import { resolve } from "node:path";
+import type { ConsumeMessage } from "amqplib";
 import type { Connection } from "../../client/connect.js";
 import {
   type ConsumeResult,
@@ -10,9 +12,11 @@ import {
   effectivePrefetch,
 } from "../../client/consume-session.js";
 import { toPlain } from "../../client/consumer.js";
+import { EnvelopeFile, envelopeLine } from "../../client/envelope.js";
 import { brokerError } from "../../client/errors.js";
 import { PIPE_BUFFER_BYTES } from "../../client/output-acks.js";
 import type { Link } from "../../client/reconnect.js";
+import { captureHeaderTypes } from "../../client/typed-headers.js";
 import type { ConsumerConfig } from "../../config/schema.js";
 import type { Context } from "../../context.js";
 import { EventlabError, ExitCode, UsageError } from "../../errors.js";
@@ -28,18 +32,33 @@ import {
   DEFAULT_PREFETCH,
   offsetConflict,
 } from "../consume.js";
+import { concludeScreen, openScreen, screenConflict, screenedResult } from "./consume-screen.js";
+import { type ConsumeValidation, consumeValidation } from "./contract-check.js";
 import { openLink } from "./link.js";
 
 export async function runConsume(ctx: Context, input: ConsumeOptions): Promise<void> {
+  const validation = await consumeValidation(ctx, input);
   const o = await withProfile(ctx, input);
   // The flags were checked; a consumer profile may still bring what --offset excludes.
-  const conflict = offsetConflict(o);
+  const conflict = offsetConflict(o) ?? screenConflict(o);
   if (conflict) throw conflict;
   if (o.behaviour) {
+    if (validation) {
+      throw new UsageError(
+        "--validate reads messages as they are; it does not go with consumer behaviours",
+        "leave out the behaviour flags, or give the profile a schema: and run it in `eventlab play`, which checks every message",
+      );
+    }
     if (o.queue === undefined) {
       throw new UsageError(
         "consumer behaviours work on a queue, not on an exchange tap",
         "name the queue: eventlab consume <queue> --work-time 50ms …",
+      );
+    }
+    if (o.save !== undefined) {
+      throw new UsageError(
+        "--save records messages as they are read; with behaviours, consume prints decisions instead",
+        "record first (eventlab consume <queue> --save <file> --count N), then run the behaviours",
       );
     }
     if (o.noAck || o.policy !== undefined) {
@@ -51,7 +70,8 @@ export async function runConsume(ctx: Context, input: ConsumeOptions): Promise<v
     await runBehaviourConsume(ctx, { ...o, queue: o.queue, behaviour: o.behaviour });
     return;
   }
-  await consumeAndPrint(ctx, o);
+  await consumeAndPrint(ctx, o, validation);
+  validation?.conclude();
 }
 
 /** Merge a consumer profile from the config under the flags. */
@@ -81,17 +101,32 @@ async function withProfile(ctx: Context, o: ConsumeOptions): Promise<ConsumeOpti
     behaviour: behaviourOf({ ...behaviourOf(p), ...o.behaviour }),
     offset: o.offset,
     json: o.json,
+    save: o.save,
     reconnect: o.reconnect,
+    validate: o.validate,
+    schema: o.schema,
+    filter: o.filter,
+    exec: o.exec,
   };
 }
 
 /** Read the queue (or tap the exchange), print each message, settle it once printed. */
-async function consumeAndPrint(ctx: Context, o: ConsumeOptions): Promise<void> {
+async function consumeAndPrint(
+  ctx: Context,
+  o: ConsumeOptions,
+  validation?: ConsumeValidation,
+): Promise<void> {
   const { io, theme } = ctx;
   const noAck = o.noAck === true;
-  const prefetch = effectivePrefetch(o.prefetch ?? DEFAULT_PREFETCH, o.count);
+  // --count caps the prefetch, but skipped messages held by --filter use the window too.
+  const prefetch = effectivePrefetch(
+    o.prefetch ?? DEFAULT_PREFETCH,
+    o.filter === undefined ? o.count : undefined,
+  );
   let recover: (lost: Connection) => Promise<Connection | undefined> = async () => undefined;
-  const session = new ConsumeSession({
+  const save = o.save === undefined ? undefined : openSave(ctx, o.save);
+  const screen = openScreen(ctx, o, prefetch);
+  const session: ConsumeSession = new ConsumeSession({
     spec: {
       queue: o.queue,
       tap:
@@ -111,10 +146,16 @@ async function consumeAndPrint(ctx: Context, o: ConsumeOptions): Promise<void> {
     policy: o.policy ?? "ack",
     count: o.count,
     idleTimeoutMs: o.idleTimeoutMs,
-    format: (n, m) => (o.json ? ndjsonLine(n, toPlain(m)) : prettyMessage(n, toPlain(m), theme)),
+    format: (n, m) => {
+      save?.record(n, m, () => session.outputFailed());
+      const plain = toPlain(m);
+      const line = o.json ? ndjsonLine(n, plain) : prettyMessage(n, plain, theme);
+      return validation ? validation.check(n, plain, line, o.json) : line;
+    },
     output: {
       write: (text, done) => io.write(text, done),
-      lagBytes: io.stdoutIsPipe ? PIPE_BUFFER_BYTES : 0,
+      // With --exec, the command's exit status settles a message, not the reader reading it.
+      lagBytes: io.stdoutIsPipe && o.exec === undefined ? PIPE_BUFFER_BYTES : 0,
       readerGone: () => {
         const fd = (io.stdout as { fd?: unknown }).fd;
         return typeof fd === "number" && pipeReaderAlive(fd) === false;
@@ -130,10 +171,21 @@ async function consumeAndPrint(ctx: Context, o: ConsumeOptions): Promise<void> {
     recover: (lost) => recover(lost),
   });
   io.stdout.on("error", session.outputFailed);
-  const link = await openLink(ctx, "eventlab consume", o.reconnect);
-  recover = (lost) => link.recover(lost);
+  let link: Link;
   try {
-    const queue = await session.start(link.connection);
+    link = await openLink(ctx, "eventlab consume", o.reconnect);
+  } catch (err) {
+    save?.file.close();
+    throw err;
+  }
+  recover = async (lost) => {
+    const next = await link.recover(screen ? screen.unwrap(lost) : lost);
+    if (next && save) captureHeaderTypes(next.model);
+    return next && screen ? screen.wrap(next) : next;
+  };
+  try {
+    if (save) captureHeaderTypes(link.connection.model);
+    const queue = await session.start(screen ? screen.wrap(link.connection) : link.connection);
     const source =
       o.exchange === undefined
         ? `queue ${queue}`
@@ -143,12 +195,63 @@ async function consumeAndPrint(ctx: Context, o: ConsumeOptions): Promise<void> {
       io.err(theme.dim(`consuming from ${source}${mode}; Ctrl-C to stop`));
     }
     const result = await session.finish();
-    printSummary(ctx, result, noAck);
+    await screen?.settled();
+    printSummary(ctx, screenedResult(result, screen), noAck);
+    concludeScreen(ctx, screen);
+    save?.conclude();
     conclude(ctx, result, source, link);
   } finally {
     io.stdout.off("error", session.outputFailed);
+    save?.file.close();
     await link.close();
   }
+}
+
+/**
+ * consume --save: each message is appended to the file as it is formatted, so it is in the
+ * file before it is settled. A failed write stops the consumer (what is not settled goes
+ * back to the queue) and is the run's error.
+ */
+function openSave(ctx: Context, path: string) {
+  const file = EnvelopeFile.open(resolve(ctx.cwd, path), path);
+  let saved = 0;
+  let inferred = 0;
+  let failure: unknown;
+  return {
+    file,
+    record(n: number, m: ConsumeMessage, stop: () => void): void {
+      if (failure !== undefined) return;
+      try {
+        const { text, wire } = envelopeLine(n, m, new Date());
+        file.write(text);
+        saved += 1;
+        if (!wire && inferred++ === 0)
+          ctx.io.err(
+            ctx.theme.warn(
+              `! header types could not be read from a message; ${path} has them inferred from the values`,
+            ),
+          );
+      } catch (err) {
+        failure = err;
+        stop();
+      }
+    },
+    conclude(): void {
+      if (failure !== undefined) {
+        const code = (failure as NodeJS.ErrnoException).code;
+        throw new EventlabError(
+          "io",
+          `cannot write to --save ${path} (${code ?? String(failure)}); ${count(saved)} messages were saved`,
+          {
+            hint: "check the disk space and the file's permissions; unsaved messages stay in the queue",
+          },
+        );
+      }
+      ctx.io.err(
+        ctx.theme.dim(`saved ${count(saved)} message${saved === 1 ? "" : "s"} to ${path}`),
+      );
+    },
+  };
 }
 
 /** ", from first" for a stream read with --offset. */

@@ -29,15 +29,25 @@ import { writeRecord } from "../../lab/record.js";
 import { roundTripOf } from "../../lab/roundtrip.js";
 import { runScenario, type ScenarioRunOptions } from "../../lab/runner.js";
 import { type OpenStage, openStage } from "../../lab/stage.js";
+import type { PublishObserver } from "../../lab/state.js";
 import type { PlayReport, Snapshot } from "../../lab/types.js";
 import { LiveView, summaryLine } from "../../ui/dashboard.js";
 import { renderPlayReport } from "../../ui/play-report.js";
 import { table } from "../../ui/table.js";
 import { VERSION } from "../../version.js";
 import { startPlayWeb } from "../../web/play-web.js";
-import { DEFAULT_PRESET, type PlayOptions } from "../play.js";
+import { DEFAULT_PRESET, type PlayOptions, type TestOptions } from "../play.js";
 import { reconnectPolicy } from "./link.js";
+import {
+  type CheckedRun,
+  playChecked,
+  printChecked,
+  renderChecks,
+  settleChecked,
+  writeJunit,
+} from "./play-ci.js";
 import { type RunOnce, runExplore } from "./play-explore.js";
+import { schemaLoaderFor } from "./schema-loader.js";
 
 /** Without a terminal, a summary line at most this often. */
 const SUMMARY_EVERY_MS = 3000;
@@ -273,8 +283,8 @@ function statsOf(stage: OpenStage) {
 }
 
 /** Where snapshots go: the live view on a terminal, else a summary line now and then. */
-function progressOf(ctx: Context, json: boolean) {
-  const live = ctx.io.stderrIsTTY ? new LiveView(ctx.io.stderr, ctx.theme) : undefined;
+function progressOf(ctx: Context, json: boolean, ci: boolean) {
+  const live = ctx.io.stderrIsTTY && !ci ? new LiveView(ctx.io.stderr, ctx.theme) : undefined;
   let lastLine = 0;
   return {
     update(s: Snapshot): void {
@@ -317,6 +327,8 @@ export interface RunSettings {
   quiet?: boolean | undefined;
   /** Write the run's record here (by default --record's file, for a run that is not quiet). */
   record?: string | undefined;
+  /** Told of every message published and the broker's answer (the scenario's expectations). */
+  observer?: PublishObserver | undefined;
 }
 
 /**
@@ -361,7 +373,7 @@ export async function playScenario(
           await broker.release();
           throw err;
         });
-  const progress = r.quiet ? undefined : progressOf(ctx, o.json);
+  const progress = r.quiet ? undefined : progressOf(ctx, o.json, o.ci === true);
   try {
     const report = await runScenario({
       name: play.name,
@@ -403,6 +415,7 @@ export async function playScenario(
             }
           : undefined,
       onDecision: metrics ? (e) => metrics.decided(e) : undefined,
+      observer: r.observer,
     });
     metrics?.finish(report);
     const recordTo = r.record ?? (r.quiet === true ? undefined : o.record);
@@ -452,6 +465,27 @@ export async function runPlay(ctx: Context, o: PlayOptions): Promise<void> {
   if (o.list) return listAll(ctx, o.json);
   const target = await resolveTarget(ctx, o.name);
   const play = await playOf(ctx, o, target);
+  if (o.ci && o.explore !== undefined) {
+    throw new UsageError(
+      "--ci and --explore cannot be used together",
+      "--explore looks for a failing fault schedule itself; --ci checks one run against the scenario's expect: and thresholds:",
+    );
+  }
+  if (o.ci) {
+    if (play.roundTrip) {
+      throw new UsageError(
+        `--ci checks a scenario, and ${target.source} has none to play`,
+        "add a scenario with expect: (and thresholds:) to the config, or name one: eventlab play <scenario> --ci",
+      );
+    }
+    const checked = await playChecked(play, schemaLoaderFor(ctx, target.source), (observer) =>
+      playScenario(ctx, o, play, { observer }),
+    );
+    printChecked(ctx, o, checked);
+    if (o.junit !== undefined) await writeJunit(ctx, o.junit, [checked]);
+    settleChecked(ctx, [checked]);
+    return;
+  }
   if (o.explore !== undefined) {
     // Every run with the same seed: only the faults differ.
     const seed = o.seed ?? Math.floor(Math.random() * 2 ** 31);
@@ -478,4 +512,88 @@ export async function runPlay(ctx: Context, o: PlayOptions): Promise<void> {
   else if ((report.lost > 0 && !report.lostIntended) || report.nacked > 0) {
     ctx.setExitCode(ExitCode.failure);
   }
+}
+
+// -- eventlab test: the scenarios as a test suite ------------------------------------------
+
+/** The scenarios to run: those named, else the config's that check something. */
+async function scenariosOf(ctx: Context, o: TestOptions): Promise<string[]> {
+  if (o.scenarios.length > 0) return o.scenarios;
+  const loaded = await ctx.loadConfig();
+  if (!loaded.file) {
+    throw new UsageError(
+      "no config file: nothing to test",
+      "name a scenario or preset (eventlab test orders), or write scenarios with expect: in eventlab.config.yaml",
+    );
+  }
+  const all = Object.entries(loaded.config.scenarios);
+  const checking = all.filter(([, s]) => (s.expect?.length ?? 0) > 0 || s.thresholds !== undefined);
+  if (checking.length === 0) {
+    throw new UsageError(
+      `no scenario in ${loaded.file} has expect: or thresholds:`,
+      all.length > 0
+        ? `name the scenarios to run (${all.map(([n]) => n).join(", ")}), or add expect: entries to them`
+        : "add a scenario with expect: entries to the config",
+    );
+  }
+  return checking.map(([n]) => n);
+}
+
+export async function runTest(ctx: Context, o: TestOptions): Promise<void> {
+  const names = await scenariosOf(ctx, o);
+  const play: PlayOptions = {
+    name: undefined,
+    templates: [],
+    amount: undefined,
+    seed: o.seed,
+    durationMs: undefined,
+    list: false,
+    json: o.json,
+    leftovers: o.leftovers,
+    reconnect: {},
+    dataDir: undefined,
+    clusterDir: undefined,
+    explore: undefined,
+    exploreOut: undefined,
+    record: undefined,
+    ci: true,
+    junit: o.junit,
+  };
+  const runs: CheckedRun[] = [];
+  for (const name of names) {
+    if (ctx.signal.aborted) break;
+    const target = await resolveTarget(ctx, name);
+    const p = await playOf(ctx, { ...play, name }, target);
+    const checked = await playChecked(p, schemaLoaderFor(ctx, target.source), (observer) =>
+      playScenario(ctx, { ...play, name }, p, { observer }),
+    );
+    runs.push(checked);
+    if (!o.json) ctx.io.out(renderChecks(ctx, checked));
+  }
+  if (o.json) {
+    const failed = runs.filter((r) => r.checks.some((c) => !c.ok)).map((r) => r.scenario);
+    ctx.io.out(
+      `${JSON.stringify({
+        passed: runs.length - failed.length,
+        failed: failed.length,
+        scenarios: runs.map((r) => ({
+          scenario: r.scenario,
+          ok: !failed.includes(r.scenario),
+          report: r.report,
+          checks: r.checks,
+        })),
+      })}\n`,
+    );
+  } else if (runs.length > 1) {
+    const failed = runs.filter((r) => r.checks.some((c) => !c.ok));
+    ctx.io.out(
+      failed.length === 0
+        ? ctx.theme.ok(`all ${runs.length} scenarios passed\n`)
+        : ctx.theme.error(
+            `${failed.length} of ${runs.length} scenarios failed: ${failed.map((r) => r.scenario).join(", ")}\n`,
+          ),
+    );
+  }
+  if (o.junit !== undefined) await writeJunit(ctx, o.junit, runs);
+  settleChecked(ctx, runs);
 }

@@ -12,8 +12,9 @@ import { Publisher } from "../../client/publisher.js";
 import type { Link } from "../../client/reconnect.js";
 import type { CompiledTemplate, RenderedMessage } from "../../config/templates.js";
 import type { Context } from "../../context.js";
+import { EventlabError, ExitCode } from "../../errors.js";
 import { Pacer, paceOf, sleep } from "../../lab/pacer.js";
-import { count, rate } from "../../ui/format.js";
+import { count, elapsed, rate } from "../../ui/format.js";
 import { startProgress } from "../../ui/progress.js";
 import type { ProduceOptions, ProduceSummary, TemplateSummary } from "../produce.js";
 
@@ -42,6 +43,8 @@ export class PublishRun {
     private readonly link: Link,
     /** Called with each template's first message before it is published (--explain). */
     private readonly first?: (template: string, message: RenderedMessage) => Promise<void>,
+    /** Whether a rendered message goes out (produce --validate); a refused one is not published. */
+    private readonly accept?: (template: string, message: RenderedMessage, id: string) => boolean,
   ) {
     this.perTemplate = templates.map((t) => ({ name: t.name, exchange: "", published: 0 }));
   }
@@ -95,9 +98,14 @@ export class PublishRun {
       mine.exchange = message.exchange;
       if (i === 0 && this.first) await this.first(t.name, message);
       this.seq += 1;
-      if (!publisher.publish(message, `${this.idPrefix}-${this.seq}`))
-        await publisher.ready(signal);
-      mine.published += 1;
+      const id = `${this.idPrefix}-${this.seq}`;
+      const refused =
+        this.accept !== undefined &&
+        !this.accept(t.name, message, message.properties.messageId ?? id);
+      if (!refused) {
+        if (!publisher.publish(message, id)) await publisher.ready(signal);
+        mine.published += 1;
+      }
       // Let confirms, returns and timers in between long synchronous bursts.
       if ((i & 1023) === 1023) await new Promise<void>((r) => setImmediate(r));
     }
@@ -128,38 +136,15 @@ export class PublishRun {
     elapsedMs: number,
   ): PublishOutcome {
     const { o } = this;
-    const exchanges = new Set(this.perTemplate.map((p) => p.exchange));
-    // Ctrl-C while the connection was being recovered: the summary says interrupted, and
-    // the lost connection is no error of its own.
-    const interruptedRecovery = this.ctx.signal.aborted && publisher.lostConnection;
-    const error =
-      publisher.error && !interruptedRecovery
-        ? publisher.describeFailure(exchanges.size === 1 ? [...exchanges][0] : undefined)
-        : this.failure;
-    const s = publisher.stats;
-    const summary: ProduceSummary = {
+    const { summary, error } = publishSummary(this.ctx, publisher, {
       templates: this.perTemplate,
-      published: s.published,
-      confirmed: s.confirmed,
-      nacked: s.nacked,
-      returned: s.returned,
-      republished: s.republished,
-      unconfirmed: s.unanswered + (o.confirm ? publisher.pending : 0),
-      blocked: s.blocked,
-      reconnects: this.link.reconnects.map((r, i) => {
-        const firstConfirmMs = publisher.resumedAfterMs[i];
-        return firstConfirmMs === undefined ? r : { ...r, firstConfirmMs };
-      }),
-      confirms: o.confirm,
+      link: this.link,
+      confirm: o.confirm,
       mandatory: o.mandatory,
-      elapsedMs: Math.round(elapsedMs),
-      ratePerSecond: Math.round((s.published / Math.max(publishMs, 1)) * 1000 * 10) / 10,
-      interrupted: this.ctx.signal.aborted,
-      returnedSamples: publisher.returnedSamples,
-      ...(error !== undefined
-        ? { error: error instanceof Error ? error.message : String(error) }
-        : {}),
-    };
+      failure: this.failure,
+      publishMs,
+      elapsedMs,
+    });
     return { summary, error, settled };
   }
 
@@ -170,4 +155,82 @@ export class PublishRun {
     const state = publisher.reconnecting ? " · reconnecting…" : "";
     return `publishing ${count(s.published)}/${count(total)} · confirmed ${count(s.confirmed)} · ${rate(s.published / Math.max(secs, 0.001))} msg/s${state}`;
   }
+}
+
+/**
+ * The summary of a publish run, from its publisher's counters, as produce (and its --replay)
+ * print it; and the error to raise after printing it, if any.
+ */
+export function publishSummary(
+  ctx: Context,
+  publisher: Publisher,
+  r: {
+    templates: TemplateSummary[];
+    link: Link;
+    confirm: boolean;
+    mandatory: boolean;
+    failure: unknown;
+    publishMs: number;
+    elapsedMs: number;
+  },
+): { summary: ProduceSummary; error: unknown } {
+  const exchanges = new Set(r.templates.map((t) => t.exchange));
+  // Ctrl-C while the connection was being recovered: the summary says interrupted, and
+  // the lost connection is no error of its own.
+  const interruptedRecovery = ctx.signal.aborted && publisher.lostConnection;
+  const error =
+    publisher.error && !interruptedRecovery
+      ? publisher.describeFailure(exchanges.size === 1 ? [...exchanges][0] : undefined)
+      : r.failure;
+  const s = publisher.stats;
+  const summary: ProduceSummary = {
+    templates: r.templates,
+    published: s.published,
+    confirmed: s.confirmed,
+    nacked: s.nacked,
+    returned: s.returned,
+    republished: s.republished,
+    unconfirmed: s.unanswered + (r.confirm ? publisher.pending : 0),
+    blocked: s.blocked,
+    reconnects: r.link.reconnects.map((c, i) => {
+      const firstConfirmMs = publisher.resumedAfterMs[i];
+      return firstConfirmMs === undefined ? c : { ...c, firstConfirmMs };
+    }),
+    confirms: r.confirm,
+    mandatory: r.mandatory,
+    elapsedMs: Math.round(r.elapsedMs),
+    ratePerSecond: Math.round((s.published / Math.max(r.publishMs, 1)) * 1000 * 10) / 10,
+    interrupted: ctx.signal.aborted,
+    returnedSamples: publisher.returnedSamples,
+    ...(error !== undefined
+      ? { error: error instanceof Error ? error.message : String(error) }
+      : {}),
+  };
+  return { summary, error };
+}
+
+/**
+ * The exit code of a publish run, once its summary is printed: 2 interrupted, a timeout error
+ * when not all was answered, 1 when messages broke their contract, 3 nacked or returned.
+ */
+export function concludePublish(
+  ctx: Context,
+  o: { confirm: boolean; settleTimeoutMs: number },
+  summary: ProduceSummary,
+  settled: boolean,
+): void {
+  if (summary.interrupted) ctx.setExitCode(ExitCode.interrupted);
+  else if (!settled) {
+    throw new EventlabError(
+      "timeout",
+      o.confirm
+        ? `${count(summary.unconfirmed)} messages were not confirmed within ${elapsed(o.settleTimeoutMs)}`
+        : `the broker did not answer within ${elapsed(o.settleTimeoutMs)}: the messages sent may not all have arrived`,
+      {
+        hint: "the broker may be overloaded or blocked; raise --settle-timeout, or check its memory and disk alarms",
+      },
+    );
+  } else if (summary.invalid !== undefined && summary.invalid > 0)
+    ctx.setExitCode(ExitCode.failure);
+  else if (summary.nacked > 0 || summary.returned > 0) ctx.setExitCode(ExitCode.undelivered);
 }
