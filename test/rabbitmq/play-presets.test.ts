@@ -23,6 +23,7 @@ const PLAYABLE = [
   "notifications",
   "retries",
   "ack-before-work",
+  "rpc",
 ];
 
 type Report = PlayReport & { broker: string };
@@ -183,6 +184,13 @@ describe.skipIf(!RABBITMQ_URL)("eventlab play <preset> against RabbitMQ", () => 
   it("ack-before-work: without faults every charge is processed, the checker all ok", async () => {
     const r = await play("ack-before-work");
     expect(queue(r, "payments.charge")).toMatchObject({ routed: 40, processed: 40 });
+    expect(r.checker.counts).toMatchObject({ ok: 40, lost: 0, duplicated: 0, unexpected: 0 });
+  });
+
+  it("rpc: the request side, every request worked by the quote service, none lost", async () => {
+    const r = await play("rpc");
+    expect(r).toMatchObject({ stoppedBy: "done", published: 40, confirmed: 40, lost: 0 });
+    expect(queue(r, "rpc.requests")).toMatchObject({ routed: 40, processed: 40, lost: 0 });
     expect(r.checker.counts).toMatchObject({ ok: 40, lost: 0, duplicated: 0, unexpected: 0 });
   });
 

@@ -109,6 +109,8 @@ describe("layering", () => {
       "ora",
       "./probe.js",
       "../../lab/explain.js",
+      // The management HTTP API, only with --http-port: the eventlab/broker entry stays light.
+      "./http/server.js",
     ]);
     const files = [
       ...(await sources("src/commands/run")),
