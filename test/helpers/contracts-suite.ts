@@ -12,7 +12,7 @@ import { runCli, uniqueName } from "./cli.js";
 export interface ContractsTarget {
   /** The broker's URL; called once the tier's beforeAll has run. */
   url(): string;
-  /** Also check produce --validate (the embedded tier; one tier is enough for it). */
+  /** Also check produce --validate. */
   produce: boolean;
 }
 
