@@ -11,6 +11,7 @@ import {
 import { brokerError, replyOf } from "./client/errors.js";
 import { maskSecrets } from "./client/url.js";
 import { exportCommand, importCommand } from "./commands/asyncapi.js";
+import { benchCommand } from "./commands/bench.js";
 import { brokerCommand } from "./commands/broker.js";
 import { clusterCommand } from "./commands/cluster.js";
 import { consumeCommand } from "./commands/consume.js";
@@ -90,6 +91,7 @@ Examples:
   $ eventlab why order-42 --from run.ndjson        # what happened to one message, hop by hop
   $ eventlab declare exchange orders --type topic
   $ eventlab broker                                # the embedded broker on 127.0.0.1:5672
+  $ eventlab bench -x 2 -y 2 --duration 30s        # a load test: rates, latency percentiles
   $ eventlab cluster up                            # a local 3-node RabbitMQ cluster (rabbitmq-server)
 
 Exit codes: 0 ok, 1 error, 2 interrupted (Ctrl-C), 3 some messages were nacked or returned`,
@@ -206,6 +208,11 @@ Exit codes: 0 ok, 1 error, 2 interrupted (Ctrl-C), 3 some messages were nacked o
       brokerCommand(
         c,
         lazy(() => import("./commands/run/broker.js"), "runBroker"),
+      ),
+    (c: Context) =>
+      benchCommand(
+        c,
+        lazy(() => import("./commands/run/bench.js"), "runBench"),
       ),
     (c: Context) =>
       clusterCommand(

@@ -57,6 +57,7 @@ const COMMAND_NAMES = [
   "reply",
   "asyncapi",
   "dlq",
+  "bench",
 ];
 
 describe("layering", () => {
