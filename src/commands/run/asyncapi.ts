@@ -18,6 +18,7 @@ import { editYamlText, readConfigIfAny, writeConfigText } from "../../config/wri
 import type { Context } from "../../context.js";
 import { EventlabError, UsageError } from "../../errors.js";
 import type { AsyncApiOptions } from "../asyncapi.js";
+import { writeOutputFile } from "./output-file.js";
 
 export async function runAsyncApi(ctx: Context, o: AsyncApiOptions): Promise<void> {
   if (o.command === "import") await runImport(ctx, o);
@@ -216,15 +217,7 @@ async function runExport(ctx: Context, o: ExportOptions): Promise<void> {
     ctx.io.out(text);
     return;
   }
-  try {
-    await writeFile(path.resolve(ctx.cwd, o.out), text, "utf8");
-  } catch (err) {
-    throw new EventlabError(
-      "io",
-      `cannot write ${o.out} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
-      { hint: "check that the directory exists and is writable" },
-    );
-  }
+  await writeOutputFile(ctx, o.out, text);
   const n = Object.keys((document["components"] as { messages: object }).messages).length;
   ctx.io.err(
     ctx.theme.ok(

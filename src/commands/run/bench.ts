@@ -1,9 +1,3 @@
-/**
- * What `eventlab bench` does once its flags are parsed: start the embedded broker (or take
- * --url), declare the queues, run the producers and consumers (src/lab/bench), print a line
- * per second on stderr and the summary on stdout, and write the CSV and HTML reports.
- */
-import { writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import type { Worker } from "node:worker_threads";
@@ -27,6 +21,7 @@ import { STAMP_BYTES } from "../../lab/bench/stamp.js";
 import { startThread } from "../../lab/bench/threads.js";
 import type { BenchPlan, BenchTemplate } from "../../lab/bench/types.js";
 import type { BenchOptions } from "../bench.js";
+import { writeOutputFile } from "./output-file.js";
 
 export async function runBench(ctx: Context, o: BenchOptions): Promise<void> {
   if (o.compare) return compare(ctx, o.compare, o.json);
@@ -175,18 +170,7 @@ async function writeReports(ctx: Context, o: BenchOptions, report: BenchReport):
 }
 
 async function writeOut(ctx: Context, file: string, flag: string, text: string): Promise<void> {
-  const target = path.resolve(ctx.cwd, file);
-  try {
-    await writeFile(target, text);
-  } catch (err) {
-    throw new EventlabError(
-      "io",
-      `${flag}: cannot write ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-      {
-        hint: "give a path in a directory that exists and that you may write to",
-      },
-    );
-  }
+  await writeOutputFile(ctx, file, text, `${flag} ${file}`);
   ctx.io.err(ctx.theme.dim(`wrote ${file}`));
 }
 

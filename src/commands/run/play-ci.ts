@@ -5,17 +5,16 @@
  * One line per check on stdout, the JSON report with its checks under --json, JUnit XML under
  * --junit, and exit code 1 when any check fails.
  */
-import { mkdir, writeFile } from "node:fs/promises";
-import path from "node:path";
 import type { ScenarioConfig } from "../../config/schema.js";
 import type { Context } from "../../context.js";
-import { EventlabError, ExitCode } from "../../errors.js";
+import { ExitCode } from "../../errors.js";
 import { type CheckResult, Expectations, type SchemaLoader } from "../../lab/expectations.js";
 import type { PublishObserver } from "../../lab/state.js";
 import type { PlayReport } from "../../lab/types.js";
 import { type JunitSuite, junitXml } from "../../ui/junit.js";
 import { renderPlayReport } from "../../ui/play-report.js";
 import type { PlayOptions } from "../play.js";
+import { writeOutputFile } from "./output-file.js";
 
 /** One run of a scenario (run/play.ts's playScenario), told of every publish. */
 export type ObservedRun = (
@@ -176,19 +175,7 @@ export async function writeJunit(
   file: string,
   runs: readonly CheckedRun[],
 ): Promise<void> {
-  const to = path.resolve(ctx.cwd, file);
-  try {
-    await mkdir(path.dirname(to), { recursive: true });
-    await writeFile(to, junitXml(junitSuites(runs)));
-  } catch (err) {
-    throw new EventlabError(
-      "io",
-      `cannot write --junit ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
-      {
-        hint: "give a path in a directory you can write",
-      },
-    );
-  }
+  await writeOutputFile(ctx, file, junitXml(junitSuites(runs)), `--junit ${file}`);
   ctx.io.err(ctx.theme.dim(`JUnit XML written to ${file}`));
 }
 

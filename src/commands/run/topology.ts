@@ -3,7 +3,7 @@
  * topology, draw it, export it as or import it from RabbitMQ definitions, or compare it with
  * a live broker.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { withConnection } from "../../client/connect.js";
 import { seg } from "../../client/management.js";
@@ -42,6 +42,7 @@ import type {
   TopologyOptions,
   TopologyShowOptions,
 } from "../topology.js";
+import { writeOutputFile } from "./output-file.js";
 
 export async function runTopology(ctx: Context, o: TopologyOptions): Promise<void> {
   switch (o.command) {
@@ -105,15 +106,7 @@ async function runExport(ctx: Context, o: TopologyExportOptions): Promise<void> 
     ctx.io.out(text);
     return;
   }
-  try {
-    await writeFile(path.resolve(ctx.cwd, o.out), text, "utf8");
-  } catch (err) {
-    throw new EventlabError(
-      "io",
-      `cannot write ${o.out} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
-      { hint: "check that the directory exists and is writable", cause: err },
-    );
-  }
+  await writeOutputFile(ctx, o.out, text);
   const d = definitions;
   ctx.io.err(
     `${ctx.theme.ok("✓")} wrote ${d.exchanges.length} exchange${d.exchanges.length === 1 ? "" : "s"}, ${d.queues.length} queue${d.queues.length === 1 ? "" : "s"} and ${d.bindings.length} binding${d.bindings.length === 1 ? "" : "s"} to ${o.out}`,
