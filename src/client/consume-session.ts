@@ -21,6 +21,7 @@
  *
  * Knows nothing of the terminal: the caller says how a message reads and where text goes.
  */
+import { Writable } from "node:stream";
 import type { ConsumeMessage } from "amqplib";
 import type { SettlePolicy } from "../config/constants.js";
 import type { Connection } from "./connect.js";
@@ -122,7 +123,16 @@ export class ConsumeSession {
   private connection: Connection | undefined;
   /** Delivered on each consumer and not settled or put back yet. */
   private readonly unsettled = new Map<QueueConsumer, number>();
-  private readonly settledIds = new RecentIds(SETTLED_IDS);
+  /**
+   * Ids settled lately. Until a connection is lost they are only written into a ring (a set
+   * kept up per message cost more than formatting it); the first loss turns the ring into
+   * the set that redeliveries are checked against.
+   */
+  private settledIds: RecentIds | undefined;
+  private settledRing: Array<string | undefined> = new Array<string | undefined>(SETTLED_IDS);
+  private settledNext = 0;
+  /** The socket is corked until the settlements of this turn are written. */
+  private corked = false;
   /** On a stream queue, where a new connection's consumer starts (stream-position.ts). */
   private readonly position = new StreamPosition();
   private resumeOffset: number | undefined;
@@ -203,6 +213,7 @@ export class ConsumeSession {
       return;
     }
     this.lostConnection = true;
+    this.trackSettledIds();
     // Waiting for the broker to come back is not being idle.
     if (this.idleTimer) clearTimeout(this.idleTimer);
     void this.resume(connection);
@@ -305,10 +316,34 @@ export class ConsumeSession {
     else if (!this.loop.returned(message.fields.redelivered)) this.armIdle();
   }
 
+  /**
+   * Settlements of one turn leave in one socket write: amqplib writes each ack on its own
+   * (a system call each, a good part of consume's time), and it writes them in an immediate
+   * queued once the first of them is made. The socket is corked until an immediate queued
+   * after that one: the same frames in the same order, in fewer writes.
+   */
+  private corkForTurn(): void {
+    if (this.corked) return;
+    const socket = (this.connection?.model as unknown as { connection?: { stream?: unknown } })
+      ?.connection?.stream;
+    if (!(socket instanceof Writable)) return;
+    this.corked = true;
+    socket.cork();
+    // After the 'readable' tick that queues amqplib's write, so after that write.
+    process.nextTick(() =>
+      setImmediate(() => {
+        this.corked = false;
+        socket.uncork();
+      }),
+    );
+  }
+
   /** Settle on the channel the message came on; a lost channel's messages were counted out already. */
   private settle({ message, consumer }: Delivery): void {
     if (!this.unsettled.has(consumer)) return;
     if (!consumer.settle(message, this.o.policy)) return;
+    // After the ack: amqplib's write is queued by then.
+    this.corkForTurn();
     this.unsettled.set(consumer, (this.unsettled.get(consumer) ?? 1) - 1);
     this.streamSettled(message);
     const { policy } = this.o;
@@ -316,7 +351,25 @@ export class ConsumeSession {
     else if (policy === "reject") this.stats.rejected += 1;
     else this.stats.requeued += 1;
     const id = message.properties.messageId;
-    if (policy !== "requeue" && typeof id === "string") this.settledIds.add(id);
+    if (policy !== "requeue" && typeof id === "string") {
+      if (this.settledIds) this.settledIds.add(id);
+      else {
+        this.settledRing[this.settledNext] = id;
+        this.settledNext = (this.settledNext + 1) % SETTLED_IDS;
+      }
+    }
+  }
+
+  /** From now on, settled ids go into a set: the ring's, oldest first, and every one after. */
+  private trackSettledIds(): void {
+    if (this.settledIds) return;
+    const ids = new RecentIds(SETTLED_IDS);
+    for (let i = 0; i < SETTLED_IDS; i++) {
+      const id = this.settledRing[(this.settledNext + i) % SETTLED_IDS];
+      if (id !== undefined) ids.add(id);
+    }
+    this.settledIds = ids;
+    this.settledRing = [];
   }
 
   /** Printed, but the output closed before it was read: back to the queue, not counted. */
@@ -336,7 +389,7 @@ export class ConsumeSession {
 
   private settledBefore(message: ConsumeMessage): boolean {
     const id = message.properties.messageId;
-    return this.lostConnection && typeof id === "string" && this.settledIds.has(id);
+    return this.lostConnection && typeof id === "string" && this.settledIds?.has(id) === true;
   }
 
   /**

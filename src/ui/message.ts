@@ -76,6 +76,26 @@ function safe(value: unknown): unknown {
 export function ndjsonLine(n: number, m: PrintableMessage): string {
   const text = isUtf8(m.body) ? m.body.toString("utf8") : undefined;
   const json = text !== undefined && isSplicableJson(m, text);
+  const bodyEncoding = json ? "json" : text !== undefined ? "utf8" : "base64";
+  const body = json
+    ? text
+    : text !== undefined
+      ? JSON.stringify(text)
+      : JSON.stringify(m.body.toString("base64"));
+  if (hasLineShape(n, m)) {
+    // The line written out field by field, in the order JSON.stringify gives them below: a
+    // stream's messages mostly share exchange and routing key, quoted once.
+    if (m.exchange !== lastExchange) {
+      lastExchange = m.exchange;
+      lastExchangeJson = JSON.stringify(m.exchange);
+    }
+    if (m.routingKey !== lastRoutingKey) {
+      lastRoutingKey = m.routingKey;
+      lastRoutingKeyJson = JSON.stringify(m.routingKey);
+    }
+    const headers = hasEntries(m.headers) ? JSON.stringify(safe(m.headers)) : "{}";
+    return `{"n":${n},"exchange":${lastExchangeJson},"routingKey":${lastRoutingKeyJson},"redelivered":${m.redelivered},"properties":${JSON.stringify(m.properties)},"headers":${headers},"size":${m.body.length},"bodyEncoding":"${bodyEncoding}","body":${body}}\n`;
+  }
   const head = JSON.stringify({
     n,
     exchange: m.exchange,
@@ -85,15 +105,32 @@ export function ndjsonLine(n: number, m: PrintableMessage): string {
     properties: m.properties,
     headers: hasEntries(m.headers) ? safe(m.headers) : m.headers,
     size: m.body.length,
-    bodyEncoding: json ? "json" : text !== undefined ? "utf8" : "base64",
+    bodyEncoding,
   });
-  const body = json
-    ? text
-    : text !== undefined
-      ? JSON.stringify(text)
-      : JSON.stringify(m.body.toString("base64"));
   // Splice the body in as raw JSON: it was validated, and re-serialising costs time.
   return `${head.slice(0, -1)},"body":${body}}\n`;
+}
+
+let lastExchange = "";
+let lastExchangeJson = '""';
+let lastRoutingKey = "";
+let lastRoutingKeyJson = '""';
+
+/**
+ * A message whose line can be written field by field: every field of the shape JSON.stringify
+ * would write (none undefined, so none left out; n a plain whole number).
+ */
+function hasLineShape(n: number, m: PrintableMessage): boolean {
+  return (
+    Number.isSafeInteger(n) &&
+    typeof m.exchange === "string" &&
+    typeof m.routingKey === "string" &&
+    typeof m.redelivered === "boolean" &&
+    typeof m.properties === "object" &&
+    m.properties !== null &&
+    typeof m.headers === "object" &&
+    m.headers !== null
+  );
 }
 
 const NOT_BLANK = /\S/;
