@@ -115,7 +115,7 @@ interface Totals {
   received: number;
 }
 
-function totals(snaps: Snapshot[]): Totals {
+function totals(snaps: readonly Totals[]): Totals {
   const t = { sent: 0, confirmed: 0, nacked: 0, received: 0 };
   for (const s of snaps) {
     t.sent += s.sent;
@@ -309,7 +309,8 @@ class Coordinator {
       FINAL_TIMEOUT_MS,
     );
     if (!got) throw new Error(this.failure ?? "the client threads did not finish in time");
-    const t = totals(this.snaps);
+    // Each group's own final counters: the last snapshot may predate the last confirms.
+    const t = totals(got.map((f) => f.counts));
     const merged = mergeFinals(plan, got);
     const checkable = plan.consumers > 0 && plan.cmessages === undefined;
     const result: EngineResult = {

@@ -138,6 +138,12 @@ class Group {
       sentPerProducer: [...this.sentPerProducer],
       producers: this.producerFigures,
       foreign: this.foreign,
+      counts: {
+        sent: this.sent,
+        confirmed: this.confirmed,
+        nacked: this.nacked,
+        received: this.received,
+      },
     };
     this.post({ type: "final", final });
   }

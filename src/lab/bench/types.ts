@@ -85,6 +85,11 @@ export interface GroupFinal {
   producers: ProducerFigures[];
   /** Deliveries without this run's stamp (earlier runs' messages in a stream, other publishers). */
   foreign: number;
+  /**
+   * The group's counters at its end, after its producers waited for their confirms: the totals
+   * come from these, not from the last snapshot, which may predate the last confirms.
+   */
+  counts: { sent: number; confirmed: number; nacked: number; received: number };
 }
 
 export interface ProducerFigures {
