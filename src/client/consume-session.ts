@@ -50,6 +50,12 @@ export interface ConsumeSessionOptions {
   output: Pick<OutputAcksOptions<ConsumeMessage>, "write" | "lagBytes" | "readerGone">;
   /** Called about once a second while --requeue puts messages back that come straight back. */
   onRequeueLoop?(count: number): void;
+  /**
+   * With the ack policy, ack what a turn settled in one basic.ack (multiple) rather than one
+   * per message. Only when this session is the only one settling on the channel (no screen
+   * holding messages back to settle later): a multiple ack takes every earlier delivery.
+   */
+  batchAcks?: boolean | undefined;
   /** Aborted: stop, as interrupted. */
   signal: AbortSignal;
   /**
@@ -133,6 +139,8 @@ export class ConsumeSession {
   private settledNext = 0;
   /** The socket is corked until the settlements of this turn are written. */
   private corked = false;
+  /** With batchAcks: the last message settled this turn, acked (multiple) at its end. */
+  private ackTo: Delivery | undefined;
   /** On a stream queue, where a new connection's consumer starts (stream-position.ts). */
   private readonly position = new StreamPosition();
   private resumeOffset: number | undefined;
@@ -339,11 +347,17 @@ export class ConsumeSession {
   }
 
   /** Settle on the channel the message came on; a lost channel's messages were counted out already. */
-  private settle({ message, consumer }: Delivery): void {
+  private settle(delivery: Delivery): void {
+    const { message, consumer } = delivery;
     if (!this.unsettled.has(consumer)) return;
-    if (!consumer.settle(message, this.o.policy)) return;
-    // After the ack: amqplib's write is queued by then.
-    this.corkForTurn();
+    if (this.o.batchAcks === true && this.o.policy === "ack") {
+      if (!consumer.alive) return;
+      this.ackLater(delivery);
+    } else {
+      if (!consumer.settle(message, this.o.policy)) return;
+      // After the ack: amqplib's write is queued by then.
+      this.corkForTurn();
+    }
     this.unsettled.set(consumer, (this.unsettled.get(consumer) ?? 1) - 1);
     this.streamSettled(message);
     const { policy } = this.o;
@@ -359,6 +373,24 @@ export class ConsumeSession {
       }
     }
   }
+
+  /**
+   * Ack `delivery` with the others settled in this turn: OutputAcks settles in delivery order,
+   * so by the end of the turn every delivery up to the last one settled is settled, and one
+   * basic.ack (multiple) for that one acks them all. No I/O can come between (a microtask), so
+   * the channel cannot close in between.
+   */
+  private ackLater(delivery: Delivery): void {
+    if (this.ackTo !== undefined && this.ackTo.consumer !== delivery.consumer) this.flushAcks();
+    if (this.ackTo === undefined) queueMicrotask(this.flushAcks);
+    this.ackTo = delivery;
+  }
+
+  private readonly flushAcks = (): void => {
+    const last = this.ackTo;
+    this.ackTo = undefined;
+    if (last?.consumer.ackUpTo(last.message)) this.corkForTurn();
+  };
 
   /** From now on, settled ids go into a set: the ring's, oldest first, and every one after. */
   private trackSettledIds(): void {

@@ -184,6 +184,17 @@ export class QueueConsumer {
     return true;
   }
 
+  /**
+   * Ack `message` and every earlier unsettled delivery on the channel (basic.ack, multiple):
+   * for a caller that settles in delivery order and is the only one settling here.
+   */
+  ackUpTo(message: ConsumeMessage): boolean {
+    if (this.spec.noAck) return true;
+    if (!this.alive) return false;
+    this.channel.ack(message, true);
+    return true;
+  }
+
   /** The prefetch deliveries are limited by now. */
   get currentPrefetch(): number {
     return this.prefetch;

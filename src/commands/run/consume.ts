@@ -144,6 +144,8 @@ async function consumeAndPrint(
       offset: o.offset,
     },
     policy: o.policy ?? "ack",
+    // A screen settles the messages it skips itself, later: acks one by one then.
+    batchAcks: screen === undefined,
     count: o.count,
     idleTimeoutMs: o.idleTimeoutMs,
     format: (n, m) => {
