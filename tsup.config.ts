@@ -15,8 +15,9 @@ export default defineConfig({
   splitting: true,
   // Dependencies stay external (installed next to the package; lazy imports of amqplib,
   // yaml, zod, faker stay lazy), except the two every start needs: bundling commander
-  // and chalk saves their module resolution and CommonJS wrapping on each run.
-  noExternal: ["commander", "chalk"],
+  // and chalk saves their module resolution and CommonJS wrapping on each run. The typings
+  // package re-exports commander at run time: bundled too, so commander is loaded once.
+  noExternal: ["commander", "@commander-js/extra-typings", "chalk"],
   // commander is CommonJS: give the bundle a real `require` for its node: built-ins.
   banner: {
     js: 'import { createRequire as __createRequire } from "node:module";\nconst require = __createRequire(import.meta.url);',

@@ -7,8 +7,20 @@
  * A missing property, a type mismatch (`"a" > 1`) or an unknown name at run time makes the
  * expression false: filtrex returns an Error value then, and `test()` maps it to false.
  */
-import { compileExpression as compileFiltrex, type Options, useDotAccessOperator } from "filtrex";
+import { createRequire } from "node:module";
+import type * as Filtrex from "filtrex";
+import type { Options } from "filtrex";
 import { UsageError } from "../errors.js";
+
+let filtrexModule: typeof Filtrex | undefined;
+/**
+ * filtrex, loaded the first time an expression is compiled: most runs (produce, consume
+ * without --filter) never compile one, and its parser is a good part of a start's module code.
+ */
+function filtrex(): typeof Filtrex {
+  filtrexModule ??= createRequire(import.meta.url)("filtrex") as typeof Filtrex;
+  return filtrexModule;
+}
 
 /** What an expression can see of one message. */
 export interface MessageFacts {
@@ -132,7 +144,7 @@ function customProp(
   type: "unescaped" | "single-quoted",
 ): unknown {
   if (type === "single-quoted") return resolveQuotedPath(name, obj);
-  return useDotAccessOperator(name, get, obj, type);
+  return filtrex().useDotAccessOperator(name, get, obj, type);
 }
 
 const regexCache = new Map<string, RegExp>();
@@ -425,7 +437,7 @@ export function compileExpression(source: string, where: string): Expression {
   const { text, at } = rewriteModulo(flat);
   let fn: (data: unknown) => unknown;
   try {
-    fn = compileFiltrex(text, FILTREX_OPTIONS);
+    fn = filtrex().compileExpression(text, FILTREX_OPTIONS);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     const offset = sourceOffset(offsetOfParseError(message, text), at);
