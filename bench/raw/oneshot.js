@@ -2,6 +2,7 @@
 // confirm, close. Plain amqplib, no eventlab code.
 //
 //   node bench/raw/oneshot.js --url URL --queue Q --size BYTES
+import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import amqp from "amqplib";
 import { payload } from "../lib/payload.js";
@@ -25,6 +26,8 @@ channel.publish("", queue, Buffer.from(payload(Number(values.size))), {
   mandatory: true,
   contentType: "text/plain",
   headers: {},
+  // eventlab gives every message an id, `<run>-<n>`
+  messageId: `${randomBytes(4).toString("hex")}-1`,
 });
 await channel.waitForConfirms();
 await channel.close();

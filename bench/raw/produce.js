@@ -3,6 +3,7 @@
 // Prints one JSON line: {published, confirmed, nacked, elapsedMs}.
 //
 //   node bench/raw/produce.js --url URL --queue Q --amount N --size BYTES [--window 1000]
+import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import amqp from "amqplib";
 import { payload } from "../lib/payload.js";
@@ -22,8 +23,10 @@ const queue = /** @type {string} */ (values.queue);
 const amount = Number(values.amount);
 const windowSize = Number(values.window);
 const body = Buffer.from(payload(Number(values.size)));
-// The same properties eventlab sends for a text body, so both sides put the same bytes on the wire.
-const options = { mandatory: true, contentType: "text/plain", headers: {} };
+// The same properties eventlab sends for a text body, so both sides put the same bytes on the
+// wire: eventlab gives every message a message id, `<run>-<n>` (8 hex digits for the run).
+const run = randomBytes(4).toString("hex");
+const headers = {};
 
 // The socket options eventlab uses (Nagle off), so neither side waits on delayed ACKs.
 const connection = await amqp.connect(url, { noDelay: true });
@@ -51,6 +54,12 @@ for (let i = 0; i < amount; i++) {
   if (outstanding >= windowSize)
     await /** @type {Promise<void>} */ (new Promise((resolve) => (wake = resolve)));
   outstanding += 1;
+  const options = {
+    mandatory: true,
+    contentType: "text/plain",
+    headers,
+    messageId: `${run}-${i + 1}`,
+  };
   const writable = channel.publish("", queue, body, options, onConfirm);
   if (!writable) await new Promise((resolve) => channel.once("drain", resolve));
 }
