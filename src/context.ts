@@ -67,6 +67,11 @@ export interface Context {
    * URL; an https:// API trusts what the AMQP connection trusts (--ca, --cert, broker.tls).
    */
   management(apiFlag?: string): Promise<ManagementClient>;
+  /**
+   * How `connect` connects (TLS files read, SASL mechanism, heartbeat, timeout), as plain
+   * data: for connections opened where the context is not, such as bench's worker threads.
+   */
+  connectOptions(): Promise<ConnectOptions>;
   /** Connect as `connect` does, and connect again when the connection is lost. */
   link(request: LinkRequest): Promise<Link>;
   /** Questions to a person (inquirer on a terminal); only ask when `io.stdinIsTTY`. */
@@ -223,6 +228,9 @@ export function createContext(deps: ContextDeps): Context {
             ? { url: fromFile, from: "broker.api" as const }
             : undefined;
       return new ManagementClient(managementTarget(target.urls[0] as string, api), tls);
+    },
+    connectOptions() {
+      return connectSettings(false);
     },
     async connect(options = {}) {
       const urls = options.urls ?? (await ordered()).urls;

@@ -133,6 +133,17 @@ describe("eventlab over amqps://", () => {
     }
   });
 
+  it("bench's client threads connect as the command does: TLS, client certificate, SASL EXTERNAL", async () => {
+    const r = await runCli([
+      ...["--url", `amqps://127.0.0.1:${broker.tlsPort}`, "--ca", good.caCert],
+      ...["--cert", good.clientCert, "--cert-key", good.clientKey, "--auth", "external"],
+      ...["bench", "-x", "1", "-y", "1", "--pmessages", "300", "--threads", "1", "--json"],
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.totals).toMatchObject({ sent: 300, received: 300, missing: 0, duplicated: 0 });
+  }, 60_000);
+
   it("--cert without --cert-key, and a missing file, are usage errors that name the flag", async () => {
     const r = await runCli(["--url", tlsUrl(), "--cert", good.clientCert, "declare", "queue", "x"]);
     expect(r.code).toBe(1);

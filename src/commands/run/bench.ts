@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import type { Worker } from "node:worker_threads";
 import { startBroker } from "../../broker/index.js";
+import type { ConnectOptions } from "../../client/connect.js";
 import { maskSecrets } from "../../client/url.js";
 import { compileTemplate } from "../../config/templates.js";
 import type { Context } from "../../context.js";
@@ -43,7 +44,10 @@ export async function runBench(ctx: Context, o: BenchOptions): Promise<void> {
       );
     if (o.template === undefined && o.size < STAMP_BYTES)
       io.err(theme.dim(`bodies are ${STAMP_BYTES} bytes, the least that holds the stamp`));
-    const plan = planOf(ctx, o, urls, template);
+    // The embedded broker takes plain guest connections; a given broker, what --url and the
+    // TLS and auth flags (or the config) say.
+    const connect = embedded ? {} : await ctx.connectOptions();
+    const plan = planOf(ctx, o, urls, template, connect);
     const broker = embedded
       ? `embedded (${embedded.threaded ? "own thread" : "main thread"})`
       : given.map(maskSecrets).join(", ");
@@ -73,6 +77,7 @@ function planOf(
   o: BenchOptions,
   urls: string[],
   template: BenchTemplate | undefined,
+  connect: ConnectOptions,
 ): BenchPlan {
   return {
     runTag: (Math.random() * 0xffffffff) >>> 0,
@@ -92,7 +97,7 @@ function planOf(
     pmessages: o.pmessages,
     cmessages: o.cmessages,
     durationMs: o.durationMs,
-    heartbeat: ctx.globals.heartbeat,
+    connect,
     env: { ...ctx.env },
   };
 }

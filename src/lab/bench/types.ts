@@ -3,6 +3,8 @@
  * the plan they share. Everything here is plain data: it crosses threads by structured clone.
  */
 
+import type { ConnectOptions } from "../../client/connect.js";
+
 export type QueueType = "classic" | "quorum" | "stream";
 
 /** A template's body and properties, as the config holds them (plain data, compiled per thread). */
@@ -41,7 +43,8 @@ export interface BenchPlan {
   cmessages?: number | undefined;
   /** Producers stop publishing this long after the start (each measures it itself). */
   durationMs?: number | undefined;
-  heartbeat?: number | undefined;
+  /** How each client connects, as the command's own connections do (TLS, SASL, heartbeat). */
+  connect: ConnectOptions;
   /** For {{env NAME}} placeholders in a template. */
   env: Record<string, string | undefined>;
 }
