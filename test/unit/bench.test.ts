@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { sizeArg } from "../../src/commands/bench.js";
 import { compareReports } from "../../src/lab/bench/compare.js";
 import { assign } from "../../src/lab/bench/engine.js";
+import { LatencySamples } from "../../src/lab/bench/histogram.js";
 import type { BenchReport } from "../../src/lab/bench/report.js";
 import {
   mergeSeen,
@@ -95,5 +96,20 @@ describe("--compare", () => {
     });
     expect(rows.find((r) => r.figure === "confirmed msg/s")?.ratio).toBeNull();
     expect(rows.find((r) => r.figure === "confirm p50 ms")?.ratio).toBeNull();
+  });
+});
+
+describe("latency samples a client thread hands to the coordinator", () => {
+  it("keeps every value in order past its first allocation, then starts empty", () => {
+    const s = new LatencySamples();
+    expect(s.take()).toBeNull();
+    for (let i = 0; i < 5000; i++) s.record(i * 7);
+    const got = s.take();
+    expect(got?.length).toBe(5000);
+    expect(got?.[0]).toBe(0);
+    expect(got?.[4999]).toBe(4999 * 7);
+    expect(s.take()).toBeNull();
+    s.record(42);
+    expect(Array.from(s.take() ?? [])).toEqual([42]);
   });
 });

@@ -8,13 +8,7 @@
 import { MessageChannel, type MessagePort, type Worker } from "node:worker_threads";
 import { sleep } from "../pacer.js";
 import { runGroup } from "./group.js";
-import {
-  decodeHistogram,
-  type Histogram,
-  type LatencySummary,
-  newHistogram,
-  summarize,
-} from "./histogram.js";
+import { type Histogram, type LatencySummary, newHistogram, summarize } from "./histogram.js";
 import { mergeSeen } from "./stamp.js";
 import { startThread } from "./threads.js";
 import type {
@@ -226,11 +220,12 @@ class Coordinator {
     return snaps;
   }
 
-  private absorb(text: string | null, total: Histogram, second: Histogram): void {
-    if (text === null) return;
-    const h = decodeHistogram(text);
-    total.add(h);
-    second.add(h);
+  private absorb(values: Uint32Array | null, total: Histogram, second: Histogram): void {
+    if (values === null) return;
+    for (const us of values) {
+      total.recordValue(us);
+      second.recordValue(us);
+    }
   }
 
   private emitSecond(now: number, label: number): void {

@@ -9,7 +9,7 @@ import type { Channel, ConsumeMessage } from "amqplib";
 import { type Connection, connect } from "../../client/connect.js";
 import { compileTemplate } from "../../config/templates.js";
 import { Pacer, paceOf, sleep } from "../pacer.js";
-import { encodeHistogram, newHistogram } from "./histogram.js";
+import { LatencySamples } from "./histogram.js";
 import { readStamp, SeenSet, STAMP_BYTES, STAMP_HEADER, wallNow, writeStamp } from "./stamp.js";
 import type {
   BenchPlan,
@@ -47,8 +47,8 @@ export async function runGroup(
 
 class Group {
   private readonly connections: Connection[] = [];
-  private readonly latency = newHistogram();
-  private readonly confirmLatency = newHistogram();
+  private readonly latency = new LatencySamples();
+  private readonly confirmLatency = new LatencySamples();
   private sent = 0;
   private confirmed = 0;
   private nacked = 0;
@@ -100,12 +100,10 @@ class Group {
             received: this.received,
             sentPerQueue: [...this.sentPerQueue],
             receivedPerQueue: [...this.receivedPerQueue],
-            latency: encodeHistogram(this.latency),
-            confirmLatency: encodeHistogram(this.confirmLatency),
+            latency: this.latency.take(),
+            confirmLatency: this.confirmLatency.take(),
           },
         });
-        this.latency.reset();
-        this.confirmLatency.reset();
         break;
       case "stop-producers":
         this.stopProducers.abort();
@@ -237,7 +235,7 @@ class Group {
       this.sentPerProducer.set(producer, (this.sentPerProducer.get(producer) ?? 0) - 1);
     } else {
       this.confirmed++;
-      this.confirmLatency.recordValue(Math.max(0, Math.round((wallNow() - sentAt) * 1000)));
+      this.confirmLatency.record(Math.max(0, Math.round((wallNow() - sentAt) * 1000)));
     }
   }
 
@@ -287,7 +285,7 @@ class Group {
       );
       if (stamp === undefined) this.foreign++;
       else {
-        this.latency.recordValue(Math.max(0, Math.round((now - stamp.sentAt) * 1000)));
+        this.latency.record(Math.max(0, Math.round((now - stamp.sentAt) * 1000)));
         let set = this.seen.get(stamp.producer);
         if (!set) {
           set = new SeenSet();

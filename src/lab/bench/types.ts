@@ -71,10 +71,10 @@ export interface Snapshot {
   /** Per queue index: published and not nacked. */
   sentPerQueue: number[];
   receivedPerQueue: number[];
-  /** Publish → receive, microseconds, since the last snapshot (HDR, compressed base64). */
-  latency: string | null;
-  /** Publish → confirm, microseconds, since the last snapshot. */
-  confirmLatency: string | null;
+  /** Publish → receive, microseconds, each value recorded since the last snapshot. */
+  latency: Uint32Array | null;
+  /** Publish → confirm, microseconds, each value since the last snapshot. */
+  confirmLatency: Uint32Array | null;
 }
 
 export interface GroupFinal {
