@@ -84,9 +84,16 @@ async function coordinate() {
     consumer.post({ type: "start" });
     const produced = producer.next("produced", deadline);
     let done = /** @type {{ sent: number; activeMs: number } | undefined} */ (undefined);
-    void produced.then((m) => {
-      done = m;
-    });
+    /** @type {Error | undefined} */
+    let producerFailed;
+    produced.then(
+      (m) => {
+        done = m;
+      },
+      (err) => {
+        producerFailed = err;
+      },
+    );
     let producingMs = 0;
     let drainUntil = Number.POSITIVE_INFINITY;
     for (;;) {
@@ -94,6 +101,7 @@ async function coordinate() {
       consumer.post({ type: "poll" });
       const { received } = await consumer.next("received", deadline);
       const now = performance.now();
+      if (producerFailed) throw producerFailed;
       if (done === undefined) continue;
       if (drainUntil === Number.POSITIVE_INFINITY) {
         producingMs = now - start;
