@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import { Writable } from "node:stream";
 import amqp, { type Channel, type ChannelModel } from "amqplib";
 import { EventlabError, UsageError } from "../errors.js";
 import { elapsed } from "../ui/format.js";
@@ -40,6 +41,13 @@ export interface Connection {
   readonly whenClosed: Promise<Error | undefined>;
   /** Close, never throwing and never waiting more than a few seconds: the connection may already be gone. */
   close(): Promise<void>;
+  /**
+   * Call after a send (a publish, an ack): what this turn of the event loop sends leaves in
+   * one socket write. amqplib writes each message or method on its own, a system call each,
+   * in an immediate queued once the first is sent. The socket stays corked until an immediate
+   * queued after that one: the same frames in the same order, in fewer writes.
+   */
+  corkTurn(): void;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
@@ -146,6 +154,7 @@ async function connectOne(address: BrokerAddress, options: ConnectOptions): Prom
     markClosed = resolve;
   });
   const stopWatchdog = watchHeartbeat(model);
+  let corked = false;
   model.once("close", (err?: Error) => {
     closed = true;
     stopWatchdog();
@@ -169,6 +178,20 @@ async function connectOne(address: BrokerAddress, options: ConnectOptions): Prom
       // close-ok: drop the socket after a bounded wait.
       await within(model.close(), CLOSE_TIMEOUT_MS);
       if (!closed) socketOf(model)?.destroy();
+    },
+    corkTurn() {
+      if (corked || closed) return;
+      const socket = socketOf(model);
+      if (!(socket instanceof Writable)) return;
+      corked = true;
+      socket.cork();
+      // After the 'readable' tick that queues amqplib's write, so after that write.
+      process.nextTick(() =>
+        setImmediate(() => {
+          corked = false;
+          socket.uncork();
+        }),
+      );
     },
   };
 }

@@ -133,6 +133,7 @@ export class MessageScreen {
         return connection.whenClosed;
       },
       close: () => connection.close(),
+      corkTurn: () => connection.corkTurn(),
     };
     this.originals.set(wrapped, connection);
     return wrapped;

@@ -21,7 +21,6 @@
  *
  * Knows nothing of the terminal: the caller says how a message reads and where text goes.
  */
-import { Writable } from "node:stream";
 import type { ConsumeMessage } from "amqplib";
 import type { SettlePolicy } from "../config/constants.js";
 import type { Connection } from "./connect.js";
@@ -137,8 +136,6 @@ export class ConsumeSession {
   private settledIds: RecentIds | undefined;
   private settledRing: Array<string | undefined> = new Array<string | undefined>(SETTLED_IDS);
   private settledNext = 0;
-  /** The socket is corked until the settlements of this turn are written. */
-  private corked = false;
   /** With batchAcks: the last message settled this turn, acked (multiple) at its end. */
   private ackTo: Delivery | undefined;
   /** On a stream queue, where a new connection's consumer starts (stream-position.ts). */
@@ -324,28 +321,6 @@ export class ConsumeSession {
     else if (!this.loop.returned(message.fields.redelivered)) this.armIdle();
   }
 
-  /**
-   * Settlements of one turn leave in one socket write: amqplib writes each ack on its own
-   * (a system call each, a good part of consume's time), and it writes them in an immediate
-   * queued once the first of them is made. The socket is corked until an immediate queued
-   * after that one: the same frames in the same order, in fewer writes.
-   */
-  private corkForTurn(): void {
-    if (this.corked) return;
-    const socket = (this.connection?.model as unknown as { connection?: { stream?: unknown } })
-      ?.connection?.stream;
-    if (!(socket instanceof Writable)) return;
-    this.corked = true;
-    socket.cork();
-    // After the 'readable' tick that queues amqplib's write, so after that write.
-    process.nextTick(() =>
-      setImmediate(() => {
-        this.corked = false;
-        socket.uncork();
-      }),
-    );
-  }
-
   /** Settle on the channel the message came on; a lost channel's messages were counted out already. */
   private settle(delivery: Delivery): void {
     const { message, consumer } = delivery;
@@ -355,8 +330,8 @@ export class ConsumeSession {
       this.ackLater(delivery);
     } else {
       if (!consumer.settle(message, this.o.policy)) return;
-      // After the ack: amqplib's write is queued by then.
-      this.corkForTurn();
+      // Settlements of one turn leave in one socket write.
+      this.connection?.corkTurn();
     }
     this.unsettled.set(consumer, (this.unsettled.get(consumer) ?? 1) - 1);
     this.streamSettled(message);
@@ -389,7 +364,7 @@ export class ConsumeSession {
   private readonly flushAcks = (): void => {
     const last = this.ackTo;
     this.ackTo = undefined;
-    if (last?.consumer.ackUpTo(last.message)) this.corkForTurn();
+    if (last?.consumer.ackUpTo(last.message)) this.connection?.corkTurn();
   };
 
   /** From now on, settled ids go into a set: the ring's, oldest first, and every one after. */

@@ -9,7 +9,6 @@
  * and are counted as republished), and publishing goes on. Without one, or when the link
  * gives up, they count as unanswered: they may or may not have arrived.
  */
-import { Writable } from "node:stream";
 import type { Channel, ConfirmChannel, Message, Options } from "amqplib";
 import type { PublishProperties, RenderedMessage } from "../config/templates.js";
 import { within } from "./bounded.js";
@@ -199,8 +198,6 @@ export class Publisher {
   /** Bumped for each channel: events of an older channel are stale. */
   private generation = 0;
   private readonly headers = new StableHeaders();
-  /** The socket is corked until what this turn published is written. */
-  private corked = false;
   private waiters: Array<() => void> = [];
   private writable = true;
   private blocked = false;
@@ -426,35 +423,14 @@ export class Publisher {
           options,
         );
       }
-      this.corkForTurn();
+      // Messages published in one turn leave in one socket write.
+      this.connection.corkTurn();
     } catch {
       // The channel closed under us (amqplib refuses sends on it): send it on the next one.
       if (this.options.confirm) this.stats.outstanding -= 1;
       this.down = true;
       this.orphans.push(out);
     }
-  }
-
-  /**
-   * Messages published in one turn leave in few socket writes: amqplib writes each message
-   * on its own (a system call each), in an immediate queued once the first of them is
-   * published. The socket is corked until an immediate queued after that one: the same
-   * frames in the same order, in fewer writes.
-   */
-  private corkForTurn(): void {
-    if (this.corked) return;
-    const socket = (this.connection.model as unknown as { connection?: { stream?: unknown } })
-      .connection?.stream;
-    if (!(socket instanceof Writable)) return;
-    this.corked = true;
-    socket.cork();
-    // After the 'readable' tick that queues amqplib's write, so after that write.
-    process.nextTick(() =>
-      setImmediate(() => {
-        this.corked = false;
-        socket.uncork();
-      }),
-    );
   }
 
   /** A confirm came back, or amqplib failed it because the channel closed. */

@@ -116,6 +116,7 @@ function borrowed(connection: Connection): Connection {
     },
     whenClosed: connection.whenClosed,
     close: async () => {},
+    corkTurn: () => connection.corkTurn(),
   };
 }
 
