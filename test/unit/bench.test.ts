@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { sizeArg } from "../../src/commands/bench.js";
 import { compareReports } from "../../src/lab/bench/compare.js";
 import { assign } from "../../src/lab/bench/engine.js";
-import { LatencySamples } from "../../src/lab/bench/histogram.js";
+import { LatencySamples, MAX_SAMPLE_US } from "../../src/lab/bench/histogram.js";
 import type { BenchReport } from "../../src/lab/bench/report.js";
 import {
   mergeSeen,
@@ -111,5 +111,12 @@ describe("latency samples a client thread hands to the coordinator", () => {
     expect(s.take()).toBeNull();
     s.record(42);
     expect(Array.from(s.take() ?? [])).toEqual([42]);
+  });
+
+  it("keeps a latency above 2^32 µs (a backlog over 71 minutes old) as the largest, not wrapped", () => {
+    const s = new LatencySamples();
+    s.record(2 ** 32 + 5);
+    s.record(MAX_SAMPLE_US);
+    expect(Array.from(s.take() ?? [])).toEqual([MAX_SAMPLE_US, MAX_SAMPLE_US]);
   });
 });

@@ -8,6 +8,9 @@ import { build, type Histogram } from "hdr-histogram-js";
 
 export type { Histogram };
 
+/** The largest latency a sample holds, in µs (about 71 minutes): older backlogs read as this. */
+export const MAX_SAMPLE_US = 0xffff_ffff;
+
 /** Latencies (µs) recorded since the last take(): a growable array, one store per value. */
 export class LatencySamples {
   private values = new Uint32Array(1024);
@@ -19,7 +22,8 @@ export class LatencySamples {
       grown.set(this.values);
       this.values = grown;
     }
-    this.values[this.length++] = us;
+    // A Uint32Array would keep only the low 32 bits of a larger value.
+    this.values[this.length++] = Math.min(us, MAX_SAMPLE_US);
   }
 
   /** The values recorded since the last take (a copy), or null when there were none. */
