@@ -206,6 +206,8 @@ class Group {
             window.settle();
           });
         } else ok = ch.publish("", queue, body, options);
+        // What this turn publishes leaves in one socket write, as produce's does.
+        conn.corkTurn();
         seq++;
         this.onPublished(id, qi);
         if (!ok) await new Promise<void>((r) => ch.once("drain", r));
@@ -260,6 +262,7 @@ class Group {
     const flush = () => {
       if (pending > 0 && last) {
         ch.ack(last, true);
+        conn.corkTurn();
         pending = 0;
       }
     };
@@ -297,8 +300,12 @@ class Group {
         mine++;
       }
       if (!plan.autoAck) {
-        if (plan.multiAck <= 1) ch.ack(msg);
-        else {
+        // One basic.ack per message (as PerfTest's default), but those of one turn leave
+        // in one socket write, as consume's do.
+        if (plan.multiAck <= 1) {
+          ch.ack(msg);
+          conn.corkTurn();
+        } else {
           last = msg;
           if (++pending >= plan.multiAck) flush();
         }
