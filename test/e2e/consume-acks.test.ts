@@ -10,7 +10,8 @@ import net from "node:net";
 import amqp, { type ChannelModel } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningBroker, startBroker } from "../../src/broker/index.js";
-import { runCli, uniqueName } from "../helpers/cli.js";
+import { runCli } from "../helpers/cli.js";
+import { queueWith as fill, depth as queueDepth } from "../helpers/queues.js";
 
 interface Ack {
   tag: bigint;
@@ -79,22 +80,8 @@ describe("consume acknowledgements on the wire", () => {
     await broker?.close();
   });
 
-  async function queueWith(bodies: string[]): Promise<string> {
-    const q = uniqueName("acks");
-    const ch = await conn.createConfirmChannel();
-    await ch.assertQueue(q, { durable: false });
-    for (const body of bodies) ch.sendToQueue(q, Buffer.from(body));
-    await ch.waitForConfirms();
-    await ch.close();
-    return q;
-  }
-
-  async function depth(q: string): Promise<number> {
-    const ch = await conn.createChannel();
-    const { messageCount } = await ch.checkQueue(q);
-    await ch.close();
-    return messageCount;
-  }
+  const queueWith = (bodies: string[]) => fill(conn, "acks", bodies);
+  const depth = (q: string) => queueDepth(conn, q);
 
   it("acks a turn's messages in one multiple ack, each message exactly once", async () => {
     const n = 3000;

@@ -9,7 +9,8 @@ import path from "node:path";
 import amqp, { type ChannelModel } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningBroker, startBroker } from "../../src/broker/index.js";
-import { runCli, uniqueName } from "../helpers/cli.js";
+import { runCli } from "../helpers/cli.js";
+import { queueWith as fill, depth as queueDepth } from "../helpers/queues.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const bin = path.join(root, "bin/eventlab.js");
@@ -58,23 +59,13 @@ describe("consume into a pipe", () => {
     await broker?.close();
   });
 
-  async function queueWith(n: number): Promise<string> {
-    const q = uniqueName("pipe");
-    const ch = await conn.createConfirmChannel();
-    await ch.assertQueue(q, { durable: false });
-    for (let i = 1; i <= n; i++)
-      ch.sendToQueue(q, Buffer.from(JSON.stringify({ n: i, pad: "x".repeat(100) })));
-    await ch.waitForConfirms();
-    await ch.close();
-    return q;
-  }
-
-  async function depth(q: string): Promise<number> {
-    const ch = await conn.createChannel();
-    const { messageCount } = await ch.checkQueue(q);
-    await ch.close();
-    return messageCount;
-  }
+  const queueWith = (n: number) =>
+    fill(
+      conn,
+      "pipe",
+      Array.from({ length: n }, (_, i) => JSON.stringify({ n: i + 1, pad: "x".repeat(100) })),
+    );
+  const depth = (q: string) => queueDepth(conn, q);
 
   it("a reader that takes two lines and leaves: at most those two are acked, the rest stay", async () => {
     const q = await queueWith(2000);
