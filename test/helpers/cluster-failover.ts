@@ -141,6 +141,8 @@ export function clusterFailoverTests(t: ClusterFailoverTarget): void {
       await t.startNode(2);
     }
     const r = { code, stdout, ...out };
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/✓ reconnected to /);
     const ids = new Set(
       r.stdout
         .trim()
