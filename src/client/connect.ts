@@ -155,6 +155,23 @@ async function connectOne(address: BrokerAddress, options: ConnectOptions): Prom
   });
   const stopWatchdog = watchHeartbeat(model);
   let corked = false;
+  const corkTurn = () => {
+    if (corked || closed) return;
+    const socket = socketOf(model);
+    if (!(socket instanceof Writable)) return;
+    corked = true;
+    socket.cork();
+    // After the 'readable' tick that queues amqplib's write, so after that write.
+    process.nextTick(() =>
+      setImmediate(() => {
+        corked = false;
+        socket.uncork();
+      }),
+    );
+  };
+  // When the socket drains, amqplib's multiplexer writes out what piled up meanwhile, one
+  // write per frame: corked, it leaves in one.
+  socketOf(model)?.prependListener("drain", corkTurn);
   model.once("close", (err?: Error) => {
     closed = true;
     stopWatchdog();
@@ -179,20 +196,7 @@ async function connectOne(address: BrokerAddress, options: ConnectOptions): Prom
       await within(model.close(), CLOSE_TIMEOUT_MS);
       if (!closed) socketOf(model)?.destroy();
     },
-    corkTurn() {
-      if (corked || closed) return;
-      const socket = socketOf(model);
-      if (!(socket instanceof Writable)) return;
-      corked = true;
-      socket.cork();
-      // After the 'readable' tick that queues amqplib's write, so after that write.
-      process.nextTick(() =>
-        setImmediate(() => {
-          corked = false;
-          socket.uncork();
-        }),
-      );
-    },
+    corkTurn,
   };
 }
 

@@ -80,6 +80,16 @@ describe("Connection.corkTurn", () => {
     expect(await bodies("cork.corked", 200)).toEqual(expected);
   });
 
+  it("sends a backlog that waited for the socket to drain in a few writes, not one per frame", async () => {
+    // 2,000 messages in one turn pass the socket's high-water mark: amqplib's multiplexer stops
+    // and writes the rest when the socket drains, a frame at a time unless corked.
+    const n = 2000;
+    const writes = await publishTurn(true, n, "cork.backlog");
+    expect(writes).toBeLessThanOrEqual(10);
+    const expected = Array.from({ length: n }, (_, i) => `m${i}`);
+    expect(await bodies("cork.backlog", n + 100)).toEqual(expected);
+  });
+
   it("does nothing on a closed connection", async () => {
     const c = await connect([broker.url]);
     await c.close();
