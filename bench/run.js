@@ -1001,7 +1001,7 @@ function chooseBin() {
     BIN = opts.bin;
     return true;
   }
-  if (!existsSync(join(ROOT, "dist", "cli.js"))) {
+  if (!existsSync(join(ROOT, "dist", "cli.cjs"))) {
     process.stderr.write("error: eventlab is not built\nhint: run `npm run build` first\n");
     return false;
   }
@@ -1022,7 +1022,7 @@ function startMeta(needsBroker) {
     url: maskUrl(opts.url),
     bin: BIN,
     // A stale build measures old code: compare with the sources' time.
-    builtAt: statSync(join(dirname(BIN), "..", "dist", "cli.js"), { throwIfNoEntry: false })?.mtime,
+    builtAt: statSync(join(dirname(BIN), "..", "dist", "cli.cjs"), { throwIfNoEntry: false })?.mtime,
     broker: needsBroker ? "broker" : "(no broker needed)",
     runs: opts.runs,
     quickRuns: opts.quickRuns,

@@ -1,5 +1,9 @@
 #!/usr/bin/env node
-import { main } from "../dist/cli.js";
+import { cacheShape, loadBundle } from "../dist/launch.js";
+
+// The CLI is one CommonJS bundle, compiled with a code cache (see src/launch.ts).
+const argv = process.argv.slice(2);
+const cli = loadBundle(new URL("../dist/cli.cjs", import.meta.url).pathname, cacheShape(argv));
 
 // The first Ctrl-C asks the running command to wind down (it reports and exits 2);
 // a second one stops at once.
@@ -12,4 +16,5 @@ process.on("SIGINT", () => {
 });
 process.on("SIGTERM", () => controller.abort());
 
-process.exitCode = await main(process.argv.slice(2), { signal: controller.signal });
+process.exitCode = await cli.exports.main(argv, { signal: controller.signal });
+if (process.exitCode === 0) cli.save();

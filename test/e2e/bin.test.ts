@@ -3,8 +3,9 @@
  * connection error, with no stack traces. Needs `npm run build` first (CI builds).
  */
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 
@@ -43,7 +44,7 @@ async function closedPort(): Promise<number> {
 
 describe("the built eventlab binary", () => {
   it("has been built", () => {
-    expect(existsSync(path.join(root, "dist/cli.js"))).toBe(true);
+    expect(existsSync(path.join(root, "dist/cli.cjs"))).toBe(true);
   });
 
   it("--help lists the commands", async () => {
@@ -78,6 +79,27 @@ describe("the built eventlab binary", () => {
   it("--version prints the package version", async () => {
     const r = await run(["--version"]);
     expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it("keeps a code cache per command after a successful run, and starts from it alike", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "eventlab-cache-"));
+    try {
+      const env = { EVENTLAB_CACHE_DIR: dir };
+      const first = await run(["route", "--help"], env);
+      const cached = () => readdirSync(path.join(dir, "code"), { recursive: true }).map(String);
+      expect(first.code).toBe(0);
+      expect(cached()).toEqual(expect.arrayContaining([expect.stringMatching(/route-help\.bin$/)]));
+      const second = await run(["route", "--help"], env);
+      expect(second).toEqual(first);
+      // A failed run leaves no cache of its own.
+      expect((await run(["produce", "--amout", "3"], env)).code).toBe(1);
+      expect(cached().some((f) => f.endsWith("produce.bin"))).toBe(false);
+      // Turned off, the same output, and nothing more is written.
+      const off = await run(["route", "--help"], { ...env, EVENTLAB_NO_CODE_CACHE: "1" });
+      expect(off).toEqual(first);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("an unknown flag is a usage error with a hint, exit 1, no stack", async () => {

@@ -1,6 +1,7 @@
 /**
- * The threads of a bench run. This module is also the entry point of each worker thread: a
- * thread started with its marker runs either the embedded broker or a client group.
+ * The threads of a bench run. Each worker thread starts at thread-entry.ts (built into
+ * dist/bench-thread.cjs), which calls `runThread`: a thread started with its marker runs either
+ * the embedded broker or a client group.
  *
  * Why threads: one Node event loop tops out near the broker's own cost per message, so the
  * embedded broker gets a thread of its own, and the clients (encoding, publishing, decoding,
@@ -20,8 +21,10 @@ export type ThreadData =
   | { role: "broker" }
   | { role: "group"; plan: BenchPlan; assignment: GroupAssignment };
 
-if (!isMainThread && parentPort && (workerData as Record<string, unknown> | null)?.[MARK]) {
-  void threadMain(parentPort, workerData as ThreadData);
+/** In a worker thread started by `startThread`, do the work it was given. */
+export function runThread(): void {
+  if (!isMainThread && parentPort && (workerData as Record<string, unknown> | null)?.[MARK])
+    void threadMain(parentPort, workerData as ThreadData);
 }
 
 async function threadMain(port: NonNullable<typeof parentPort>, data: ThreadData): Promise<void> {
@@ -37,11 +40,13 @@ async function threadMain(port: NonNullable<typeof parentPort>, data: ThreadData
   await runGroup(port, data.plan, data.assignment);
 }
 
-/** Start a thread running this module with `data`. */
+/** Start a thread running thread-entry with `data`. */
 export function startThread(data: ThreadData): Worker {
   const self = import.meta.url;
   const marked = { ...data, [MARK]: true };
-  if (!self.endsWith(".ts")) return new Worker(new URL(self), { workerData: marked });
+  // Built: the entry is its own bundle next to the CLI's (and the library's chunks).
+  if (!self.endsWith(".ts"))
+    return new Worker(new URL("./bench-thread.cjs", self), { workerData: marked });
   // Run from the TypeScript sources (the tests): the thread loads them through tsx.
   const req = createRequire(self);
   const tsx = pathToFileURL(req.resolve("tsx/esm/api")).href.replace(/\.cjs$/, ".mjs");
@@ -52,6 +57,6 @@ export function startThread(data: ThreadData): Worker {
     "await import(workerData.entry);",
   ].join("\n");
   return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), {
-    workerData: { ...marked, tsxApi: tsx, entry: self },
+    workerData: { ...marked, tsxApi: tsx, entry: new URL("./thread-entry.ts", self).href },
   });
 }
