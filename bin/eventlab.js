@@ -1,9 +1,11 @@
 #!/usr/bin/env node
+import { fileURLToPath } from "node:url";
 import { cacheShape, loadBundle } from "../dist/launch.js";
 
 // The CLI is one CommonJS bundle, compiled with a code cache (see src/launch.ts).
 const argv = process.argv.slice(2);
-const cli = loadBundle(new URL("../dist/cli.cjs", import.meta.url).pathname, cacheShape(argv));
+const bundle = fileURLToPath(new URL("../dist/cli.cjs", import.meta.url));
+const cli = loadBundle(bundle, cacheShape(argv));
 
 // The first Ctrl-C asks the running command to wind down (it reports and exits 2);
 // a second one stops at once.
