@@ -82,13 +82,26 @@ export const BUILD_LINE = "// eventlab-build ";
  * modification time and inode.
  */
 function buildOf(file: string, source: string): string {
-  const at = source.lastIndexOf(BUILD_LINE);
+  const tail = source.slice(-200);
+  const at = tail.lastIndexOf(BUILD_LINE);
   if (at >= 0) {
-    const id = /^[0-9a-f]{8,64}/.exec(source.slice(at + BUILD_LINE.length));
+    const id = /^[0-9a-f]{8,64}/.exec(tail.slice(at + BUILD_LINE.length));
     if (id) return id[0];
   }
   const s = statSync(file, { bigint: true });
   return `${s.size}-${s.mtimeNs}-${s.ino}`;
+}
+
+/** How many builds keep their caches: a few, for installs side by side (global and local). */
+export const KEPT_BUILDS = 3;
+
+/** Remove the caches of all but the newest builds: an upgrade leaves the old one unread. */
+function pruneBuilds(codeDir: string): void {
+  const builds = readdirSync(codeDir)
+    .map((name) => ({ name, at: statSync(path.join(codeDir, name)).mtimeMs }))
+    .sort((a, b) => b.at - a.at);
+  for (const old of builds.slice(KEPT_BUILDS))
+    rmSync(path.join(codeDir, old.name), { recursive: true, force: true });
 }
 
 /** Load a CommonJS bundle, with the code cache kept for `shape`. */
@@ -153,11 +166,7 @@ export function loadBundle<T>(
         const tmp = `${target}.${process.pid}.tmp`;
         writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
         renameSync(tmp, target);
-        // Caches of earlier builds are never read again.
-        const codeDir = path.dirname(dir);
-        for (const old of readdirSync(codeDir))
-          if (old !== path.basename(dir))
-            rmSync(path.join(codeDir, old), { recursive: true, force: true });
+        pruneBuilds(path.dirname(dir));
       } catch {
         // A cache is an optimisation: a read-only or full disk costs only the next start's time.
       }

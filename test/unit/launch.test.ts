@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BUILD_LINE, cacheRoot, cacheShape } from "../../src/launch.js";
+import { BUILD_LINE, cacheRoot, cacheShape, KEPT_BUILDS } from "../../src/launch.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -138,7 +138,7 @@ describe("loadBundle", () => {
     expect(cacheFiles()).toHaveLength(2);
   });
 
-  it("never reads a cache made from another build of the bundle, and drops it", () => {
+  it("never reads a cache made from another build of the bundle", () => {
     start("produce");
     const before = cacheFiles();
     sameLengthEdit();
@@ -147,9 +147,25 @@ describe("loadBundle", () => {
     utimesSync(bundle, new Date(2030, 0, 1), new Date(2030, 0, 1));
     expect(start("produce")).toMatchObject({ cache: "none", sum: -12 });
     const after = cacheFiles();
-    expect(after).toHaveLength(1);
-    expect(after[0]).not.toBe(before[0]);
+    expect(after).toHaveLength(2);
+    expect(after).toContain(before[0]);
     expect(start("produce")).toMatchObject({ cache: "used", sum: -12 });
+  });
+
+  it(`keeps the caches of the ${KEPT_BUILDS} newest builds only`, () => {
+    const stamps = () => readdirSync(path.join(dir, "cache", "code"));
+    const seen: string[] = [];
+    for (let build = 0; build < KEPT_BUILDS + 2; build++) {
+      writeBundle(`${BUILD_LINE}${String(build).repeat(12)}`);
+      start("produce");
+      const added = stamps().filter((s) => !seen.includes(s));
+      expect(added).toHaveLength(1);
+      seen.push(...added);
+      // Directory times decide which are newest: make them distinct.
+      const t = new Date(2020, 0, 1 + build);
+      utimesSync(path.join(dir, "cache", "code", added[0] ?? ""), t, t);
+    }
+    expect(stamps().sort()).toEqual(seen.slice(-KEPT_BUILDS).sort());
   });
 
   it("tells builds apart by the hash line the build appends, whatever the file's time", () => {
