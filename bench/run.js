@@ -1022,7 +1022,8 @@ function startMeta(needsBroker) {
     url: maskUrl(opts.url),
     bin: BIN,
     // A stale build measures old code: compare with the sources' time.
-    builtAt: statSync(join(dirname(BIN), "..", "dist", "cli.cjs"), { throwIfNoEntry: false })?.mtime,
+    builtAt: statSync(join(dirname(BIN), "..", "dist", "cli.cjs"), { throwIfNoEntry: false })
+      ?.mtime,
     broker: needsBroker ? "broker" : "(no broker needed)",
     runs: opts.runs,
     quickRuns: opts.quickRuns,
