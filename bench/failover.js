@@ -23,7 +23,7 @@ failover N times, and takes the cluster down. Needs rabbitmq-server installed.
   --runs <n>      failovers to measure (default 5)
   --amount <n>    messages per run (default 100000)
   --rate <n>      messages per second (default 4000)
-  --bin <path>    eventlab entry (default bin/eventlab.js)
+  --bin <path>    eventlab entry (default bin/eventlab.cjs)
   --json          one JSON object on stdout instead of the table
   -h, --help      show this help`;
 
@@ -45,7 +45,7 @@ const RUNS = Number(values.runs);
 const AMOUNT = Number(values.amount);
 const RATE = Number(values.rate);
 const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
-const BIN = resolve(values.bin ?? join(root, "bin/eventlab.js"));
+const BIN = resolve(values.bin ?? join(root, "bin/eventlab.cjs"));
 const log = (/** @type {string} */ line) => process.stderr.write(`${line}\n`);
 
 /**

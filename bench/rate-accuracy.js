@@ -23,7 +23,7 @@ const { values } = parseArgsOrExit(USAGE, {
     json: { type: "boolean", default: false },
   },
 });
-const bin = resolve(fileURLToPath(new URL("..", import.meta.url)), "bin/eventlab.js");
+const bin = resolve(fileURLToPath(new URL("..", import.meta.url)), "bin/eventlab.cjs");
 const rate = Number(values.rate);
 const producers = Number(values.producers);
 const target = rate * producers;

@@ -80,7 +80,7 @@ import {
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "..");
-let BIN = join(ROOT, "bin", "eventlab.js");
+let BIN = join(ROOT, "bin", "eventlab.cjs");
 const RAW = (/** @type {string} */ name) => join(HERE, "raw", `${name}.js`);
 const NODE = process.execPath;
 /** @type {readonly BenchId[]} */
@@ -102,7 +102,7 @@ Options:
   --bench-rate <n>     the paced eventlab bench runs' msg/s, for latency (default 5000; 0: skip)
   --no-pretty          skip the consume run with pretty output
   --url <amqp-url>     broker (default $EVENTLAB_BENCH_URL or ${DEFAULT_URL})
-  --bin <path>         eventlab entry to measure (default bin/eventlab.js), e.g. another build
+  --bin <path>         eventlab entry to measure (default bin/eventlab.cjs), e.g. another build
   --json               print one JSON object instead of the table
   --save               also write the JSON to bench/results/<time>.json
   -h, --help           show this help

@@ -13,6 +13,7 @@
  * flags) or unreadable means a plain compile, and a cache that cannot be written is skipped.
  * `EVENTLAB_NO_CODE_CACHE=1` turns it off; `EVENTLAB_CACHE_DIR` moves it.
  */
+import { isAscii } from "node:buffer";
 import {
   mkdirSync,
   readdirSync,
@@ -110,7 +111,10 @@ export function loadBundle<T>(
   shape: string,
   env: NodeJS.ProcessEnv = process.env,
 ): LoadedBundle<T> {
-  const source = readFileSync(file, "utf8");
+  // An ASCII bundle (the build makes it one) is read as one byte per character: several
+  // times faster than decoding UTF-8, and V8 keeps it as a one-byte string.
+  const bytes = readFileSync(file);
+  const source = isAscii(bytes) ? bytes.toString("latin1") : bytes.toString("utf8");
   const off = ["1", "true"].includes(env["EVENTLAB_NO_CODE_CACHE"] ?? "");
   const root = off ? undefined : cacheRoot(env);
   // One directory per build of the bundle and per V8: a cache is only ever read by the

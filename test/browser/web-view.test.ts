@@ -26,7 +26,7 @@ import { brokerSource } from "../../src/web/sources.js";
 import { within } from "../helpers/wait.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
-const bin = path.join(root, "bin/eventlab.js");
+const bin = path.join(root, "bin/eventlab.cjs");
 const artifacts = path.join(root, "test-artifacts");
 const CHROMIUM = process.env["EVENTLAB_CHROMIUM"] ?? "/usr/bin/chromium";
 const inCi =

@@ -10,7 +10,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 
 const root = path.resolve(import.meta.dirname, "../..");
-const bin = path.join(root, "bin/eventlab.js");
+const bin = path.join(root, "bin/eventlab.cjs");
 
 function run(
   args: string[],

@@ -1,5 +1,5 @@
 /**
- * `eventlab broker --data-dir` as a user runs it (bin/eventlab.js, so `npm run build` first):
+ * `eventlab broker --data-dir` as a user runs it (bin/eventlab.cjs, so `npm run build` first):
  * persistent messages in a durable queue survive a Ctrl-C and a SIGKILL; the start says what it
  * recovered, the stop what it kept and what it dropped; a directory that cannot be used gets
  * a clear error that names it.

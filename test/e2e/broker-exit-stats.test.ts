@@ -1,5 +1,5 @@
 /**
- * `eventlab broker` spawned as a user runs it (bin/eventlab.js, so `npm run build` first), fed
+ * `eventlab broker` spawned as a user runs it (bin/eventlab.cjs, so `npm run build` first), fed
  * by amqplib, stopped with SIGINT as Ctrl-C does: its closing line and --json stats count every
  * message delivered, whichever way it left (a tap's exclusive queue gone with its connection,
  * a queue deleted, a consumer still connected at Ctrl-C), never only what the queues still

@@ -13,7 +13,7 @@ import { runCli } from "../helpers/cli.js";
 import { queueWith as fill, depth as queueDepth } from "../helpers/queues.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
-const bin = path.join(root, "bin/eventlab.js");
+const bin = path.join(root, "bin/eventlab.cjs");
 
 /** Run a shell pipeline (bounded in time); resolve with its output and exit code. */
 function pipeline(

@@ -1,5 +1,5 @@
 /**
- * `eventlab play --metrics-port 0` as a user runs it (bin/eventlab.js, so `npm run build`
+ * `eventlab play --metrics-port 0` as a user runs it (bin/eventlab.cjs, so `npm run build`
  * first): it prints the metrics URL on stderr, the URL serves the playground's counters and
  * latency histogram while the run goes on (scraped and read with the strict 0.0.4 parser),
  * the counters only grow and end at most at the report's figures, and the server is gone
@@ -12,7 +12,7 @@ import { familiesByName, type ParsedFamily, sampleValue } from "../helpers/prome
 import { within } from "../helpers/wait.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
-const bin = path.join(root, "bin/eventlab.js");
+const bin = path.join(root, "bin/eventlab.cjs");
 const children = new Set<ChildProcess>();
 
 afterEach(() => {

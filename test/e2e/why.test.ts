@@ -16,7 +16,7 @@ import { writeRecord } from "../../src/lab/record.js";
 import { within } from "../helpers/wait.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
-const bin = path.join(root, "bin/eventlab.js");
+const bin = path.join(root, "bin/eventlab.cjs");
 
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -1,5 +1,5 @@
 /**
- * `eventlab broker` spawned as a user runs it (bin/eventlab.js, so `npm run build` first), with
+ * `eventlab broker` spawned as a user runs it (bin/eventlab.cjs, so `npm run build` first), with
  * no URL or config from the environment: its first stdout line, everything it printed, and a
  * bounded stop. `stopAll()` (in afterEach) kills whatever a failed test left running.
  */
@@ -8,7 +8,7 @@ import path from "node:path";
 import { within } from "./wait.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
-const bin = path.join(root, "bin/eventlab.js");
+const bin = path.join(root, "bin/eventlab.cjs");
 const started = new Set<ChildProcess>();
 
 export interface BrokerProcess {

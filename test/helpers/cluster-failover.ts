@@ -99,7 +99,7 @@ export function clusterFailoverTests(t: ClusterFailoverTarget): void {
     const child = spawn(
       process.execPath,
       [
-        "bin/eventlab.js",
+        "bin/eventlab.cjs",
         ...[2, 3, 1].flatMap((n) => ["--url", t.url(n)]),
         ...["consume", queue, "--count", "30000", "--prefetch", "100", "--json"],
         ...["--reconnect-timeout", "90s"],

@@ -342,7 +342,7 @@ export function dlqTests(suite: DlqSuite): void {
 
     const child = spawn(
       process.execPath,
-      ["bin/eventlab.js", "--url", suite.url(), "dlq", "replay", w.dlq, "--to-origin"],
+      ["bin/eventlab.cjs", "--url", suite.url(), "dlq", "replay", w.dlq, "--to-origin"],
       { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
     );
     const exited = new Promise<number | null>((resolve) =>

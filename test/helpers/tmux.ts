@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { vi } from "vitest";
 
-export const BIN = path.resolve(import.meta.dirname, "../../bin/eventlab.js");
+export const BIN = path.resolve(import.meta.dirname, "../../bin/eventlab.cjs");
 
 function hasTmux(): boolean {
   try {

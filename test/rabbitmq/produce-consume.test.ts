@@ -344,7 +344,7 @@ describe.skipIf(!RABBITMQ_URL)("produce and consume against RabbitMQ", () => {
     await produceTo(q, '{"x":1}', 5000);
     const { execFile } = await import("node:child_process");
     const path = await import("node:path");
-    const bin = path.resolve(import.meta.dirname, "../../bin/eventlab.js");
+    const bin = path.resolve(import.meta.dirname, "../../bin/eventlab.cjs");
     const result = await new Promise<{ code: number; stdout: string; stderr: string }>(
       (resolve) => {
         execFile(
