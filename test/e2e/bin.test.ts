@@ -2,8 +2,10 @@
  * The built binary, spawned as a user runs it: help, version, usage errors and a
  * connection error, with no stack traces. Needs `npm run build` first (CI builds).
  */
+
+import { isAscii } from "node:buffer";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -45,6 +47,16 @@ async function closedPort(): Promise<number> {
 describe("the built eventlab binary", () => {
   it("has been built", () => {
     expect(existsSync(path.join(root, "dist/cli.cjs"))).toBe(true);
+  });
+
+  it("the CLI bundle is ASCII, ends with its build hash, and has no dynamic import()", () => {
+    const bytes = readFileSync(path.join(root, "dist/cli.cjs"));
+    expect(isAscii(bytes)).toBe(true);
+    const text = bytes.toString("latin1");
+    expect(text.slice(-100)).toMatch(/\/\/ eventlab-build [0-9a-f]{20}\n$/);
+    // import() in code (not in the bench thread's boot text, a string) would fail on a cached start.
+    const calls = text.split("\n").filter((l) => /(^|[^\w."'`])import\(/.test(l));
+    expect(calls.every((l) => /^\s*"/.test(l))).toBe(true);
   });
 
   it("--help lists the commands", async () => {

@@ -61,7 +61,7 @@ describe("loadBundle", () => {
   // A bundle that does what the CLI's does: requires a file beside it, loads a module lazily
   // (a require where the source had import()), and runs enough code for a cache to hold
   // something.
-  const writeBundle = (extra = "") => {
+  const writeBundle = (extra = "", word = "plain ascii") => {
     writeFileSync(path.join(dir, "helper.cjs"), "module.exports = (n) => n * 2;\n");
     writeFileSync(
       bundle,
@@ -73,6 +73,7 @@ describe("loadBundle", () => {
         "  sum,",
         '  base: async (p) => require("node:path").basename(p),',
         "  where: () => __filename,",
+        `  word: ${JSON.stringify(word)},`,
         "};",
         extra,
       ].join("\n"),
@@ -87,7 +88,7 @@ describe("loadBundle", () => {
   const probe = [
     "const { loadBundle } = await import(process.env.PROBE_LAUNCH);",
     "const b = loadBundle(process.env.PROBE_BUNDLE, process.env.PROBE_SHAPE, process.env);",
-    "const out = { cache: b.cache, sum: b.exports.sum(4), where: b.exports.where(),",
+    "const out = { cache: b.cache, sum: b.exports.sum(4), where: b.exports.where(), word: b.exports.word,",
     '  base: await b.exports.base("/a/b.txt") };',
     "b.save();",
     "console.log(JSON.stringify(out));",
@@ -110,7 +111,13 @@ describe("loadBundle", () => {
         timeout: 20_000,
       },
     );
-    return JSON.parse(out) as { cache: string; sum: number; where: string; base: string };
+    return JSON.parse(out) as {
+      cache: string;
+      sum: number;
+      where: string;
+      base: string;
+      word: string;
+    };
   };
 
   beforeEach(() => {
@@ -125,11 +132,17 @@ describe("loadBundle", () => {
 
   it("compiles without a cache, saves one, and the next start uses it", () => {
     const first = start("produce");
-    expect(first).toEqual({ cache: "none", sum: 12, where: bundle, base: "b.txt" });
+    expect(first).toEqual({
+      cache: "none",
+      sum: 12,
+      where: bundle,
+      base: "b.txt",
+      word: "plain ascii",
+    });
     expect(cacheFiles()).toEqual([expect.stringMatching(/\/produce\.bin$/)]);
 
     const second = start("produce");
-    expect(second).toEqual({ cache: "used", sum: 12, where: bundle, base: "b.txt" });
+    expect(second).toMatchObject({ cache: "used", sum: 12, where: bundle, base: "b.txt" });
     expect(cacheFiles()).toHaveLength(1);
 
     // Another command shape has a cache of its own.
@@ -182,6 +195,12 @@ describe("loadBundle", () => {
     sameLengthEdit();
     utimesSync(bundle, time, time);
     expect(start("produce")).toMatchObject({ cache: "none", sum: -12 });
+  });
+
+  it("reads a bundle that is not ASCII as UTF-8, with or without its cache", () => {
+    writeBundle("", "café ✓ 🐇");
+    expect(start("produce")).toMatchObject({ cache: "none", word: "café ✓ 🐇" });
+    expect(start("produce")).toMatchObject({ cache: "used", word: "café ✓ 🐇" });
   });
 
   it("runs the bundle when the cache is corrupt, and replaces it", () => {
